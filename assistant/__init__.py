@@ -1,0 +1,1 @@
+"""The assistant: llama.cpp engine, prompts, conversations and the command line."""

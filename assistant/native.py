@@ -1,0 +1,69 @@
+"""The one module that imports llama_cpp.
+
+Everything that talks to llama.cpp (the engine, the converter's quantizer and
+verifier) goes through here, so the import order quirks and the log silencing
+live in one place.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import llama_cpp
+
+QUANT_TYPES: dict[str, int] = {
+    "f32": llama_cpp.LLAMA_FTYPE_ALL_F32,
+    "f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16,
+    "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
+    "q5_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M,
+    "q4_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
+    "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
+}
+
+_log_messages: list[str] = []
+
+
+@llama_cpp.llama_log_callback
+def _collect_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    # llama.cpp talks a lot on stderr; keep its last lines for error messages
+    # and show them only when CGA_DEBUG is set.
+    message = text.decode("utf-8", errors="replace")
+    _log_messages.append(message)
+    del _log_messages[:-200]
+    if os.environ.get("CGA_DEBUG"):
+        os.write(2, text)
+
+
+llama_cpp.llama_log_set(_collect_log, ctypes.c_void_p(0))
+
+
+def recent_log(lines: int = 5) -> str:
+    """The last lines llama.cpp logged, to explain a failure."""
+    return " ".join("".join(_log_messages).strip().splitlines()[-lines:])
+
+
+def quantize(source: Path, dest: Path, quant: str, threads: int | None = None) -> None:
+    """Quantize a GGUF with llama.cpp's own quantizer; raises RuntimeError on failure."""
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANT_TYPES[quant]
+    params.nthread = threads or os.cpu_count() or 1
+    status = llama_cpp.llama_model_quantize(
+        str(source).encode(), str(dest).encode(), ctypes.byref(params)
+    )
+    if status != 0:
+        raise RuntimeError(f"llama.cpp's quantizer returned {status}: {recent_log()}")
+
+
+def load_model(path: Path, *, n_ctx: int = 2048, logits_all: bool = False, n_threads: int | None = None,
+               n_gpu_layers: int = 0, verbose: bool = False) -> llama_cpp.Llama:
+    """A llama_cpp.Llama for a GGUF file; raises ValueError when llama.cpp cannot load it."""
+    return llama_cpp.Llama(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        logits_all=logits_all,
+        n_threads=n_threads,
+        n_gpu_layers=n_gpu_layers,
+        verbose=verbose,
+    )

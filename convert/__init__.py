@@ -1,0 +1,1 @@
+"""Turn Salesforce CodeGen checkpoints into GGUF files that stock llama.cpp runs."""

@@ -1,0 +1,52 @@
+"""Writing a user's output file safely: never half-written, never clobbered.
+
+The final file appears only by an atomic rename of a finished temporary file
+in the same folder; any failure removes the temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def check_destination(dest: Path, force: bool, needed_bytes: int) -> None:
+    """Refuse before any work: an existing file without --force, an unwritable folder, too little room."""
+    if dest.is_dir():
+        raise OutputError(f"{dest} is a folder; give a file name such as {dest / 'model.gguf'}.")
+    if dest.exists() and not force:
+        raise OutputError(f"{dest} already exists; pass --force to replace it.")
+    folder = dest.parent
+    if not folder.is_dir():
+        raise OutputError(f"The folder {folder} does not exist; create it first.")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"The folder {folder} is not writable; choose another output path.")
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise OutputError(
+            f"{folder} has {free / 2**20:.0f} MiB free but this needs about {needed_bytes / 2**20:.0f} MiB; free some space."
+        )
+
+
+@contextmanager
+def temporary_beside(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path next to dest (same filesystem, so the final rename is atomic), always removed."""
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix)
+    os.close(fd)
+    path = Path(name)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def publish(tmp: Path, dest: Path) -> None:
+    """Move a finished temporary file into place in one step."""
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dest)

@@ -1,0 +1,1 @@
+"""The catalog of CodeGen checkpoints, download and the local store."""
