@@ -56,6 +56,17 @@ def quantize(source: Path, dest: Path, quant: str, threads: int | None = None) -
         raise RuntimeError(f"llama.cpp's quantizer returned {status}: {recent_log()}")
 
 
+def read_file_type(path: Path) -> str:
+    """The file type ("f16", "q4_k_m", …) recorded in a GGUF's metadata."""
+    import gguf
+
+    reader = gguf.GGUFReader(path)
+    field = reader.get_field(gguf.Keys.General.FILE_TYPE)
+    value = int(field.contents()) if field is not None else -1
+    names = {v: k for k, v in QUANT_TYPES.items()}
+    return names.get(value, f"type-{value}")
+
+
 def load_model(path: Path, *, n_ctx: int = 2048, logits_all: bool = False, n_threads: int | None = None,
                n_gpu_layers: int = 0, verbose: bool = False) -> llama_cpp.Llama:
     """A llama_cpp.Llama for a GGUF file; raises ValueError when llama.cpp cannot load it."""
