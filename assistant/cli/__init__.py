@@ -1,0 +1,1 @@
+"""The `cga` command line: a thin shell over the library packages."""

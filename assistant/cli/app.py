@@ -1,0 +1,24 @@
+"""The `cga` / `codegen-assistant` entry point."""
+
+from __future__ import annotations
+
+# llama_cpp must be imported before numpy: on some CUDA builds the reverse
+# order makes every model load crash.
+import assistant.native  # noqa: F401  (import order)
+
+import typer
+
+from . import convert_cmd
+
+app = typer.Typer(
+    name="cga",
+    help="A local, quantized CodeGen code assistant: convert checkpoints, chat, complete, serve editors.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+convert_cmd.register(app)
+
+
+def main() -> None:
+    app()

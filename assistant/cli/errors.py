@@ -1,0 +1,51 @@
+"""One map from library errors to one-line messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+
+from convert.errors import ConvertError, VerifyFailed
+
+F = TypeVar("F", bound=Callable)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_CODES: dict[type[BaseException], int] = {VerifyFailed: 2, ConvertError: 1}
+
+
+def exit_with_message(exc: BaseException) -> None:
+    for kind, code in EXIT_CODES.items():
+        if isinstance(exc, kind):
+            stderr.print(f"[bold red]Error:[/] {exc}")
+            raise typer.Exit(code)
+    raise exc
+
+
+def user_errors(func: F) -> F:
+    """Turn the library's typed errors into one sentence and an exit code; tracebacks only with CGA_DEBUG=1."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            stderr.print("Interrupted.")
+            raise typer.Exit(130)
+        except tuple(EXIT_CODES) as exc:
+            if os.environ.get("CGA_DEBUG"):
+                raise
+            exit_with_message(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str, code: int = 1) -> None:
+    stderr.print(f"[bold red]Error:[/] {message}")
+    sys.stderr.flush()
+    raise typer.Exit(code)

@@ -1,0 +1,17 @@
+"""Option types shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+Threads = Annotated[Optional[int], typer.Option("--threads", "-t", min=1, help="CPU threads (default: all cores).")]
+MpNum = Annotated[
+    Optional[int],
+    typer.Option("--mp-num", help="qkv block count of the checkpoint (default: 8 for codegen2-1B/3_7B, else 4)."),
+]
+CheckpointDir = Annotated[
+    Path, typer.Argument(help="Checkpoint folder with config.json and the weights.", show_default=False)
+]
