@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,19 +162,12 @@ def _read_pickle(file: Path) -> Iterator[tuple[str, np.ndarray]]:
             f"{file.name} is a PyTorch pickle; reading it needs torch: pip install 'codegen-assistant[torch]'."
         ) from exc
     try:
-        # weights_only refuses any pickle that would construct arbitrary
-        # objects, so a hostile checkpoint's code never runs.
-        state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            raise UnsafeCheckpoint(
-                f"{file} holds pickled code, not just tensors; refusing to load it."
-            ) from exc
-        raise BrokenCheckpoint(f"{file} cannot be read as a PyTorch checkpoint ({str(exc).splitlines()[0]}).") from exc
-    except Exception as exc:  # torch raises many types for a truncated zip
+        state = _torch_load(torch, file)
+    except Exception as exc:  # torch raises many types for a corrupt or hostile file
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise UnsafeCheckpoint(f"{file} holds pickled code, not just tensors; refusing to load it.") from exc
-        raise BrokenCheckpoint(f"{file} cannot be read as a PyTorch checkpoint ({type(exc).__name__}).") from exc
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise BrokenCheckpoint(f"{file} cannot be read as a PyTorch checkpoint ({first_line}).") from exc
     if not isinstance(state, dict):
         raise BrokenCheckpoint(f"{file} does not hold a state dict.")
     for name in list(state):
@@ -183,3 +177,17 @@ def _read_pickle(file: Path) -> Iterator[tuple[str, np.ndarray]]:
         if tensor.dtype == torch.bfloat16:
             tensor = tensor.float()
         yield name, tensor.numpy()
+
+
+def _torch_load(torch, file: Path):
+    # weights_only refuses any pickle that would construct arbitrary objects,
+    # so a hostile checkpoint's code never runs. mmap keeps memory at one
+    # tensor, but only the zip format (torch >= 1.6) supports it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's notes on pickle protocols mean nothing to a user
+        try:
+            return torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap can only be used" not in str(exc):
+                raise
+            return torch.load(file, map_location="cpu", weights_only=True)

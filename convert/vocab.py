@@ -82,7 +82,8 @@ def build_vocab(checkpoint: Checkpoint, family: str, n_vocab: int) -> Vocab:
         vocab = _hf_bpe_vocab(checkpoint)
     if len(vocab.tokens) > n_vocab:
         raise BrokenCheckpoint(
-            f"The tokenizer has {len(vocab.tokens)} tokens but the embedding only {n_vocab} rows."
+            f"config.json's vocab_size ({n_vocab}) is smaller than the tokenizer ({len(vocab.tokens)} tokens); "
+            "the config does not belong to this tokenizer."
         )
     for i in range(len(vocab.tokens), n_vocab):
         vocab.tokens.append(f"[PAD{i}]")

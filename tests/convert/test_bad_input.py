@@ -1,0 +1,167 @@
+"""Bad input: one clear sentence, a non-zero exit, no partial file, nothing of the user's lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import resource
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from tests.builders import build_codegen
+from tests.cli import run_cga
+
+
+def copy_checkpoint(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def assert_refused(result, *phrases):
+    assert result.returncode == 1, result.stderr
+    message = result.stderr.strip()
+    assert message.startswith("Error:") and "Traceback" not in message, message
+    for phrase in phrases:
+        assert phrase in message, message
+
+
+def test_not_a_checkpoint(tmp_path):
+    (tmp_path / "src").mkdir()
+    assert_refused(run_cga("convert", tmp_path / "src", "-o", tmp_path / "m.gguf"), "no config.json")
+    assert not (tmp_path / "m.gguf").exists()
+
+
+def test_missing_folder(tmp_path):
+    assert_refused(run_cga("convert", tmp_path / "nope", "-o", tmp_path / "m.gguf"), "is not a folder")
+
+
+def test_other_architecture(tmp_path, codegen1):
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    (src / "config.json").write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}))
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), "'gpt2' model", "only CodeGen")
+
+
+def test_llama_that_is_not_codegen25(tmp_path, codegen25):
+    src = copy_checkpoint(codegen25.path, tmp_path / "src")
+    (src / "tokenizer_config.json").write_text("{}")
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), "not CodeGen2.5")
+
+
+def test_missing_shard(tmp_path):
+    built = build_codegen(tmp_path / "src", shards=2)
+    (built.path / "model-00002-of-00002.safetensors").unlink()
+    assert_refused(run_cga("convert", built.path, "-o", tmp_path / "m.gguf"), "lacks shard", "00002")
+
+
+def test_truncated_weights(tmp_path, codegen1):
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    weights = src / "model.safetensors"
+    with weights.open("r+b") as handle:
+        handle.truncate(weights.stat().st_size // 2)
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), "truncated")
+    assert list(tmp_path.glob("*.gguf")) == [] and list(tmp_path.glob(".*")) == []
+
+
+def test_config_that_disagrees_with_the_weights(tmp_path, codegen1):
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    config = json.loads((src / "config.json").read_text())
+    config["n_layer"] = 3
+    (src / "config.json").write_text(json.dumps(config))
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), "lacks", "weight")
+    config["n_layer"], config["n_inner"] = 2, 1024
+    (src / "config.json").write_text(json.dumps(config))
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), "disagrees with the weights", "fc_in")
+    config["n_inner"], config["vocab_size"] = None, 50000
+    (src / "config.json").write_text(json.dumps(config))
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), "vocab_size", "50295 tokens")
+
+
+def test_unknown_quant_type(tmp_path, codegen1):
+    assert_refused(run_cga("convert", codegen1.path, "-o", tmp_path / "m.gguf", "-q", "q3_xl"), "q4_k_m")
+
+
+def test_existing_output_is_kept_without_force(tmp_path, codegen1):
+    dest = tmp_path / "m.gguf"
+    dest.write_bytes(b"the user's precious file")
+    assert_refused(run_cga("convert", codegen1.path, "-o", dest), "--force")
+    assert dest.read_bytes() == b"the user's precious file"
+    forced = run_cga("convert", codegen1.path, "-o", dest, "--force", "-q", "q4_0")
+    assert forced.returncode == 0, forced.stderr
+    assert dest.read_bytes()[:4] == b"GGUF"
+
+
+def test_destination_folder_missing(tmp_path, codegen1):
+    assert_refused(run_cga("convert", codegen1.path, "-o", tmp_path / "no" / "m.gguf"), "does not exist")
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {MARKER}",))
+
+
+MARKER = "/tmp/cga-pickle-exploit-ran"
+
+
+@pytest.mark.parametrize("writer", ["torch-zip", "legacy-pickle"])
+def test_pickle_with_code_is_refused_unrun(tmp_path, codegen1, writer):
+    import torch
+
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    (src / "model.safetensors").unlink()
+    payload = {"transformer.wte.weight": Exploit()}
+    if writer == "torch-zip":
+        torch.save(payload, src / "pytorch_model.bin")
+    else:
+        with (src / "pytorch_model.bin").open("wb") as handle:
+            pickle.dump(payload, handle)
+    if os.path.exists(MARKER):
+        os.unlink(MARKER)
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), "pickled code")
+    assert not os.path.exists(MARKER)
+
+
+def _can_unshare() -> bool:
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or not _can_unshare(), reason="needs user namespaces")
+def test_too_little_disk_space_is_refused_before_writing(tmp_path, codegen1):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    script = (
+        f"mount -t tmpfs -o size=4M tmpfs {mount} && "
+        f"python -m assistant.cli convert {codegen1.path} -o {mount}/m.gguf; "
+        f"code=$?; ls -A {mount}; exit $code"
+    )
+    result = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True)
+    assert_refused(result, "MiB free", "free some space")
+    assert result.stdout.strip() == ""  # nothing left on the small disk
+
+
+def test_disk_filling_up_mid_write_leaves_nothing_behind(tmp_path, codegen1):
+    dest = tmp_path / "m.gguf"
+    dest.write_bytes(b"old model")
+
+    def limit_file_size():
+        # Writes past 8 MiB fail with EFBIG, as on a disk that fills up mid-way.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8 * 2**20, 8 * 2**20))
+
+    result = run_cga("convert", codegen1.path, "-o", dest, "--force", "-q", "f32", preexec=limit_file_size)
+    assert_refused(result, "Could not write")
+    assert dest.read_bytes() == b"old model"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.gguf"]
+
+
+def test_verify_fails_with_exit_2_on_a_wrong_conversion(tmp_path, codegen2_mp8):
+    wrong = tmp_path / "wrong.gguf"
+    assert run_cga("convert", codegen2_mp8.path, "-o", wrong, "--mp-num", "4", "-q", "f32").returncode == 0
+    result = run_cga("verify", codegen2_mp8.path, wrong)
+    assert result.returncode == 2, result.stderr
+    assert "differs from transformers" in result.stderr
+    assert "top-1 agreement" in result.stdout
