@@ -103,7 +103,9 @@ def write_gguf(
                 continue
             _, shape = wanted[hf_name]
             _, kind = map_name(spec, hf_name)
-            data = to_gguf_layout(spec, kind, np.asarray(array, dtype=np.float32))
+            # Layout fixes only reorder rows, so they run in the source dtype;
+            # one cast at the end keeps peak memory near one tensor's size.
+            data = to_gguf_layout(spec, kind, array)
             writer.write_tensor_data(np.ascontiguousarray(data, dtype=output_dtype(shape, f16)))
             done += 1
             if progress:
