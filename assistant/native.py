@@ -78,3 +78,39 @@ def load_model(path: Path, *, n_ctx: int = 2048, logits_all: bool = False, n_thr
         n_gpu_layers=n_gpu_layers,
         verbose=verbose,
     )
+
+
+def piece_table(llm: llama_cpp.Llama) -> list[bytes]:
+    """Every token's exact bytes; special tokens render as nothing.
+
+    llama-cpp-python's own detokenizer uses a 32-byte buffer per token and
+    silently truncates longer pieces (GPT-2 has runs of `*`, `-`, `=` longer
+    than that), so the table is built once with a buffer that always fits.
+    """
+    vocab = llm._model.vocab
+    size = 256
+    buf = ctypes.create_string_buffer(size)
+    pieces = []
+    for token in range(llm.n_vocab()):
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, size, 0, False)
+        if n < 0:  # longer than the buffer: grow and retry
+            buf = ctypes.create_string_buffer(-n)
+            size = -n
+            n = llama_cpp.llama_token_to_piece(vocab, token, buf, size, 0, False)
+        pieces.append(buf.raw[:n])
+    return pieces
+
+
+def is_end_of_generation(llm: llama_cpp.Llama, token: int) -> bool:
+    return bool(llama_cpp.llama_vocab_is_eog(llm._model.vocab, token))
+
+
+def supports_gpu_offload() -> bool:
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def format_chat(template: str, messages: list[dict[str, str]], eos: str, bos: str) -> str:
+    """A prompt from the chat template a GGUF carries (the same Jinja2 path llama-cpp-python uses)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos).render(messages=messages).prompt

@@ -80,7 +80,7 @@ def build_codegen(
     model = CodeGenForCausalLM(config).eval()
     _randomize_biases_and_norms(model, init_range)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    state = {k: v.detach() for k, v in model.state_dict().items()}  # shared, not copied: 2B shapes are big
     if mp_num != 4:
         for name in [k for k in state if k.endswith("qkv_proj.weight")]:
             q, k, v = split_qkv(state[name].numpy(), 4)

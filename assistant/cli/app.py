@@ -8,7 +8,7 @@ import assistant.native  # noqa: F401  (import order)
 
 import typer
 
-from . import convert_cmd
+from . import complete_cmd, convert_cmd
 
 app = typer.Typer(
     name="cga",
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 convert_cmd.register(app)
+complete_cmd.register(app)
 
 
 def main() -> None:

@@ -15,3 +15,12 @@ MpNum = Annotated[
 CheckpointDir = Annotated[
     Path, typer.Argument(help="Checkpoint folder with config.json and the weights.", show_default=False)
 ]
+ModelOption = Annotated[
+    Optional[str],
+    typer.Option("--model", "-m", help="A .gguf file (default: the embedded SmolLM2-135M).", show_default=False),
+]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=8192, help="Most tokens to generate.")]
+Temperature = Annotated[float, typer.Option("--temperature", min=0.0, max=2.0, help="0 means greedy.")]
+GpuLayers = Annotated[
+    str, typer.Option("--gpu-layers", help="Layers on the GPU: auto, all, none or a number.")
+]

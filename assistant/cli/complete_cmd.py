@@ -1,0 +1,76 @@
+"""`cga complete`: one-shot completion for scripts, from an argument or stdin to stdout."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from .. import prompts
+from ..engine import Generation
+from ..stopping import prompt_leaves_block_open
+from .errors import fail, stderr, user_errors
+from .loading import open_engine
+from .options import GpuLayers, MaxTokens, ModelOption, Temperature, Threads
+
+HELP = """Complete code from an argument or standard input, streaming to standard output.
+
+Examples:
+
+  cga complete "def fibonacci(n):"
+
+  cat half_written.py | cga complete --max-tokens 64
+
+  cga complete "def add(a, b):\\n    " --suffix "\\n\\nprint(add(1, 2))" --model codegen2-1B.q4_k_m.gguf
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("complete", help=HELP)(complete_command)
+
+
+@user_errors
+def complete_command(
+    prompt: Annotated[Optional[str], typer.Argument(help="Code to complete (default: read standard input).")] = None,
+    suffix: Annotated[Optional[str], typer.Option(help="Code after the gap: fill in the middle (CodeGen2/2.5).")] = None,
+    model: ModelOption = None,
+    max_tokens: MaxTokens = 128,
+    temperature: Temperature = 0.0,
+    stop: Annotated[Optional[list[str]], typer.Option("--stop", help="Stop before this text (repeatable).")] = None,
+    no_truncate: Annotated[bool, typer.Option("--no-truncate", help="Keep text past the end of the program.")] = False,
+    gpu_layers: GpuLayers = "auto",
+    threads: Threads = None,
+) -> None:
+    if prompt is None:
+        if sys.stdin.isatty():
+            fail("Give the code to complete as an argument or on standard input.")
+        raw = sys.stdin.buffer.read()
+        try:
+            prompt = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            fail(f"Standard input is not UTF-8 text (bad byte at offset {exc.start}); convert it first.")
+    prompt = prompt.replace("\\n", "\n") if "\n" not in prompt and "\\n" in prompt else prompt
+    engine = open_engine(model, gpu_layers=gpu_layers, threads=threads)
+    if suffix is not None:
+        if not engine.info.can_infill:
+            fail(f"{engine.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix.")
+        suffix = suffix.replace("\\n", "\n") if "\n" not in suffix else suffix
+        tokens = prompts.infill(engine.info, engine.tokenize, prompt, suffix)
+    else:
+        tokens = prompts.left_to_right(engine.tokenize, prompt)
+    options = Generation(
+        max_tokens=max_tokens, temperature=temperature, stop=tuple(stop or ()),
+        truncate_program=not no_truncate and suffix is None, inside_block=prompt_leaves_block_open(prompt),
+    )
+    try:
+        for text in engine.stream(tokens, options):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+        raise
+    if options.stats.get("generated"):
+        sys.stdout.write("\n")
+    stats = options.stats
+    stderr.print(f"[dim]{stats['generated']} tokens, stopped by {stats['stop']}.[/]")

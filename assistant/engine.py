@@ -1,0 +1,158 @@
+"""The engine: one loaded GGUF, streaming generation with exact text and clean stops.
+
+Thin over llama-cpp-python: its `generate` already reuses the KV cache for
+the prefix a new prompt shares with the last one; what is ours is the exact
+byte-level text, stopping, truncation, cancellation and device placement.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import native
+from .errors import ModelLoadError, PromptTooLong
+from .model_info import ModelInfo, read_model_info
+from .stopping import ProgramTruncator, StopScanner
+
+MIN_ANSWER_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class Placement:
+    gpu_layers: int
+    n_layers: int
+    threads: int
+
+    def describe(self) -> str:
+        if self.gpu_layers == 0:
+            return f"CPU, {self.threads} threads"
+        if self.gpu_layers >= self.n_layers:
+            return f"all {self.n_layers} layers on the GPU"
+        return f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {self.threads} CPU threads"
+
+
+def resolve_gpu_layers(setting: str, n_layers: int) -> int:
+    """'auto' (all on a GPU build, none otherwise), 'all', 'none' or a number."""
+    setting = str(setting).lower()
+    if setting == "none":
+        return 0
+    if setting in ("auto", "all"):
+        if setting == "auto" and not native.supports_gpu_offload():
+            return 0
+        return n_layers + 1  # + the output layer
+    try:
+        value = int(setting)
+    except ValueError:
+        raise ModelLoadError(f"--gpu-layers takes auto, all, none or a number, not '{setting}'.") from None
+    if value < 0:
+        raise ModelLoadError("--gpu-layers must not be negative.")
+    return min(value, n_layers + 1)
+
+
+@dataclass
+class Generation:
+    """Options for one answer."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 0.95
+    stop: tuple[str, ...] = ()
+    truncate_program: bool = False
+    inside_block: bool = False
+    cancel: threading.Event | None = None
+    stats: dict = field(default_factory=dict)  # filled in: prompt, reused, generated, stop reason
+
+
+class Engine:
+    def __init__(self, path: Path, *, threads: int | None = None, gpu_layers: str = "auto",
+                 n_ctx: int | None = None) -> None:
+        self.info: ModelInfo = read_model_info(path)
+        n_layers = self._block_count(path)
+        threads = threads or max(1, (os.cpu_count() or 2))
+        self.placement = Placement(resolve_gpu_layers(gpu_layers, n_layers), n_layers, threads)
+        self.n_ctx = n_ctx or self.info.context_length
+        try:
+            self.llm = native.load_model(path, n_ctx=self.n_ctx, n_threads=threads,
+                                         n_gpu_layers=self.placement.gpu_layers)
+        except ValueError as exc:
+            raise ModelLoadError(
+                f"llama.cpp could not load {path}; the file is corrupt or not a supported GGUF. "
+                f"({native.recent_log(2)})"
+            ) from exc
+        self.pieces = native.piece_table(self.llm)
+
+    @staticmethod
+    def _block_count(path: Path) -> int:
+        import gguf
+
+        reader = gguf.GGUFReader(path)
+        arch = reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()
+        field = reader.get_field(f"{arch}.block_count")
+        return int(field.contents()) if field is not None else 0
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def text_of(self, tokens: list[int]) -> str:
+        return b"".join(self.pieces[t] for t in tokens).decode("utf-8", errors="replace")
+
+    def stream(self, prompt: list[int], options: Generation) -> Iterator[str]:
+        """Yield the answer's text as it is produced; stops cleanly between two tokens on cancel."""
+        room = self.n_ctx - len(prompt)
+        if room < MIN_ANSWER_TOKENS:
+            raise PromptTooLong(
+                f"The prompt is {len(prompt)} tokens but the model's context is {self.n_ctx}; shorten it."
+            )
+        max_tokens = min(options.max_tokens, room)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        filters: list = [StopScanner(options.stop)]
+        if options.truncate_program:
+            filters.append(ProgramTruncator(options.inside_block))
+        reused = self._shared_prefix(prompt)
+        stats = options.stats
+        stats.update(prompt_tokens=len(prompt), reused_tokens=reused, generated=0, stop="length")
+
+        def through(text: str, final: bool = False) -> str:
+            for f in filters:
+                text = f.feed(text)
+                if final:
+                    text += f.flush()
+            return text
+
+        for token in self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p, top_k=0 if
+                                       options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0):
+            if native.is_end_of_generation(self.llm, token):
+                stats["stop"] = "end"
+                break
+            stats["generated"] += 1
+            out = through(decoder.decode(self.pieces[token]))
+            if out:
+                yield out
+            if any(getattr(f, "stopped", False) for f in filters):
+                stats["stop"] = "stop"
+                return
+            if options.cancel is not None and options.cancel.is_set():
+                stats["stop"] = "cancelled"
+                break
+            if stats["generated"] >= max_tokens:
+                break
+        out = through(decoder.decode(b"", final=True), final=True)
+        if out:
+            yield out
+
+    def complete(self, prompt: list[int], options: Generation) -> str:
+        return "".join(self.stream(prompt, options))
+
+    def _shared_prefix(self, prompt: list[int]) -> int:
+        cached = list(self.llm._input_ids[: self.llm.n_tokens])
+        n = 0
+        for a, b in zip(cached, prompt):
+            if a != b:
+                break
+            n += 1
+        return n

@@ -1,0 +1,17 @@
+"""Errors the engine raises; the CLI turns each into one sentence and an exit code."""
+
+
+class EngineError(Exception):
+    """Base of every engine failure a user can act on."""
+
+
+class ModelNotFound(EngineError):
+    """--model names neither a file nor a known model."""
+
+
+class ModelLoadError(EngineError):
+    """llama.cpp could not load the file (missing, corrupt, not a GGUF)."""
+
+
+class PromptTooLong(EngineError):
+    """The prompt does not fit the model's context with room for an answer."""

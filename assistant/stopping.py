@@ -1,0 +1,113 @@
+"""When generation stops, and what of it the user sees.
+
+Two mechanisms: stop strings, held back while they might still be forming so
+that none ever leaks; and the CodeGen paper's truncation of generated programs
+(codegen-facts.md), applied line by line.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TOP_LEVEL_ENTRY = re.compile(r"^(def|print|class|if|async def)\b")
+
+
+class StopScanner:
+    """Feed text as it streams; get back what is safe to show."""
+
+    def __init__(self, stops: list[str] | tuple[str, ...] = ()) -> None:
+        self.stops = [s for s in stops if s]
+        self.pending = ""
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        if self.stopped:
+            return ""
+        self.pending += text
+        cut = min((i for i in (self.pending.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.stopped = True
+            out, self.pending = self.pending[:cut], ""
+            return out
+        hold = max((_partial_suffix(self.pending, s) for s in self.stops), default=0)
+        out = self.pending[: len(self.pending) - hold]
+        self.pending = self.pending[len(out):]
+        return out
+
+    def flush(self) -> str:
+        out, self.pending = ("" if self.stopped else self.pending), ""
+        return out
+
+
+def _partial_suffix(text: str, stop: str) -> int:
+    """Length of the longest end of text that is a beginning of stop."""
+    for n in range(min(len(stop) - 1, len(text)), 0, -1):
+        if text.endswith(stop[:n]):
+            return n
+    return 0
+
+
+class ProgramTruncator:
+    """The CodeGen paper's truncation, over whole lines.
+
+    Cuts at the first line starting with `#`, `'''` or `\"\"\"`, at a blank-blank
+    line, and before a second top-level `def` or `print` (the first, if the
+    prompt left us inside a block, since then the program's entry is already
+    written). Text is released a line at a time, so a cut never shows half a line.
+    """
+
+    def __init__(self, inside_block: bool = False) -> None:
+        self.entries = 1 if inside_block else 0
+        self.pending = ""
+        self.previous_blank = False
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        if self.stopped:
+            return ""
+        self.pending += text
+        out = []
+        while "\n" in self.pending and not self.stopped:
+            line, self.pending = self.pending.split("\n", 1)
+            kept = self._check(line)
+            if kept is None:
+                break
+            out.append(kept + "\n")
+        return "".join(out)
+
+    def flush(self) -> str:
+        if self.stopped or not self.pending:
+            return ""
+        kept = self._check(self.pending)
+        self.pending = ""
+        return kept or ""
+
+    def _check(self, line: str) -> str | None:
+        stripped = line.strip()
+        if line.startswith(("#", "'''", '"""')):
+            return self._stop()
+        if not stripped:
+            if self.previous_blank:
+                return self._stop()
+            self.previous_blank = True
+            return line
+        self.previous_blank = False
+        if _TOP_LEVEL_ENTRY.match(line):
+            self.entries += 1
+            if self.entries > 1:
+                return self._stop()
+        return line
+
+    def _stop(self) -> None:  # returns None so callers can `return self._stop()`
+        self.stopped = True
+        self.pending = ""
+        return None
+
+
+def prompt_leaves_block_open(prompt: str) -> bool:
+    """Whether a completion of prompt continues an indented block (a body, not a new program)."""
+    lines = prompt.rstrip("\n").splitlines()
+    if not lines:
+        return False
+    last = lines[-1]
+    return last[:1] in (" ", "\t") or last.rstrip().endswith(":")

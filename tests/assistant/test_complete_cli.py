@@ -1,0 +1,55 @@
+"""`cga complete` as a user runs it: the real command in a child process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.cli import run_cga
+
+
+def test_completes_with_the_embedded_default_model():
+    result = run_cga("complete", "def fibonacci(n):", "--max-tokens", "24")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    assert "embedded SmolLM2" in result.stderr and "cga convert" in result.stderr
+
+
+def test_reads_standard_input():
+    result = run_cga("complete", "--max-tokens", "8", input="import os\n\ndef list_files(path):\n")
+    assert result.returncode == 0, result.stderr
+    assert "tokens, stopped by" in result.stderr
+
+
+def test_non_utf8_input_is_refused():
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "complete"], input=b"x = '\xff\xfe'\n", capture_output=True
+    )
+    assert result.returncode == 1
+    assert b"not UTF-8" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_infill_on_a_model_that_cannot_is_refused():
+    result = run_cga("complete", "def f(", "--suffix", ")")
+    assert result.returncode == 1
+    assert "cannot fill in the middle" in result.stderr
+
+
+def test_infill_on_codegen2(codegen2_gguf):
+    result = run_cga("complete", "def add(a, b):\n    ", "--suffix", "\n\nprint(add(1, 2))\n",
+                     "--model", codegen2_gguf, "--max-tokens", "8")
+    assert result.returncode == 0, result.stderr
+
+
+def test_missing_model_file():
+    result = run_cga("complete", "x", "--model", "/nowhere/model.gguf")
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr
+
+
+def test_corrupt_model_file(tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)
+    result = run_cga("complete", "x", "--model", bad)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("Error:") and "Traceback" not in result.stderr

@@ -1,0 +1,60 @@
+"""Stop strings never leak; the CodeGen paper's program truncation, line by line."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.stopping import ProgramTruncator, StopScanner, prompt_leaves_block_open
+
+
+def run(filter_, chunks):
+    return "".join(filter_.feed(c) for c in chunks) + filter_.flush()
+
+
+@pytest.mark.parametrize(
+    "chunks, stops, expected",
+    [
+        (["hello", " wor", "ld"], ["world"], "hello "),
+        (["a<", "|end", "|>b"], ["<|end|>"], "a"),
+        (["x\n", "\nclass"], ["\nclass"], "x\n"),
+        (["abc", "def"], ["zz"], "abcdef"),
+        (["partial <"], ["<|end|>"], "partial <"),  # held back, released at the end
+        (["no stops"], [], "no stops"),
+        (["🚀", "🔥"], ["🔥"], "🚀"),
+    ],
+)
+def test_stop_scanner(chunks, stops, expected):
+    assert run(StopScanner(stops), chunks) == expected
+
+
+def test_stop_scanner_holds_back_a_forming_stop():
+    scanner = StopScanner(["<|end|>"])
+    assert scanner.feed("text <|e") == "text "
+    assert scanner.feed("nd|> more") == ""
+    assert scanner.stopped
+
+
+@pytest.mark.parametrize(
+    "text, inside_block, expected",
+    [
+        ("x = 1\nprint(x)\n# next turn\ny = 2\n", False, "x = 1\nprint(x)\n"),
+        ("def f():\n    return 1\n\n\n\ndef g():\n", False, "def f():\n    return 1\n\n"),
+        ("def f():\n    return 1\n\ndef g():\n    pass\n", False, "def f():\n    return 1\n\n"),
+        ("print(1)\nprint(2)\n", False, "print(1)\n"),
+        ("    return a + b\n\ndef main():\n", True, "    return a + b\n\n"),
+        ("    '''doc'''\n    return 1\n", True, "    '''doc'''\n    return 1\n"),
+        ('x = 1\n"""\nstray docstring\n', False, "x = 1\n"),
+        ("    # a comment in the body\n    return 1", True, "    # a comment in the body\n    return 1"),
+    ],
+)
+def test_program_truncation(text, inside_block, expected):
+    assert run(ProgramTruncator(inside_block), [text[i:i + 3] for i in range(0, len(text), 3)]) == expected
+
+
+@pytest.mark.parametrize(
+    "prompt, expected",
+    [("def f(a):\n", True), ("def f(a):", True), ("x = 1\n", False), ("class A:\n    def g(self):\n        ", True),
+     ("", False), ("import os\n\n", False)],
+)
+def test_prompt_leaves_block_open(prompt, expected):
+    assert prompt_leaves_block_open(prompt) is expected
