@@ -113,4 +113,4 @@ def format_chat(template: str, messages: list[dict[str, str]], eos: str, bos: st
     """A prompt from the chat template a GGUF carries (the same Jinja2 path llama-cpp-python uses)."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-    return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos).render(messages=messages).prompt
+    return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)(messages=messages).prompt

@@ -8,7 +8,7 @@ import assistant.native  # noqa: F401  (import order)
 
 import typer
 
-from . import complete_cmd, convert_cmd
+from . import chat_cmd, complete_cmd, convert_cmd
 
 app = typer.Typer(
     name="cga",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 convert_cmd.register(app)
 complete_cmd.register(app)
+chat_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,70 @@
+"""A chat session: the conversation buffer driven by the engine.
+
+CodeGen models are prompted the MTPB way (instructions as comments, the
+program so far as context). Models that carry a chat template (the embedded
+default) get the same turns as chat messages.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from . import native, prompts
+from .conversation import Conversation
+from .engine import Engine, Generation
+
+SYSTEM = "You are a coding assistant. Reply with code only, no explanations."
+
+
+@dataclass
+class ChatSession:
+    engine: Engine
+    conversation: Conversation = field(default_factory=Conversation)
+    max_tokens: int = 256
+    temperature: float = 0.0
+    last_stats: dict = field(default_factory=dict)
+    dropped_turns: int = 0
+
+    @property
+    def uses_chat_template(self) -> bool:
+        return not self.engine.info.is_codegen and bool(self.engine.info.chat_template)
+
+    def prompt_tokens(self, instruction: str) -> list[int]:
+        budget = self.engine.n_ctx - self.max_tokens
+        if self.uses_chat_template:
+            pairs = [(t.instruction, t.code) for t in self.conversation.turns]
+            while True:
+                messages = prompts.chat_messages(SYSTEM, pairs, instruction)
+                text = native.format_chat(self.engine.info.chat_template, messages, eos="", bos="")
+                tokens = self.engine.llm.tokenize(text.encode(), add_bos=False, special=True)
+                if len(tokens) <= budget or not pairs:
+                    self.dropped_turns = len(self.conversation.turns) - len(pairs)
+                    return tokens
+                pairs.pop(0)
+        tokens, self.dropped_turns = self.conversation.fit(instruction, self.engine.tokenize, budget)
+        return tokens
+
+    def respond(self, instruction: str, cancel: threading.Event | None = None) -> Iterator[str]:
+        """Stream the answer to one instruction; the caller accepts it with accept()."""
+        options = Generation(
+            max_tokens=self.max_tokens, temperature=self.temperature, cancel=cancel,
+            truncate_program=not self.uses_chat_template,
+        )
+        self.last_stats = options.stats
+        yield from self.engine.stream(self.prompt_tokens(instruction), options)
+
+    def accept(self, instruction: str, answer: str) -> None:
+        """Keep the answer as the turn's code; a chat model's fenced block is the code."""
+        self.conversation.add(instruction, extract_code(answer) if self.uses_chat_template else answer)
+
+
+def extract_code(answer: str) -> str:
+    """The first fenced code block of a chat answer, or the whole answer when there is none."""
+    match = _FENCE.search(answer)
+    return match.group(1) if match else answer
+
+
+_FENCE = re.compile(r"```[\w+-]*\n(.*?)(?:```|$)", re.S)

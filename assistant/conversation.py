@@ -1,0 +1,97 @@
+"""The multi-turn conversation buffer: the CodeGen paper's MTPB paradigm as a data structure.
+
+A program is specified in small turns: a header (say, the imports), then for
+each turn an instruction written as a comment in the file's language and the
+code the model wrote, as the user accepted or edited it. The next prompt is the
+concatenation plus the new instruction. The paper's finding is that this gets
+programs right far more often than one big prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from .errors import PromptTooLong
+
+COMMENT_PREFIX = {
+    "python": "# ", "ruby": "# ", "shell": "# ", "r": "# ",
+    "javascript": "// ", "typescript": "// ", "java": "// ", "c": "// ", "cpp": "// ", "go": "// ",
+    "rust": "// ", "csharp": "// ", "kotlin": "// ", "swift": "// ", "php": "// ", "scala": "// ",
+    "lua": "-- ", "sql": "-- ", "haskell": "-- ",
+}
+PYTHON_HEADER = "# Import libraries.\n\nimport numpy as np\n\n"  # MTPB's starting history
+
+
+@dataclass
+class Turn:
+    instruction: str
+    code: str
+
+
+@dataclass
+class Conversation:
+    language: str = "python"
+    header: str = ""
+    turns: list[Turn] = field(default_factory=list)
+
+    def comment(self, instruction: str) -> str:
+        prefix = COMMENT_PREFIX.get(self.language, "# ")
+        return "".join(f"{prefix}{line}\n".replace(" \n", "\n") for line in instruction.splitlines() or [""])
+
+    def turn_text(self, turn: Turn) -> str:
+        return self.comment(turn.instruction) + turn.code.rstrip("\n") + "\n\n"
+
+    def prompt(self, instruction: str, turns: list[Turn] | None = None) -> str:
+        """The text the model continues for the next turn."""
+        kept = self.turns if turns is None else turns
+        return self.header + "".join(self.turn_text(t) for t in kept) + self.comment(instruction)
+
+    def fit(self, instruction: str, tokenize: Callable[[str], list[int]], budget: int) -> tuple[list[int], int]:
+        """Prompt tokens within budget, dropping the oldest whole turns first; (tokens, turns dropped).
+
+        The header and the latest turn always stay; turns are dropped whole and
+        the kept text tokenized afresh, so no token sequence is ever cut mid-way.
+        """
+        kept = list(self.turns)
+        while True:
+            tokens = tokenize(self.prompt(instruction, kept))
+            if len(tokens) <= budget:
+                return tokens, len(self.turns) - len(kept)
+            if len(kept) <= 1:
+                raise PromptTooLong(
+                    f"The header, the latest code and the instruction need {len(tokens)} tokens but only {budget} "
+                    "fit the model's context; /reset or shorten them."
+                )
+            kept.pop(0)
+
+    def add(self, instruction: str, code: str) -> Turn:
+        turn = Turn(instruction, code.rstrip("\n"))
+        self.turns.append(turn)
+        return turn
+
+    def edit_last(self, code: str) -> None:
+        """Respect the user's edit of the latest code: later prompts use the edited text."""
+        if not self.turns:
+            raise IndexError("There is no turn to edit yet.")
+        self.turns[-1].code = code.rstrip("\n")
+
+    def undo(self) -> Turn | None:
+        return self.turns.pop() if self.turns else None
+
+    def reset(self) -> None:
+        self.turns.clear()
+
+    def program(self) -> str:
+        """The program so far: header and every turn, comments included."""
+        return self.header + "".join(self.turn_text(t) for t in self.turns)
+
+    def to_dict(self) -> dict:
+        return {"version": 1, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Conversation:
+        if not isinstance(data, dict) or data.get("version") != 1:
+            raise ValueError("not a saved conversation (version 1)")
+        turns = [Turn(str(t["instruction"]), str(t["code"])) for t in data.get("turns", [])]
+        return cls(language=str(data.get("language", "python")), header=str(data.get("header", "")), turns=turns)

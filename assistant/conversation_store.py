@@ -1,0 +1,64 @@
+"""Saving and loading conversations as JSON under the user directory.
+
+Saves are atomic (temporary file, fsync, rename), so a full disk or a crash
+mid-save leaves the previous file as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .conversation import Conversation
+from .errors import EngineError
+from .paths import user_dir
+
+_NAME = re.compile(r"^[\w.-]{1,100}$")
+
+
+class ConversationError(EngineError):
+    """A conversation cannot be saved or loaded."""
+
+
+def conversations_dir() -> Path:
+    path = user_dir() / "conversations"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def path_for(name: str) -> Path:
+    if not _NAME.match(name) or name.startswith("."):
+        raise ConversationError(f"'{name}' is not a usable name; use letters, digits, '.', '-' or '_'.")
+    return conversations_dir() / f"{name}.json"
+
+
+def save(conversation: Conversation, name: str) -> Path:
+    dest = path_for(name)
+    data = json.dumps(conversation.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, dest)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ConversationError(
+            f"Could not save the conversation to {dest} ({exc.strerror or exc}); the previous save is intact."
+        ) from exc
+    return dest
+
+
+def load(name: str) -> Conversation:
+    path = path_for(name)
+    if not path.is_file():
+        saved = ", ".join(sorted(p.stem for p in conversations_dir().glob("*.json"))) or "none yet"
+        raise ConversationError(f"No saved conversation named '{name}' (saved: {saved}).")
+    try:
+        return Conversation.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConversationError(f"{path} is not a valid saved conversation ({exc}).") from exc

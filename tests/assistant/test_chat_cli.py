@@ -1,0 +1,59 @@
+"""`cga chat` as a user runs it, piped, with Ctrl-C and a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from tests.cli import run_cga
+
+
+def saved(home, name="last") -> dict:
+    return json.loads((home / "conversations" / f"{name}.json").read_text())
+
+
+def test_piped_chat_with_commands(isolated_home, codegen2_gguf):
+    script = "Assign 5 to a variable named 'n'.\nPrint 'n'.\n/undo\n/save mine\n/show\n/bogus\n"
+    result = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "12", input=script)
+    assert result.returncode == 0, result.stderr
+    assert "Dropped: Print 'n'." in result.stderr
+    assert "Unknown command /bogus" in result.stderr
+    assert "# Assign 5 to a variable named 'n'." in result.stdout  # from /show
+    assert [t["instruction"] for t in saved(isolated_home, "mine")["turns"]] == ["Assign 5 to a variable named 'n'."]
+
+
+def test_resume_continues_where_it_stopped(isolated_home, codegen2_gguf):
+    first = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8", input="Define a function f.\n")
+    assert first.returncode == 0, first.stderr
+    second = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8", "--resume", input="/show\n")
+    assert second.returncode == 0, second.stderr
+    assert "# Define a function f." in second.stdout
+
+
+def test_resume_of_an_unknown_name(isolated_home):
+    result = run_cga("chat", "--resume", "--name", "never-saved", input="")
+    assert result.returncode == 1
+    assert "No saved conversation named 'never-saved'" in result.stderr
+
+
+def test_ctrl_c_mid_answer_keeps_the_conversation(isolated_home):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "chat", "--max-tokens", "400", "--temperature", "0.8"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy(),
+    )
+    proc.stdin.write(b"Write a long Python module with many functions.\n")
+    proc.stdin.flush()
+    ready, _, _ = select.select([proc.stdout], [], [], 120)
+    assert ready, "no answer started"
+    os.read(proc.stdout.fileno(), 1)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    out, err = proc.communicate(input=b"/save after\n", timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert b"Stopped; the conversation is as it was." in err
+    assert saved(isolated_home, "after")["turns"] == []
