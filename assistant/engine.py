@@ -17,7 +17,7 @@ from pathlib import Path
 from . import native
 from .errors import ModelLoadError, PromptTooLong
 from .model_info import ModelInfo, read_model_info
-from .stopping import ProgramTruncator, StopScanner
+from .stopping import TextFilters
 
 MIN_ANSWER_TOKENS = 16
 
@@ -67,6 +67,9 @@ class Generation:
     cancel: threading.Event | None = None
     stats: dict = field(default_factory=dict)  # filled in: prompt, reused, generated, stop reason
 
+    def filters(self) -> TextFilters:
+        return TextFilters(self.stop, self.truncate_program, self.inside_block)
+
 
 class Engine:
     def __init__(self, path: Path, *, threads: int | None = None, gpu_layers: str = "auto",
@@ -110,19 +113,10 @@ class Engine:
             )
         max_tokens = min(options.max_tokens, room)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        filters: list = [StopScanner(options.stop)]
-        if options.truncate_program:
-            filters.append(ProgramTruncator(options.inside_block))
+        filters = options.filters()
         reused = self._shared_prefix(prompt)
         stats = options.stats
         stats.update(prompt_tokens=len(prompt), reused_tokens=reused, generated=0, stop="length")
-
-        def through(text: str, final: bool = False) -> str:
-            for f in filters:
-                text = f.feed(text)
-                if final:
-                    text += f.flush()
-            return text
 
         for token in self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p, top_k=0 if
                                        options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0):
@@ -130,10 +124,10 @@ class Engine:
                 stats["stop"] = "end"
                 break
             stats["generated"] += 1
-            out = through(decoder.decode(self.pieces[token]))
+            out = filters.feed(decoder.decode(self.pieces[token]))
             if out:
                 yield out
-            if any(getattr(f, "stopped", False) for f in filters):
+            if filters.stopped:
                 stats["stop"] = "stop"
                 return
             if options.cancel is not None and options.cancel.is_set():
@@ -141,7 +135,7 @@ class Engine:
                 break
             if stats["generated"] >= max_tokens:
                 break
-        out = through(decoder.decode(b"", final=True), final=True)
+        out = filters.feed(decoder.decode(b"", final=True), final=True)
         if out:
             yield out
 

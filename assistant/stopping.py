@@ -47,6 +47,24 @@ def _partial_suffix(text: str, stop: str) -> int:
     return 0
 
 
+class TextFilters:
+    """Stop strings, then (optionally) program truncation, as one pipeline."""
+
+    def __init__(self, stops: tuple[str, ...] = (), truncate_program: bool = False, inside_block: bool = False):
+        self.filters: list[StopScanner | ProgramTruncator] = [StopScanner(stops)]
+        if truncate_program:
+            self.filters.append(ProgramTruncator(inside_block))
+
+    def feed(self, text: str, final: bool = False) -> str:
+        for f in self.filters:
+            text = f.feed(text) + (f.flush() if final else "")
+        return text
+
+    @property
+    def stopped(self) -> bool:
+        return any(f.stopped for f in self.filters)
+
+
 class ProgramTruncator:
     """The CodeGen paper's truncation, over whole lines.
 

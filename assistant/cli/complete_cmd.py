@@ -9,6 +9,7 @@ import typer
 
 from .. import prompts
 from ..engine import Generation
+from ..remote import RemoteEngine
 from ..stopping import prompt_leaves_block_open
 from .errors import fail, stderr, user_errors
 from .loading import open_engine
@@ -41,6 +42,10 @@ def complete_command(
     no_truncate: Annotated[bool, typer.Option("--no-truncate", help="Keep text past the end of the program.")] = False,
     gpu_layers: GpuLayers = "auto",
     threads: Threads = None,
+    remote: Annotated[
+        Optional[str],
+        typer.Option(envvar="CGA_REMOTE_URL", help="Use an OpenAI-compatible completions server at this URL."),
+    ] = None,
 ) -> None:
     if prompt is None:
         if sys.stdin.isatty():
@@ -51,6 +56,17 @@ def complete_command(
         except UnicodeDecodeError as exc:
             fail(f"Standard input is not UTF-8 text (bad byte at offset {exc.start}); convert it first.")
     prompt = prompt.replace("\\n", "\n") if "\n" not in prompt and "\\n" in prompt else prompt
+    options = Generation(
+        max_tokens=max_tokens, temperature=temperature, stop=tuple(stop or ()),
+        truncate_program=not no_truncate and suffix is None, inside_block=prompt_leaves_block_open(prompt),
+    )
+    if remote:
+        if suffix is not None:
+            fail("--suffix (infill) needs a local model; the remote backend takes text prompts only.")
+        engine = RemoteEngine(remote, model=model)
+        stderr.print(f"[dim]Using {engine.describe()}.[/]")
+        _write(engine.stream_text(prompt, options), options)
+        return
     engine = open_engine(model, gpu_layers=gpu_layers, threads=threads)
     if suffix is not None:
         if not engine.info.can_infill:
@@ -59,12 +75,12 @@ def complete_command(
         tokens = prompts.infill(engine.info, engine.tokenize, prompt, suffix)
     else:
         tokens = prompts.left_to_right(engine.tokenize, prompt)
-    options = Generation(
-        max_tokens=max_tokens, temperature=temperature, stop=tuple(stop or ()),
-        truncate_program=not no_truncate and suffix is None, inside_block=prompt_leaves_block_open(prompt),
-    )
+    _write(engine.stream(tokens, options), options)
+
+
+def _write(chunks, options: Generation) -> None:
     try:
-        for text in engine.stream(tokens, options):
+        for text in chunks:
             sys.stdout.write(text)
             sys.stdout.flush()
     except KeyboardInterrupt:
