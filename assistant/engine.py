@@ -17,6 +17,7 @@ from pathlib import Path
 from . import native
 from .errors import ModelLoadError, PromptTooLong
 from .model_info import ModelInfo, read_model_info
+from .prompt_lookup import greedy_tokens
 from .stopping import TextFilters
 
 MIN_ANSWER_TOKENS = 16
@@ -64,6 +65,7 @@ class Generation:
     stop: tuple[str, ...] = ()
     truncate_program: bool = False
     inside_block: bool = False
+    prompt_lookup: bool = False  # greedy only: draft from the context (refinement turns)
     cancel: threading.Event | None = None
     stats: dict = field(default_factory=dict)  # filled in: prompt, reused, generated, stop reason
 
@@ -118,8 +120,12 @@ class Engine:
         stats = options.stats
         stats.update(prompt_tokens=len(prompt), reused_tokens=reused, generated=0, stop="length")
 
-        for token in self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p, top_k=0 if
-                                       options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0):
+        if options.prompt_lookup and options.temperature == 0:
+            tokens = greedy_tokens(self.llm, prompt, stats)
+        else:
+            tokens = self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p,
+                                       top_k=0 if options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0)
+        for token in tokens:
             if native.is_end_of_generation(self.llm, token):
                 stats["stop"] = "end"
                 break

@@ -114,3 +114,28 @@ def format_chat(template: str, messages: list[dict[str, str]], eos: str, bos: st
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)(messages=messages).prompt
+
+
+def decode_with_logits(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
+    """Decode tokens after the cached ones and return the logits of every one of them.
+
+    llama-cpp-python keeps logits for all positions only with logits_all, which
+    costs n_ctx × n_vocab floats (400 MB for CodeGen); draft verification needs
+    them for a handful of tokens only.
+    """
+    import numpy as np
+
+    n_past = llm.n_tokens
+    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+    llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+    llm._ctx.decode(llm._batch)
+    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(tokens), llm.n_vocab())).copy()
+    llm.input_ids[n_past : n_past + len(tokens)] = tokens
+    llm.n_tokens = n_past + len(tokens)
+    return logits
+
+
+def keep_cached(llm: llama_cpp.Llama, n: int) -> None:
+    """Forget every cached token from position n on."""
+    llm._ctx.kv_cache_seq_rm(-1, n, -1)
+    llm.n_tokens = n

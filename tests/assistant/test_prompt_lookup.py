@@ -1,0 +1,39 @@
+"""Prompt-lookup decoding: drafts come from the context, and the answer is plain greedy's."""
+
+from __future__ import annotations
+
+from assistant import native
+from assistant.engine import Generation
+from assistant.prompt_lookup import find_draft
+
+
+def test_find_draft_copies_what_followed_the_latest_match():
+    assert find_draft([1, 2, 3, 4, 5, 9, 1, 2, 3], length=3) == [4, 5, 9]
+    assert find_draft([7, 8, 1, 2, 6, 1, 2], length=2) == [6, 1]  # the latest occurrence wins
+    assert find_draft([1, 2, 3, 4], length=3) == []  # no earlier match
+    assert find_draft([5, 1, 5], length=3) == []  # a one-token match is not enough
+
+
+def refinement_prompt(engine) -> list[int]:
+    code = "\n".join(f"def step_{i}(value):\n    total = value * {i}\n    return total + {i}\n" for i in range(8))
+    messages = [{"role": "user", "content": "Rename total to result and give the whole code back:\n\n" + code}]
+    text = native.format_chat(engine.info.chat_template, messages, eos="", bos="")
+    return engine.llm.tokenize(text.encode(), add_bos=False, special=True)
+
+
+def test_lookup_gives_the_greedy_answer_with_accepted_drafts(smollm):
+    prompt = refinement_prompt(smollm)
+    plain = smollm.complete(prompt, Generation(max_tokens=96))
+    options = Generation(max_tokens=96, prompt_lookup=True)
+    drafted = smollm.complete(prompt, options)
+    assert drafted == plain
+    assert options.stats["accepted"] > 0
+    assert options.stats["generated"] <= 96
+
+
+def test_lookup_reuses_the_cached_prefix(smollm):
+    prompt = refinement_prompt(smollm)
+    smollm.complete(prompt, Generation(max_tokens=4))
+    options = Generation(max_tokens=4, prompt_lookup=True)
+    smollm.complete(prompt + smollm.tokenize("def"), options)
+    assert options.stats["reused_tokens"] >= len(prompt) - 1
