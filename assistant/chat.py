@@ -25,6 +25,7 @@ class ChatSession:
     conversation: Conversation = field(default_factory=Conversation)
     max_tokens: int = 256
     temperature: float = 0.0
+    prompt_lookup: bool = False
     last_stats: dict = field(default_factory=dict)
     dropped_turns: int = 0
 
@@ -51,7 +52,7 @@ class ChatSession:
         """Stream the answer to one instruction; the caller accepts it with accept()."""
         options = Generation(
             max_tokens=self.max_tokens, temperature=self.temperature, cancel=cancel,
-            truncate_program=not self.uses_chat_template,
+            truncate_program=not self.uses_chat_template, prompt_lookup=self.prompt_lookup,
         )
         self.last_stats = options.stats
         yield from self.engine.stream(self.prompt_tokens(instruction), options)

@@ -73,11 +73,29 @@ class Generation:
         return TextFilters(self.stop, self.truncate_program, self.inside_block)
 
 
+def filter_stream(chunks: Iterator[str], options: Generation) -> Iterator[str]:
+    """What the user sees of raw text chunks: stop strings, truncation and cancellation applied."""
+    filters = options.filters()
+    for chunk in chunks:
+        out = filters.feed(chunk)
+        if out:
+            yield out
+        if filters.stopped:
+            options.stats["stop"] = "stop"
+            return
+        if options.cancel is not None and options.cancel.is_set():
+            options.stats["stop"] = "cancelled"
+            break
+    out = filters.feed("", final=True)
+    if out:
+        yield out
+
+
 class Engine:
     def __init__(self, path: Path, *, threads: int | None = None, gpu_layers: str = "auto",
                  n_ctx: int | None = None) -> None:
         self.info: ModelInfo = read_model_info(path)
-        n_layers = self._block_count(path)
+        n_layers = self.info.block_count
         threads = threads or max(1, (os.cpu_count() or 2))
         self.placement = Placement(resolve_gpu_layers(gpu_layers, n_layers), n_layers, threads)
         self.n_ctx = n_ctx or self.info.context_length
@@ -90,15 +108,6 @@ class Engine:
                 f"({native.recent_log(2)})"
             ) from exc
         self.pieces = native.piece_table(self.llm)
-
-    @staticmethod
-    def _block_count(path: Path) -> int:
-        import gguf
-
-        reader = gguf.GGUFReader(path)
-        arch = reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()
-        field = reader.get_field(f"{arch}.block_count")
-        return int(field.contents()) if field is not None else 0
 
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
@@ -113,13 +122,14 @@ class Engine:
             raise PromptTooLong(
                 f"The prompt is {len(prompt)} tokens but the model's context is {self.n_ctx}; shorten it."
             )
-        max_tokens = min(options.max_tokens, room)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        filters = options.filters()
-        reused = self._shared_prefix(prompt)
-        stats = options.stats
-        stats.update(prompt_tokens=len(prompt), reused_tokens=reused, generated=0, stop="length")
+        options.stats.update(prompt_tokens=len(prompt), reused_tokens=self._shared_prefix(prompt), generated=0,
+                             stop="length")
+        yield from filter_stream(self._text(prompt, options, min(options.max_tokens, room)), options)
 
+    def _text(self, prompt: list[int], options: Generation, max_tokens: int) -> Iterator[str]:
+        """Raw text, token by token; multi-byte characters split across tokens come out whole."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stats = options.stats
         if options.prompt_lookup and options.temperature == 0:
             tokens = greedy_tokens(self.llm, prompt, stats)
         else:
@@ -130,20 +140,10 @@ class Engine:
                 stats["stop"] = "end"
                 break
             stats["generated"] += 1
-            out = filters.feed(decoder.decode(self.pieces[token]))
-            if out:
-                yield out
-            if filters.stopped:
-                stats["stop"] = "stop"
-                return
-            if options.cancel is not None and options.cancel.is_set():
-                stats["stop"] = "cancelled"
-                break
+            yield decoder.decode(self.pieces[token])
             if stats["generated"] >= max_tokens:
                 break
-        out = filters.feed(decoder.decode(b"", final=True), final=True)
-        if out:
-            yield out
+        yield decoder.decode(b"", final=True)
 
     def complete(self, prompt: list[int], options: Generation) -> str:
         return "".join(self.stream(prompt, options))

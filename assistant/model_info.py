@@ -21,6 +21,7 @@ class ModelInfo:
     arch: str
     family: str  # "codegen1", "codegen2", "codegen25" or "other"
     context_length: int
+    block_count: int = 0
     can_infill: bool = False
     special_ids: dict[str, int] = field(default_factory=dict)  # "sep", "eom", "mask_1", "eos", …
     chat_template: str | None = None
@@ -58,6 +59,7 @@ def read_model_info(path: Path) -> ModelInfo:
         arch=arch,
         family=family,
         context_length=int(get(f"{arch}.context_length", 2048)),
+        block_count=int(get(f"{arch}.block_count", 0)),
         can_infill=bool(get("codegen.can_infill", False)),
         special_ids=ids,
         chat_template=get(gguf.Keys.Tokenizer.CHAT_TEMPLATE),

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
-from .engine import Generation
+from .engine import Generation, filter_stream
 from .errors import EngineError
 
 
@@ -48,9 +48,10 @@ class RemoteEngine:
             f"{self.url}/v1/completions", data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
         )
-        filters = options.filters()
-        stats = options.stats
-        stats.update(prompt_tokens=None, reused_tokens=None, generated=0, stop="length")
+        options.stats.update(prompt_tokens=None, reused_tokens=None, generated=0, stop="length")
+        yield from filter_stream(self._chunks(request, options.stats), options)
+
+    def _chunks(self, request: urllib.request.Request, stats: dict) -> Iterator[str]:
         try:
             response = urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
@@ -69,17 +70,6 @@ class RemoteEngine:
                     break
                 choice = json.loads(data)["choices"][0]
                 stats["generated"] += 1
-                out = filters.feed(choice.get("text", ""))
-                if out:
-                    yield out
-                if filters.stopped:
-                    stats["stop"] = "stop"
-                    return
-                if options.cancel is not None and options.cancel.is_set():
-                    stats["stop"] = "cancelled"
-                    return
                 if choice.get("finish_reason") == "stop":
                     stats["stop"] = "end"
-        out = filters.feed("", final=True)
-        if out:
-            yield out
+                yield choice.get("text", "")

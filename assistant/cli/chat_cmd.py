@@ -16,6 +16,7 @@ from rich.syntax import Syntax
 
 from .. import conversation_store
 from ..chat import ChatSession
+from ..config import load_config
 from ..conversation import PYTHON_HEADER, Conversation
 from ..errors import EngineError
 from .errors import stderr, user_errors
@@ -55,6 +56,9 @@ def chat_command(
     language: Annotated[str, typer.Option(help="Language of the program (sets the comment style).")] = "python",
     max_tokens: MaxTokens = 256,
     temperature: Temperature = 0.0,
+    prompt_lookup: Annotated[
+        bool, typer.Option("--prompt-lookup", help="Draft tokens from the context (greedy answers only).")
+    ] = False,
     gpu_layers: GpuLayers = "auto",
     threads: Threads = None,
 ) -> None:
@@ -62,8 +66,9 @@ def chat_command(
         conversation_store.load(name) if resume
         else Conversation(language=language, header=PYTHON_HEADER if language == "python" else "")
     )
-    engine = open_engine(model, gpu_layers=gpu_layers, threads=threads)
-    session = ChatSession(engine, conversation, max_tokens=max_tokens, temperature=temperature)
+    engine = open_engine(model or load_config().model, gpu_layers=gpu_layers, threads=threads)
+    session = ChatSession(engine, conversation, max_tokens=max_tokens, temperature=temperature,
+                          prompt_lookup=prompt_lookup)
     interactive = sys.stdin.isatty()
     out = Console(highlight=False, soft_wrap=True)
     if interactive:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import prompts
+from ..config import load_config
 from ..engine import Generation
 from ..remote import RemoteEngine
 from ..stopping import prompt_leaves_block_open
@@ -44,7 +45,7 @@ def complete_command(
     threads: Threads = None,
     remote: Annotated[
         Optional[str],
-        typer.Option(envvar="CGA_REMOTE_URL", help="Use an OpenAI-compatible completions server at this URL."),
+        typer.Option(envvar="CGA_REMOTE_URL", help="Use an OpenAI-compatible completions server at this URL (or remote_url in config.toml)."),
     ] = None,
 ) -> None:
     if prompt is None:
@@ -56,6 +57,9 @@ def complete_command(
         except UnicodeDecodeError as exc:
             fail(f"Standard input is not UTF-8 text (bad byte at offset {exc.start}); convert it first.")
     prompt = prompt.replace("\\n", "\n") if "\n" not in prompt and "\\n" in prompt else prompt
+    config = load_config()
+    remote = remote or config.remote_url
+    model = model or config.model
     options = Generation(
         max_tokens=max_tokens, temperature=temperature, stop=tuple(stop or ()),
         truncate_program=not no_truncate and suffix is None, inside_block=prompt_leaves_block_open(prompt),

@@ -80,3 +80,20 @@ def test_unreachable_server_is_one_clear_sentence():
 def test_bad_url():
     with pytest.raises(RemoteError, match="not an http"):
         RemoteEngine("ftp://example")
+
+
+def test_config_file_names_the_server(server, isolated_home):
+    (isolated_home / "config.toml").write_text(f'remote_url = "{server}"\n')
+    result = run_cga("complete", "def add(a, b):", "--max-tokens", "6")
+    assert result.returncode == 0, result.stderr
+    assert f"completion server at {server}" in result.stderr
+
+
+def test_broken_config_file(isolated_home):
+    (isolated_home / "config.toml").write_text("remote_url = [unclosed\n")
+    result = run_cga("complete", "x = ")
+    assert result.returncode == 1
+    assert "config.toml is not valid TOML" in result.stderr
+    (isolated_home / "config.toml").write_text('remote = "http://x"\n')
+    result = run_cga("complete", "x = ")
+    assert result.returncode == 1 and "unknown setting(s) remote" in result.stderr

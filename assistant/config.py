@@ -1,0 +1,36 @@
+"""Settings from `config.toml` in the user directory (flags and environment win over it).
+
+    remote_url = "http://build-box:8080"   # an OpenAI-compatible completions server
+    model = "/models/codegen-350M-mono.q4_k_m.gguf"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+
+from .errors import EngineError
+from .paths import user_dir
+
+
+@dataclass(frozen=True)
+class Config:
+    remote_url: str | None = None
+    model: str | None = None
+
+
+def load_config() -> Config:
+    path = user_dir() / "config.toml"
+    if not path.is_file():
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise EngineError(f"{path} is not valid TOML ({exc}); fix or delete it.") from exc
+    unknown = set(data) - {"remote_url", "model"}
+    if unknown:
+        raise EngineError(f"{path} has unknown setting(s) {', '.join(sorted(unknown))}; known: remote_url, model.")
+    for key in ("remote_url", "model"):
+        if key in data and not isinstance(data[key], str):
+            raise EngineError(f"{path}: {key} must be a string.")
+    return Config(remote_url=data.get("remote_url"), model=data.get("model"))

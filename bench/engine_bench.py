@@ -1,0 +1,154 @@
+"""Engine speed: prefill and decode tokens/s through our engine, a bare
+llama-cpp-python loop and transformers fp32, on a random-weight
+codegen-350M-shaped checkpoint; and the speed-up of prompt-lookup decoding on a
+refinement turn.
+
+    python bench/engine_bench.py --threads 2 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import assistant.native  # noqa: E402,F401  (llama_cpp before numpy)
+from assistant import native  # noqa: E402
+from assistant.engine import Engine, Generation  # noqa: E402
+from assistant.model_choice import embedded_default  # noqa: E402
+from bench.convert_bench import SHAPES  # noqa: E402
+from convert.pipeline import convert  # noqa: E402
+
+PREFILL, DECODE = 512, 128
+
+TRANSFORMERS = """
+import json, sys, time, torch
+from transformers import CodeGenForCausalLM
+torch.set_num_threads(int(sys.argv[2]))
+model = CodeGenForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32).eval()
+ids = torch.tensor([json.loads(sys.argv[3])])
+with torch.no_grad():
+    start = time.perf_counter(); out = model(ids, use_cache=True); prefill = time.perf_counter() - start
+    past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+    start = time.perf_counter()
+    for _ in range(int(sys.argv[4])):
+        out = model(token, past_key_values=past, use_cache=True)
+        past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+    decode = time.perf_counter() - start
+print(json.dumps({"prefill": ids.shape[1] / prefill, "decode": int(sys.argv[4]) / decode}))
+"""
+
+
+def engine_run(engine: Engine, prompt: list[int]) -> tuple[float, float]:
+    engine.llm.reset()
+    start = time.perf_counter()
+    engine.complete(prompt, Generation(max_tokens=1))
+    prefill = time.perf_counter() - start
+    options = Generation(max_tokens=DECODE + 1)
+    stream = engine.stream(prompt[:8], options)
+    engine.llm.reset()
+    next(stream)
+    start = time.perf_counter()
+    for _ in stream:
+        pass
+    decode = time.perf_counter() - start
+    return len(prompt) / prefill, max(options.stats["generated"] - 1, 1) / decode
+
+
+def bare_run(llm, prompt: list[int]) -> tuple[float, float]:
+    llm.reset()
+    start = time.perf_counter()
+    llm.eval(prompt)
+    prefill = time.perf_counter() - start
+    llm.reset()
+    generator = llm.generate(prompt[:8], temp=0.0, top_k=40, min_p=0.0, repeat_penalty=1.0)
+    next(generator)
+    start = time.perf_counter()
+    for n, _ in enumerate(generator, start=1):
+        if n >= DECODE:
+            break
+    decode = time.perf_counter() - start
+    return len(prompt) / prefill, DECODE / decode
+
+
+def lookup_speedup(engine: Engine, prompt: list[int], max_tokens: int, repeat: int) -> dict:
+    times = {False: [], True: []}
+    stats = {}
+    for _ in range(repeat):
+        for lookup in (False, True):
+            engine.llm.reset()
+            engine.complete(prompt, Generation(max_tokens=1))  # prefill outside the timing
+            options = Generation(max_tokens=max_tokens, prompt_lookup=lookup)
+            start = time.perf_counter()
+            engine.complete(prompt, options)
+            times[lookup].append(time.perf_counter() - start)
+            stats[lookup] = options.stats
+    plain, drafted = statistics.median(times[False]), statistics.median(times[True])
+    return {"speedup": plain / drafted, "accepted": stats[True]["accepted"], "generated": stats[True]["generated"]}
+
+
+def refinement_prompt(engine: Engine, chat: bool) -> list[int]:
+    code = "\n".join(f"def step_{i}(value):\n    total = value * {i}\n    return total + {i}\n" for i in range(10))
+    if chat:
+        messages = [{"role": "user", "content": "Rename total to result and give the whole code back:\n\n" + code}]
+        text = native.format_chat(engine.info.chat_template, messages, eos="", bos="")
+        return engine.llm.tokenize(text.encode(), add_bos=False, special=True)
+    return engine.tokenize(code + "\n# The same code with total renamed to result.\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    source = (ROOT / "convert" / "writer.py").read_text() * 4
+    rows, lookups = [], []
+    with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
+        ckpt = Path(tmp) / "codegen-350M"
+        code = ("import sys, torch; sys.path.insert(0, %r); from tests.builders import build_codegen; "
+                "build_codegen(__import__('pathlib').Path(%r), dtype=torch.float16, init_range=0.02, **%r)"
+                ) % (str(ROOT), str(ckpt), SHAPES["350M"])
+        subprocess.run([sys.executable, "-c", code], check=True)
+        for quant in ("q4_k_m", "q8_0"):
+            path = convert(ckpt, Path(tmp) / f"c350.{quant}.gguf", quant).path
+            engine = Engine(path, threads=args.threads, n_ctx=2048)
+            prompt = engine.tokenize(source)[:PREFILL]
+            bare = native.load_model(path, n_ctx=2048, n_threads=args.threads)
+            results = {"engine": [], "bare": []}
+            for _ in range(args.repeat):  # alternate, so drift hits both alike
+                results["engine"].append(engine_run(engine, prompt))
+                results["bare"].append(bare_run(bare, prompt))
+            for runner, runs in results.items():
+                rows.append({"model": f"codegen-350M {quant}", "runner": runner,
+                             "prefill": statistics.median(r[0] for r in runs),
+                             "decode": statistics.median(r[1] for r in runs)})
+            lookups.append({"model": f"codegen-350M {quant}",
+                            **lookup_speedup(engine, refinement_prompt(engine, False), 128, args.repeat)})
+            del bare, engine
+        ids = json.dumps(prompt)
+        out = subprocess.run([sys.executable, "-c", TRANSFORMERS, str(ckpt), str(args.threads), ids, str(DECODE)],
+                             check=True, capture_output=True, text=True)
+        rows.append({"model": "codegen-350M fp32", "runner": "transformers", **json.loads(out.stdout.splitlines()[-1])})
+    smollm = Engine(embedded_default(), threads=args.threads, n_ctx=2048)
+    lookups.append({"model": "SmolLM2-135M Q4_1", **lookup_speedup(smollm, refinement_prompt(smollm, True), 256,
+                                                                   args.repeat)})
+    print(f"| model | runner | prefill tok/s ({PREFILL} tokens) | decode tok/s ({DECODE} tokens) |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['runner']} | {r['prefill']:.1f} | {r['decode']:.1f} |")
+    print("\n| model | prompt-lookup speed-up | accepted drafts / tokens |")
+    print("|---|---|---|")
+    for r in lookups:
+        print(f"| {r['model']} | {r['speedup']:.2f}x | {r['accepted']}/{r['generated']} |")
+
+
+if __name__ == "__main__":
+    main()
