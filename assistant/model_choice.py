@@ -36,18 +36,29 @@ def embedded_default() -> Path:
 
 
 def choose_model(model: str | None) -> Choice:
+    """A path, an installed model's name, else the best installed CodeGen model, else the embedded default."""
+    from models import store
+
     if model:
         path = Path(model).expanduser()
         if path.is_file():
             return Choice(path, f"using {path}")
         if path.suffix == ".gguf" or "/" in model:
             raise ModelNotFound(f"{model} does not exist; check the path.")
+        found = store.find(model)
+        if found is not None:
+            return Choice(found.path, f"installed model '{found.name}'")
+        close = store.closest_names(model)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise ModelNotFound(
-            f"No model named '{model}' is installed; pass the path of a .gguf file "
-            "(make one with `cga convert CHECKPOINT -o model.gguf`)."
+            f"No model named '{model}' is installed in {store.models_dir()}.{hint} Pass the path of a .gguf "
+            "file, or convert one there with `cga convert CHECKPOINT -o <that folder>/NAME.gguf`."
         )
+    best = store.best_codegen()
+    if best is not None:
+        return Choice(best.path, f"the largest installed CodeGen model, '{best.name}'")
     return Choice(
         embedded_default(),
         "using the embedded SmolLM2-135M-Instruct (not a CodeGen model); for better code, convert one with "
-        "`cga convert CHECKPOINT -o codegen.gguf --quant q4_k_m` and pass --model codegen.gguf",
+        f"`cga convert CHECKPOINT -o {store.models_dir()}/codegen.gguf --quant q4_k_m`",
     )

@@ -17,7 +17,11 @@ CheckpointDir = Annotated[
 ]
 ModelOption = Annotated[
     Optional[str],
-    typer.Option("--model", "-m", help="A .gguf file (default: the embedded SmolLM2-135M).", show_default=False),
+    typer.Option(
+        "--model", "-m", show_default=False,
+        help="A .gguf file or an installed model's name (default: the largest installed CodeGen model, "
+        "else the embedded SmolLM2-135M).",
+    ),
 ]
 MaxTokens = Annotated[int, typer.Option("--max-tokens", "-n", min=1, max=8192, help="Most tokens to generate.")]
 Temperature = Annotated[float, typer.Option("--temperature", min=0.0, max=2.0, help="0 means greedy.")]

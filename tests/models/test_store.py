@@ -1,0 +1,40 @@
+"""Choosing a model: a path, an installed name, the best installed CodeGen model, else the embedded default."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from assistant.errors import ModelNotFound
+from assistant.model_choice import choose_model, embedded_default
+from convert.pipeline import convert
+from models import store
+from tests.builders import build_codegen
+
+
+def test_no_model_anywhere_means_the_embedded_default(isolated_home):
+    choice = choose_model(None)
+    assert choice.path == embedded_default() and "embedded SmolLM2" in choice.reason
+    assert str(store.models_dir()) in choice.reason  # tells where a CodeGen model would go
+
+
+def test_the_largest_installed_codegen_model_wins(isolated_home, tmp_path):
+    small = build_codegen(tmp_path / "small", n_embd=64, n_head=4)
+    big = build_codegen(tmp_path / "big", n_embd=128, n_head=4)
+    convert(small.path, store.models_dir() / "codegen-small.gguf", "q8_0")
+    convert(big.path, store.models_dir() / "codegen-big.gguf", "q8_0")
+    shutil.copy(embedded_default(), store.models_dir() / "not-codegen.gguf")  # bigger, but not CodeGen
+    (store.models_dir() / "broken.gguf").write_bytes(b"not a gguf")
+    choice = choose_model(None)
+    assert choice.path.name == "codegen-big.gguf" and "largest installed CodeGen" in choice.reason
+    assert {m.name for m in store.installed()} == {"codegen-small", "codegen-big", "not-codegen"}
+
+
+def test_installed_names_and_suggestions(isolated_home, codegen1):
+    convert(codegen1.path, store.models_dir() / "codegen-350M-mono.gguf", "q4_0")
+    assert choose_model("codegen-350M-mono").path == store.models_dir() / "codegen-350M-mono.gguf"
+    with pytest.raises(ModelNotFound, match="Did you mean codegen-350M-mono"):
+        choose_model("codegen-350M-mon")
+    with pytest.raises(ModelNotFound, match="does not exist"):
+        choose_model("/no/such/file.gguf")
