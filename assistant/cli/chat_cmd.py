@@ -26,7 +26,7 @@ from .options import GpuLayers, MaxTokens, ModelOption, Temperature, Threads
 HELP = """Write a program turn by turn: each line you type is an instruction, the model answers with code.
 
 Commands inside the chat: /undo, /reset, /show, /edit, /save NAME, /load NAME, /help, /quit.
-Ctrl-C stops an answer and keeps the conversation; Ctrl-D quits. The conversation is
+Ctrl-C stops an answer (or clears the line) and keeps the conversation; Ctrl-D quits. The conversation is
 saved after every turn (as 'last', or --name) and comes back with --resume.
 
 Examples:
@@ -78,9 +78,9 @@ def chat_command(
             line = input("› " if interactive else "")
         except EOFError:
             break
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # at the prompt: drop the line, as shells do; Ctrl-D quits
             stderr.print()
-            break
+            continue
         line = line.strip()
         if not line:
             continue
