@@ -34,11 +34,13 @@ class Built:
     model: torch.nn.Module  # the reference, in transformers' own (mp_num 4) layout
 
 
-def write_gpt2_tokenizer(folder: Path, *, infill: bool) -> None:
+def write_gpt2_tokenizer(folder: Path, *, infill: bool, whitespace: bool = True) -> None:
+    """CodeGen1-mono/multi and CodeGen2 add whitespace-run tokens; CodeGen1-nl has none."""
     shutil.copy(GPT2_DATA / "encoder.json", folder / "vocab.json")
     shutil.copy(GPT2_DATA / "vocab.bpe", folder / "merges.txt")
-    added = dict(WHITESPACE)
-    decoder = {str(i): {"content": t, "special": False} for t, i in WHITESPACE.items()}
+    runs = WHITESPACE if whitespace else {}
+    added = dict(runs)
+    decoder = {str(i): {"content": t, "special": False} for t, i in runs.items()}
     if infill:
         added |= INFILL_SPECIALS
         decoder |= {str(i): {"content": t, "special": True} for t, i in INFILL_SPECIALS.items()}
@@ -63,6 +65,7 @@ def build_codegen(
     rotary_dim: int = 16,
     mp_num: int = 4,
     infill: bool = False,
+    whitespace: bool = True,
     storage: str = "safetensors",
     shards: int = 1,
     dtype: torch.dtype = torch.float32,
@@ -90,7 +93,7 @@ def build_codegen(
     if mp_num == 8:
         config_dict["head_dim"] = n_embd // n_head  # the mp_num-8 signal of codegen2-1B/3_7B
     (folder / "config.json").write_text(json.dumps(config_dict, indent=2))
-    write_gpt2_tokenizer(folder, infill=infill)
+    write_gpt2_tokenizer(folder, infill=infill, whitespace=whitespace)
     save_state(folder, {k: v.to(dtype) for k, v in state.items()}, storage=storage, shards=shards)
     return Built(folder, model)
 

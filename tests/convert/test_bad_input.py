@@ -165,3 +165,10 @@ def test_verify_fails_with_exit_2_on_a_wrong_conversion(tmp_path, codegen2_mp8):
     assert result.returncode == 2, result.stderr
     assert "differs from transformers" in result.stderr
     assert "top-1 agreement" in result.stdout
+
+
+def test_convert_with_verify_reports_and_passes(tmp_path, codegen1):
+    result = run_cga("convert", codegen1.path, "-o", tmp_path / "m.gguf", "-q", "q8_0", "--verify")
+    assert result.returncode == 0, result.stderr
+    assert "token ids agree    100.00%" in result.stdout
+    assert "Passed." in result.stderr and (tmp_path / "m.gguf").is_file()

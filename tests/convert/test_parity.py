@@ -49,6 +49,7 @@ def assert_parity(built, gguf_path) -> None:
         pytest.param({"rotary_dim": 32}, id="rotary-dim-equals-head-dim"),
         pytest.param({"n_embd": 256, "n_head": 8, "mp_num": 8}, id="mp_num-8"),
         pytest.param({"infill": True, "seed": 3}, id="codegen2-specials"),
+        pytest.param({"whitespace": False, "seed": 5}, id="codegen1-nl-no-added-tokens"),
     ],
 )
 def test_codegen_f32_matches_transformers(tmp_path, shape):
