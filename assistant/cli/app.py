@@ -8,7 +8,7 @@ import assistant.native  # noqa: F401  (import order)
 
 import typer
 
-from . import chat_cmd, complete_cmd, convert_cmd
+from . import chat_cmd, complete_cmd, convert_cmd, lsp_cmd
 
 app = typer.Typer(
     name="cga",
@@ -20,6 +20,7 @@ app = typer.Typer(
 convert_cmd.register(app)
 complete_cmd.register(app)
 chat_cmd.register(app)
+lsp_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,150 @@
+"""The language server: thin handlers over the engine and the completion rules.
+
+Generation is serialized (one llama.cpp context) and the latest request wins:
+a new completion request cancels the one in flight between two tokens, so
+nothing queues behind stale work.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+
+from lsprotocol import types
+
+from assistant import prompts
+from assistant.engine import Engine, Generation
+from assistant.errors import EngineError
+from assistant.model_choice import choose_model
+
+from .completion_context import Context, context_at, shape
+from .positions import offset_at
+from .settings import Settings, parse_settings
+
+from pygls.lsp.server import LanguageServer  # noqa: E402  (after llama_cpp, via assistant)
+
+CACHE_SIZE = 64
+
+
+class AssistantServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("cga-lsp", "0.1.0")
+        self.settings = Settings()
+        self.engine: Engine | None = None
+        self.engine_lock = threading.Lock()
+        self.generation_lock = threading.Lock()
+        self.in_flight: threading.Event | None = None
+        self.cache: OrderedDict[tuple, str] = OrderedDict()
+
+    def get_engine(self) -> Engine:
+        with self.engine_lock:
+            if self.engine is None:
+                choice = choose_model(self.settings.model)
+                token = self._begin_progress(f"Loading {choice.path.name}")
+                try:
+                    self.engine = Engine(choice.path, threads=self.settings.threads,
+                                         gpu_layers=self.settings.gpu_layers)
+                finally:
+                    if token:
+                        self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="Model loaded"))
+                self.window_log_message(types.LogMessageParams(
+                    types.MessageType.Info,
+                    f"cga: {self.engine.info.name} ({choice.reason}); {self.engine.placement.describe()}",
+                ))
+            return self.engine
+
+    def _begin_progress(self, title: str) -> str | None:
+        """$/progress for the client that supports it (the token must be created by request first)."""
+        window = self.client_capabilities.window if self.client_capabilities else None
+        if not (window and window.work_done_progress):
+            return None
+        token = str(uuid.uuid4())
+        try:
+            self.work_done_progress.create(token).result(timeout=10)
+        except Exception:  # a client that does not answer gets no progress, not a dead server
+            return None
+        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title))
+        return token
+
+    def complete_at(self, uri: str, line: int, character: int) -> tuple[str, Context] | None:
+        if uri not in self.workspace.text_documents:
+            return None  # not opened by the client: nothing to complete
+        document = self.workspace.get_text_document(uri)
+        if document.language_id in self.settings.disabled_languages:
+            return None
+        text = document.source
+        ctx = context_at(text, offset_at(text, line, character))
+        key = (ctx.prefix[-4000:], ctx.suffix[:1000], ctx.multiline)
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key], ctx
+        cancel = threading.Event()
+        previous, self.in_flight = self.in_flight, cancel
+        if previous is not None:
+            previous.set()  # the latest request wins
+        engine = self.get_engine()
+        with self.generation_lock:
+            if cancel.is_set():
+                return None
+            if engine.info.can_infill and ctx.suffix.strip():
+                tokens = prompts.infill(engine.info, engine.tokenize, ctx.prefix, ctx.suffix)
+            else:
+                tokens = engine.tokenize(ctx.prefix)
+            budget = engine.n_ctx - self.settings.max_tokens
+            tokens = tokens[-budget:]
+            options = Generation(max_tokens=self.settings.max_tokens if ctx.multiline else min(
+                self.settings.max_tokens, 48), stop=() if ctx.multiline else ("\n",), cancel=cancel)
+            answer = shape(engine.complete(tokens, options), ctx)
+        if cancel.is_set():
+            return None
+        self.cache[key] = answer
+        while len(self.cache) > CACHE_SIZE:
+            self.cache.popitem(last=False)
+        return answer, ctx
+
+
+server = AssistantServer()
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: AssistantServer, params: types.InitializeParams) -> None:
+    ls.settings, problems = parse_settings(params.initialization_options)
+    for problem in problems:
+        ls.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"cga: {problem}"))
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
+)
+@server.thread()
+def completion(ls: AssistantServer, params: types.CompletionParams) -> types.CompletionList | None:
+    result = _complete(ls, params.text_document.uri, params.position)
+    if not result:
+        return types.CompletionList(is_incomplete=True, items=[])
+    text, _ = result
+    label = text.strip().split("\n", 1)[0][:60] or text[:60]
+    item = types.CompletionItem(label=label, insert_text=text, kind=types.CompletionItemKind.Text,
+                                detail="cga", sort_text="0")
+    return types.CompletionList(is_incomplete=True, items=[item])
+
+
+@server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+@server.thread()
+def inline_completion(ls: AssistantServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+    result = _complete(ls, params.text_document.uri, params.position)
+    if not result or not result[0]:
+        return types.InlineCompletionList(items=[])
+    position = params.position
+    item = types.InlineCompletionItem(
+        insert_text=result[0], range=types.Range(position, position),
+    )
+    return types.InlineCompletionList(items=[item])
+
+
+def _complete(ls: AssistantServer, uri: str, position: types.Position) -> tuple[str, Context] | None:
+    try:
+        return ls.complete_at(uri, position.line, position.character)
+    except EngineError as exc:
+        ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"cga: {exc}"))
+        return None

@@ -1,0 +1,50 @@
+"""The text rules for editor completions: one line or a block, no duplication, the document's indentation."""
+
+from __future__ import annotations
+
+import pytest
+
+from lsp.completion_context import context_at, shape
+
+
+def at_cursor(marked: str):
+    offset = marked.index("|")
+    return context_at(marked.replace("|", "", 1), offset)
+
+
+@pytest.mark.parametrize(
+    "marked, multiline",
+    [
+        ("def f(a):\n    |", True),
+        ("def f(a):|", True),
+        ("x = |", False),
+        ("if x:\n    y = 1\n    |", False),
+        ("items = [|]", False),  # text right of the cursor: stay on the line
+        ("for i in range(3):\n\n    |", True),
+    ],
+)
+def test_single_or_multi_line(marked, multiline):
+    assert at_cursor(marked).multiline is multiline
+
+
+def test_block_stops_at_its_end():
+    ctx = at_cursor("def f(a):\n    |")
+    completion = "return a + 1\n\n    # more\n\ndef g():\n    pass\n"
+    assert shape(completion, ctx) == "return a + 1\n\n    # more"
+
+
+def test_single_line_drops_what_is_already_right_of_the_cursor():
+    ctx = at_cursor("print(|)")
+    assert shape("'hello')\nprint(2)", ctx) == "'hello'"
+
+
+def test_tabs_follow_the_document():
+    ctx = at_cursor("class A:\n\tdef f(self):\n\t\t|")
+    assert ctx.multiline and ctx.uses_tabs
+    assert shape("x = 1\n        return x\n    def g(self):", ctx) == "x = 1\n\t\treturn x"
+
+
+def test_windows_are_cut_at_line_starts():
+    text = "".join(f"line_{i} = {i}\n" for i in range(2000))
+    ctx = context_at(text, len(text))
+    assert ctx.prefix.startswith("line_") and len(ctx.prefix) <= 8000
