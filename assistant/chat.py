@@ -37,8 +37,11 @@ class ChatSession:
         budget = self.engine.n_ctx - self.max_tokens
         if self.uses_chat_template:
             pairs = [(t.instruction, t.code) for t in self.conversation.turns]
+            system = SYSTEM
+            if self.conversation.header.strip():
+                system += f"\n\nThe code so far:\n```\n{self.conversation.header.strip()}\n```"
             while True:
-                messages = prompts.chat_messages(SYSTEM, pairs, instruction)
+                messages = prompts.chat_messages(system, pairs, instruction)
                 text = native.format_chat(self.engine.info.chat_template, messages, eos="", bos="")
                 tokens = self.engine.llm.tokenize(text.encode(), add_bos=False, special=True)
                 if len(tokens) <= budget or not pairs:

@@ -34,6 +34,7 @@ class Conversation:
     language: str = "python"
     header: str = ""
     turns: list[Turn] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)  # owner's bookkeeping (e.g. the editor's document and range)
 
     def comment(self, instruction: str) -> str:
         prefix = COMMENT_PREFIX.get(self.language, "# ")
@@ -94,4 +95,8 @@ class Conversation:
         if not isinstance(data, dict) or data.get("version") != 1:
             raise ValueError("not a saved conversation (version 1)")
         turns = [Turn(str(t["instruction"]), str(t["code"])) for t in data.get("turns", [])]
-        return cls(language=str(data.get("language", "python")), header=str(data.get("header", "")), turns=turns)
+        meta = data.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise ValueError("meta must be an object")
+        return cls(language=str(data.get("language", "python")), header=str(data.get("header", "")), turns=turns,
+                   meta=meta)

@@ -19,7 +19,8 @@ from assistant.errors import EngineError
 from assistant.model_choice import choose_model
 
 from .completion_context import Context, context_at, shape
-from .positions import offset_at
+from .positions import offset_at, position_at
+from .refinement import RefineError, Refinement, enclosing_function
 from .settings import Settings, parse_settings
 
 from pygls.lsp.server import LanguageServer  # noqa: E402  (after llama_cpp, via assistant)
@@ -104,6 +105,57 @@ class AssistantServer(LanguageServer):
         return answer, ctx
 
 
+    def refine(self, uri: str, selection: types.Range | None, instruction: str) -> dict:
+        text = self._text(uri)
+        start, end = (offset_at(text, selection.start.line, selection.start.character),
+                      offset_at(text, selection.end.line, selection.end.character)) if selection else (0, 0)
+        if start == end:
+            start, end = enclosing_function(text, start)
+        if not text[start:end].strip():
+            raise RefineError("Select the code to refine, or put the cursor inside a function.")
+        language = self.workspace.get_text_document(uri).language_id or "python"
+        return self._run(Refinement.start(uri, text[start:end], start, language), "ask", instruction)
+
+    def follow_up(self, uri: str, instruction: str) -> dict:
+        return self._run(self._current(uri), "ask", instruction)
+
+    def undo_refinement(self, uri: str) -> dict:
+        return self._run(self._current(uri), "undo")
+
+    def reset_refinement(self, uri: str) -> dict:
+        return self._run(self._current(uri), "reset")
+
+    def _text(self, uri: str) -> str:
+        if uri not in self.workspace.text_documents:
+            raise RefineError(f"{uri} is not open in the editor.")
+        return self.workspace.get_text_document(uri).source
+
+    def _current(self, uri: str) -> Refinement:
+        refinement = Refinement.load(uri)
+        start, end = refinement.span
+        if self._text(uri)[start:end] != refinement.conversation.meta["current"]:
+            raise RefineError("The refined code was changed or moved since; select it and refine again.")
+        return refinement
+
+    def _run(self, refinement: Refinement, action: str, *args: str) -> dict:
+        """Run one refinement step and apply the new code with workspace/applyEdit."""
+        text = self._text(refinement.uri)
+        start, end = refinement.span
+        with self.generation_lock:
+            if action == "ask":
+                code = refinement.ask(self.get_engine(), args[0], max(self.settings.max_tokens, 256))
+            else:
+                code = getattr(refinement, action)()
+        edit = types.TextEdit(types.Range(types.Position(*position_at(text, start)),
+                                          types.Position(*position_at(text, end))), code)
+        result = self.workspace_apply_edit(types.ApplyWorkspaceEditParams(
+            edit=types.WorkspaceEdit(changes={refinement.uri: [edit]}), label=f"cga {action}",
+        )).result(timeout=60)
+        if result.applied:
+            refinement.save()
+        return {"applied": result.applied, "text": code, "turns": len(refinement.conversation.turns)}
+
+
 server = AssistantServer()
 
 
@@ -140,6 +192,38 @@ def inline_completion(ls: AssistantServer, params: types.InlineCompletionParams)
         insert_text=result[0], range=types.Range(position, position),
     )
     return types.InlineCompletionList(items=[item])
+
+
+@server.command("cga.refine")
+@server.thread()
+def refine(ls: AssistantServer, uri: str, selection: types.Range, instruction: str) -> dict:
+    return _command(ls, ls.refine, uri, selection, instruction)
+
+
+@server.command("cga.followUp")
+@server.thread()
+def follow_up(ls: AssistantServer, uri: str, instruction: str) -> dict:
+    return _command(ls, ls.follow_up, uri, instruction)
+
+
+@server.command("cga.undo")
+@server.thread()
+def undo(ls: AssistantServer, uri: str) -> dict:
+    return _command(ls, ls.undo_refinement, uri)
+
+
+@server.command("cga.reset")
+@server.thread()
+def reset(ls: AssistantServer, uri: str) -> dict:
+    return _command(ls, ls.reset_refinement, uri)
+
+
+def _command(ls: AssistantServer, action, *args) -> dict:
+    try:
+        return action(*args)
+    except EngineError as exc:
+        ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"cga: {exc}"))
+        return {"applied": False, "error": str(exc)}
 
 
 def _complete(ls: AssistantServer, uri: str, position: types.Position) -> tuple[str, Context] | None:

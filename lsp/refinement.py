@@ -1,0 +1,105 @@
+"""Refining code in a document by instruction, turn after turn.
+
+Each document has at most one refinement: the code being rewritten (the
+selection, or the function around the cursor), a conversation whose header is
+the original code and whose turns are the instructions and rewrites, and where
+the current version sits in the document. It is saved after every change, so it
+survives a server restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from assistant import conversation_store
+from assistant.chat import ChatSession
+from assistant.conversation import Conversation
+from assistant.engine import Engine
+from assistant.errors import EngineError
+
+
+class RefineError(EngineError):
+    """A refinement command cannot be carried out (nothing to refine, nothing to undo, …)."""
+
+
+def store_name(uri: str) -> str:
+    return "lsp-" + hashlib.sha256(uri.encode()).hexdigest()[:24]
+
+
+def enclosing_function(text: str, offset: int) -> tuple[int, int]:
+    """Offsets of the `def`/`class` block around offset (whole lines), or the cursor's line."""
+    lines = text.splitlines(keepends=True)
+    starts, position = [], 0
+    for line in lines:
+        starts.append(position)
+        position += len(line)
+    current = max((i for i, s in enumerate(starts) if s <= offset), default=0)
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip(" \t"))
+
+    for i in range(current, -1, -1):
+        stripped = lines[i].lstrip()
+        if stripped.startswith(("def ", "async def ", "class ")):
+            end = i + 1
+            while end < len(lines) and (not lines[end].strip() or indent(lines[end]) > indent(lines[i])):
+                end += 1
+            while end - 1 > i and not lines[end - 1].strip():
+                end -= 1
+            return starts[i], starts[i] + sum(len(x) for x in lines[i:end])
+    if not lines:
+        return 0, 0
+    return starts[current], starts[current] + len(lines[current])
+
+
+class Refinement:
+    """One document's refinement: original code, conversation and where the current code sits."""
+
+    def __init__(self, uri: str, conversation: Conversation) -> None:
+        self.uri = uri
+        self.conversation = conversation
+
+    @classmethod
+    def start(cls, uri: str, original: str, start: int, language: str) -> Refinement:
+        conversation = Conversation(language=language, header=original.rstrip("\n") + "\n\n")
+        conversation.meta = {"uri": uri, "start": start, "original": original, "current": original}
+        return cls(uri, conversation)
+
+    @classmethod
+    def load(cls, uri: str) -> Refinement:
+        try:
+            return cls(uri, conversation_store.load(store_name(uri)))
+        except conversation_store.ConversationError as exc:
+            raise RefineError("There is no refinement to follow up in this document; refine a selection first.") from exc
+
+    @property
+    def span(self) -> tuple[int, int]:
+        start = int(self.conversation.meta["start"])
+        return start, start + len(self.conversation.meta["current"])
+
+    def ask(self, engine: Engine, instruction: str, max_tokens: int) -> str:
+        session = ChatSession(engine, self.conversation, max_tokens=max_tokens, prompt_lookup=engine.info.is_codegen)
+        answer = "".join(session.respond(instruction))
+        session.accept(instruction, answer)
+        code = self.conversation.turns[-1].code
+        if not code.strip():
+            self.conversation.undo()
+            raise RefineError("The model wrote nothing for that instruction; rephrase it.")
+        return self._replace_with(code + ("\n" if self.conversation.meta["original"].endswith("\n") else ""))
+
+    def undo(self) -> str:
+        if self.conversation.undo() is None:
+            raise RefineError("Nothing to undo in this refinement.")
+        previous = self.conversation.turns[-1].code + "\n" if self.conversation.turns else None
+        return self._replace_with(previous if previous is not None else self.conversation.meta["original"])
+
+    def reset(self) -> str:
+        self.conversation.reset()
+        return self._replace_with(self.conversation.meta["original"])
+
+    def _replace_with(self, code: str) -> str:
+        self.conversation.meta["current"] = code
+        return code
+
+    def save(self) -> None:
+        conversation_store.save(self.conversation, store_name(self.uri))

@@ -1,0 +1,97 @@
+"""Refinement over a real LSP session: refine, follow up, undo, restart the server, resume, reset."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from assistant.model_choice import embedded_default
+from lsp.refinement import enclosing_function
+
+URI = "file:///project/shapes.py"
+SOURCE = "import math\n\n\ndef area(r):\n    x = math.pi * r * r\n    return x\n\n\nprint(area(2))\n"
+
+
+class Editor:
+    """Plays the editor's part: applies the server's edits and reports them back with didChange."""
+
+    def __init__(self, client: LanguageClient, text: str) -> None:
+        self.client, self.text, self.version = client, text, 1
+        self.edits: list[types.ApplyWorkspaceEditParams] = []
+
+        @client.feature(types.WORKSPACE_APPLY_EDIT)
+        def apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            self.edits.append(params)
+            (edit,) = params.edit.changes[URI]
+            from lsp.positions import offset_at
+
+            start = offset_at(self.text, edit.range.start.line, edit.range.start.character)
+            end = offset_at(self.text, edit.range.end.line, edit.range.end.character)
+            self.text = self.text[:start] + edit.new_text + self.text[end:]
+            self.version += 1
+            client.text_document_did_change(types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=self.version),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=self.text)],
+            ))
+            return types.ApplyWorkspaceEditResult(applied=True)
+
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=URI, language_id="python", version=1, text=text)))
+
+    async def run(self, command: str, *arguments) -> dict:
+        return await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command, arguments=list(arguments)))
+
+
+async def session() -> LanguageClient:
+    client = await ClientServerConfig(server_command=[sys.executable, "-m", "assistant.cli", "lsp"]).start()
+    await client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(),
+        initialization_options={"model": str(embedded_default()), "threads": 2, "maxTokens": 128},
+    ))
+    return client
+
+
+def test_enclosing_function():
+    start, end = enclosing_function(SOURCE, SOURCE.index("pi"))
+    assert SOURCE[start:end] == "def area(r):\n    x = math.pi * r * r\n    return x\n"
+
+
+@pytest.mark.asyncio
+async def test_refine_follow_up_undo_restart_reset():
+    client = await session()
+    editor = Editor(client, SOURCE)
+    cursor = types.Position(4, 8)  # inside area(): refine the enclosing function
+    first = await editor.run("cga.refine", URI, types.Range(cursor, cursor),
+                             "Rename the variable x to result.")
+    assert first["applied"] and first["turns"] == 1, first
+    assert editor.text.startswith("import math\n\n\n") and editor.text.endswith("print(area(2))\n")
+    assert first["text"] in editor.text
+    second = await editor.run("cga.followUp", URI, "Add a docstring.")
+    assert second["applied"] and second["turns"] == 2, second
+    undone = await editor.run("cga.undo", URI)
+    assert undone["turns"] == 1 and undone["text"] == first["text"] and first["text"] in editor.text
+    await client.shutdown_session()
+
+    client = await session()  # a new server process: the conversation comes back from disk
+    restarted = Editor(client, editor.text)
+    again = await restarted.run("cga.followUp", URI, "Add a docstring.")
+    assert again["applied"] and again["turns"] == 2, again
+    reset = await restarted.run("cga.reset", URI)
+    assert reset["turns"] == 0 and restarted.text == SOURCE
+    nothing = await restarted.run("cga.undo", URI)
+    assert nothing["applied"] is False and "Nothing to undo" in nothing["error"]
+    await client.shutdown_session()
+
+
+@pytest.mark.asyncio
+async def test_follow_up_without_a_refinement_is_explained():
+    client = await session()
+    editor = Editor(client, SOURCE)
+    result = await editor.run("cga.followUp", URI, "Add types.")
+    assert result["applied"] is False and "refine a selection first" in result["error"]
+    assert any("refine a selection first" in m.message for m in client.messages)
+    await client.shutdown_session()
