@@ -23,14 +23,30 @@ from .positions import offset_at, position_at
 from .refinement import RefineError, Refinement, enclosing_function
 from .settings import Settings, parse_settings
 
-from pygls.lsp.server import LanguageServer  # noqa: E402  (after llama_cpp, via assistant)
+from pygls.exceptions import JsonRpcException  # noqa: E402  (after llama_cpp, via assistant)
+from pygls.lsp.server import LanguageServer  # noqa: E402
+from pygls.protocol import LanguageServerProtocol  # noqa: E402
+from pygls.protocol.json_rpc import JsonRPCNotification  # noqa: E402
 
 CACHE_SIZE = 64
 
 
+class Protocol(LanguageServerProtocol):
+    """pygls, but a request whose params do not parse gets an error response instead of silence."""
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not ("id" in data and "method" in data):
+                raise
+            self._send_response(data["id"], None, exc.to_response_error())
+            return JsonRPCNotification(method="$/cga/rejected", jsonrpc="2.0", params=None)
+
+
 class AssistantServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("cga-lsp", "0.1.0")
+        super().__init__("cga-lsp", "0.1.0", protocol_cls=Protocol)
         self.settings = Settings()
         self.engine: Engine | None = None
         self.engine_lock = threading.Lock()
@@ -68,6 +84,33 @@ class AssistantServer(LanguageServer):
         self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title))
         return token
 
+    def warm(self, uri: str) -> None:
+        """Prefill the KV cache for a document just opened, so its first completion is not a cold one.
+
+        Any completion request cancels this (latest wins) and keeps what was computed.
+        """
+        if uri not in self.workspace.text_documents:
+            return
+        text = self.workspace.get_text_document(uri).source
+        cancel = self._take_turn()
+        engine = self.get_engine()
+        with self.generation_lock:
+            if cancel.is_set():
+                return
+            tokens = engine.tokenize(context_at(text, len(text)).prefix)[-(engine.n_ctx - self.settings.max_tokens):]
+            if tokens:
+                engine.complete(tokens, Generation(max_tokens=1, cancel=cancel))
+        self.window_log_message(types.LogMessageParams(
+            types.MessageType.Log, f"cga: warmed the cache with {len(tokens)} tokens of {uri}"))
+
+    def _take_turn(self) -> threading.Event:
+        """A cancel event for new work; the work in flight is told to stop (the latest request wins)."""
+        cancel = threading.Event()
+        previous, self.in_flight = self.in_flight, cancel
+        if previous is not None:
+            previous.set()
+        return cancel
+
     def complete_at(self, uri: str, line: int, character: int) -> tuple[str, Context] | None:
         if uri not in self.workspace.text_documents:
             return None  # not opened by the client: nothing to complete
@@ -80,10 +123,7 @@ class AssistantServer(LanguageServer):
         if key in self.cache:
             self.cache.move_to_end(key)
             return self.cache[key], ctx
-        cancel = threading.Event()
-        previous, self.in_flight = self.in_flight, cancel
-        if previous is not None:
-            previous.set()  # the latest request wins
+        cancel = self._take_turn()
         engine = self.get_engine()
         with self.generation_lock:
             if cancel.is_set():
@@ -97,6 +137,12 @@ class AssistantServer(LanguageServer):
             options = Generation(max_tokens=self.settings.max_tokens if ctx.multiline else min(
                 self.settings.max_tokens, 48), stop=() if ctx.multiline else ("\n",), cancel=cancel)
             answer = shape(engine.complete(tokens, options), ctx)
+            stats = options.stats
+        self.window_log_message(types.LogMessageParams(
+            types.MessageType.Log,
+            f"cga: completion: prompt {stats['prompt_tokens']} tokens, {stats['reused_tokens']} reused, "
+            f"{stats['generated']} generated, stopped by {stats['stop']}",
+        ))
         if cancel.is_set():
             return None
         self.cache[key] = answer
@@ -164,6 +210,19 @@ def initialize(ls: AssistantServer, params: types.InitializeParams) -> None:
     ls.settings, problems = parse_settings(params.initialization_options)
     for problem in problems:
         ls.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"cga: {problem}"))
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: AssistantServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.thread_pool.submit(_quietly, ls, ls.warm, params.text_document.uri)
+
+
+def _quietly(ls: AssistantServer, action, *args) -> None:
+    """Background work: failures are logged to the client, never raised into the void."""
+    try:
+        action(*args)
+    except Exception as exc:  # noqa: BLE001
+        ls.window_log_message(types.LogMessageParams(types.MessageType.Warning, f"cga: background work failed: {exc!r}"))
 
 
 @server.feature(
