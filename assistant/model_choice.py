@@ -37,7 +37,7 @@ def embedded_default() -> Path:
 
 def choose_model(model: str | None) -> Choice:
     """A path, an installed model's name, else the best installed CodeGen model, else the embedded default."""
-    from models import store
+    from models import catalog, store
 
     if model:
         path = Path(model).expanduser()
@@ -48,7 +48,14 @@ def choose_model(model: str | None) -> Choice:
         found = store.find(model)
         if found is not None:
             return Choice(found.path, f"installed model '{found.name}'")
-        close = store.closest_names(model)
+        entry = catalog.lookup(model)
+        if entry is not None:
+            raise ModelNotFound(
+                f"{entry.name} is a known model but not installed. Download {entry.hub_id} and convert it: "
+                f"`huggingface-cli download {entry.hub_id} --local-dir {entry.name}` then "
+                f"`cga convert {entry.name} -o {store.models_dir() / entry.name}.gguf --quant q4_k_m`."
+            )
+        close = store.closest_names(model) or catalog.closest(model)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise ModelNotFound(
             f"No model named '{model}' is installed in {store.models_dir()}.{hint} Pass the path of a .gguf "

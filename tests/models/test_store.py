@@ -38,3 +38,21 @@ def test_installed_names_and_suggestions(isolated_home, codegen1):
         choose_model("codegen-350M-mon")
     with pytest.raises(ModelNotFound, match="does not exist"):
         choose_model("/no/such/file.gguf")
+
+
+def test_a_catalog_name_that_is_not_installed_says_how_to_get_it(isolated_home):
+    with pytest.raises(ModelNotFound, match="known model but not installed") as info:
+        choose_model("codegen-350M-mono")
+    assert "Salesforce/codegen-350M-mono" in str(info.value) and "cga convert" in str(info.value)
+    with pytest.raises(ModelNotFound, match="Did you mean codegen2-1B"):
+        choose_model("codegen2-1b-x")
+
+
+def test_catalog_covers_every_public_checkpoint():
+    from models.catalog import CATALOG, lookup
+
+    assert len(CATALOG) == 12 + 4 + 3 + 3
+    assert lookup("codegen2-3_7B").mp_num == 8 and lookup("codegen2-7B").mp_num == 4
+    assert lookup("codegen25-7b-mono").family == "codegen25" and lookup("codegen25-7b-mono").infill
+    assert lookup("CODEGEN-16B-MULTI").hub_id == "Salesforce/codegen-16B-multi"
+    assert lookup("codegen-350M-mono").memory_gb("q4_k_m") < lookup("codegen-350M-mono").memory_gb("f16")

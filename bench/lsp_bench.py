@@ -1,0 +1,137 @@
+"""Language-server latency and memory with a real client over stdio.
+
+A random-weight codegen-350M-shaped model at Q4_K_M, a 1,500-token Python
+file, a one-character edit before each request; single-line and 32-token
+multi-line completions, cold (a file the server has not seen) and warm (the
+same file after an edit); prompt tokens recomputed per warm request (from the
+server's own log lines) and the server's resident memory.
+
+    python bench/lsp_bench.py --threads 2 --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lsprotocol import types  # noqa: E402
+from pygls.lsp.client import LanguageClient  # noqa: E402
+
+from bench.convert_bench import SHAPES  # noqa: E402
+
+
+def python_file(tag: int) -> str:
+    body = "".join(
+        f"def handler_{i}(request, retries={i % 5}):\n"
+        f"    \"\"\"Handle request number {i} and retry on failure.\"\"\"\n"
+        f"    for attempt in range(retries):\n"
+        f"        result = request.send(timeout={i} + attempt)\n"
+        f"        if result.ok:\n"
+        f"            return result.json()\n"
+        f"    raise RuntimeError('handler_{i} failed')\n\n\n"
+        for i in range(22)
+    )
+    return f"# file {tag}\nimport json\n\n\n" + body
+
+
+SINGLE = "value = handler_3(request"  # a line to finish
+MULTI = "def handler_extra(request):\n    "  # a block to write
+
+
+async def measure(model: Path, threads: int, repeat: int) -> dict:
+    client = LanguageClient("cga-bench", "1")
+    logs: list[str] = []
+
+    @client.feature(types.WINDOW_LOG_MESSAGE)
+    def on_log(params: types.LogMessageParams) -> None:
+        logs.append(params.message)
+
+    await client.start_io(sys.executable, "-m", "assistant.cli", "lsp")
+    await client.initialize_async(types.InitializeParams(
+        capabilities=types.ClientCapabilities(),
+        initialization_options={"model": str(model), "threads": threads, "maxTokens": 32},
+    ))
+    client.initialized(types.InitializedParams())
+    results: dict[str, list[float]] = {}
+    recomputed: list[int] = []
+    tag = 0
+    for kind, tail in (("single-line", SINGLE), ("32-token multi-line", MULTI)):
+        for phase in ("cold", "warm"):
+            results[f"{kind} {phase}"] = []
+        for _ in range(repeat):
+            tag += 1
+            uri = f"file:///bench/file_{tag}.py"
+            text = python_file(tag) + tail
+            client.text_document_did_open(types.DidOpenTextDocumentParams(
+                types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+            for phase, version in (("cold", 1), ("warm", 2)):
+                if phase == "warm":  # a one-character edit in the last line, then ask again
+                    lines = text.split("\n")
+                    line, col = len(lines) - 1, len(lines[-1])
+                    client.text_document_did_change(types.DidChangeTextDocumentParams(
+                        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                        content_changes=[types.TextDocumentContentChangePartial(
+                            range=types.Range(types.Position(line, col), types.Position(line, col)), text="x")]))
+                    text += "x"
+                lines = text.split("\n")
+                start = time.perf_counter()
+                await client.text_document_inline_completion_async(types.InlineCompletionParams(
+                    text_document=types.TextDocumentIdentifier(uri),
+                    position=types.Position(len(lines) - 1, len(lines[-1])),
+                    context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
+                results[f"{kind} {phase}"].append(time.perf_counter() - start)
+                await asyncio.sleep(0.2)
+                if phase == "warm":
+                    last = [m for m in logs if "completion: prompt" in m][-1]
+                    prompt, reused = map(int, re.search(r"prompt (\d+) tokens, (\d+) reused", last).groups())
+                    recomputed.append(prompt - reused)
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{client._server.pid}/status").read_text().splitlines()
+               if line.startswith("VmRSS")) / 1024
+    prompt_tokens = int(re.search(r"prompt (\d+) tokens", [m for m in logs if "completion: prompt" in m][-1]).group(1))
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return {"latency": results, "recomputed": recomputed, "rss_mib": rss, "prompt_tokens": prompt_tokens}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
+        ckpt = Path(tmp) / "codegen-350M"
+        code = ("import sys, torch; sys.path.insert(0, %r); from tests.builders import build_codegen; "
+                "build_codegen(__import__('pathlib').Path(%r), dtype=torch.float16, init_range=0.02, **%r)"
+                ) % (str(ROOT), str(ckpt), SHAPES["350M"])
+        subprocess.run([sys.executable, "-c", code], check=True)
+        model = Path(tmp) / "c350.q4_k_m.gguf"
+        subprocess.run([sys.executable, "-m", "assistant.cli", "convert", str(ckpt), "-o", str(model), "-q", "q4_k_m"],
+                       check=True)
+        out = asyncio.run(measure(model, args.threads, args.repeat))
+    print(f"Prompt: {out['prompt_tokens']} tokens; {args.threads} threads; {args.repeat} runs each.\n")
+    print("| completion | p50 | p95 |\n|---|---|---|")
+    for name, values in out["latency"].items():
+        print(f"| {name} | {statistics.median(values):.2f} s | {percentile(values, 0.95):.2f} s |")
+    print(f"\nPrompt tokens recomputed per warm request: max {max(out['recomputed'])}, "
+          f"median {statistics.median(out['recomputed'])}")
+    print(f"Server resident memory: {out['rss_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
