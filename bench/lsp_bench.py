@@ -48,7 +48,7 @@ SINGLE = "value = handler_3(request"  # a line to finish
 MULTI = "def handler_extra(request):\n    "  # a block to write
 
 
-async def measure(model: Path, threads: int, repeat: int) -> dict:
+async def measure(model: Path, threads: int, repeat: int, stderr_log: Path) -> dict:
     client = LanguageClient("cga-bench", "1")
     logs: list[str] = []
 
@@ -56,7 +56,8 @@ async def measure(model: Path, threads: int, repeat: int) -> dict:
     def on_log(params: types.LogMessageParams) -> None:
         logs.append(params.message)
 
-    await client.start_io(sys.executable, "-m", "assistant.cli", "lsp")
+    # The server's stderr goes to a file: pygls' client pipes it and never reads it.
+    await client.start_io("sh", "-c", f"exec '{sys.executable}' -m assistant.cli lsp 2>>'{stderr_log}'")
     await client.initialize_async(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
         initialization_options={"model": str(model), "threads": threads, "maxTokens": 32},
@@ -71,7 +72,9 @@ async def measure(model: Path, threads: int, repeat: int) -> dict:
         for _ in range(repeat):
             tag += 1
             uri = f"file:///bench/file_{tag}.py"
-            text = python_file(tag) + tail
+            # Unique at the top (so nothing of the KV cache is shared: cold is cold) and near the
+            # cursor (so the server's cache of identical contexts cannot answer).
+            text = python_file(tag) + f"# request {tag}\n" + tail
             client.text_document_did_open(types.DidOpenTextDocumentParams(
                 types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
             for phase, version in (("cold", 1), ("warm", 2)):
@@ -123,7 +126,7 @@ def main() -> None:
         model = Path(tmp) / "c350.q4_k_m.gguf"
         subprocess.run([sys.executable, "-m", "assistant.cli", "convert", str(ckpt), "-o", str(model), "-q", "q4_k_m"],
                        check=True)
-        out = asyncio.run(measure(model, args.threads, args.repeat))
+        out = asyncio.run(measure(model, args.threads, args.repeat, Path(tmp) / "server-stderr.log"))
     print(f"Prompt: {out['prompt_tokens']} tokens; {args.threads} threads; {args.repeat} runs each.\n")
     print("| completion | p50 | p95 |\n|---|---|---|")
     for name, values in out["latency"].items():

@@ -119,7 +119,7 @@ class AssistantServer(LanguageServer):
             return None
         text = document.source
         ctx = context_at(text, offset_at(text, line, character))
-        key = (ctx.prefix[-4000:], ctx.suffix[:1000], ctx.multiline)
+        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline)  # the exact prompt, not just its tail
         if key in self.cache:
             self.cache.move_to_end(key)
             return self.cache[key], ctx
