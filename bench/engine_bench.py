@@ -24,7 +24,7 @@ import assistant.native  # noqa: E402,F401  (llama_cpp before numpy)
 from assistant import native  # noqa: E402
 from assistant.engine import Engine, Generation  # noqa: E402
 from assistant.model_choice import embedded_default  # noqa: E402
-from bench.convert_bench import SHAPES  # noqa: E402
+from bench.convert_bench import build  # noqa: E402
 from convert.pipeline import convert  # noqa: E402
 
 PREFILL, DECODE = 512, 128
@@ -113,10 +113,7 @@ def main() -> None:
     rows, lookups = [], []
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
         ckpt = Path(tmp) / "codegen-350M"
-        code = ("import sys, torch; sys.path.insert(0, %r); from tests.builders import build_codegen; "
-                "build_codegen(__import__('pathlib').Path(%r), dtype=torch.float16, init_range=0.02, **%r)"
-                ) % (str(ROOT), str(ckpt), SHAPES["350M"])
-        subprocess.run([sys.executable, "-c", code], check=True)
+        build("350M", ckpt)
         for quant in ("q4_k_m", "q8_0"):
             path = convert(ckpt, Path(tmp) / f"c350.{quant}.gguf", quant).path
             engine = Engine(path, threads=args.threads, n_ctx=2048)

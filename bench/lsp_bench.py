@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from lsprotocol import types  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 
-from bench.convert_bench import SHAPES  # noqa: E402
+from bench.convert_bench import build  # noqa: E402
 
 
 def python_file(tag: int) -> str:
@@ -119,10 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
         ckpt = Path(tmp) / "codegen-350M"
-        code = ("import sys, torch; sys.path.insert(0, %r); from tests.builders import build_codegen; "
-                "build_codegen(__import__('pathlib').Path(%r), dtype=torch.float16, init_range=0.02, **%r)"
-                ) % (str(ROOT), str(ckpt), SHAPES["350M"])
-        subprocess.run([sys.executable, "-c", code], check=True)
+        build("350M", ckpt)
         model = Path(tmp) / "c350.q4_k_m.gguf"
         subprocess.run([sys.executable, "-m", "assistant.cli", "convert", str(ckpt), "-o", str(model), "-q", "q4_k_m"],
                        check=True)
