@@ -8,6 +8,7 @@ nothing queues behind stale work.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 
@@ -19,6 +20,7 @@ from assistant.errors import EngineError
 from assistant.model_choice import choose_model
 
 from .completion_context import Context, context_at, shape
+from .main_thread import MainThreadWorker
 from .positions import offset_at, position_at
 from .refinement import RefineError, Refinement, enclosing_function
 from .settings import Settings, parse_settings
@@ -29,6 +31,7 @@ from pygls.protocol import LanguageServerProtocol  # noqa: E402
 from pygls.protocol.json_rpc import JsonRPCNotification  # noqa: E402
 
 CACHE_SIZE = 64
+main_thread = MainThreadWorker()
 
 
 class Protocol(LanguageServerProtocol):
@@ -60,8 +63,8 @@ class AssistantServer(LanguageServer):
                 choice = choose_model(self.settings.model)
                 token = self._begin_progress(f"Loading {choice.path.name}")
                 try:
-                    self.engine = Engine(choice.path, threads=self.settings.threads,
-                                         gpu_layers=self.settings.gpu_layers)
+                    self.engine = main_thread.call(
+                        lambda: Engine(choice.path, threads=self.settings.threads, gpu_layers=self.settings.gpu_layers))
                 finally:
                     if token:
                         self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="Model loaded"))
@@ -99,7 +102,7 @@ class AssistantServer(LanguageServer):
                 return
             tokens = engine.tokenize(context_at(text, len(text)).prefix)[-(engine.n_ctx - self.settings.max_tokens):]
             if tokens:
-                engine.complete(tokens, Generation(max_tokens=1, cancel=cancel))
+                main_thread.call(engine.complete, tokens, Generation(max_tokens=1, cancel=cancel))
         self.window_log_message(types.LogMessageParams(
             types.MessageType.Log, f"cga: warmed the cache with {len(tokens)} tokens of {uri}"))
 
@@ -128,6 +131,7 @@ class AssistantServer(LanguageServer):
         with self.generation_lock:
             if cancel.is_set():
                 return None
+            started = time.perf_counter()
             if engine.info.can_infill and ctx.suffix.strip():
                 tokens = prompts.infill(engine.info, engine.tokenize, ctx.prefix, ctx.suffix)
             else:
@@ -136,12 +140,12 @@ class AssistantServer(LanguageServer):
             tokens = tokens[-budget:]
             options = Generation(max_tokens=self.settings.max_tokens if ctx.multiline else min(
                 self.settings.max_tokens, 48), stop=() if ctx.multiline else ("\n",), cancel=cancel)
-            answer = shape(engine.complete(tokens, options), ctx)
+            answer = shape(main_thread.call(engine.complete, tokens, options), ctx)
             stats = options.stats
         self.window_log_message(types.LogMessageParams(
             types.MessageType.Log,
             f"cga: completion: prompt {stats['prompt_tokens']} tokens, {stats['reused_tokens']} reused, "
-            f"{stats['generated']} generated, stopped by {stats['stop']}",
+            f"{stats['generated']} generated, stopped by {stats['stop']}, {time.perf_counter() - started:.2f} s",
         ))
         if cancel.is_set():
             return None
@@ -189,7 +193,7 @@ class AssistantServer(LanguageServer):
         start, end = refinement.span
         with self.generation_lock:
             if action == "ask":
-                code = refinement.ask(self.get_engine(), args[0], max(self.settings.max_tokens, 256))
+                code = main_thread.call(refinement.ask, self.get_engine(), args[0], max(self.settings.max_tokens, 256))
             else:
                 code = getattr(refinement, action)()
         edit = types.TextEdit(types.Range(types.Position(*position_at(text, start)),

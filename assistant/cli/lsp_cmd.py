@@ -22,9 +22,11 @@ def register(app: typer.Typer) -> None:
 def lsp_command(
     tcp: Annotated[Optional[int], typer.Option(help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
 ) -> None:
-    from lsp.server import server
+    import threading
 
-    if tcp is not None:
-        server.start_tcp("127.0.0.1", tcp)
-    else:
-        server.start_io()
+    from lsp.server import main_thread, server
+
+    target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else server.start_io
+    protocol = threading.Thread(target=target, name="lsp-protocol", daemon=True)
+    protocol.start()
+    main_thread.serve_while(protocol)  # the model runs here; see lsp/main_thread.py
