@@ -118,7 +118,10 @@ def write_gguf(
 
 def _write_metadata(writer: gguf.GGUFWriter, spec: ModelSpec, vocab: Vocab, info: SourceInfo, f16: bool) -> None:
     writer.add_name(info.name)
-    writer.add_source_url(info.source) if "://" in info.source else writer.add_string(META_SOURCE, info.source)
+    if "://" in info.source:
+        writer.add_source_url(info.source)
+    else:
+        writer.add_string(META_SOURCE, info.source)
     if info.revision:
         writer.add_string(META_REVISION, info.revision)
     if info.license:
