@@ -122,7 +122,7 @@ class Engine:
             raise PromptTooLong(
                 f"The prompt is {len(prompt)} tokens but the model's context is {self.n_ctx}; shorten it."
             )
-        options.stats.update(prompt_tokens=len(prompt), reused_tokens=self._shared_prefix(prompt), generated=0,
+        options.stats.update(prompt_tokens=len(prompt), reused_tokens=native.cached_prefix(self.llm, prompt), generated=0,
                              stop="length")
         yield from filter_stream(self._text(prompt, options, min(options.max_tokens, room)), options)
 
@@ -147,12 +147,3 @@ class Engine:
 
     def complete(self, prompt: list[int], options: Generation) -> str:
         return "".join(self.stream(prompt, options))
-
-    def _shared_prefix(self, prompt: list[int]) -> int:
-        cached = list(self.llm._input_ids[: self.llm.n_tokens])
-        n = 0
-        for a, b in zip(cached, prompt):
-            if a != b:
-                break
-            n += 1
-        return n

@@ -135,6 +135,16 @@ def decode_with_logits(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
     return logits
 
 
+def cached_prefix(llm: llama_cpp.Llama, prompt: list[int]) -> int:
+    """How many leading tokens of prompt the KV cache already holds."""
+    n = 0
+    for a, b in zip(llm._input_ids[: llm.n_tokens], prompt):
+        if a != b:
+            break
+        n += 1
+    return n
+
+
 def keep_cached(llm: llama_cpp.Llama, n: int) -> None:
     """Forget every cached token from position n on."""
     llm._ctx.kv_cache_seq_rm(-1, n, -1)

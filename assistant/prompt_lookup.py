@@ -33,12 +33,7 @@ def find_draft(tokens: list[int], max_ngram: int = MAX_NGRAM, length: int = DRAF
 
 def greedy_tokens(llm, prompt: list[int], stats: dict) -> Iterator[int]:
     """Greedy tokens after prompt, drafted from the context and verified in batches."""
-    shared = 0
-    for a, b in zip(llm._input_ids[: llm.n_tokens], prompt):
-        if a != b:
-            break
-        shared += 1
-    shared = min(shared, len(prompt) - 1)
+    shared = min(native.cached_prefix(llm, prompt), len(prompt) - 1)
     native.keep_cached(llm, shared)
     if len(prompt) - 1 > shared:
         llm.eval(prompt[shared:-1])

@@ -43,10 +43,6 @@ class Checkpoint:
     config: dict
     weight_files: tuple[Path, ...]
 
-    @property
-    def is_pickle(self) -> bool:
-        return self.weight_files[0].suffix == ".bin"
-
     def read_json(self, name: str) -> dict | None:
         """An optional JSON side file (tokenizer_config.json, …), or None."""
         file = self.path / name
@@ -64,16 +60,6 @@ class Checkpoint:
                 yield from _read_safetensors(file)
             else:
                 yield from _read_pickle(file)
-
-    def tensor_names(self) -> list[str]:
-        """Names of all tensors, read from headers or indexes without loading data."""
-        names: list[str] = []
-        for file in self.weight_files:
-            if file.suffix == ".safetensors":
-                names.extend(k for k in _safetensors_header(file)[0] if k != "__metadata__")
-            else:
-                names.extend(name for name, _ in _read_pickle(file))
-        return names
 
 
 def open_checkpoint(path: Path) -> Checkpoint:

@@ -40,9 +40,6 @@ class Vocab:
     merges: list[str]
     special: dict[str, int] = field(default_factory=dict)  # "<sep>" → id, …
 
-    def id_of(self, text: str) -> int | None:
-        return self.special.get(text)
-
     @property
     def can_infill(self) -> bool:
         return all(t in self.special for t in ("<mask_1>", "<sep>", "<eom>"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -52,6 +53,7 @@ async def test_inline_and_popup_completion(client: LanguageClient):
     )
     assert isinstance(inline, types.InlineCompletionList)
     assert isinstance(popup, types.CompletionList)
+    assert prompt_sizes(client), "the model never ran"
     if inline.items:  # a random-weight model may write nothing useful, but never a mangled edit
         assert inline.items[0].range.start == end_of(SOURCE)
     assert any("Unknown setting 'bogus'" in m.message for m in client.messages)
@@ -59,20 +61,30 @@ async def test_inline_and_popup_completion(client: LanguageClient):
     assert kinds[:1] == ["begin"] and kinds[-1:] == ["end"]  # $/progress while the model loaded
 
 
+def prompt_sizes(client: LanguageClient) -> list[int]:
+    return [int(m.group(1)) for m in (re.search(r"completion: prompt (\d+) tokens", x.message)
+                                      for x in client.log_messages) if m]
+
+
 @pytest.mark.asyncio
-async def test_incremental_edits_are_tracked_with_utf16_positions(client: LanguageClient):
+async def test_incremental_edits_are_tracked_with_utf16_positions(client: LanguageClient, codegen2):
+    # Replace the emoji, which is two UTF-16 units (5..7) but one code point, by a longer text.
     open_document(client, "s = '😀'\n")
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=2),
             content_changes=[types.TextDocumentContentChangePartial(
-                range=types.Range(types.Position(0, 7), types.Position(0, 7)), text=" + 'x'")],
+                range=types.Range(types.Position(0, 5), types.Position(0, 7)), text=" + 1 + 2 + 3 + 4")],
         )
     )
     result = await client.text_document_completion_async(
         types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=types.Position(1, 0))
     )
     assert isinstance(result, types.CompletionList)
+    right = len(codegen2.tokenize("s = ' + 1 + 2 + 3 + 4'\n"))
+    wrong = len(codegen2.tokenize("s = ' + 1 + 2 + 3 + 4\n"))  # code points taken for UTF-16 units
+    assert right != wrong
+    assert prompt_sizes(client)[-1] == right
 
 
 @pytest.mark.asyncio
@@ -86,4 +98,4 @@ async def test_out_of_range_and_unknown_documents_still_get_answers(client: Lang
         types.CompletionParams(text_document=types.TextDocumentIdentifier("file:///nope.py"),
                                position=types.Position(0, 0))
     )
-    assert unknown is None or isinstance(unknown, types.CompletionList)
+    assert isinstance(unknown, types.CompletionList) and not unknown.items
