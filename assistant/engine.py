@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from . import native
 from .errors import ModelLoadError, PromptTooLong
 from .model_info import ModelInfo, read_model_info
@@ -91,6 +93,23 @@ def filter_stream(chunks: Iterator[str], options: Generation) -> Iterator[str]:
         yield out
 
 
+def lean_memory(path: Path) -> native.MemoryPlan:
+    """The engine's context settings: a third less memory than llama.cpp's defaults, at the same speed.
+
+    Measured on codegen-350M Q4_K_M, 2,048-token context, 1,700-token prompt
+    (633 -> 441 MiB resident, prefill 7.2 -> 6.3 s, decode unchanged):
+    - Read the weights instead of mapping them: llama.cpp repacks Q4_K weights
+      for faster matmuls, and a mapped file keeps the original pages resident
+      beside the repacked copy. A file too big for half the free RAM stays
+      mapped, so the OS can page it.
+    - Micro-batches of 128 tokens: a quarter of the attention scratch of 512.
+    - An 8-bit K cache (V stays f16: a quantized V needs flash attention,
+      which decodes 2.6x slower on the CPU here).
+    """
+    free = psutil.virtual_memory().available
+    return native.MemoryPlan(use_mmap=path.stat().st_size > free / 2, n_ubatch=128, quantized_keys=True)
+
+
 class Engine:
     def __init__(self, path: Path, *, threads: int | None = None, gpu_layers: str = "auto",
                  n_ctx: int | None = None) -> None:
@@ -101,7 +120,7 @@ class Engine:
         self.n_ctx = n_ctx or self.info.context_length
         try:
             self.llm = native.load_model(path, n_ctx=self.n_ctx, n_threads=threads,
-                                         n_gpu_layers=self.placement.gpu_layers)
+                                         n_gpu_layers=self.placement.gpu_layers, memory=lean_memory(path))
         except ValueError as exc:
             raise ModelLoadError(
                 f"llama.cpp could not load {path}; the file is corrupt or not a supported GGUF. "
@@ -147,3 +166,7 @@ class Engine:
 
     def complete(self, prompt: list[int], options: Generation) -> str:
         return "".join(self.stream(prompt, options))
+
+    def close(self) -> None:
+        """Free the model and its context now rather than whenever the garbage collector runs."""
+        self.llm.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
@@ -56,6 +57,22 @@ def quantize(source: Path, dest: Path, quant: str, threads: int | None = None) -
         raise RuntimeError(f"llama.cpp's quantizer returned {status}: {recent_log()}")
 
 
+def system_info() -> dict[str, list[str]]:
+    """llama.cpp's backends and the features each was built with: {"CPU": ["AVX2", …], "CUDA": […]}."""
+    text = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    backends: dict[str, list[str]] = {}
+    current = None
+    for part in (p.strip() for p in text.split("|")):
+        if " : " in part:  # "CPU : SSE3 = 1" starts a backend's list
+            current, part = (x.strip() for x in part.split(" : ", 1))
+            backends[current] = []
+        if current and " = " in part:
+            key, value = (x.strip() for x in part.split(" = ", 1))
+            if value not in ("0", ""):
+                backends[current].append(key if value == "1" else f"{key}={value}")
+    return backends
+
+
 def read_file_type(path: Path) -> str:
     """The file type ("f16", "q4_k_m", …) recorded in a GGUF's metadata."""
     import gguf
@@ -67,8 +84,17 @@ def read_file_type(path: Path) -> str:
     return names.get(value, f"type-{value}")
 
 
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How a context trades memory for nothing measurable (see Engine): the defaults are llama.cpp's."""
+
+    use_mmap: bool = True
+    n_ubatch: int = 512
+    quantized_keys: bool = False  # an 8-bit K cache; V stays f16 (quantized V needs flash attention)
+
+
 def load_model(path: Path, *, n_ctx: int = 2048, logits_all: bool = False, n_threads: int | None = None,
-               n_gpu_layers: int = 0, verbose: bool = False) -> llama_cpp.Llama:
+               n_gpu_layers: int = 0, memory: MemoryPlan = MemoryPlan(), verbose: bool = False) -> llama_cpp.Llama:
     """A llama_cpp.Llama for a GGUF file; raises ValueError when llama.cpp cannot load it."""
     return llama_cpp.Llama(
         model_path=str(path),
@@ -76,6 +102,10 @@ def load_model(path: Path, *, n_ctx: int = 2048, logits_all: bool = False, n_thr
         logits_all=logits_all,
         n_threads=n_threads,
         n_gpu_layers=n_gpu_layers,
+        use_mmap=memory.use_mmap,
+        n_batch=512,
+        n_ubatch=memory.n_ubatch,
+        type_k=llama_cpp.GGML_TYPE_Q8_0 if memory.quantized_keys else llama_cpp.GGML_TYPE_F16,
         verbose=verbose,
     )
 

@@ -116,13 +116,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--model", type=Path, help="Use this GGUF instead of building a random-weight 350M Q4_K_M.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
-        ckpt = Path(tmp) / "codegen-350M"
-        build("350M", ckpt)
-        model = Path(tmp) / "c350.q4_k_m.gguf"
-        subprocess.run([sys.executable, "-m", "assistant.cli", "convert", str(ckpt), "-o", str(model), "-q", "q4_k_m"],
-                       check=True)
+        model = args.model
+        if model is None:
+            ckpt = Path(tmp) / "codegen-350M"
+            build("350M", ckpt)
+            model = Path(tmp) / "c350.q4_k_m.gguf"
+            subprocess.run([sys.executable, "-m", "assistant.cli", "convert", str(ckpt), "-o", str(model),
+                            "-q", "q4_k_m"], check=True)
         out = asyncio.run(measure(model, args.threads, args.repeat, Path(tmp) / "server-stderr.log"))
     print(f"Prompt: {out['prompt_tokens']} tokens; {args.threads} threads; {args.repeat} runs each.\n")
     print("| completion | p50 | p95 |\n|---|---|---|")

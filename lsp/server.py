@@ -2,7 +2,8 @@
 
 Generation is serialized (one llama.cpp context) and the latest request wins:
 a new completion request cancels the one in flight between two tokens, so
-nothing queues behind stale work.
+nothing queues behind stale work. `$/cancelRequest` stops a request the same
+way and answers it with RequestCancelled.
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ from .completion_context import Context, context_at, shape
 from .main_thread import MainThreadWorker
 from .positions import offset_at, position_at
 from .refinement import RefineError, Refinement, enclosing_function
-from .settings import Settings, parse_settings
+from .settings import Settings, parse_settings, section
 
-from pygls.exceptions import JsonRpcException  # noqa: E402  (after llama_cpp, via assistant)
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled  # noqa: E402  (after llama_cpp, via assistant)
+from pygls.feature_manager import is_thread_function  # noqa: E402
 from pygls.lsp.server import LanguageServer  # noqa: E402
 from pygls.protocol import LanguageServerProtocol  # noqa: E402
 from pygls.protocol.json_rpc import JsonRPCNotification  # noqa: E402
 
 CACHE_SIZE = 64
 main_thread = MainThreadWorker()
+handling = threading.local()  # .request_id: the JSON-RPC id of the request this handler thread serves
 
 
 class Protocol(LanguageServerProtocol):
@@ -46,25 +49,53 @@ class Protocol(LanguageServerProtocol):
             self._send_response(data["id"], None, exc.to_response_error())
             return JsonRPCNotification(method="$/cga/rejected", jsonrpc="2.0", params=None)
 
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        """Threaded handlers learn which request they serve, so $/cancelRequest can reach their generation."""
+        if is_thread_function(handler):
+            inner = handler
+
+            def handler(*a, **k):
+                handling.request_id = msg_id
+                try:
+                    return inner(*a, **k)
+                finally:
+                    handling.request_id = None
+
+            handler.execute_in_thread = True
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+
+    def _handle_cancel_notification(self, msg_id):
+        self._server.cancel_request(msg_id)
+        super()._handle_cancel_notification(msg_id)  # one not started yet never starts
+
 
 class AssistantServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("cga-lsp", "0.1.0", protocol_cls=Protocol)
+        self.base_settings = Settings()  # from the command line; the editor's settings go on top
         self.settings = Settings()
         self.engine: Engine | None = None
+        self.engine_settings = self.settings  # what the loaded engine was loaded with
         self.engine_lock = threading.Lock()
         self.generation_lock = threading.Lock()
         self.in_flight: threading.Event | None = None
+        self.by_request: dict[object, threading.Event] = {}  # cancel events of requests being served
+        self.cancelled: set[object] = set()  # ids named by $/cancelRequest while they ran
         self.cache: OrderedDict[tuple, str] = OrderedDict()
 
     def get_engine(self) -> Engine:
+        """The loaded model, (re)loaded for the current settings. Callers hold generation_lock."""
         with self.engine_lock:
+            if self.engine is not None and self.engine_settings.reload_needed(self.settings):
+                engine, self.engine = self.engine, None
+                main_thread.call(engine.close)
             if self.engine is None:
+                self.engine_settings = self.settings
                 choice = choose_model(self.settings.model)
                 token = self._begin_progress(f"Loading {choice.path.name}")
                 try:
                     self.engine = main_thread.call(
-                        lambda: Engine(choice.path, threads=self.settings.threads, gpu_layers=self.settings.gpu_layers))
+                        lambda: Engine(choice.path, threads=self.settings.threads, gpu_layers=self.settings.layers))
                 finally:
                     if token:
                         self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="Model loaded"))
@@ -96,10 +127,10 @@ class AssistantServer(LanguageServer):
             return
         text = self.workspace.get_text_document(uri).source
         cancel = self._take_turn()
-        engine = self.get_engine()
         with self.generation_lock:
             if cancel.is_set():
                 return
+            engine = self.get_engine()
             tokens = engine.tokenize(context_at(text, len(text)).prefix)[-(engine.n_ctx - self.settings.max_tokens):]
             if tokens:
                 main_thread.call(engine.complete, tokens, Generation(max_tokens=1, cancel=cancel))
@@ -112,7 +143,36 @@ class AssistantServer(LanguageServer):
         previous, self.in_flight = self.in_flight, cancel
         if previous is not None:
             previous.set()
+        request_id = getattr(handling, "request_id", None)
+        if request_id is not None:
+            self.by_request[request_id] = cancel
         return cancel
+
+    def cancel_request(self, request_id: object) -> None:
+        """$/cancelRequest: stop that request's generation between two tokens."""
+        cancel = self.by_request.get(request_id)
+        if cancel is not None:
+            self.cancelled.add(request_id)
+            cancel.set()
+
+    def finish_request(self) -> None:
+        """Forget the request this thread served; raise RequestCancelled if the client cancelled it."""
+        request_id = getattr(handling, "request_id", None)
+        self.by_request.pop(request_id, None)
+        if request_id in self.cancelled:
+            self.cancelled.discard(request_id)
+            raise JsonRpcRequestCancelled(f"Request {request_id} was cancelled.")
+
+    def change_settings(self, raw: object) -> None:
+        """Apply new editor settings; a different model, thread count or device reloads the model on next use."""
+        settings, problems = parse_settings(raw, self.settings)
+        for problem in problems:
+            self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"cga: {problem}"))
+        previous, self.settings = self.settings, settings
+        if previous.reload_needed(settings):
+            self.cache.clear()
+            self.window_log_message(types.LogMessageParams(
+                types.MessageType.Info, "cga: settings changed; the model loads again on the next request"))
 
     def complete_at(self, uri: str, line: int, character: int) -> tuple[str, Context] | None:
         if uri not in self.workspace.text_documents:
@@ -127,10 +187,12 @@ class AssistantServer(LanguageServer):
             self.cache.move_to_end(key)
             return self.cache[key], ctx
         cancel = self._take_turn()
-        engine = self.get_engine()
+        if self.settings.debounce_ms and cancel.wait(self.settings.debounce_ms / 1000):
+            return None  # a newer keystroke came within the debounce time
         with self.generation_lock:
             if cancel.is_set():
                 return None
+            engine = self.get_engine()
             started = time.perf_counter()
             if engine.info.can_infill and ctx.suffix.strip():
                 tokens = prompts.infill(engine.info, engine.tokenize, ctx.prefix, ctx.suffix)
@@ -211,9 +273,14 @@ server = AssistantServer()
 
 @server.feature(types.INITIALIZE)
 def initialize(ls: AssistantServer, params: types.InitializeParams) -> None:
-    ls.settings, problems = parse_settings(params.initialization_options)
+    ls.settings, problems = parse_settings(params.initialization_options, ls.base_settings)
     for problem in problems:
         ls.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"cga: {problem}"))
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+def did_change_configuration(ls: AssistantServer, params: types.DidChangeConfigurationParams) -> None:
+    ls.change_settings(section(params.settings))  # in order with the requests that follow it
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -295,3 +362,5 @@ def _complete(ls: AssistantServer, uri: str, position: types.Position) -> tuple[
     except EngineError as exc:
         ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"cga: {exc}"))
         return None
+    finally:
+        ls.finish_request()

@@ -1,44 +1,78 @@
-"""Typed server settings from initializationOptions (camelCase on the wire)."""
+"""Typed server settings from initializationOptions and workspace/didChangeConfiguration (camelCase on the wire)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
-CAMEL = {"model": "model", "threads": "threads", "maxTokens": "max_tokens", "gpuLayers": "gpu_layers",
-         "disabledLanguages": "disabled_languages"}
+CAMEL = {"model": "model", "device": "device", "threads": "threads", "maxTokens": "max_tokens",
+         "gpuLayers": "gpu_layers", "debounceMs": "debounce_ms", "disabledLanguages": "disabled_languages"}
+CLIENT_ONLY = {"command"}  # editor-side settings (how to start us) that clients send along
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def _count(low: int, high: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+CHECKS = {
+    "model": lambda v: v is None or isinstance(v, str),
+    "device": lambda v: v in DEVICES,
+    "threads": lambda v: v is None or _count(1, 1024)(v),
+    "max_tokens": _count(1, 2048),
+    "gpu_layers": lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
+    "debounce_ms": _count(0, 5000),
+    "disabled_languages": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     model: str | None = None
+    device: str = "auto"
     threads: int | None = None
     max_tokens: int = 64
     gpu_layers: str = "auto"
+    debounce_ms: int = 0
     disabled_languages: tuple[str, ...] = ()
 
+    @property
+    def layers(self) -> str:
+        """GPU layers as the engine takes them: `device` wins where it is explicit."""
+        return {"cpu": "none", "gpu": "all"}.get(self.device, self.gpu_layers)
 
-def parse_settings(raw: Any) -> tuple[Settings, list[str]]:
-    """Settings, plus one message per invalid value (which keeps its default, never kills the server)."""
+    def reload_needed(self, other: Settings) -> bool:
+        """Whether going from self to other means loading the model again."""
+        return (self.model, self.threads, self.layers) != (other.model, other.threads, other.layers)
+
+
+def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, list[str]]:
+    """base updated with raw, plus one message per invalid value (which keeps base's value, never kills the server)."""
+    if raw is None:
+        return base, []
     if not isinstance(raw, dict):
-        return Settings(), ([] if raw is None else ["initializationOptions must be an object; using defaults."])
+        return base, ["Settings must be an object; keeping the current ones."]
     values: dict[str, Any] = {}
     problems: list[str] = []
-    types = {f.name: f.type for f in fields(Settings)}
     for key, value in raw.items():
         name = CAMEL.get(key)
         if name is None:
-            problems.append(f"Unknown setting '{key}' ignored.")
+            if key not in CLIENT_ONLY:
+                problems.append(f"Unknown setting '{key}' ignored.")
             continue
-        ok = {
-            "model": lambda v: isinstance(v, str) or v is None,
-            "threads": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
-            "max_tokens": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2048,
-            "gpu_layers": lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
-            "disabled_languages": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-        }[name](value)
-        if not ok:
-            problems.append(f"Setting '{key}' has an invalid value {value!r} ({types[name]}); using the default.")
+        if name == "model" and value == "":
+            value = None  # editors' way of saying "not set"
+        if not CHECKS[name](value):
+            field_type = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+            problems.append(f"Setting '{key}' has an invalid value {value!r} ({field_type}); keeping {getattr(base, name)!r}.")
             continue
         values[name] = tuple(value) if name == "disabled_languages" else (str(value) if name == "gpu_layers" else value)
-    return Settings(**values), problems
+    return dataclasses.replace(base, **values), problems
+
+
+def section(raw: Any) -> Any:
+    """Our part of a didChangeConfiguration payload: {"cga": {...}} from most editors, or the bare object."""
+    if isinstance(raw, dict) and "cga" in raw:
+        return raw["cga"]
+    return raw

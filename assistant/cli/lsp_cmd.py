@@ -6,12 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
-HELP = """Serve completions to an editor over the Language Server Protocol (stdio by default).
+from .options import GpuLayers, ModelOption, Threads
 
-Settings come from the editor's initializationOptions: model, threads, maxTokens,
-gpuLayers, disabledLanguages.
+HELP = """Serve completions and refinement commands to an editor over the Language Server Protocol (stdio).
 
-Example (Neovim): vim.lsp.start({ name = "cga", cmd = { "cga", "lsp" } })
+The options set the defaults; the editor's initializationOptions and
+workspace/didChangeConfiguration (section "cga") override them: model, device
+(auto, cpu, gpu), threads, gpuLayers, maxTokens, debounceMs, disabledLanguages.
+
+Example (Neovim 0.8+): vim.lsp.start({ name = "cga", cmd = { "cga", "lsp" } })
 """
 
 
@@ -20,12 +23,17 @@ def register(app: typer.Typer) -> None:
 
 
 def lsp_command(
+    model: ModelOption = None,
+    threads: Threads = None,
+    gpu_layers: GpuLayers = "auto",
     tcp: Annotated[Optional[int], typer.Option(help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
 ) -> None:
     import threading
 
     from lsp.server import main_thread, server
+    from lsp.settings import Settings
 
+    server.base_settings = server.settings = Settings(model=model, threads=threads, gpu_layers=gpu_layers)
     target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else server.start_io
     protocol = threading.Thread(target=target, name="lsp-protocol", daemon=True)
     protocol.start()

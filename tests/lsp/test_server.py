@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 URI = "file:///project/example.py"
@@ -99,3 +101,77 @@ async def test_out_of_range_and_unknown_documents_still_get_answers(client: Lang
                                position=types.Position(0, 0))
     )
     assert isinstance(unknown, types.CompletionList) and not unknown.items
+
+
+def log_lines(client: LanguageClient, pattern: str) -> list[re.Match]:
+    return [m for m in (re.search(pattern, x.message) for x in client.log_messages) if m]
+
+
+async def warmed(client: LanguageClient) -> None:
+    for _ in range(600):
+        if log_lines(client, "warmed the cache"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the warm-up never finished")
+
+
+def configure(client: LanguageClient, **settings) -> None:
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"cga": settings}))
+
+
+def at_end() -> types.CompletionParams:
+    return types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=end_of(SOURCE))
+
+
+@pytest.mark.asyncio
+async def test_cancel_request_stops_the_request_it_names(client: LanguageClient):
+    # A long debounce holds the request in the server, waiting on the same event that stops a generation
+    # between two tokens, so the cancel lands while the request is running, every time.
+    configure(client, debounceMs=3000)
+    open_document(client)
+    await warmed(client)
+    before, params = len(prompt_sizes(client)), at_end()
+    future = client.protocol.send_request(types.TEXT_DOCUMENT_COMPLETION, params, msg_id="typed-on")
+    await asyncio.sleep(0.5)
+    client.protocol.notify("$/cancelRequest", types.CancelParams(id="typed-on"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await asyncio.wait_for(asyncio.wrap_future(future), timeout=2)  # well before the debounce would end
+    assert len(prompt_sizes(client)) == before
+    configure(client, debounceMs=0)
+    again = await client.text_document_completion_async(params)  # still serving; nothing cached from the cancel
+    assert isinstance(again, types.CompletionList) and len(prompt_sizes(client)) == before + 1
+
+
+@pytest.mark.asyncio
+async def test_configuration_changes_apply_without_a_restart(client: LanguageClient, tmp_path, codegen2_gguf):
+    open_document(client)
+    await warmed(client)
+    configure(client, disabledLanguages=["python"], maxTokens=4)
+    before, params = len(prompt_sizes(client)), at_end()
+    disabled = await client.text_document_completion_async(params)
+    assert not disabled.items and len(prompt_sizes(client)) == before  # the model did not even run
+
+    copy = tmp_path / "other.gguf"  # a different model file: the server must load it
+    copy.write_bytes(codegen2_gguf.read_bytes())
+    configure(client, disabledLanguages=[], model=str(copy), threads="many")
+    enabled = await client.text_document_completion_async(params)
+    assert isinstance(enabled, types.CompletionList) and len(prompt_sizes(client)) == before + 1
+    assert log_lines(client, "the model loads again")
+    assert log_lines(client, r"using .*other\.gguf\); CPU")  # the load message names the new file
+    assert any("'threads'" in m.message for m in client.messages)  # the bad value was reported, not fatal
+
+
+@pytest.mark.asyncio
+async def test_debounce_lets_the_latest_keystroke_win(client: LanguageClient):
+    configure(client, debounceMs=400)
+    open_document(client)
+    await warmed(client)
+    before = len(prompt_sizes(client))
+    first = client.text_document_completion_async(at_end())
+    await asyncio.sleep(0.05)
+    second = client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=types.Position(3, 10)))
+    superseded, latest = await asyncio.gather(first, second)
+    assert not superseded.items
+    assert isinstance(latest, types.CompletionList)
+    assert len(prompt_sizes(client)) == before + 1  # only the latest one ran the model

@@ -1,0 +1,35 @@
+"""Editor settings: typed, validated, layered over the command line's, never fatal."""
+
+from __future__ import annotations
+
+from lsp.settings import Settings, parse_settings, section
+
+
+def test_valid_settings_override_the_base_and_invalid_ones_keep_it():
+    base = Settings(model="cli.gguf", threads=4)
+    settings, problems = parse_settings(
+        {"maxTokens": 32, "threads": 0, "device": "tpu", "disabledLanguages": ["markdown"], "debounceMs": 150,
+         "command": ["cga", "lsp"], "colour": "red"}, base)
+    assert settings == Settings(model="cli.gguf", threads=4, max_tokens=32, disabled_languages=("markdown",),
+                                debounce_ms=150)
+    assert len(problems) == 3
+    assert any("'threads'" in p and "keeping 4" in p for p in problems)
+    assert any("'device'" in p for p in problems) and any("Unknown setting 'colour'" in p for p in problems)
+
+
+def test_device_decides_the_gpu_layers_and_what_needs_a_reload():
+    assert Settings(device="cpu", gpu_layers="all").layers == "none"
+    assert Settings(device="gpu").layers == "all"
+    assert Settings(gpu_layers="12").layers == "12"
+    base = Settings()
+    assert base.reload_needed(Settings(device="cpu")) is True
+    assert base.reload_needed(Settings(model="other.gguf")) is True
+    assert base.reload_needed(Settings(max_tokens=5, debounce_ms=100)) is False
+
+
+def test_payload_shapes():
+    assert parse_settings(None) == (Settings(), [])
+    assert parse_settings([1, 2])[1] == ["Settings must be an object; keeping the current ones."]
+    assert parse_settings({"model": ""})[0].model is None
+    assert section({"cga": {"maxTokens": 3}}) == {"maxTokens": 3}
+    assert section({"maxTokens": 3}) == {"maxTokens": 3}
