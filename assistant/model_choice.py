@@ -47,25 +47,23 @@ def choose_model(model: str | None) -> Choice:
             raise ModelNotFound(f"{model} does not exist; check the path.")
         found = store.find(model)
         if found is not None:
-            return Choice(found.path, f"installed model '{found.name}'")
-        entry = catalog.lookup(model)
+            return Choice(store.checked(found).path, f"installed model '{found.name}'")
+        entry = catalog.lookup(model.split(":", 1)[0])
         if entry is not None:
             raise ModelNotFound(
-                f"{entry.name} is a known model but not installed. Download {entry.hub_id} and convert it: "
-                f"`huggingface-cli download {entry.hub_id} --local-dir {entry.name}` then "
-                f"`cga convert {entry.name} -o {store.models_dir() / entry.name}.gguf --quant q4_k_m`."
+                f"{model} is a known model but not installed; get it with `cga models pull {model}`."
             )
         close = store.closest_names(model) or catalog.closest(model)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise ModelNotFound(
             f"No model named '{model}' is installed in {store.models_dir()}.{hint} Pass the path of a .gguf "
-            "file, or convert one there with `cga convert CHECKPOINT -o <that folder>/NAME.gguf`."
+            "file, `cga models pull` a catalog model (`cga models list --all`), or `cga models import` your own."
         )
     best = store.best_codegen()
     if best is not None:
-        return Choice(best.path, f"the largest installed CodeGen model, '{best.name}'")
+        return Choice(store.checked(best).path, f"the largest installed CodeGen model, '{best.name}'")
     return Choice(
         embedded_default(),
-        "using the embedded SmolLM2-135M-Instruct (not a CodeGen model); for better code, convert one with "
-        f"`cga convert CHECKPOINT -o {store.models_dir()}/codegen.gguf --quant q4_k_m`",
+        "using the embedded SmolLM2-135M-Instruct (not a CodeGen model); for better code, "
+        "`cga models pull codegen-350M-mono`",
     )

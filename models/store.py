@@ -1,8 +1,10 @@
 """The local model store: GGUF files in the user data directory's `models/` folder.
 
-A model's name is its file name without `.gguf`. This is the folder `cga`
-looks in when --model names a model rather than a file, and where it looks for
-the best CodeGen model when no model is named.
+A model's name is its file name without `.gguf`. Pulled and imported models
+are named `BASE.QUANT` (`codegen-350M-mono.q4_k_m`), so `--model BASE` finds
+the best installed quantization of BASE and `--model BASE:QUANT` one in
+particular. This is also where `cga` looks for the best CodeGen model when no
+model is named.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from assistant.errors import ModelLoadError
 from assistant.model_info import ModelInfo, read_model_info
 from assistant.paths import user_dir
 
+from . import manifest
+from .manifest import Record
+
+# Best first: when several quantizations of one model are installed, --model BASE takes the most faithful.
+QUANT_PREFERENCE = ("f32", "f16", "q8_0", "q5_k_m", "q4_k_m", "q4_0")
+
 
 @dataclass(frozen=True)
 class Installed:
@@ -22,6 +30,12 @@ class Installed:
     path: Path
     info: ModelInfo
     size: int
+    record: Record | None
+
+    @property
+    def base(self) -> str:
+        stem, _, quant = self.name.rpartition(".")
+        return stem if stem and quant in QUANT_PREFERENCE else self.name
 
 
 def models_dir() -> Path:
@@ -30,24 +44,44 @@ def models_dir() -> Path:
     return path
 
 
+def file_name(base: str, quant: str) -> str:
+    return f"{base}.{quant}.gguf"
+
+
 def installed() -> list[Installed]:
     """Every readable GGUF in the store; unreadable files are skipped, not fatal."""
+    folder = models_dir()
+    records = manifest.load(folder)
     found = []
-    for path in sorted(models_dir().glob("*.gguf")):
+    for path in sorted(folder.glob("*.gguf")):
         try:
             info = read_model_info(path)
         except ModelLoadError:
             continue
-        found.append(Installed(path.stem, path, info, path.stat().st_size))
+        found.append(Installed(path.stem, path, info, path.stat().st_size, records.get(path.stem)))
     return found
 
 
 def find(name: str) -> Installed | None:
-    return next((m for m in installed() if m.name == name), None)
+    """By exact name, BASE:QUANT, or BASE (its most faithful installed quantization)."""
+    models = installed()
+    wanted = name.replace(":", ".", 1) if ":" in name else name
+    exact = next((m for m in models if m.name == wanted), None)
+    if exact is not None or ":" in name:
+        return exact
+    same_base = [m for m in models if m.base == name]
+    return min(same_base, key=lambda m: QUANT_PREFERENCE.index(m.name.rpartition(".")[2]), default=None)
+
+
+def checked(model: Installed) -> Installed:
+    """The model, after its file is checked against the manifest (raises TamperedModel)."""
+    manifest.check(models_dir(), model.name, model.path)
+    return model
 
 
 def closest_names(name: str) -> list[str]:
-    return difflib.get_close_matches(name, [m.name for m in installed()], n=3, cutoff=0.5)
+    names = {m.name for m in installed()} | {m.base for m in installed()}
+    return difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.5)
 
 
 def best_codegen() -> Installed | None:

@@ -8,7 +8,7 @@ import assistant.native  # noqa: F401  (import order)
 
 import typer
 
-from . import chat_cmd, complete_cmd, convert_cmd, lsp_cmd
+from . import chat_cmd, complete_cmd, convert_cmd, doctor_cmd, lsp_cmd, models_cmd
 
 app = typer.Typer(
     name="cga",
@@ -21,6 +21,8 @@ convert_cmd.register(app)
 complete_cmd.register(app)
 chat_cmd.register(app)
 lsp_cmd.register(app)
+models_cmd.register(app)
+doctor_cmd.register(app)
 
 
 def main() -> None:

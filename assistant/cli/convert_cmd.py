@@ -7,13 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from convert.pipeline import QUANT_TYPES, convert
 from convert.verify import VerifyReport, check, verify
 
 from .errors import fail, user_errors
 from .options import CheckpointDir, MpNum, Threads
+from .progress import phase_progress
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -46,14 +46,7 @@ def convert_command(
 ) -> None:
     if quant.lower() not in QUANT_TYPES:
         fail(f"Unknown quantization type '{quant}'; choose one of {', '.join(QUANT_TYPES)}.")
-    with _progress() as bar:
-        tasks: dict[str, int] = {}
-
-        def report(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
-
+    with phase_progress() as report:
         result = convert(source, output, quant, force=force, mp_num=mp_num, name=name, license=license,
                          threads=threads, progress=report)
     console.print(
@@ -121,9 +114,3 @@ def format_report(r: VerifyReport) -> str:
         f"mean KL            {r.mean_kl:.3e} (limit {r.max_kl:.0e})",
     ])
 
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<11}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
-    )

@@ -16,7 +16,7 @@ from tests.builders import build_codegen
 def test_no_model_anywhere_means_the_embedded_default(isolated_home):
     choice = choose_model(None)
     assert choice.path == embedded_default() and "embedded SmolLM2" in choice.reason
-    assert str(store.models_dir()) in choice.reason  # tells where a CodeGen model would go
+    assert "cga models pull" in choice.reason  # tells how to get a CodeGen model
 
 
 def test_the_largest_installed_codegen_model_wins(isolated_home, tmp_path):
@@ -42,8 +42,8 @@ def test_installed_names_and_suggestions(isolated_home, codegen1):
 
 def test_a_catalog_name_that_is_not_installed_says_how_to_get_it(isolated_home):
     with pytest.raises(ModelNotFound, match="known model but not installed") as info:
-        choose_model("codegen-350M-mono")
-    assert "Salesforce/codegen-350M-mono" in str(info.value) and "cga convert" in str(info.value)
+        choose_model("codegen-350M-mono:q8_0")
+    assert "cga models pull codegen-350M-mono:q8_0" in str(info.value)
     with pytest.raises(ModelNotFound, match="Did you mean codegen2-1B"):
         choose_model("codegen2-1b-x")
 

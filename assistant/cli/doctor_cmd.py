@@ -1,0 +1,51 @@
+"""`cga doctor`: what this machine has, what llama.cpp was built for, and which model to use."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from .errors import user_errors
+
+console = Console(highlight=False, soft_wrap=True)
+
+HELP = """Show the CPU features, memory and GPU llama.cpp can use here, and the models that fit.
+
+Example:
+
+  cga doctor
+"""
+
+
+def register(app) -> None:
+    app.command("doctor", help=HELP)(doctor_command)
+
+
+@user_errors
+def doctor_command() -> None:
+    from models import store
+
+    from ..machine import inspect, recommend
+
+    m = inspect()
+    console.print(f"CPU        {m.cpu_cores} cores, {m.cpu_threads} threads; llama.cpp uses "
+                  f"{', '.join(m.cpu_features) or 'no SIMD features'}")
+    simd = {"AVX2", "NEON", "AVX512"} & {f.split("=")[0] for f in m.cpu_features}
+    if not simd and m.cpu_features:
+        console.print("           [yellow]no AVX2 or NEON: expect slow generation; prefer the 350M model[/]")
+    console.print(f"Memory     {m.total_memory / 2**30:.1f} GiB, {m.available_memory / 2**30:.1f} GiB available")
+    if m.gpu_offload:
+        console.print(f"GPU build  llama.cpp built with {', '.join(m.gpu_backends) or 'a GPU backend'}")
+    else:
+        console.print("GPU build  none: llama.cpp was built for the CPU only. For an NVIDIA GPU reinstall with "
+                      "CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall --no-cache-dir llama-cpp-python")
+    for gpu in m.gpus:
+        free = f"{gpu.free_bytes / 2**30:.1f} GiB free of {gpu.total_bytes / 2**30:.1f}" if gpu.free_bytes else \
+            "free memory unknown"
+        console.print(f"GPU        {gpu.name}: {free}" + ("" if m.gpu_offload else " (unused by this build)"))
+    installed = store.installed()
+    console.print(f"Installed  {len(installed)} model(s) in {store.models_dir()}"
+                  + (": " + ", ".join(i.name for i in installed) if installed else ""))
+    for pick in recommend(m):
+        have = any(i.base == pick.model for i in installed)
+        console.print(f"For {pick.use:<6} {pick.model}:{pick.quant} ({pick.memory_gb:.1f} GB) — {pick.why}."
+                      + ("" if have else f" Get it: cga models pull {pick.model}:{pick.quant}"))

@@ -1,0 +1,201 @@
+"""Putting models into the store: pull (download, convert, verify, register), import, remove.
+
+A model is registered only when it is complete and checked: the GGUF is
+written under a hidden name that the store never lists, verified, hashed,
+renamed into place, and only then recorded in the manifest. An interrupted
+pull leaves its partial download for the next pull to resume and nothing in
+the store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.model_info import read_model_info
+from assistant.paths import user_dir
+from convert.pipeline import QUANT_TYPES, convert
+
+from . import catalog, hub, manifest, store
+from .errors import StoreError
+
+Progress = Callable[[str, int, int], None]  # phase, done, total
+DEFAULT_QUANT = "q4_k_m"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    base: str  # the store name before the quantization
+    hub_id: str
+    quant: str
+    entry: catalog.CatalogEntry | None  # None for a fine-tune named by its hub id
+
+    @property
+    def name(self) -> str:
+        return f"{self.base}.{self.quant}"
+
+
+def parse_wanted(spec: str) -> Wanted:
+    """`NAME[:QUANT]` from the catalog, or `OWNER/REPO[:QUANT]` for any CodeGen fine-tune on the hub."""
+    model, _, quant = spec.partition(":")
+    quant = (quant or DEFAULT_QUANT).lower()
+    if quant not in QUANT_TYPES:
+        raise StoreError(f"Unknown quantization '{quant}'; choose one of {', '.join(QUANT_TYPES)}.")
+    entry = catalog.lookup(model)
+    if entry is not None:
+        return Wanted(entry.name, entry.hub_id, quant, entry)
+    if model.count("/") == 1 and all(model.split("/")):
+        return Wanted(model.split("/")[1], model, quant, None)
+    close = catalog.closest(model)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    raise StoreError(f"'{model}' is not in the catalog.{hint} See `cga models list --all`, or give a hub id "
+                     "such as Salesforce/codegen-350M-mono.")
+
+
+def downloads_dir() -> Path:
+    return user_dir() / "downloads"
+
+
+def pull(spec: str, *, revision: str | None = None, threads: int | None = None, keep_download: bool = False,
+         force: bool = False, progress: Progress | None = None, say: Callable[[str], None] = print) -> store.Installed:
+    wanted = parse_wanted(spec)
+    existing = store.find(wanted.name)
+    if existing is not None and not force:
+        say(f"{wanted.name} is already installed ({existing.path}); --force pulls it again.")
+        return store.checked(existing)
+    folder = downloads_dir() / wanted.base
+    found = hub.plan(wanted.hub_id, revision, folder)
+    hub.check_space(folder, found.to_download, f"Downloading {wanted.hub_id}")
+    say(f"Downloading {wanted.hub_id} at {found.revision[:12]} ({found.to_download / 2**20:.0f} MiB to fetch, "
+        f"{len(found.files)} files) into {folder}")
+    hub.download(found, folder)
+    model = install_checkpoint(folder, wanted.name, wanted.quant, source=wanted.hub_id, revision=found.revision,
+                               catalog_name=wanted.entry.name if wanted.entry else None,
+                               mp_num=wanted.entry.mp_num if wanted.entry else None, threads=threads,
+                               progress=progress, say=say)
+    if not keep_download:
+        shutil.rmtree(folder, ignore_errors=True)
+    return model
+
+
+def install_checkpoint(folder: Path, name: str, quant: str, *, source: str, revision: str | None,
+                       catalog_name: str | None, mp_num: int | None = None, threads: int | None = None,
+                       progress: Progress | None = None, say: Callable[[str], None] = print) -> store.Installed:
+    """Convert, verify, hash and register a checkpoint folder as `name`."""
+    target = store.models_dir() / f"{name}.gguf"
+    pending = store.models_dir() / f".{name}.pending"  # not *.gguf: never listed, never loaded
+    try:
+        convert(folder, pending, quant, force=True, mp_num=mp_num, name=name.rpartition(".")[0] or name,
+                source_id=source, revision=revision, threads=threads, progress=progress)
+        how = verify_conversion(folder, pending, threads, say)
+        return _register(pending, target, name, source=source, revision=revision, quant=quant,
+                         catalog_name=catalog_name, verified=how, progress=progress)
+    finally:
+        pending.unlink(missing_ok=True)
+
+
+def verify_conversion(folder: Path, gguf: Path, threads: int | None, say: Callable[[str], None]) -> str:
+    """Against transformers where it is installed; otherwise llama.cpp must load it and read its own tokens back."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        from assistant.engine import Engine
+
+        engine = Engine(gguf, threads=threads, n_ctx=256)
+        sample = "def fibonacci(n):\n    if n < 2:\n        return n\n"
+        if engine.text_of(engine.tokenize(sample)) != sample:
+            raise StoreError(f"The converted {gguf.name} does not read its own tokens back; please report this.")
+        engine.close()
+        say("Checked with llama.cpp (install 'codegen-assistant[torch]' to verify against transformers too).")
+        return "llama.cpp"
+    from convert.verify import check, verify
+
+    report = verify(folder, gguf, threads=threads)
+    check(report)
+    say(f"Verified against transformers: token ids agree {report.token_agreement:.0%}, "
+        f"mean KL {report.mean_kl:.1e}.")
+    return "transformers"
+
+
+def _register(pending: Path, target: Path, name: str, *, source: str, revision: str | None, quant: str,
+              catalog_name: str | None, verified: str, progress: Progress | None) -> store.Installed:
+    size = pending.stat().st_size
+    done = 0
+
+    def hashed(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("hashing", done, size)
+
+    digest = manifest.sha256_of(pending, hashed)
+    os.replace(pending, target)
+    manifest.record(store.models_dir(), name, target, sha256=digest, source=source, revision=revision, quant=quant,
+                    catalog=catalog_name, verified=verified)
+    found = store.find(name)
+    assert found is not None
+    return found
+
+
+def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QUANT, threads: int | None = None,
+                 force: bool = False, progress: Progress | None = None,
+                 say: Callable[[str], None] = print) -> store.Installed:
+    """A GGUF file is copied into the store as it is; a checkpoint folder is converted like a pull."""
+    path = path.expanduser()
+    if path.is_file():
+        info = read_model_info(path)  # refuses what llama.cpp could not load
+        from assistant.native import read_file_type
+
+        name = name or path.stem
+        _refuse_existing(name, force)
+        hub.check_space(store.models_dir(), path.stat().st_size, f"Importing {path.name}")
+        pending = store.models_dir() / f".{name}.pending"
+        try:
+            _copy(path, pending, progress)
+            say(f"Importing {info.name} ({info.family}, {read_file_type(path)}) as {name}.")
+            return _register(pending, store.models_dir() / f"{name}.gguf", name, source=str(path.resolve()),
+                             revision=None, quant=read_file_type(path), catalog_name=None, verified="imported",
+                             progress=progress)
+        finally:
+            pending.unlink(missing_ok=True)
+    if path.is_dir():
+        quant = quant.lower()
+        if quant not in QUANT_TYPES:
+            raise StoreError(f"Unknown quantization '{quant}'; choose one of {', '.join(QUANT_TYPES)}.")
+        name = name or f"{path.resolve().name}.{quant}"
+        _refuse_existing(name, force)
+        return install_checkpoint(path, name, quant, source=str(path.resolve()), revision=None, catalog_name=None,
+                                  threads=threads, progress=progress, say=say)
+    raise StoreError(f"{path} does not exist; give a .gguf file or a checkpoint folder.")
+
+
+def _refuse_existing(name: str, force: bool) -> None:
+    if not force and (store.models_dir() / f"{name}.gguf").exists():
+        raise StoreError(f"A model named {name} is already installed; pick another --name or pass --force.")
+
+
+def _copy(source: Path, dest: Path, progress: Progress | None) -> None:
+    total, done = source.stat().st_size, 0
+    with open(source, "rb") as src, open(dest, "wb") as out:
+        while chunk := src.read(1 << 22):
+            out.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress("copying", done, total)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def remove(name: str) -> Path:
+    found = store.find(name)
+    if found is None:
+        close = store.closest_names(name)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise StoreError(f"No model named '{name}' is installed.{hint} See `cga models list`.")
+    found.path.unlink()
+    manifest.forget(store.models_dir(), found.name)
+    return found.path

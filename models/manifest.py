@@ -1,0 +1,114 @@
+"""What the store knows about each installed file: where it came from and its sha256.
+
+`models/manifest.json` beside the GGUF files. A model is checked against its
+record when it is loaded: a file whose size or modification time differs from
+the record is hashed again and refused if the hash differs (`cga models
+verify` always hashes). Files without a record (converted by hand into the
+folder) load as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from assistant.errors import ModelLoadError
+
+MANIFEST = "manifest.json"
+VERSION = 1
+
+
+class TamperedModel(ModelLoadError):
+    """An installed file no longer matches the sha256 recorded when it was installed."""
+
+
+@dataclass(frozen=True)
+class Record:
+    file: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    source: str  # a hub id or a local path
+    revision: str | None
+    quant: str
+    catalog: str | None  # the catalog entry it is a conversion of, if any
+    installed: str
+    verified: str  # how the conversion was checked: "transformers", "llama.cpp" or "imported"
+
+
+def sha256_of(path: Path, progress=None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return digest.hexdigest()
+
+
+def load(folder: Path) -> dict[str, Record]:
+    path = folder / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {name: Record(**fields) for name, fields in raw["models"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(
+            f"The model manifest {path} is unreadable ({exc}); move it aside and re-import your models "
+            "with `cga models import`."
+        ) from exc
+
+
+def _save(folder: Path, records: dict[str, Record]) -> None:
+    """Atomic: a crash leaves the old manifest or the new one, never half of one."""
+    body = json.dumps({"version": VERSION, "models": {n: asdict(r) for n, r in sorted(records.items())}}, indent=2)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".manifest-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / MANIFEST)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record(folder: Path, name: str, path: Path, *, sha256: str, source: str, revision: str | None, quant: str,
+           catalog: str | None, verified: str) -> Record:
+    stat = path.stat()
+    entry = Record(file=path.name, sha256=sha256, size=stat.st_size, mtime_ns=stat.st_mtime_ns, source=source,
+                   revision=revision, quant=quant, catalog=catalog,
+                   installed=datetime.now(timezone.utc).isoformat(timespec="seconds"), verified=verified)
+    records = load(folder)
+    records[name] = entry
+    _save(folder, records)
+    return entry
+
+
+def forget(folder: Path, name: str) -> None:
+    records = load(folder)
+    if records.pop(name, None) is not None:
+        _save(folder, records)
+
+
+def check(folder: Path, name: str, path: Path, *, full: bool = False) -> Record | None:
+    """Raise TamperedModel if the file differs from its record; None when it has no record."""
+    entry = load(folder).get(name)
+    if entry is None:
+        return None
+    stat = path.stat()
+    if not full and (stat.st_size, stat.st_mtime_ns) == (entry.size, entry.mtime_ns):
+        return entry
+    if stat.st_size != entry.size or sha256_of(path) != entry.sha256:
+        raise TamperedModel(
+            f"{path} does not match the sha256 recorded when it was installed; it was changed or damaged. "
+            f"Remove it with `cga models rm {name}` and pull or import it again."
+        )
+    return entry
