@@ -8,7 +8,7 @@ import assistant.native  # noqa: F401  (import order)
 
 import typer
 
-from . import chat_cmd, complete_cmd, convert_cmd, doctor_cmd, lsp_cmd, models_cmd
+from . import bench_cmd, chat_cmd, complete_cmd, convert_cmd, doctor_cmd, eval_cmd, lsp_cmd, models_cmd
 
 app = typer.Typer(
     name="cga",
@@ -23,6 +23,8 @@ chat_cmd.register(app)
 lsp_cmd.register(app)
 models_cmd.register(app)
 doctor_cmd.register(app)
+eval_cmd.register(app)
+bench_cmd.register(app)
 
 
 def main() -> None:

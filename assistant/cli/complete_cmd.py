@@ -14,7 +14,7 @@ from ..remote import RemoteEngine
 from ..stopping import prompt_leaves_block_open
 from .errors import fail, stderr, user_errors
 from .loading import open_engine
-from .options import GpuLayers, MaxTokens, ModelOption, Temperature, Threads
+from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
 
 HELP = """Complete code from an argument or standard input, streaming to standard output.
 
@@ -43,10 +43,7 @@ def complete_command(
     no_truncate: Annotated[bool, typer.Option("--no-truncate", help="Keep text past the end of the program.")] = False,
     gpu_layers: GpuLayers = "auto",
     threads: Threads = None,
-    remote: Annotated[
-        Optional[str],
-        typer.Option(envvar="CGA_REMOTE_URL", help="Use an OpenAI-compatible completions server at this URL (or remote_url in config.toml)."),
-    ] = None,
+    remote: RemoteUrl = None,
 ) -> None:
     if prompt is None:
         if sys.stdin.isatty():

@@ -28,3 +28,8 @@ Temperature = Annotated[float, typer.Option("--temperature", min=0.0, max=2.0, h
 GpuLayers = Annotated[
     str, typer.Option("--gpu-layers", help="Layers on the GPU: auto, all, none or a number.")
 ]
+RemoteUrl = Annotated[
+    Optional[str],
+    typer.Option(envvar="CGA_REMOTE_URL",
+                 help="Use an OpenAI-compatible completions server at this URL (or remote_url in config.toml)."),
+]

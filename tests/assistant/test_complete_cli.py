@@ -12,7 +12,7 @@ def test_completes_with_the_embedded_default_model():
     result = run_cga("complete", "def fibonacci(n):", "--max-tokens", "24")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
-    assert "embedded SmolLM2" in result.stderr and "cga convert" in result.stderr
+    assert "embedded SmolLM2" in result.stderr and "cga models pull" in result.stderr
 
 
 def test_reads_standard_input():

