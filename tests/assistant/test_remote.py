@@ -97,3 +97,14 @@ def test_broken_config_file(isolated_home):
     (isolated_home / "config.toml").write_text('remote = "http://x"\n')
     result = run_cga("complete", "x = ")
     assert result.returncode == 1 and "unknown setting(s) remote" in result.stderr
+
+
+def test_eval_runs_on_a_remote_model(server, tmp_path):
+    out = tmp_path / "he.json"
+    done = run_cga("eval", "humaneval", "--remote", server, "--limit", "1", "--max-tokens", "16", "--json", out)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    report = json.loads(out.read_text())
+    assert report["model"].startswith("http://127.0.0.1") or server in report["model"]
+    assert len(report["results"]) == 1 and len(report["results"][0]["outcomes"]) == 1

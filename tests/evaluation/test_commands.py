@@ -70,13 +70,15 @@ def test_perplexity_side_by_side(quantizations, tmp_path):
     assert run_cga("eval", "perplexity", empty, "-m", quantizations["f16"]).returncode == 1
 
 
-def test_bench_table_json_and_plot(quantizations, tmp_path):
+def test_bench_table_json_and_plot(quantizations, codegen1, tmp_path):
     out, plot = tmp_path / "bench.json", tmp_path / "bench.png"
-    done = run_cga("bench", quantizations["f16"], quantizations["q8_0"], "--prompt-tokens", "64",
-                   "--gen-tokens", "16", "--repeat", "1", "--threads", "2", "--json", out, "--plot", plot)
+    done = run_cga("bench", quantizations["f16"], quantizations["q8_0"], "--transformers", codegen1.path,
+                   "--prompt-tokens", "64", "--gen-tokens", "16", "--repeat", "1", "--threads", "2",
+                   "--json", out, "--plot", plot)
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())["results"]
-    assert [r["file_type"] for r in results] == ["f16", "q8_0"]
+    assert [(r["file_type"], r["runner"]) for r in results] == [
+        ("f16", "llama.cpp"), ("q8_0", "llama.cpp"), ("f32", "transformers")]
     assert all(r["prefill_tps"] > 0 and r["decode_tps"] > 0 and r["ttft_s"] > 0 and r["peak_mib"] > 10
                for r in results)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
