@@ -1,10 +1,15 @@
 """Downloading a checkpoint from the Hugging Face hub (or any endpoint that speaks its API).
 
-huggingface-hub does the work: resumable downloads into a folder of ours
-(an interrupted pull leaves `.incomplete` files that the next pull continues),
-progress bars, retries. What is ours: choosing the files a conversion needs,
-checking the disk before the first byte, and one clear sentence for every way
-the hub can be out of reach. `HF_ENDPOINT` points it at another server.
+huggingface-hub does most of the work: listing, metadata, authentication,
+retries, and the final check of every file. What is ours: choosing the files
+a conversion needs, checking the disk before the first byte, one clear
+sentence for every way the hub can be out of reach, and fetching the weight
+files resumably across runs. huggingface-hub 2.x resumes a dropped connection
+within one run but deletes a partly written file when the run ends, so an
+interrupted multi-GB `.bin` would start over; we keep it under `.cga-partial/`
+and continue with a Range request. huggingface-hub then accepts the finished
+file because its sha256 matches the hub's LFS ETag. `HF_ENDPOINT` points it
+at another server.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +27,8 @@ METADATA = ["config.json", "*.md", "vocab.json", "merges.txt", "tokenizer.json",
             "special_tokens_map.json", "added_tokens.json"]
 SAFETENSORS = ["model.safetensors", "model-*.safetensors", "model.safetensors.index.json"]
 PYTORCH = ["pytorch_model.bin", "pytorch_model-*.bin", "pytorch_model.bin.index.json"]
+ATTEMPTS = 6  # per weight file and run; each continues where the last one stopped
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -129,12 +137,58 @@ def check_space(folder: Path, needed: int, what: str) -> None:
         )
 
 
-def download(found: Plan, folder: Path) -> Path:
+def download(found: Plan, folder: Path, progress: Progress | None = None) -> Path:
     """Fetch the planned files into folder (resuming what an earlier attempt left) and return it."""
     from huggingface_hub import snapshot_download
 
+    failure: Exception | None = None
+    for name, size in sorted(found.files.items()):
+        if name.endswith((".safetensors", ".bin")) and not (folder / name).exists():
+            try:  # a file that fails does not stop the others: the next run has less to do
+                _call("downloaded", found.hub_id, lambda name=name, size=size: _fetch(found, folder, name, size, progress))
+            except HubUnreachable as exc:
+                failure = failure or exc
+    if failure is not None:
+        raise failure
     patterns = list(found.files)
     _call("downloaded", found.hub_id, lambda: snapshot_download(
         found.hub_id, revision=found.revision, local_dir=folder, allow_patterns=patterns,
         max_workers=min(4, os.cpu_count() or 1)))
     return folder
+
+
+def _fetch(found: Plan, folder: Path, name: str, size: int, progress: Progress | None) -> None:
+    """One file, appended to `.cga-partial/` as it arrives, continued with Range requests, moved in when whole."""
+    import httpx2
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, get_session
+
+    meta = get_hf_file_metadata(hf_hub_url(found.hub_id, name, revision=found.revision))
+    partial = folder / ".cga-partial" / f"{meta.etag}-{name.replace('/', '_')}"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    error: Exception | None = None
+    for _ in range(ATTEMPTS):
+        done = partial.stat().st_size if partial.exists() else 0
+        if done >= size:
+            break
+        headers = build_hf_headers()
+        if done:
+            headers["Range"] = f"bytes={done}-"
+        try:
+            with get_session().stream("GET", meta.location, headers=headers, follow_redirects=True,
+                                      timeout=30) as response:
+                response.raise_for_status()
+                mode = "ab" if response.status_code == 206 else "wb"  # a 200 ignored the range: start over
+                done = done if mode == "ab" else 0
+                with open(partial, mode) as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(Path(name).name[:11], done, size)
+        except (httpx2.TransportError, httpx2.RemoteProtocolError) as exc:
+            error = exc  # try again from where it stopped
+    if not partial.exists() or partial.stat().st_size != size:
+        raise error or OSError(f"{name} arrived with the wrong size")
+    (folder / name).parent.mkdir(parents=True, exist_ok=True)
+    os.replace(partial, folder / name)

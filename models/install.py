@@ -71,7 +71,7 @@ def pull(spec: str, *, revision: str | None = None, threads: int | None = None, 
     hub.check_space(folder, found.to_download, f"Downloading {wanted.hub_id}")
     say(f"Downloading {wanted.hub_id} at {found.revision[:12]} ({found.to_download / 2**20:.0f} MiB to fetch, "
         f"{len(found.files)} files) into {folder}")
-    hub.download(found, folder)
+    hub.download(found, folder, progress)
     model = install_checkpoint(folder, wanted.name, wanted.quant, source=wanted.hub_id, revision=found.revision,
                                catalog_name=wanted.entry.name if wanted.entry else None,
                                mp_num=wanted.entry.mp_num if wanted.entry else None, threads=threads,

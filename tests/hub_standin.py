@@ -96,7 +96,9 @@ class Hub:
                     if repo not in hub.repos:
                         return self._missing("Repository not found")
                     return self._json([{"type": "file", "oid": _oid(f), "size": f.stat().st_size,
-                                        "path": f.relative_to(hub.repos[repo]).as_posix()} for f in hub.files(repo)])
+                                        "path": f.relative_to(hub.repos[repo]).as_posix(),
+                                        **({"lfs": {"oid": _sha256(f), "size": f.stat().st_size, "pointerSize": 134}}
+                                           if _is_lfs(f) else {})} for f in hub.files(repo)])
                 if m := re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", path):
                     repo, _, name = m.groups()
                     file = hub.repos.get(repo, Path("/nonexistent")) / name
@@ -112,7 +114,7 @@ class Hub:
                     start = int(m.group(1))
                 self.send_response(206 if start else 200)
                 self.send_header("X-Repo-Commit", COMMIT)
-                self.send_header("ETag", f'"{_oid(file)}"')
+                self.send_header("ETag", f'"{_sha256(file) if _is_lfs(file) else _oid(file)}"')
                 self.send_header("Accept-Ranges", "bytes")
                 self.send_header("Content-Length", str(len(data) - start))
                 if start:
@@ -135,6 +137,15 @@ class Hub:
 
 def _oid(file: Path) -> str:
     return hashlib.sha1(file.read_bytes()).hexdigest()
+
+
+def _is_lfs(file: Path) -> bool:
+    """Weights live in LFS on the hub, whose ETag for them is the file's sha256."""
+    return file.suffix in (".safetensors", ".bin")
+
+
+def _sha256(file: Path) -> str:
+    return hashlib.sha256(file.read_bytes()).hexdigest()
 
 
 def resumed_from(hub: Hub, name: str) -> list[int]:
