@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from convert.qkv_layout import fuse_qkv, split_qkv

@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import Annotated
 
 import click
 import typer
