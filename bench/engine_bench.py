@@ -9,9 +9,7 @@ refinement turn.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import assistant.native  # noqa: E402,F401  (llama_cpp before numpy)
 from assistant import native  # noqa: E402
+from assistant.benchmark import measure_in_child  # noqa: E402
 from assistant.engine import Engine, Generation  # noqa: E402
 from assistant.model_choice import embedded_default  # noqa: E402
 from bench.convert_bench import build  # noqa: E402
@@ -29,22 +28,6 @@ from convert.pipeline import convert  # noqa: E402
 
 PREFILL, DECODE = 512, 128
 
-TRANSFORMERS = """
-import json, sys, time, torch
-from transformers import CodeGenForCausalLM
-torch.set_num_threads(int(sys.argv[2]))
-model = CodeGenForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32).eval()
-ids = torch.tensor([json.loads(sys.argv[3])])
-with torch.no_grad():
-    start = time.perf_counter(); out = model(ids, use_cache=True); prefill = time.perf_counter() - start
-    past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-    start = time.perf_counter()
-    for _ in range(int(sys.argv[4])):
-        out = model(token, past_key_values=past, use_cache=True)
-        past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-    decode = time.perf_counter() - start
-print(json.dumps({"prefill": ids.shape[1] / prefill, "decode": int(sys.argv[4]) / decode}))
-"""
 
 
 def engine_run(engine: Engine, prompt: list[int]) -> tuple[float, float]:
@@ -130,10 +113,10 @@ def main() -> None:
             lookups.append({"model": f"codegen-350M {quant}",
                             **lookup_speedup(engine, refinement_prompt(engine, False), 128, args.repeat)})
             del bare, engine
-        ids = json.dumps(prompt)
-        out = subprocess.run([sys.executable, "-c", TRANSFORMERS, str(ckpt), str(args.threads), ids, str(DECODE)],
-                             check=True, capture_output=True, text=True)
-        rows.append({"model": "codegen-350M fp32", "runner": "transformers", **json.loads(out.stdout.splitlines()[-1])})
+        reference = measure_in_child("transformers", ckpt, prompt_tokens=PREFILL, gen_tokens=DECODE + 1, repeat=1,
+                                     threads=args.threads)
+        rows.append({"model": "codegen-350M fp32", "runner": "transformers", "prefill": reference.prefill_tps,
+                     "decode": reference.decode_tps})
     smollm = Engine(embedded_default(), threads=args.threads, n_ctx=2048)
     lookups.append({"model": "SmolLM2-135M Q4_1", **lookup_speedup(smollm, refinement_prompt(smollm, True), 256,
                                                                    args.repeat)})

@@ -15,13 +15,15 @@ from pathlib import Path
 
 from assistant.errors import ModelLoadError
 from assistant.model_info import ModelInfo, read_model_info
+from assistant.native import QUANT_TYPES
 from assistant.paths import user_dir
 
 from . import manifest
 from .manifest import Record
 
-# Best first: when several quantizations of one model are installed, --model BASE takes the most faithful.
-QUANT_PREFERENCE = ("f32", "f16", "q8_0", "q5_k_m", "q4_k_m", "q4_0")
+# Best first (the converter lists them that way): when several quantizations of one model are installed,
+# --model BASE takes the most faithful.
+QUANT_PREFERENCE = tuple(QUANT_TYPES)
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,6 @@ def models_dir() -> Path:
     path = user_dir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def file_name(base: str, quant: str) -> str:
-    return f"{base}.{quant}.gguf"
 
 
 def installed() -> list[Installed]:

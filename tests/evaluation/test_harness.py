@@ -71,13 +71,10 @@ SOLUTIONS = {
 
 
 def scripted(problem: mtpb.Problem):
-    case_values: dict = {}
-
     def answer(history: str, max_tokens: int) -> str:
         turn = history.count("\n# ") - 1  # comment lines after the header's
         values = next(v for v in problem.inputs if all(str(x) in history for x in v.values()))
-        case_values.update(values)
-        return SOLUTIONS[problem.id][turn].format(**{k: v for k, v in values.items()}) + "\n# next\nprint('junk')"
+        return SOLUTIONS[problem.id][turn].format(**values) + "\n# next\nprint('junk')"
 
     return answer
 
