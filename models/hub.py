@@ -38,10 +38,6 @@ class Plan:
     files: dict[str, int]  # name -> size
     to_download: int  # bytes not yet on disk
 
-    @property
-    def weights_bytes(self) -> int:
-        return sum(size for name, size in self.files.items() if name.endswith((".safetensors", ".bin")))
-
 
 def endpoint() -> str:
     from huggingface_hub import constants
