@@ -165,6 +165,19 @@ def decode_with_logits(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
     return logits
 
 
+def decode_for_next(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
+    """Decode tokens after the cached ones and return the logits after the last one.
+
+    Through llama-cpp-python's own eval, so the micro-batches fall exactly
+    where plain generation puts them: llama.cpp's sums depend on the batching,
+    and a different split can flip a near tie.
+    """
+    import numpy as np
+
+    llm.eval(tokens)
+    return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).copy()
+
+
 def cached_prefix(llm: llama_cpp.Llama, prompt: list[int]) -> int:
     """How many leading tokens of prompt the KV cache already holds."""
     n = 0

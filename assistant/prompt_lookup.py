@@ -35,12 +35,10 @@ def greedy_tokens(llm, prompt: list[int], stats: dict) -> Iterator[int]:
     """Greedy tokens after prompt, drafted from the context and verified in batches."""
     shared = min(native.cached_prefix(llm, prompt), len(prompt) - 1)
     native.keep_cached(llm, shared)
-    if len(prompt) - 1 > shared:
-        llm.eval(prompt[shared:-1])
-    logits = native.decode_with_logits(llm, prompt[-1:])
+    logits = native.decode_for_next(llm, prompt[shared:])
     context = list(prompt)
     stats.update(drafted=0, accepted=0)
-    token = int(np.argmax(logits[-1]))
+    token = int(np.argmax(logits))
     while True:
         context.append(token)
         draft = find_draft(context)

@@ -6,7 +6,8 @@ multi-line completions, cold (a file the server has not seen) and warm (the
 same file after an edit); prompt tokens recomputed per warm request (from the
 server's own log lines) and the server's resident memory.
 
-    python bench/lsp_bench.py --threads 2 --repeat 5
+    python bench/lsp_bench.py --threads 2 --repeat 5              # the server's default window
+    python bench/lsp_bench.py --threads 2 --repeat 5 --context 2048  # CodeGen's whole context
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def python_file(tag: int) -> str:
         f"        if result.ok:\n"
         f"            return result.json()\n"
         f"    raise RuntimeError('handler_{i} failed')\n\n\n"
-        for i in range(22)
+        for i in range(19)  # 1,471 tokens
     )
     return f"# file {tag}\nimport json\n\n\n" + body
 
@@ -48,7 +49,7 @@ SINGLE = "value = handler_3(request"  # a line to finish
 MULTI = "def handler_extra(request):\n    "  # a block to write
 
 
-async def measure(model: Path, threads: int, repeat: int, stderr_log: Path) -> dict:
+async def measure(model: Path, threads: int, repeat: int, context: int | None, stderr_log: Path) -> dict:
     client = LanguageClient("cga-bench", "1")
     logs: list[str] = []
 
@@ -60,7 +61,8 @@ async def measure(model: Path, threads: int, repeat: int, stderr_log: Path) -> d
     await client.start_io("sh", "-c", f"exec '{sys.executable}' -m assistant.cli lsp 2>>'{stderr_log}'")
     await client.initialize_async(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
-        initialization_options={"model": str(model), "threads": threads, "maxTokens": 32},
+        initialization_options={"model": str(model), "threads": threads, "maxTokens": 32,
+                                **({"contextTokens": context} if context else {})},
     ))
     client.initialized(types.InitializedParams())
     results: dict[str, list[float]] = {}
@@ -116,6 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--context", type=int, help="The server's contextTokens (default: the server's default).")
     parser.add_argument("--model", type=Path, help="Use this GGUF instead of building a random-weight 350M Q4_K_M.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
@@ -126,7 +129,7 @@ def main() -> None:
             model = Path(tmp) / "c350.q4_k_m.gguf"
             subprocess.run([sys.executable, "-m", "assistant.cli", "convert", str(ckpt), "-o", str(model),
                             "-q", "q4_k_m"], check=True)
-        out = asyncio.run(measure(model, args.threads, args.repeat, Path(tmp) / "server-stderr.log"))
+        out = asyncio.run(measure(model, args.threads, args.repeat, args.context, Path(tmp) / "server-stderr.log"))
     print(f"Prompt: {out['prompt_tokens']} tokens; {args.threads} threads; {args.repeat} runs each.\n")
     print("| completion | p50 | p95 |\n|---|---|---|")
     for name, values in out["latency"].items():

@@ -39,6 +39,7 @@ def source_files(folder: Path) -> list[Path]:
 def measure(model: Path, files: list[Path], *, window: int = 512, threads: int | None = None,
             progress: Callable[[int, int], None] | None = None) -> Perplexity:
     engine = Engine(model, threads=threads, n_ctx=window)
+    window = engine.n_ctx  # no longer than the model's own context
     nll, count = 0.0, 0
     try:
         for done, path in enumerate(files):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 BLOCK_OPENERS = (":", "{", "(", "[")
 MAX_PREFIX_CHARS = 8000
 MAX_SUFFIX_CHARS = 2000
+WINDOW_STEP = 1024  # characters between the places a prompt may begin
+INDENT_SAMPLE = 100_000  # characters read to tell a tab-indented document
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,34 @@ def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def context_at(text: str, offset: int) -> Context:
-    """Prefix and suffix windows (cut at line starts), and whether to write a whole block."""
-    prefix, suffix = text[:offset], text[offset:]
-    if len(prefix) > MAX_PREFIX_CHARS:
-        cut = prefix.find("\n", len(prefix) - MAX_PREFIX_CHARS)
-        prefix = prefix[cut + 1 :] if cut >= 0 else prefix[-MAX_PREFIX_CHARS:]
+def window_starts(text: str, offset: int, max_chars: int = MAX_PREFIX_CHARS) -> list[int]:
+    """Where the prompt for a cursor may begin, earliest (longest prompt) first; each a line start.
+
+    They are the first line starts after multiples of WINDOW_STEP, counted from
+    the top of the document, so typing at the cursor does not move them: the
+    prompt keeps its first tokens, and the KV cache its work, until the prompt
+    outgrows its budget and begins one step further down. (Cutting a fixed
+    number of tokens before the cursor would shift the whole prompt, and
+    recompute all of it, at every keystroke.) The last one is the cursor's own line.
+    """
+    lowest = max(0, offset - max_chars)
+    starts: list[int] = []
+    for point in range(-(-lowest // WINDOW_STEP) * WINDOW_STEP, offset + 1, WINDOW_STEP):
+        newline = text.find("\n", point - 1, offset) if point else -1
+        if point and newline < 0:
+            break  # no line starts between here and the cursor
+        starts.append(newline + 1)
+    cursor_line = text.rfind("\n", 0, offset) + 1
+    if not starts or starts[-1] < cursor_line:
+        starts.append(cursor_line)
+    return list(dict.fromkeys(starts))
+
+
+def context_at(text: str, offset: int, start: int | None = None) -> Context:
+    """The prompt's prefix (from start, else the earliest window start) and suffix windows, and whether to write a block."""
+    if start is None:
+        start = window_starts(text, offset)[0]
+    prefix, suffix = text[start:offset], text[offset:]
     if len(suffix) > MAX_SUFFIX_CHARS:
         cut = suffix.rfind("\n", 0, MAX_SUFFIX_CHARS)
         suffix = suffix[: cut + 1] if cut >= 0 else suffix[:MAX_SUFFIX_CHARS]
@@ -45,7 +69,7 @@ def context_at(text: str, offset: int) -> Context:
         opener = before
     elif not before.strip() and previous_lines and previous_lines[-1].rstrip().endswith(BLOCK_OPENERS):
         opener = previous_lines[-1]
-    uses_tabs = any(line.startswith("\t") for line in text.splitlines()[:2000])
+    uses_tabs = any(line.startswith("\t") for line in text[:INDENT_SAMPLE].splitlines())
     return Context(prefix, suffix, bool(opener) and not right.strip(), _indent(opener), right, uses_tabs)
 
 

@@ -15,12 +15,12 @@ from collections import OrderedDict
 
 from lsprotocol import types
 
-from assistant import prompts
-from assistant.engine import Engine, Generation
+from assistant import heap, prompts
+from assistant.engine import MIN_ANSWER_TOKENS, Engine, Generation
 from assistant.errors import EngineError
 from assistant.model_choice import choose_model
 
-from .completion_context import Context, context_at, shape
+from .completion_context import Context, context_at, shape, window_starts
 from .main_thread import MainThreadWorker
 from .positions import offset_at, position_at
 from .refinement import RefineError, Refinement, enclosing_function
@@ -94,8 +94,9 @@ class AssistantServer(LanguageServer):
                 choice = choose_model(self.settings.model)
                 token = self._begin_progress(f"Loading {choice.path.name}")
                 try:
-                    self.engine = main_thread.call(
-                        lambda: Engine(choice.path, threads=self.settings.threads, gpu_layers=self.settings.layers))
+                    self.engine = main_thread.call(lambda: Engine(
+                        choice.path, threads=self.settings.threads, gpu_layers=self.settings.layers,
+                        n_ctx=self.settings.context_tokens))
                 finally:
                     if token:
                         self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="Model loaded"))
@@ -131,11 +132,12 @@ class AssistantServer(LanguageServer):
             if cancel.is_set():
                 return
             engine = self.get_engine()
-            tokens = engine.tokenize(context_at(text, len(text)).prefix)[-(engine.n_ctx - self.settings.max_tokens):]
+            tokens = self._prompt(engine, text, len(text))
             if tokens:
                 main_thread.call(engine.complete, tokens, Generation(max_tokens=1, cancel=cancel))
         self.window_log_message(types.LogMessageParams(
             types.MessageType.Log, f"cga: warmed the cache with {len(tokens)} tokens of {uri}"))
+        heap.tidy()
 
     def _take_turn(self) -> threading.Event:
         """A cancel event for new work; the work in flight is told to stop (the latest request wins)."""
@@ -181,7 +183,8 @@ class AssistantServer(LanguageServer):
         if document.language_id in self.settings.disabled_languages:
             return None
         text = document.source
-        ctx = context_at(text, offset_at(text, line, character))
+        offset = offset_at(text, line, character)
+        ctx = context_at(text, offset)
         key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline)  # the exact prompt, not just its tail
         if key in self.cache:
             self.cache.move_to_end(key)
@@ -194,16 +197,12 @@ class AssistantServer(LanguageServer):
                 return None
             engine = self.get_engine()
             started = time.perf_counter()
-            if engine.info.can_infill and ctx.suffix.strip():
-                tokens = prompts.infill(engine.info, engine.tokenize, ctx.prefix, ctx.suffix)
-            else:
-                tokens = engine.tokenize(ctx.prefix)
-            budget = engine.n_ctx - self.settings.max_tokens
-            tokens = tokens[-budget:]
+            tokens = self._prompt(engine, text, offset)
             options = Generation(max_tokens=self.settings.max_tokens if ctx.multiline else min(
                 self.settings.max_tokens, 48), stop=() if ctx.multiline else ("\n",), cancel=cancel)
             answer = shape(main_thread.call(engine.complete, tokens, options), ctx)
             stats = options.stats
+        heap.tidy()
         self.window_log_message(types.LogMessageParams(
             types.MessageType.Log,
             f"cga: completion: prompt {stats['prompt_tokens']} tokens, {stats['reused_tokens']} reused, "
@@ -216,6 +215,19 @@ class AssistantServer(LanguageServer):
             self.cache.popitem(last=False)
         return answer, ctx
 
+
+    def _prompt(self, engine: Engine, text: str, offset: int) -> list[int]:
+        """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer."""
+        budget = engine.n_ctx - max(self.settings.max_tokens, MIN_ANSWER_TOKENS)
+        for start in window_starts(text, offset):
+            ctx = context_at(text, offset, start)
+            if engine.info.can_infill and ctx.suffix.strip():
+                tokens = prompts.infill(engine.info, engine.tokenize, ctx.prefix, ctx.suffix)
+            else:
+                tokens = engine.tokenize(ctx.prefix)
+            if len(tokens) <= budget:
+                return tokens
+        return tokens[-budget:]  # the cursor's line alone is longer than the window
 
     def refine(self, uri: str, selection: types.Range | None, instruction: str) -> dict:
         text = self._text(uri)
@@ -269,6 +281,16 @@ class AssistantServer(LanguageServer):
 
 
 server = AssistantServer()
+
+
+def serve(settings: Settings, tcp: int | None = None) -> None:
+    """Speak LSP on stdio (or on 127.0.0.1:tcp) until the client leaves; the model runs on this thread."""
+    server.base_settings = server.settings = settings
+    heap.keep_forever()
+    target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else server.start_io
+    protocol = threading.Thread(target=target, name="lsp-protocol", daemon=True)
+    protocol.start()
+    main_thread.serve_while(protocol)  # see lsp/main_thread.py
 
 
 @server.feature(types.INITIALIZE)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
 CAMEL = {"model": "model", "device": "device", "threads": "threads", "maxTokens": "max_tokens",
-         "gpuLayers": "gpu_layers", "debounceMs": "debounce_ms", "disabledLanguages": "disabled_languages"}
+         "gpuLayers": "gpu_layers", "debounceMs": "debounce_ms", "disabledLanguages": "disabled_languages",
+         "contextTokens": "context_tokens"}
 CLIENT_ONLY = {"command"}  # editor-side settings (how to start us) that clients send along
 DEVICES = ("auto", "cpu", "gpu")
+DEFAULT_CONTEXT_TOKENS = 1536
 
 
 def _count(low: int, high: int):
@@ -24,6 +27,7 @@ CHECKS = {
     "gpu_layers": lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
     "debounce_ms": _count(0, 5000),
     "disabled_languages": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "context_tokens": _count(256, 131072),
 }
 
 
@@ -36,15 +40,27 @@ class Settings:
     gpu_layers: str = "auto"
     debounce_ms: int = 0
     disabled_languages: tuple[str, ...] = ()
+    # The model's window: prompt plus answer. The KV cache is allocated for all of it up front, so this
+    # is the setting that sets the server's memory (and how long a cold file takes); capped at the model's own.
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
 
     @property
     def layers(self) -> str:
         """GPU layers as the engine takes them: `device` wins where it is explicit."""
         return {"cpu": "none", "gpu": "all"}.get(self.device, self.gpu_layers)
 
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        values = json.loads(text)
+        return cls(**{**values, "disabled_languages": tuple(values.get("disabled_languages", ()))})
+
     def reload_needed(self, other: Settings) -> bool:
         """Whether going from self to other means loading the model again."""
-        return (self.model, self.threads, self.layers) != (other.model, other.threads, other.layers)
+        return ((self.model, self.threads, self.layers, self.context_tokens)
+                != (other.model, other.threads, other.layers, other.context_tokens))
 
 
 def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, list[str]]:

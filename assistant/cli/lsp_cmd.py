@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, Optional
 
 import typer
+
+from lsp.settings import DEFAULT_CONTEXT_TOKENS, Settings
 
 from .options import GpuLayers, ModelOption, Threads
 
@@ -12,10 +16,15 @@ HELP = """Serve completions and refinement commands to an editor over the Langua
 
 The options set the defaults; the editor's initializationOptions and
 workspace/didChangeConfiguration (section "cga") override them: model, device
-(auto, cpu, gpu), threads, gpuLayers, maxTokens, debounceMs, disabledLanguages.
+(auto, cpu, gpu), threads, gpuLayers, contextTokens, maxTokens, debounceMs,
+disabledLanguages.
 
 Example (Neovim 0.8+): vim.lsp.start({ name = "cga", cmd = { "cga", "lsp" } })
 """
+
+# Not `-m lsp`: that would put the current directory first on sys.path, where a
+# user's own `lsp` folder would shadow ours.
+BARE_SERVER = "import sys; sys.path = [p for p in sys.path if p]; from lsp.__main__ import main; main(sys.argv[1:])"
 
 
 def register(app: typer.Typer) -> None:
@@ -26,15 +35,17 @@ def lsp_command(
     model: ModelOption = None,
     threads: Threads = None,
     gpu_layers: GpuLayers = "auto",
+    context: Annotated[int, typer.Option(
+        "--context", min=256, help="Tokens the model sees at once, prompt and answer (at most the model's own "
+        "context). Memory grows with it: about 60 KiB a token for codegen-350M, 245 KiB for 2B.")
+    ] = DEFAULT_CONTEXT_TOKENS,
     tcp: Annotated[Optional[int], typer.Option(help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
 ) -> None:
-    import threading
+    settings = Settings(model=model, threads=threads, gpu_layers=gpu_layers, context_tokens=context)
+    if os.name == "posix":  # become the bare server (same process and pipes): see lsp/__main__.py
+        sys.stdout.flush()
+        port = [] if tcp is None else [str(tcp)]
+        os.execv(sys.executable, [sys.executable, "-c", BARE_SERVER, settings.to_json(), *port])
+    from lsp.server import serve
 
-    from lsp.server import main_thread, server
-    from lsp.settings import Settings
-
-    server.base_settings = server.settings = Settings(model=model, threads=threads, gpu_layers=gpu_layers)
-    target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else server.start_io
-    protocol = threading.Thread(target=target, name="lsp-protocol", daemon=True)
-    protocol.start()
-    main_thread.serve_while(protocol)  # the model runs here; see lsp/main_thread.py
+    serve(settings, tcp)

@@ -23,7 +23,11 @@ def refinement_prompt(engine) -> list[int]:
 
 def test_lookup_gives_the_greedy_answer_with_accepted_drafts(smollm):
     prompt = refinement_prompt(smollm)
+    # Both from an empty cache: llama.cpp's sums depend on how tokens are batched, so a prompt
+    # prefilled in one piece and one whose last token is evaluated again may differ in a near tie.
+    smollm.llm.reset()
     plain = smollm.complete(prompt, Generation(max_tokens=96))
+    smollm.llm.reset()
     options = Generation(max_tokens=96, prompt_lookup=True)
     drafted = smollm.complete(prompt, options)
     assert drafted == plain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp.completion_context import context_at, shape
+from lsp.completion_context import context_at, shape, window_starts
 
 
 def at_cursor(marked: str):
@@ -48,3 +48,18 @@ def test_windows_are_cut_at_line_starts():
     text = "".join(f"line_{i} = {i}\n" for i in range(2000))
     ctx = context_at(text, len(text))
     assert ctx.prefix.startswith("line_") and len(ctx.prefix) <= 8000
+
+
+def test_prompt_starts_stay_put_while_typing_at_the_cursor():
+    text = "".join(f"value_{i} = compute({i})\n" for i in range(1000))
+    starts = window_starts(text, len(text))
+    assert starts == sorted(starts) and len(text) - starts[0] <= 8000
+    assert all(s == 0 or text[s - 1] == "\n" for s in starts)
+    assert starts[-1] == len(text)  # the cursor's own (empty) line is the last resort
+    typed = text + "result = comp"
+    assert window_starts(typed, len(typed))[:-1] == starts[:-1]
+
+
+def test_a_cursor_on_a_huge_line_still_gets_its_line_start():
+    text = "short = 1\n" + "x" * 20000
+    assert window_starts(text, len(text)) == [10]

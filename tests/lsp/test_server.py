@@ -175,3 +175,43 @@ async def test_debounce_lets_the_latest_keystroke_win(client: LanguageClient):
     assert not superseded.items
     assert isinstance(latest, types.CompletionList)
     assert len(prompt_sizes(client)) == before + 1  # only the latest one ran the model
+
+
+def reuse(client: LanguageClient) -> list[tuple[int, int]]:
+    return [(int(m.group(1)), int(m.group(2))) for m in log_lines(client, r"completion: prompt (\d+) tokens, (\d+) reused")]
+
+
+@pytest.mark.asyncio
+async def test_a_file_longer_than_the_window_keeps_the_cache_while_typing(client: LanguageClient):
+    # A prompt cut a fixed number of tokens before the cursor would start one token later after each
+    # keystroke and be recomputed whole; the window's start must stay where it was.
+    configure(client, contextTokens=512)
+    text = "".join(f"def handler_{i}(request):\n    return request.send(timeout={i})\n\n" for i in range(120))
+    open_document(client, text)
+    typed = ""
+    for key in "resu":
+        typed += key
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=len(typed) + 1),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(end_of(text + typed[:-1]), end_of(text + typed[:-1])), text=key)]))
+        result = await client.text_document_completion_async(
+            types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=end_of(text + typed)))
+        assert isinstance(result, types.CompletionList)
+    sizes = reuse(client)
+    assert len(sizes) == 4 and all(prompt <= 512 - 16 for prompt, _ in sizes)  # room for an answer
+    assert all(prompt - reused <= 64 for prompt, reused in sizes[1:]), sizes
+    assert sizes[0][0] > 300  # and the window is used, not a few lines
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+async def test_cga_lsp_becomes_the_bare_server(client: LanguageClient):
+    # `cga lsp` checks its options, then execs the server alone (same process, same pipes) so the
+    # editor does not pay for the command line's libraries all day.
+    open_document(client)
+    assert isinstance(await client.text_document_completion_async(at_end()), types.CompletionList)
+    pid = client._server.pid
+    assert b"from lsp.__main__ import main" in open(f"/proc/{pid}/cmdline", "rb").read()
+    loaded = open(f"/proc/{pid}/maps").read()
+    assert "pydantic_core" not in loaded and "libllama" in loaded

@@ -33,3 +33,11 @@ def test_payload_shapes():
     assert parse_settings({"model": ""})[0].model is None
     assert section({"cga": {"maxTokens": 3}}) == {"maxTokens": 3}
     assert section({"maxTokens": 3}) == {"maxTokens": 3}
+
+
+def test_the_context_size_reloads_and_travels_to_the_bare_server():
+    assert Settings().reload_needed(Settings(context_tokens=1024)) is True
+    settings, problems = parse_settings({"contextTokens": 100})
+    assert settings.context_tokens == Settings().context_tokens and "contextTokens" in problems[0]
+    chosen = Settings(model="m.gguf", threads=3, context_tokens=2048, disabled_languages=("markdown",))
+    assert Settings.from_json(chosen.to_json()) == chosen

@@ -30,6 +30,7 @@ function serverSettings(): Record<string, unknown> {
     model: config.get<string | null>("model") || null,
     device: config.get<string>("device", "auto"),
     threads: config.get<number | null>("threads") ?? null,
+    contextTokens: config.get<number>("contextTokens", 1536),
     maxTokens: config.get<number>("maxTokens", 64),
     debounceMs: config.get<number>("debounceMs", 0),
     disabledLanguages: config.get<string[]>("disabledLanguages", []),
