@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import gguf
-
 from .errors import ModelLoadError
+from .native import read_metadata
 
 
 @dataclass(frozen=True)
@@ -35,32 +34,23 @@ def read_model_info(path: Path) -> ModelInfo:
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path} does not exist; give the path of a .gguf file or an installed model's name.")
-    try:
-        reader = gguf.GGUFReader(path)
-    except (ValueError, OSError, KeyError, IndexError) as exc:
-        raise ModelLoadError(f"{path} is not a readable GGUF file ({exc}); re-download or re-convert it.") from exc
-
-    def get(key: str, default=None):
-        value = reader.get_field(key)
-        return default if value is None else value.contents()
-
-    arch = get(gguf.Keys.General.ARCHITECTURE, "unknown")
-    family = get("codegen.family", "other")
-    ids = {}
-    for key in ("sep", "eom", "mask_1", "eos", "bos", "fim_prefix", "fim_middle", "fim_suffix"):
-        value = get(f"codegen.{key}_token_id")
-        if value is not None:
-            ids[key] = int(value)
-    if "eos" not in ids and get(gguf.Keys.Tokenizer.EOS_ID) is not None:
-        ids["eos"] = int(get(gguf.Keys.Tokenizer.EOS_ID))
+    values = read_metadata(path)
+    if values is None:
+        raise ModelLoadError(f"{path} is not a readable GGUF file; re-download or re-convert it.")
+    arch = str(values.get("general.architecture", "unknown"))
+    ids = {key: int(values[f"codegen.{key}_token_id"])
+           for key in ("sep", "eom", "mask_1", "eos", "bos", "fim_prefix", "fim_middle", "fim_suffix")
+           if f"codegen.{key}_token_id" in values}
+    if "eos" not in ids and "tokenizer.ggml.eos_token_id" in values:
+        ids["eos"] = int(values["tokenizer.ggml.eos_token_id"])
     return ModelInfo(
         path=path,
-        name=get(gguf.Keys.General.NAME) or path.stem,
+        name=str(values.get("general.name") or path.stem),
         arch=arch,
-        family=family,
-        context_length=int(get(f"{arch}.context_length", 2048)),
-        block_count=int(get(f"{arch}.block_count", 0)),
-        can_infill=bool(get("codegen.can_infill", False)),
+        family=str(values.get("codegen.family", "other")),
+        context_length=int(values.get(f"{arch}.context_length", 2048)),
+        block_count=int(values.get(f"{arch}.block_count", 0)),
+        can_infill=bool(values.get("codegen.can_infill", False)),
         special_ids=ids,
-        chat_template=get(gguf.Keys.Tokenizer.CHAT_TEMPLATE),
+        chat_template=values.get("tokenizer.chat_template"),
     )
