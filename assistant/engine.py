@@ -129,7 +129,7 @@ class Engine:
                 f"({native.recent_log(2)})"
             ) from exc
         self.pieces = native.piece_table(self.llm)
-        heap.tidy()  # what reading the metadata left behind
+        heap.tidy()  # llama.cpp's load buffers, before they set the process's high-water mark
 
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)

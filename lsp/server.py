@@ -215,7 +215,6 @@ class AssistantServer(LanguageServer):
             self.cache.popitem(last=False)
         return answer, ctx
 
-
     def _prompt(self, engine: Engine, text: str, offset: int) -> list[int]:
         """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer."""
         budget = engine.n_ctx - max(self.settings.max_tokens, MIN_ANSWER_TOKENS)
