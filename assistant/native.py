@@ -8,6 +8,7 @@ live in one place.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,7 @@ _GGUF_GETTERS = {0: ("u8", ctypes.c_uint8), 1: ("i8", ctypes.c_int8), 2: ("u16",
                  10: ("u64", ctypes.c_uint64), 11: ("i64", ctypes.c_int64), 12: ("f64", ctypes.c_double)}
 
 
+@functools.cache
 def _gguf_api() -> ctypes.CDLL:
     lib = llama_cpp.llama_cpp._lib  # libllama; ggml's gguf functions resolve through it
     lib.gguf_init_from_file.argtypes = [ctypes.c_char_p, _GgufInitParams]

@@ -52,11 +52,9 @@ def window_starts(text: str, offset: int, max_chars: int = MAX_PREFIX_CHARS) -> 
     return list(dict.fromkeys(starts))
 
 
-def context_at(text: str, offset: int, start: int | None = None) -> Context:
-    """The prompt's prefix (from start, else the earliest window start) and suffix windows, and whether to write a block."""
-    if start is None:
-        start = window_starts(text, offset)[0]
-    prefix, suffix = text[start:offset], text[offset:]
+def context_at(text: str, offset: int) -> Context:
+    """Prefix (from the earliest window start) and suffix windows, and whether to write a whole block."""
+    prefix, suffix = text[window_starts(text, offset)[0]:offset], text[offset:offset + MAX_SUFFIX_CHARS + 1]
     if len(suffix) > MAX_SUFFIX_CHARS:
         cut = suffix.rfind("\n", 0, MAX_SUFFIX_CHARS)
         suffix = suffix[: cut + 1] if cut >= 0 else suffix[:MAX_SUFFIX_CHARS]

@@ -132,7 +132,7 @@ class AssistantServer(LanguageServer):
             if cancel.is_set():
                 return
             engine = self.get_engine()
-            tokens = self._prompt(engine, text, len(text))
+            tokens = self._prompt(engine, text, len(text), "")
             if tokens:
                 main_thread.call(engine.complete, tokens, Generation(max_tokens=1, cancel=cancel))
         self.window_log_message(types.LogMessageParams(
@@ -197,7 +197,7 @@ class AssistantServer(LanguageServer):
                 return None
             engine = self.get_engine()
             started = time.perf_counter()
-            tokens = self._prompt(engine, text, offset)
+            tokens = self._prompt(engine, text, offset, ctx.suffix)
             options = Generation(max_tokens=self.settings.max_tokens if ctx.multiline else min(
                 self.settings.max_tokens, 48), stop=() if ctx.multiline else ("\n",), cancel=cancel)
             answer = shape(main_thread.call(engine.complete, tokens, options), ctx)
@@ -215,15 +215,15 @@ class AssistantServer(LanguageServer):
             self.cache.popitem(last=False)
         return answer, ctx
 
-    def _prompt(self, engine: Engine, text: str, offset: int) -> list[int]:
+    def _prompt(self, engine: Engine, text: str, offset: int, suffix: str) -> list[int]:
         """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer."""
         budget = engine.n_ctx - max(self.settings.max_tokens, MIN_ANSWER_TOKENS)
         for start in window_starts(text, offset):
-            ctx = context_at(text, offset, start)
-            if engine.info.can_infill and ctx.suffix.strip():
-                tokens = prompts.infill(engine.info, engine.tokenize, ctx.prefix, ctx.suffix)
+            prefix = text[start:offset]
+            if engine.info.can_infill and suffix.strip():
+                tokens = prompts.infill(engine.info, engine.tokenize, prefix, suffix)
             else:
-                tokens = engine.tokenize(ctx.prefix)
+                tokens = engine.tokenize(prefix)
             if len(tokens) <= budget:
                 return tokens
         return tokens[-budget:]  # the cursor's line alone is longer than the window
