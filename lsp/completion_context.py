@@ -23,6 +23,11 @@ class Context:
     base_indent: str  # indentation of the line that opened the block
     right_of_cursor: str
     uses_tabs: bool
+    # The indentation already typed on a line that holds nothing else. BPE vocabularies merge a newline with
+    # the spaces after it into one token, which in training is mostly followed by another newline, so models
+    # often answer such a prompt with a line break and the whole next line (seen with SmolLM2:
+    # `def f(n):\n    ` → `\n    if n == 1:`). shape() turns that into text that goes after the cursor.
+    typed_indent: str = ""
 
 
 def _indent(line: str) -> str:
@@ -68,11 +73,17 @@ def context_at(text: str, offset: int) -> Context:
     elif not before.strip() and previous_lines and previous_lines[-1].rstrip().endswith(BLOCK_OPENERS):
         opener = previous_lines[-1]
     uses_tabs = any(line.startswith("\t") for line in text[:INDENT_SAMPLE].splitlines())
-    return Context(prefix, suffix, bool(opener) and not right.strip(), _indent(opener), right, uses_tabs)
+    typed_indent = before if before and not before.strip() else ""
+    return Context(prefix, suffix, bool(opener) and not right.strip(), _indent(opener), right, uses_tabs, typed_indent)
 
 
 def shape(completion: str, ctx: Context) -> str:
     """The completion as the editor should insert it: one line, or the block up to its end."""
+    if ctx.typed_indent and completion[:1] in ("\n", "\r"):
+        completion = completion.lstrip("\r\n")
+        if not completion.startswith(ctx.typed_indent):
+            return ""  # the model's next line is less indented than the cursor: nothing to write here
+        completion = completion[len(ctx.typed_indent):]
     if not ctx.multiline:
         line = completion.split("\n", 1)[0].rstrip("\r")
         if ctx.right_of_cursor.strip() and line.endswith(ctx.right_of_cursor.strip()):

@@ -85,7 +85,11 @@ class Refinement:
         if not code.strip():
             self.conversation.undo()
             raise RefineError("The model wrote nothing for that instruction; rephrase it.")
-        return self._replace_with(code + ("\n" if self.conversation.meta["original"].endswith("\n") else ""))
+        code += "\n" if self.conversation.meta["original"].endswith("\n") else ""
+        if code == self.conversation.meta["current"]:
+            self.conversation.undo()  # a turn that changed nothing is not worth a place in the conversation
+            raise RefineError("The model returned the code unchanged; say more precisely what to change.")
+        return self._replace_with(code)
 
     def undo(self) -> str:
         if self.conversation.undo() is None:
@@ -94,6 +98,8 @@ class Refinement:
         return self._replace_with(previous if previous is not None else self.conversation.meta["original"])
 
     def reset(self) -> str:
+        if not self.conversation.turns and self.conversation.meta["current"] == self.conversation.meta["original"]:
+            raise RefineError("The code is already as it was before the first refinement.")
         self.conversation.reset()
         return self._replace_with(self.conversation.meta["original"])
 

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 
 from lsprotocol import types
 
@@ -21,52 +22,21 @@ from assistant.errors import EngineError
 from assistant.model_choice import choose_model
 
 from .completion_context import Context, context_at, shape, window_starts
+from .completion_items import inline_items, popup_item
 from .main_thread import MainThreadWorker
 from .positions import offset_at, position_at
+from .protocol import Protocol, current_request_id
 from .refinement import RefineError, Refinement, enclosing_function
 from .settings import Settings, parse_settings, section
 
-from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled  # noqa: E402  (after llama_cpp, via assistant)
-from pygls.feature_manager import is_thread_function  # noqa: E402
+from pygls.exceptions import JsonRpcRequestCancelled  # noqa: E402  (after llama_cpp, via assistant)
 from pygls.lsp.server import LanguageServer  # noqa: E402
-from pygls.protocol import LanguageServerProtocol  # noqa: E402
-from pygls.protocol.json_rpc import JsonRPCNotification  # noqa: E402
 
 CACHE_SIZE = 64
+ALTERNATIVES = 3  # suggestions offered when the user asks for more (next/previous), the greedy one first
+ALTERNATIVE_TEMPERATURE = 0.7
+STATUS = "cga/status"  # notification: {state: loading|ready|generating|error, model, message}; see README
 main_thread = MainThreadWorker()
-handling = threading.local()  # .request_id: the JSON-RPC id of the request this handler thread serves
-
-
-class Protocol(LanguageServerProtocol):
-    """pygls, but a request whose params do not parse gets an error response instead of silence."""
-
-    def structure_message(self, data):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if not ("id" in data and "method" in data):
-                raise
-            self._send_response(data["id"], None, exc.to_response_error())
-            return JsonRPCNotification(method="$/cga/rejected", jsonrpc="2.0", params=None)
-
-    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
-        """Threaded handlers learn which request they serve, so $/cancelRequest can reach their generation."""
-        if is_thread_function(handler):
-            inner = handler
-
-            def handler(*a, **k):
-                handling.request_id = msg_id
-                try:
-                    return inner(*a, **k)
-                finally:
-                    handling.request_id = None
-
-            handler.execute_in_thread = True
-        super()._execute_handler(msg_id, handler, callback, args, kwargs)
-
-    def _handle_cancel_notification(self, msg_id):
-        self._server.cancel_request(msg_id)
-        super()._handle_cancel_notification(msg_id)  # one not started yet never starts
 
 
 class AssistantServer(LanguageServer):
@@ -91,20 +61,34 @@ class AssistantServer(LanguageServer):
                 main_thread.call(engine.close)
             if self.engine is None:
                 self.engine_settings = self.settings
-                choice = choose_model(self.settings.model)
+                try:
+                    choice = choose_model(self.settings.model)
+                except EngineError as exc:
+                    self.status("error", str(exc))
+                    raise
+                self.status("loading", choice.path.name)
                 token = self._begin_progress(f"Loading {choice.path.name}")
                 try:
                     self.engine = main_thread.call(lambda: Engine(
                         choice.path, threads=self.settings.threads, gpu_layers=self.settings.layers,
                         n_ctx=self.settings.context_tokens))
+                except EngineError as exc:
+                    self.status("error", str(exc))
+                    raise
                 finally:
                     if token:
                         self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="Model loaded"))
+                self.status("ready")
                 self.window_log_message(types.LogMessageParams(
                     types.MessageType.Info,
                     f"cga: {self.engine.info.name} ({choice.reason}); {self.engine.placement.describe()}",
                 ))
             return self.engine
+
+    def status(self, state: str, message: str = "") -> None:
+        """Tell the editor what the model is doing (VS Code's status-bar item shows it)."""
+        model = self.engine.info.name if self.engine is not None else None
+        self.protocol.notify(STATUS, {"state": state, "model": model, "message": message})
 
     def _begin_progress(self, title: str) -> str | None:
         """$/progress for the client that supports it (the token must be created by request first)."""
@@ -145,10 +129,15 @@ class AssistantServer(LanguageServer):
         previous, self.in_flight = self.in_flight, cancel
         if previous is not None:
             previous.set()
-        request_id = getattr(handling, "request_id", None)
+        request_id = current_request_id()
         if request_id is not None:
             self.by_request[request_id] = cancel
         return cancel
+
+    def cancel_in_flight(self) -> None:
+        """Stop the completion or warm-up being generated (refinements run to the end)."""
+        if self.in_flight is not None:
+            self.in_flight.set()
 
     def cancel_request(self, request_id: object) -> None:
         """$/cancelRequest: stop that request's generation between two tokens."""
@@ -159,7 +148,7 @@ class AssistantServer(LanguageServer):
 
     def finish_request(self) -> None:
         """Forget the request this thread served; raise RequestCancelled if the client cancelled it."""
-        request_id = getattr(handling, "request_id", None)
+        request_id = current_request_id()
         self.by_request.pop(request_id, None)
         if request_id in self.cancelled:
             self.cancelled.discard(request_id)
@@ -176,16 +165,17 @@ class AssistantServer(LanguageServer):
             self.window_log_message(types.LogMessageParams(
                 types.MessageType.Info, "cga: settings changed; the model loads again on the next request"))
 
-    def complete_at(self, uri: str, line: int, character: int) -> tuple[str, Context] | None:
+    def complete_at(self, uri: str, line: int, character: int, count: int = 1) -> tuple[list[str], Context] | None:
+        """Up to count different answers at a cursor (the greedy one first), or None if the user moved on."""
         if uri not in self.workspace.text_documents:
             return None  # not opened by the client: nothing to complete
         document = self.workspace.get_text_document(uri)
         if document.language_id in self.settings.disabled_languages:
             return None
-        text = document.source
+        text, version = document.source, document.version
         offset = offset_at(text, line, character)
         ctx = context_at(text, offset)
-        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline)  # the exact prompt, not just its tail
+        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, count)  # the exact prompt, not just its tail
         if key in self.cache:
             self.cache.move_to_end(key)
             return self.cache[key], ctx
@@ -198,22 +188,37 @@ class AssistantServer(LanguageServer):
             engine = self.get_engine()
             started = time.perf_counter()
             tokens = self._prompt(engine, text, offset, ctx.suffix)
-            options = Generation(max_tokens=self.settings.max_tokens if ctx.multiline else min(
-                self.settings.max_tokens, 48), stop=() if ctx.multiline else ("\n",), cancel=cancel)
-            answer = shape(main_thread.call(engine.complete, tokens, options), ctx)
-            stats = options.stats
+            self.status("generating")
+            answers: list[str] = []
+            for n in range(count):
+                options = Generation(
+                    max_tokens=self.settings.max_tokens if ctx.multiline else min(self.settings.max_tokens, 48),
+                    stop=() if ctx.multiline else ("\n",), cancel=cancel,
+                    temperature=ALTERNATIVE_TEMPERATURE if n else 0.0)
+                answer = shape(main_thread.call(engine.complete, tokens, options), ctx)
+                if n == 0:
+                    stats = options.stats
+                if answer.strip() and answer not in answers:
+                    answers.append(answer)
+                if cancel.is_set():
+                    break
+            self.status("ready")
         heap.tidy()
         self.window_log_message(types.LogMessageParams(
             types.MessageType.Log,
             f"cga: completion: prompt {stats['prompt_tokens']} tokens, {stats['reused_tokens']} reused, "
-            f"{stats['generated']} generated, stopped by {stats['stop']}, {time.perf_counter() - started:.2f} s",
+            f"{stats['generated']} generated, stopped by {stats['stop']}, {len(answers)} answers, "
+            f"{time.perf_counter() - started:.2f} s",
         ))
         if cancel.is_set():
             return None
-        self.cache[key] = answer
+        self.cache[key] = answers
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)
-        return answer, ctx
+        current = self.workspace.text_documents.get(uri)
+        if current is None or current.version != version:
+            return None  # the document changed while the model wrote: the answer is for text that is gone
+        return answers, ctx
 
     def _prompt(self, engine: Engine, text: str, offset: int, suffix: str) -> list[int]:
         """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer."""
@@ -237,16 +242,30 @@ class AssistantServer(LanguageServer):
         if not text[start:end].strip():
             raise RefineError("Select the code to refine, or put the cursor inside a function.")
         language = self.workspace.get_text_document(uri).language_id or "python"
-        return self._run(Refinement.start(uri, text[start:end], start, language), "ask", instruction)
+        return self._ask(Refinement.start(uri, text[start:end], start, language), instruction)
 
     def follow_up(self, uri: str, instruction: str) -> dict:
-        return self._run(self._current(uri), "ask", instruction)
+        return self._ask(self._current(uri), instruction)
 
     def undo_refinement(self, uri: str) -> dict:
-        return self._run(self._current(uri), "undo")
+        refinement = self._current(uri)
+        return self._apply(refinement, refinement.undo, "Undo the last refinement")
 
     def reset_refinement(self, uri: str) -> dict:
-        return self._run(self._current(uri), "reset")
+        refinement = self._current(uri)
+        return self._apply(refinement, refinement.reset, "Put the original code back")
+
+    def _ask(self, refinement: Refinement, instruction: str) -> dict:
+        def rewrite() -> str:
+            with self.generation_lock:
+                engine = self.get_engine()
+                self.status("generating")
+                try:
+                    return main_thread.call(refinement.ask, engine, instruction, max(self.settings.max_tokens, 256))
+                finally:
+                    self.status("ready")
+
+        return self._apply(refinement, rewrite, f"Refine: {instruction[:60]}")
 
     def _text(self, uri: str) -> str:
         if uri not in self.workspace.text_documents:
@@ -260,19 +279,15 @@ class AssistantServer(LanguageServer):
             raise RefineError("The refined code was changed or moved since; select it and refine again.")
         return refinement
 
-    def _run(self, refinement: Refinement, action: str, *args: str) -> dict:
-        """Run one refinement step and apply the new code with workspace/applyEdit."""
+    def _apply(self, refinement: Refinement, step: Callable[[], str], label: str) -> dict:
+        """Take one refinement step and put its code in the document with workspace/applyEdit (Ctrl+Z reverts it)."""
         text = self._text(refinement.uri)
-        start, end = refinement.span
-        with self.generation_lock:
-            if action == "ask":
-                code = main_thread.call(refinement.ask, self.get_engine(), args[0], max(self.settings.max_tokens, 256))
-            else:
-                code = getattr(refinement, action)()
+        start, end = refinement.span  # where the code is now, before the step moves it
+        code = step()
         edit = types.TextEdit(types.Range(types.Position(*position_at(text, start)),
                                           types.Position(*position_at(text, end))), code)
         result = self.workspace_apply_edit(types.ApplyWorkspaceEditParams(
-            edit=types.WorkspaceEdit(changes={refinement.uri: [edit]}), label=f"cga {action}",
+            edit=types.WorkspaceEdit(changes={refinement.uri: [edit]}), label=label,
         )).result(timeout=60)
         if result.applied:
             refinement.save()
@@ -317,32 +332,31 @@ def _quietly(ls: AssistantServer, action, *args) -> None:
         ls.window_log_message(types.LogMessageParams(types.MessageType.Warning, f"cga: background work failed: {exc!r}"))
 
 
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: AssistantServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.cancel_in_flight()  # what the model is writing is for text that just changed
+
+
 @server.feature(
     types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
 )
 @server.thread()
-def completion(ls: AssistantServer, params: types.CompletionParams) -> types.CompletionList | None:
+def completion(ls: AssistantServer, params: types.CompletionParams) -> types.CompletionList:
     result = _complete(ls, params.text_document.uri, params.position)
     if not result:
         return types.CompletionList(is_incomplete=True, items=[])
-    text, _ = result
-    label = text.strip().split("\n", 1)[0][:60] or text[:60]
-    item = types.CompletionItem(label=label, insert_text=text, kind=types.CompletionItemKind.Text,
-                                detail="cga", sort_text="0")
-    return types.CompletionList(is_incomplete=True, items=[item])
+    answers, ctx = result
+    return types.CompletionList(is_incomplete=True, items=[popup_item(answers[0], ctx.prefix, params.position)])
 
 
-@server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+# The options object matters: without one, pygls advertises no inlineCompletionProvider and VS Code never asks.
+@server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
 @server.thread()
 def inline_completion(ls: AssistantServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
-    result = _complete(ls, params.text_document.uri, params.position)
-    if not result or not result[0]:
-        return types.InlineCompletionList(items=[])
-    position = params.position
-    item = types.InlineCompletionItem(
-        insert_text=result[0], range=types.Range(position, position),
-    )
-    return types.InlineCompletionList(items=[item])
+    # Typing asks for one suggestion; asking for the next or previous one (Invoked) gets alternatives.
+    invoked = params.context is not None and params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    result = _complete(ls, params.text_document.uri, params.position, ALTERNATIVES if invoked else 1)
+    return inline_items(result[0] if result else [], params.position)
 
 
 @server.command("cga.refine")
@@ -377,9 +391,9 @@ def _command(ls: AssistantServer, action, *args) -> dict:
         return {"applied": False, "error": str(exc)}
 
 
-def _complete(ls: AssistantServer, uri: str, position: types.Position) -> tuple[str, Context] | None:
+def _complete(ls: AssistantServer, uri: str, position: types.Position, count: int = 1) -> tuple[list[str], Context] | None:
     try:
-        return ls.complete_at(uri, position.line, position.character)
+        return ls.complete_at(uri, position.line, position.character, count)
     except EngineError as exc:
         ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"cga: {exc}"))
         return None

@@ -10,7 +10,9 @@ from typing import Any
 CAMEL = {"model": "model", "device": "device", "threads": "threads", "maxTokens": "max_tokens",
          "gpuLayers": "gpu_layers", "debounceMs": "debounce_ms", "disabledLanguages": "disabled_languages",
          "contextTokens": "context_tokens"}
-CLIENT_ONLY = {"command"}  # editor-side settings (how to start us) that clients send along
+# Editor-side settings that clients send along with ours: how to start us, the client's own switch for
+# completions, and VS Code's standard `<section>.trace.server`.
+CLIENT_ONLY = {"command", "enable", "trace"}
 DEVICES = ("auto", "cpu", "gpu")
 DEFAULT_CONTEXT_TOKENS = 1536
 

@@ -44,6 +44,16 @@ def test_tabs_follow_the_document():
     assert shape("x = 1\n        return x\n    def g(self):", ctx) == "x = 1\n\t\treturn x"
 
 
+def test_a_model_that_restarts_the_indented_line_does_not_add_a_blank_line():
+    ctx = at_cursor("def f(n):\n    |")
+    assert ctx.typed_indent == "    "
+    assert shape("if n:\n        return 1", ctx) == "if n:\n        return 1"
+    assert shape("\n    if n:\n        return 1", ctx) == "if n:\n        return 1"
+    assert shape("\n\n        deeper()", ctx) == "    deeper()"
+    assert shape("\nx = 1", ctx) == ""  # less indented than the cursor: nothing fits here
+    assert at_cursor("x = |").typed_indent == at_cursor("    y|").typed_indent == ""
+
+
 def test_windows_are_cut_at_line_starts():
     text = "".join(f"line_{i} = {i}\n" for i in range(2000))
     ctx = context_at(text, len(text))

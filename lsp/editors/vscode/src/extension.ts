@@ -1,55 +1,99 @@
 // VS Code client for `cga lsp`.
 //
-// Completions need no code here: vscode-languageclient 10 speaks LSP 3.18, so
+// Completions need little code here: vscode-languageclient speaks LSP 3.18, so
 // the server's inlineCompletionProvider becomes VS Code ghost text and its
 // completionProvider the suggestion popup. This file starts the server, passes
-// the settings, and turns the refinement commands into editor commands with an
-// input box for the instruction. The server answers them with
-// workspace/applyEdit, which the client applies (and which Ctrl+Z undoes).
+// it its settings (and only its own), shows the model's state in the status
+// bar (a click turns completions off and on), and turns the refinement
+// commands into editor commands with an input box for the instruction. The
+// server answers those with workspace/applyEdit, which Ctrl+Z undoes.
 
 import * as vscode from "vscode";
 import {
+  DidChangeConfigurationNotification,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
 } from "vscode-languageclient/node";
 
-let client: LanguageClient | undefined;
+// The settings the server reads (lsp/settings.py); the other cga.* settings are the client's own.
+const SERVER_SETTINGS = [
+  "model",
+  "device",
+  "threads",
+  "gpuLayers",
+  "contextTokens",
+  "maxTokens",
+  "debounceMs",
+  "disabledLanguages",
+] as const;
 
-interface CommandResult {
-  applied?: boolean;
-  error?: string;
-  turns?: number;
+interface Status {
+  state: "loading" | "ready" | "generating" | "error";
+  model: string | null;
+  message: string;
 }
 
-/** The server's initializationOptions, from the `cga.*` settings. */
+let client: LanguageClient | undefined;
+let statusItem: vscode.StatusBarItem;
+let lastStatus: Status = { state: "loading", model: null, message: "starting the language server" };
+
+function config(): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration("cga");
+}
+
+function enabled(): boolean {
+  return config().get<boolean>("enable", true);
+}
+
+/** The server's settings, from cga.* (with this manifest's defaults for those the user did not set). */
 function serverSettings(): Record<string, unknown> {
-  const config = vscode.workspace.getConfiguration("cga");
-  return {
-    model: config.get<string | null>("model") || null,
-    device: config.get<string>("device", "auto"),
-    threads: config.get<number | null>("threads") ?? null,
-    contextTokens: config.get<number>("contextTokens", 1536),
-    maxTokens: config.get<number>("maxTokens", 64),
-    debounceMs: config.get<number>("debounceMs", 0),
-    disabledLanguages: config.get<string[]>("disabledLanguages", []),
-  };
+  const settings: Record<string, unknown> = {};
+  for (const key of SERVER_SETTINGS) {
+    const value = config().get(key);
+    if (value !== undefined) settings[key] = value;
+  }
+  return settings;
+}
+
+function showStatus(): void {
+  const model = lastStatus.model ?? "";
+  if (!enabled()) {
+    statusItem.text = "$(circle-slash) cga: off";
+    statusItem.tooltip = "CodeGen Assistant: completions are off. Click to turn them on.";
+  } else if (lastStatus.state === "error") {
+    statusItem.text = "$(error) cga";
+    statusItem.tooltip = `CodeGen Assistant: ${lastStatus.message}`;
+  } else {
+    const icon = { loading: "$(sync~spin)", generating: "$(loading~spin)", ready: "$(check)" }[lastStatus.state];
+    statusItem.text = `${icon} cga${model ? `: ${model}` : ""}`;
+    const state = lastStatus.state === "loading" ? `loading ${lastStatus.message}`.trim() : lastStatus.state;
+    statusItem.tooltip = `CodeGen Assistant: ${state}. Click to turn completions off.`;
+  }
+  statusItem.show();
 }
 
 function createClient(): LanguageClient {
-  const [command, ...args] = vscode.workspace
-    .getConfiguration("cga")
-    .get<string[]>("command", ["cga", "lsp"]);
+  const [command, ...args] = config().get<string[]>("command", ["cga", "lsp"]);
   const serverOptions: ServerOptions = { command, args };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     initializationOptions: serverSettings(),
     outputChannelName: "CodeGen Assistant",
-    // Sends {cga: {...}} in workspace/didChangeConfiguration whenever a cga.* setting changes.
-    synchronize: { configurationSection: "cga" },
+    middleware: {
+      provideInlineCompletionItems: (document, position, context, token, next) =>
+        enabled() ? next(document, position, context, token) : undefined,
+      provideCompletionItem: (document, position, context, token, next) =>
+        enabled() ? next(document, position, context, token) : undefined,
+    },
   };
   return new LanguageClient("cga", "CodeGen Assistant", serverOptions, clientOptions);
+}
+
+interface CommandResult {
+  applied?: boolean;
+  error?: string;
 }
 
 async function runServerCommand(name: string, args: unknown[]): Promise<void> {
@@ -61,9 +105,8 @@ async function runServerCommand(name: string, args: unknown[]): Promise<void> {
     { location: vscode.ProgressLocation.Notification, title: "CodeGen Assistant: thinking…" },
     () => client!.sendRequest(ExecuteCommandRequest.type, { command: name, arguments: args }),
   )) as CommandResult | null;
-  if (result?.error) {
-    vscode.window.showWarningMessage(`CodeGen Assistant: ${result.error}`);
-  } else if (result && result.applied === false) {
+  // A failure (result.error) was already shown by the server with window/showMessage.
+  if (result && !result.error && result.applied === false) {
     vscode.window.showWarningMessage("CodeGen Assistant: the editor did not apply the change.");
   }
 }
@@ -87,8 +130,13 @@ async function askInstruction(prompt: string): Promise<string | undefined> {
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   client = createClient();
   const uriOf = (editor: vscode.TextEditor) => editor.document.uri.toString();
+  statusItem = vscode.window.createStatusBarItem("cga.status", vscode.StatusBarAlignment.Right, 100);
+  statusItem.name = "CodeGen Assistant";
+  statusItem.command = "codegenAssistant.toggle";
+  showStatus();
 
   context.subscriptions.push(
+    statusItem,
     vscode.commands.registerCommand("codegenAssistant.refine", async () => {
       const editor = activeDocument();
       const instruction = editor && (await askInstruction("Refine the selection (or the function at the cursor) by…"));
@@ -113,13 +161,28 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("codegenAssistant.restart", async () => {
       await client?.restart();
     }),
+    vscode.commands.registerCommand("codegenAssistant.toggle", async () => {
+      await config().update("enable", !enabled(), vscode.ConfigurationTarget.Global);
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("cga.enable")) showStatus();
+      if (client?.isRunning() && SERVER_SETTINGS.some((key) => event.affectsConfiguration(`cga.${key}`))) {
+        void client.sendNotification(DidChangeConfigurationNotification.type, { settings: { cga: serverSettings() } });
+      }
+    }),
+    client.onNotification("cga/status", (status: Status) => {
+      lastStatus = status;
+      showStatus();
+    }),
   );
 
   try {
     await client.start();
   } catch (error) {
+    lastStatus = { state: "error", model: null, message: `could not start the language server: ${error}` };
+    showStatus();
     vscode.window.showErrorMessage(
-      `CodeGen Assistant could not start "${vscode.workspace.getConfiguration("cga").get<string[]>("command")?.join(" ")}": ` +
+      `CodeGen Assistant could not start "${config().get<string[]>("command")?.join(" ")}": ` +
         `${error}. Install it with "pip install codegen-assistant" or set cga.command.`,
     );
   }

@@ -1,0 +1,70 @@
+"""Where the server departs from pygls's JSON-RPC handling: the overrides of its private methods, in one place.
+
+Each one exists because an editor showed the problem:
+- a request whose params do not parse gets an error response (pygls logs it and
+  sends nothing, so the editor waits forever);
+- a threaded handler learns which request it serves, so `$/cancelRequest` can
+  stop its generation between two tokens (pygls only cancels work not started);
+- a cancelled request is answered with RequestCancelled quietly: cancelling is
+  what editors do on every keystroke, and pygls logs each one as a traceback at
+  error level, which VS Code shows in the extension's output.
+
+They are tied to pygls 2.x's protocol (pyproject pins the major version);
+tests/lsp/test_protocol.py exercises each one over stdio.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
+from pygls.feature_manager import is_thread_function
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import JsonRPCNotification
+
+logger = logging.getLogger(__name__)
+handling = threading.local()  # .request_id: the JSON-RPC id of the request this handler thread serves
+
+
+def current_request_id() -> object | None:
+    return getattr(handling, "request_id", None)
+
+
+class Protocol(LanguageServerProtocol):
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not ("id" in data and "method" in data):
+                raise
+            self._send_response(data["id"], None, exc.to_response_error())
+            return JsonRPCNotification(method="$/cga/rejected", jsonrpc="2.0", params=None)
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        if is_thread_function(handler):
+            inner = handler
+
+            def handler(*a, **k):
+                handling.request_id = msg_id
+                try:
+                    return inner(*a, **k)
+                finally:
+                    handling.request_id = None
+
+            handler.execute_in_thread = True
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+
+    def _handle_cancel_notification(self, msg_id):
+        self._server.cancel_request(msg_id)
+        super()._handle_cancel_notification(msg_id)  # one not started yet never starts
+
+    def _send_handler_result(self, future: Future[Any], *, msg_id):
+        if not future.cancelled() and isinstance(future.exception(), JsonRpcRequestCancelled):
+            self._request_futures.pop(msg_id, None)
+            logger.debug("request %s cancelled", msg_id)
+            self._send_response(msg_id, error=future.exception().to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)

@@ -1,0 +1,192 @@
+// Drives real VS Code (code-server) in headless Chromium the way a person would:
+// types, waits for ghost text, presses Tab, opens the popup, runs Refine from the
+// command palette, presses Ctrl+Z, saves. Writes what it saw to $OUT/report.json
+// (the pytest test asserts on it) and screenshots to $OUT/*.png.
+//
+// Environment: URL (code-server with the folder open), FILE (the Python file, on disk),
+// OUT (a folder), CHROMIUM (the browser binary). NODE_PATH must reach puppeteer-core.
+
+const fs = require("fs");
+const path = require("path");
+const puppeteer = require("puppeteer-core");
+
+const { URL, FILE, OUT, CHROMIUM } = process.env;
+const report = { steps: [], statusTexts: [], notifications: [] };
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const read = () => fs.readFileSync(FILE, "utf8");
+
+async function chord(page, modifiers, key) {
+  for (const m of modifiers) await page.keyboard.down(m);
+  await page.keyboard.press(key);
+  for (const m of modifiers.reverse()) await page.keyboard.up(m);
+}
+
+async function until(what, predicate, timeoutMs) {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const value = await predicate();
+    if (value) return value;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function statusText(page) {
+  return page.$$eval(".statusbar-item", (items) => {
+    const ours = items.find((item) => item.id.endsWith("cga.status"));
+    return ours ? ours.textContent.trim() : null;
+  });
+}
+
+async function notifications(page) {
+  return page.$$eval(".notification-toast .notification-list-item-message", (items) =>
+    items.map((item) => item.textContent.trim()),
+  );
+}
+
+/** The ghost text VS Code shows, one string per line (nbsp as spaces); empty when none. The cursor's
+ * line carries its ghost part inline; the lines after it are drawn in a view zone below. */
+async function ghostLines(page) {
+  return page.evaluate(() => {
+    const text = (element) => element.textContent.replace(/\u00a0/g, " ");
+    const byTop = (a, b) => (parseFloat(a.style.top) || 0) - (parseFloat(b.style.top) || 0);
+    const first = Array.from(document.querySelectorAll(".monaco-editor .view-lines .view-line"))
+      .map((line) => Array.from(line.querySelectorAll(".ghost-text, .ghost-text-decoration")).map(text).join(""))
+      .filter((line) => line.length > 0);
+    const rest = Array.from(document.querySelectorAll(".monaco-editor .suggest-preview-text .view-line"))
+      .sort(byTop)
+      .map(text);
+    return first.length ? [first[0], ...rest] : [];
+  });
+}
+
+/** Ctrl+S until the file on disk differs from what it was (VS Code applies edits and saves asynchronously). */
+async function saveChanged(page, what) {
+  const before = read();
+  await until(what, async () => {
+    await chord(page, ["Control"], "KeyS");
+    await sleep(300);
+    return read() !== before;
+  }, 300000);
+  return before;
+}
+
+async function typeAtEnd(page, text) {
+  await chord(page, ["Control"], "End");
+  await page.keyboard.type(text, { delay: 40 }); // each keystroke its own request, most of them cancelled
+}
+
+async function run(page) {
+  await page.goto(URL, { waitUntil: "domcontentloaded" });
+  await page.waitForSelector(".monaco-workbench", { timeout: 120000 });
+  await sleep(2000);
+  await chord(page, ["Control"], "KeyP");
+  await page.waitForSelector(".quick-input-widget input", { visible: true, timeout: 30000 });
+  await page.keyboard.type(path.basename(FILE));
+  await sleep(1000);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".monaco-editor .view-lines", { timeout: 30000 });
+  report.steps.push("opened");
+
+  // The status-bar item says the model is loaded ("$(check) cga: NAME" renders as "cga: NAME").
+  report.statusReady = await until("the model to be ready", async () => {
+    const text = await statusText(page);
+    if (text && !report.statusTexts.includes(text)) report.statusTexts.push(text);
+    return text && /^cga: /.test(text) ? text : null;
+  }, 180000);
+  report.steps.push("ready");
+
+  // 1. Ghost text while typing; Tab accepts it exactly as shown.
+  await page.click(".monaco-editor .view-lines");
+  await typeAtEnd(page, "def fibonacci(n):");
+  const enter = Date.now();
+  await page.keyboard.press("Enter");
+  await until("ghost text", async () => (await ghostLines(page)).length > 0, 60000);
+  report.ghostMs = Date.now() - enter;
+  await sleep(500);
+  report.ghost = await ghostLines(page);
+  await page.screenshot({ path: path.join(OUT, "ghost.png") });
+  await page.keyboard.press("Tab");
+  await saveChanged(page, "the accepted ghost text on disk");
+  report.afterTab = read();
+  report.steps.push("ghost accepted");
+
+  // 2. The same suggestion through the popup: Ctrl+Z takes the ghost text back, Escape hides the ghost
+  // text, Ctrl+Space opens the popup, Enter accepts its item.
+  await chord(page, ["Control"], "KeyZ");
+  await saveChanged(page, "the ghost text taken back");
+  report.afterTabUndo = read();
+  await page.keyboard.press("Escape");
+  await chord(page, ["Control"], "Space");
+  await page.waitForSelector(".suggest-widget.visible .monaco-list-row", { visible: true, timeout: 60000 });
+  report.popupLabels = await page.$$eval(".suggest-widget.visible .monaco-list-row", (rows) =>
+    rows.map((row) => row.getAttribute("aria-label") || row.textContent),
+  );
+  await page.screenshot({ path: path.join(OUT, "popup.png") });
+  await page.keyboard.press("Enter");
+  await saveChanged(page, "the accepted popup item on disk");
+  report.afterPopup = read();
+  report.steps.push("popup accepted");
+
+  // 3. Refine the function at the cursor from the command palette; Ctrl+Z restores the original.
+  await chord(page, ["Control"], "Home");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown"); // inside fibonacci()
+  await page.keyboard.press("F1");
+  await page.waitForSelector(".quick-input-widget input", { visible: true, timeout: 30000 });
+  await page.keyboard.type("CodeGen Assistant: Refine Selection");
+  await sleep(1000);
+  await page.keyboard.press("Enter");
+  await until("the instruction box", async () =>
+    page.$$eval(".quick-input-widget", (ws) => ws.some((w) => w.textContent.includes("Refine the selection"))), 30000);
+  await page.keyboard.type("Add a docstring.");
+  await page.keyboard.press("Enter");
+  report.beforeRefine = await saveChanged(page, "the refinement on disk");
+  await page.screenshot({ path: path.join(OUT, "refine.png") });
+  report.afterRefine = read();
+  await chord(page, ["Control"], "KeyZ");
+  await saveChanged(page, "the refinement undone on disk");
+  report.afterUndo = read();
+  report.steps.push("refined and undone");
+
+  // 4. The status-bar item turns completions off and on.
+  await page.click(".statusbar-item[id$='cga.status']");
+  report.statusOff = await until("the off state", async () => {
+    const text = await statusText(page);
+    return text && text.includes("off") ? text : null;
+  }, 10000);
+  await page.click(".statusbar-item[id$='cga.status']");
+  report.statusOn = await until("the on state", async () => {
+    const text = await statusText(page);
+    return text && !text.includes("off") ? text : null;
+  }, 10000);
+  report.steps.push("toggled");
+}
+
+(async () => {
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--window-size=1400,900",
+      `--user-data-dir=${path.join(OUT, "chromium-profile")}`,
+    ],
+    defaultViewport: { width: 1400, height: 900 },
+  });
+  const page = await browser.newPage();
+  try {
+    await run(page);
+    report.ok = true;
+  } catch (error) {
+    report.ok = false;
+    report.error = String(error && error.stack ? error.stack : error);
+    await page.screenshot({ path: path.join(OUT, "failure.png") }).catch(() => {});
+  } finally {
+    report.notifications = await notifications(page).catch(() => []);
+    fs.writeFileSync(path.join(OUT, "report.json"), JSON.stringify(report, null, 2));
+    await browser.close();
+  }
+})();
