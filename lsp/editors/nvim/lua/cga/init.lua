@@ -2,12 +2,15 @@
 --
 --   require("cga").setup({ settings = { model = "codegen-350M-mono" } })
 --
--- Completion takes the best the running Neovim offers: inline ghost text
--- (vim.lsp.inline_completion, 0.12+), else the auto-triggered popup
--- (vim.lsp.completion, 0.11+), else the popup on <C-x><C-o> (omnifunc).
+-- Ghost text while typing: Neovim's own (vim.lsp.inline_completion) on 0.12+,
+-- the plugin's (lua/cga/ghost.lua) before. Tab accepts, <C-Right> a word,
+-- <C-Down> a line, <M-]>/<M-[> show other suggestions, <C-]> dismisses.
+-- The popup on <C-x><C-o> (lua/cga/popup.lua), multi-line answers included.
 -- Refinement commands: :CgaRefine {instruction} (on a range, or the function
 -- at the cursor), :CgaFollowUp {instruction}, :CgaUndo, :CgaReset. The server
 -- answers them with workspace/applyEdit, which Neovim applies (so `u` undoes).
+
+local lsp_client = require("cga.client")
 
 local M = {}
 
@@ -15,12 +18,23 @@ M.defaults = {
   cmd = { "cga", "lsp" },
   -- Filetypes that start the server; the server itself also skips settings.disabledLanguages.
   filetypes = { "python", "c", "cpp", "go", "java", "javascript", "typescript", "rust", "lua", "sh", "ruby", "php" },
-  -- Sent as initializationOptions: model, device, threads, maxTokens, debounceMs, disabledLanguages.
+  -- Sent as initializationOptions: model, device, threads, contextTokens, maxTokens, debounceMs, disabledLanguages.
   settings = {},
   -- How long a refinement command may take before Neovim gives up waiting.
   timeout_ms = 120000,
-  -- Accept an inline suggestion with this key (Neovim 0.12+); false to map it yourself.
-  accept_key = "<Tab>",
+  -- Ghost text while typing (Neovim's own on 0.12+, the plugin's before). false: popup only (<C-x><C-o>).
+  ghost = {
+    debounce_ms = 75,
+    -- Insert-mode keys; each keeps its usual meaning when no suggestion is shown. false: leave unmapped.
+    keys = {
+      accept = "<Tab>",
+      accept_word = "<C-Right>",
+      accept_line = "<C-Down>",
+      next = "<M-]>",
+      prev = "<M-[>",
+      dismiss = "<C-]>",
+    },
+  },
 }
 
 M.config = vim.deepcopy(M.defaults)
@@ -30,37 +44,25 @@ local function notify(message, level)
 end
 
 --- The cga client attached to bufnr, if any.
-function M.client(bufnr)
-  bufnr = bufnr or vim.api.nvim_get_current_buf()
-  local clients = vim.lsp.get_clients and vim.lsp.get_clients({ bufnr = bufnr, name = "cga" })
-    or vim.lsp.buf_get_clients(bufnr)
-  for _, client in pairs(clients) do
-    if client.name == "cga" then
-      return client
-    end
-  end
-  return nil
-end
+M.client = lsp_client.get
 
-local function enable_completion(client, bufnr)
+local function enable_ghost_text(bufnr)
+  if not M.config.ghost then
+    return
+  end
   if vim.lsp.inline_completion and vim.lsp.inline_completion.enable then
     vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
-    if M.config.accept_key then
-      vim.keymap.set("i", M.config.accept_key, function()
+    local accept = M.config.ghost.keys.accept
+    if accept then
+      vim.keymap.set("i", accept, function()
         if not vim.lsp.inline_completion.get() then
-          return M.config.accept_key
+          return accept
         end
       end, { buffer = bufnr, expr = true, replace_keycodes = true, desc = "cga: accept the inline suggestion" })
     end
-  elseif vim.lsp.completion and vim.lsp.completion.enable then
-    vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = true })
   else
-    vim.api.nvim_buf_set_option(bufnr, "omnifunc", "v:lua.vim.lsp.omnifunc")
+    require("cga.ghost").enable(bufnr, M.config.ghost)
   end
-end
-
-local function on_attach(client, bufnr)
-  enable_completion(client, bufnr)
 end
 
 --- Start (or reuse) the server for bufnr and attach it.
@@ -72,7 +74,9 @@ function M.attach(bufnr)
     root_dir = vim.fn.getcwd(),
     init_options = M.config.settings,
     settings = { cga = M.config.settings },
-    on_attach = on_attach,
+    on_attach = function(_, attached)
+      enable_ghost_text(attached)
+    end,
   }
   if vim.lsp.start then -- 0.8+: reuses a running client with the same name and root
     return vim.lsp.start(config, { bufnr = bufnr })
@@ -95,12 +99,7 @@ function M.execute(command, arguments, bufnr)
     return nil
   end
   local params = { command = command, arguments = arguments }
-  local response, err
-  if vim.fn.has("nvim-0.11") == 1 then
-    response, err = client:request_sync("workspace/executeCommand", params, M.config.timeout_ms, bufnr)
-  else
-    response, err = client.request_sync("workspace/executeCommand", params, M.config.timeout_ms, bufnr)
-  end
+  local response, err = lsp_client.request_sync(client, "workspace/executeCommand", params, M.config.timeout_ms, bufnr)
   if err or not response then
     notify(command .. " failed: " .. tostring(err), vim.log.levels.ERROR)
     return nil
@@ -109,11 +108,7 @@ function M.execute(command, arguments, bufnr)
     notify(command .. " failed: " .. (response.err.message or vim.inspect(response.err)), vim.log.levels.ERROR)
     return nil
   end
-  local result = response.result or {}
-  if result.error then
-    notify(result.error, vim.log.levels.WARN)
-  end
-  return result
+  return response.result or {} -- a failure in result.error was already shown by the server (window/showMessage)
 end
 
 --- Refine lines line1..line2 (1-based; equal lines and no range mean the function at the cursor).
@@ -163,6 +158,8 @@ function M.setup(opts)
     group = group,
     pattern = M.config.filetypes,
     callback = function(event)
+      -- The popup works from the first keystroke: before the server is up it says so (no E764).
+      require("cga.popup").enable(event.buf)
       M.attach(event.buf)
     end,
   })
