@@ -6,6 +6,7 @@ the rules are testable on their own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 BLOCK_OPENERS = (":", "{", "(", "[")
@@ -13,6 +14,7 @@ MAX_PREFIX_CHARS = 8000
 MAX_SUFFIX_CHARS = 2000
 WINDOW_STEP = 1024  # characters between the places a prompt may begin
 INDENT_SAMPLE = 100_000  # characters read to tell a tab-indented document
+_LEADING_BLANK_LINES = re.compile(r"^(?:[ \t]*\r?\n)+")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def context_at(text: str, offset: int) -> Context:
 def shape(completion: str, ctx: Context) -> str:
     """The completion as the editor should insert it: one line, or the block up to its end."""
     if ctx.typed_indent and completion[:1] in ("\n", "\r"):
-        completion = completion.lstrip("\r\n")
+        completion = _LEADING_BLANK_LINES.sub("", completion)
         if not completion.startswith(ctx.typed_indent):
             return ""  # the model's next line is less indented than the cursor: nothing to write here
         completion = completion[len(ctx.typed_indent):]

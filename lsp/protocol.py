@@ -7,7 +7,10 @@ Each one exists because an editor showed the problem:
   stop its generation between two tokens (pygls only cancels work not started);
 - a cancelled request is answered with RequestCancelled quietly: cancelling is
   what editors do on every keystroke, and pygls logs each one as a traceback at
-  error level, which VS Code shows in the extension's output.
+  error level, which VS Code shows in the extension's output;
+- after `shutdown` only responses go out, and after `exit` nothing: background
+  work still finishing (a warm-up, a status notification) would otherwise write
+  to a closed pipe and log a traceback as the editor closes.
 
 They are tied to pygls 2.x's protocol (pyproject pins the major version);
 tests/lsp/test_protocol.py exercises each one over stdio.
@@ -34,6 +37,8 @@ def current_request_id() -> object | None:
 
 
 class Protocol(LanguageServerProtocol):
+    exiting = False  # set by the server's exit handler, which pygls calls before it closes the pipe
+
     def structure_message(self, data):
         try:
             return super().structure_message(data)
@@ -68,3 +73,9 @@ class Protocol(LanguageServerProtocol):
             self._send_response(msg_id, error=future.exception().to_response_error())
             return
         super()._send_handler_result(future, msg_id=msg_id)
+
+    def _send_data(self, data):
+        if self.exiting or (self._shutdown and hasattr(data, "method")):
+            logger.debug("not sent after shutdown: %s", getattr(data, "method", data))
+            return
+        super()._send_data(data)

@@ -134,6 +134,25 @@ def test_a_word_or_a_line_of_the_suggestion_and_dismiss(neovim):
     assert editor.lines()[-1] == "    " + first_line
 
 
+def test_next_and_previous_show_the_servers_alternatives(neovim):
+    editor = neovim(TEXT)
+    attached(editor)
+    editor.type("GAdef fibonacci(n):<CR>")
+    first = editor.wait("ghost text", editor.ghost)
+    # <M-]> asks for alternatives (the greedy one, then samples) and shows the second; a sample that does not
+    # fit the document is left out, so a small model may need a second ask.
+    for _ in range(5):
+        editor.type("<M-]>")
+        try:
+            other = editor.wait("another suggestion", lambda: editor.ghost() not in (None, first) and editor.ghost(), 30)
+            break
+        except AssertionError:
+            continue
+    editor.type("<M-[>")
+    editor.wait("the first suggestion again", lambda: editor.ghost() == first)
+    assert editor.lines() == TYPED and other != first
+
+
 def test_stale_answers_are_dropped_and_typing_on_asks_again(neovim):
     editor = neovim(TEXT)
     attached(editor)

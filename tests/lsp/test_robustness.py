@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import select
-import subprocess
 import sys
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+
+from tests.lsp.raw_client import RawServer
 
 URI = "file:///project/big.py"
 
@@ -71,55 +70,16 @@ async def test_a_10_mb_file_and_a_storm_of_edits(client: LanguageClient):
     assert isinstance(last, types.CompletionList)
 
 
-def frame(body: bytes) -> bytes:
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def read_message(stream) -> dict:
-    ready, _, _ = select.select([stream], [], [], 120)
-    assert ready, "the server did not answer within 120 s"
-    length = 0
-    while (line := stream.readline().strip()):  # unbuffered, so select() sees every byte not yet read
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    body = b""
-    while len(body) < length:
-        chunk = stream.read(length - len(body))
-        assert chunk, "the server closed its output"
-        body += chunk
-    return json.loads(body)
-
-
-def read_response(stream, request_id: int) -> dict:
-    while True:
-        message = read_message(stream)
-        if message.get("id") == request_id and "method" not in message:
-            return message
-
-
 def test_malformed_params_and_invalid_utf8_get_errors_not_a_dead_server(codegen2_gguf):
     """Raw JSON-RPC on stdio, as a buggy client might send it."""
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "lsp"], bufsize=0,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-
-    def send(message) -> None:
-        body = message if isinstance(message, bytes) else json.dumps(message).encode()
-        proc.stdin.write(frame(body))
-        proc.stdin.flush()
-
+    server = RawServer()
     try:
-        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "capabilities": {}, "initializationOptions": {"model": str(codegen2_gguf), "threads": 2}}})
-        assert "result" in read_response(proc.stdout, 1)
-        send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/completion", "params": {"textDocument": {"uri": 5}}})
-        assert "error" in read_response(proc.stdout, 2)
-        send({"jsonrpc": "2.0", "id": 3, "method": "workspace/executeCommand", "params": {"command": "cga.nope"}})
-        assert "error" in read_response(proc.stdout, 3)
-        send(b'{"jsonrpc": "2.0", "id": 4, "method": "textDocument/hover", "params": "\xff\xfe"}')
-        send({"jsonrpc": "2.0", "id": 5, "method": "shutdown"})
-        assert read_response(proc.stdout, 5).get("result", "missing") is None  # still alive, answering
-        send({"jsonrpc": "2.0", "method": "exit"})
-        assert proc.wait(timeout=30) == 0
+        server.initialize({"model": str(codegen2_gguf), "threads": 2})
+        server.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/completion", "params": {"textDocument": {"uri": 5}}})
+        assert "error" in server.response(2)
+        server.send({"jsonrpc": "2.0", "id": 3, "method": "workspace/executeCommand", "params": {"command": "cga.nope"}})
+        assert "error" in server.response(3)
+        server.send(b'{"jsonrpc": "2.0", "id": 4, "method": "textDocument/hover", "params": "\xff\xfe"}')
+        assert server.shut_down() == 0  # still alive, answering
     finally:
-        proc.kill()
+        server.process.kill()

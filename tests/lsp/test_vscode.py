@@ -86,7 +86,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
         "cga.command": [sys.executable, "-m", "assistant.cli", "lsp"],
         "cga.model": str(embedded_default()),  # a real (small) trained model: its suggestions are code
         "cga.threads": 2,
-        "cga.trace.server": "off",
+        "cga.trace.server": "messages",  # VS Code's standard setting, which the server once called unknown
         "workbench.startupEditor": "none",
         "workbench.secondarySideBar.defaultVisibility": "hidden",
         "security.workspace.trust.enabled": False,
@@ -142,7 +142,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     shown = report["notifications"]
     assert len(shown) == len(set(shown)) and not any("Traceback" in m or "Unknown setting" in m for m in shown)
     log = output_channel(data)
-    assert "cga: completion:" in log and "stopped by cancelled" in log  # typing cancelled requests…
+    assert "cga: completion:" in log and "cancelled" in log  # typing cancelled requests…
     assert "Traceback" not in log and "Unknown setting" not in log  # …quietly
 
 

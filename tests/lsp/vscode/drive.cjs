@@ -73,7 +73,7 @@ async function saveChanged(page, what) {
 
 async function typeAtEnd(page, text) {
   await chord(page, ["Control"], "End");
-  await page.keyboard.type(text, { delay: 40 }); // each keystroke its own request, most of them cancelled
+  await page.keyboard.type(text, { delay: 10 }); // each keystroke its own request, most of them cancelled
 }
 
 async function run(page) {

@@ -1,0 +1,61 @@
+"""JSON-RPC over a server's stdio, byte for byte: for tests of what pygls's typed client would never send."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def read_message(stream) -> dict:
+    ready, _, _ = select.select([stream], [], [], 120)
+    assert ready, "the server did not answer within 120 s"
+    length = 0
+    while (line := stream.readline().strip()):  # unbuffered, so select() sees every byte not yet read
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = b""
+    while len(body) < length:
+        chunk = stream.read(length - len(body))
+        assert chunk, "the server closed its output"
+        body += chunk
+    return json.loads(body)
+
+
+class RawServer:
+    """`cga lsp` as a subprocess spoken to in raw JSON-RPC frames."""
+
+    def __init__(self, stderr=subprocess.DEVNULL) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "lsp"], bufsize=0,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+        self.responses: dict[object, dict] = {}  # read while waiting for another
+
+    def send(self, message: dict | bytes) -> None:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        self.process.stdin.write(frame(body))
+        self.process.stdin.flush()
+
+    def response(self, request_id: object) -> dict:
+        while request_id not in self.responses:
+            message = read_message(self.process.stdout)
+            if "id" in message and "method" not in message:
+                self.responses[message["id"]] = message
+        return self.responses.pop(request_id)
+
+    def initialize(self, options: dict) -> dict:
+        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"capabilities": {}, "initializationOptions": options}})
+        result = self.response(1)["result"]
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        return result
+
+    def shut_down(self) -> int:
+        self.send({"jsonrpc": "2.0", "id": "bye", "method": "shutdown"})
+        assert self.response("bye").get("result", "missing") is None
+        self.send({"jsonrpc": "2.0", "method": "exit"})
+        return self.process.wait(timeout=30)

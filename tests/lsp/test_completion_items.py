@@ -1,0 +1,34 @@
+"""Answers as editor items: what each client needs to insert them right."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from lsp.completion_items import inline_items, popup_item, word_before
+
+
+def test_the_popup_item_replaces_the_word_being_typed_so_word_filters_keep_it():
+    # Neovim's omnifunc and VS Code filter items by the word before the cursor: `1, i)` after
+    # `print(len(l` would be dropped, `l1, i)` replacing `l` is kept and inserts the same text.
+    item = popup_item("1, i)", "x = 1\nprint(len(l", types.Position(1, 11))
+    assert item.text_edit.new_text == item.filter_text == "l1, i)"
+    assert item.text_edit.range == types.Range(types.Position(1, 10), types.Position(1, 11))
+    assert item.label == "l1, i)"
+
+
+def test_a_multi_line_popup_item_is_inserted_as_is():
+    answer = "if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)"
+    item = popup_item(answer, "def fib(n):\n    ", types.Position(1, 4))
+    assert item.insert_text_mode == types.InsertTextMode.AsIs  # VS Code would add the line's indentation again
+    assert item.text_edit.new_text == answer and item.label == "if n < 2:" and "3 lines" in item.detail
+
+
+def test_word_positions_count_utf16_units():
+    item = popup_item("x", "é😀ab", types.Position(0, 5))  # the word is é😀ab? no: 😀 is not a word character
+    assert word_before("é😀ab") == "ab" and item.text_edit.range.start.character == 3
+
+
+def test_inline_items_go_in_at_the_cursor():
+    at = types.Position(3, 4)
+    items = inline_items(["a", "b"], at).items
+    assert [i.insert_text for i in items] == ["a", "b"] and all(i.range == types.Range(at, at) for i in items)

@@ -1,0 +1,51 @@
+"""What the server advertises and how it behaves on the wire, checked in raw JSON-RPC.
+
+Our own typed client sends requests whatever the server advertises; editors do
+not (VS Code never asks for inline completions from a server that does not
+advertise them), so the capabilities are asserted here, byte for byte.
+"""
+
+from __future__ import annotations
+
+from tests.lsp.raw_client import RawServer
+
+URI = "file:///project/example.py"
+
+
+def test_the_server_advertises_inline_and_popup_completion_and_its_commands(codegen2_gguf):
+    server = RawServer()
+    try:
+        capabilities = server.initialize({"model": str(codegen2_gguf)})["capabilities"]
+        assert isinstance(capabilities.get("inlineCompletionProvider"), (dict, bool))
+        assert capabilities["inlineCompletionProvider"] not in (False, None)
+        assert capabilities["completionProvider"]["triggerCharacters"]
+        assert set(capabilities["executeCommandProvider"]["commands"]) == {
+            "cga.refine", "cga.followUp", "cga.undo", "cga.reset"}
+        assert capabilities["textDocumentSync"]["change"] == 2  # incremental
+        assert server.shut_down() == 0
+    finally:
+        server.process.kill()
+
+
+def test_a_cancelled_request_is_answered_quietly(codegen2_gguf, tmp_path):
+    """Editors cancel a request on nearly every keystroke: RequestCancelled, and no traceback in their log."""
+    stderr = (tmp_path / "stderr").open("w+b")  # what an editor shows as the server's output
+    server = RawServer(stderr=stderr)
+    try:
+        # The debounce holds the request in the server long enough for the cancel to land while it runs.
+        server.initialize({"model": str(codegen2_gguf), "threads": 2, "debounceMs": 3000})
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": URI, "languageId": "python", "version": 1, "text": "def add(a, b):\n    "}}})
+        for request_id in (7, 8):
+            server.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/inlineCompletion", "params": {
+                "textDocument": {"uri": URI}, "position": {"line": 1, "character": 4},
+                "context": {"triggerKind": 2}}})
+        server.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 8}})
+        assert server.response(8)["error"]["code"] == -32800  # RequestCancelled
+        assert server.response(7)["result"] == {"items": []}  # superseded by 8: latest wins, nothing stale
+        assert server.shut_down() == 0
+        stderr.seek(0)
+        log = stderr.read().decode()
+        assert "Traceback" not in log and "Exception occurred" not in log, log
+    finally:
+        server.process.kill()
