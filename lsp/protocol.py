@@ -8,6 +8,7 @@ Each one exists because an editor showed the problem:
 - a cancelled request is answered with RequestCancelled quietly: cancelling is
   what editors do on every keystroke, and pygls logs each one as a traceback at
   error level, which VS Code shows in the extension's output;
+- the JSON-RPC stream is a private copy of stdout (protocol_stdio below);
 - after `shutdown` only responses go out, and after `exit` nothing: background
   work still finishing (a warm-up, a status notification) would otherwise write
   to a closed pipe and log a traceback as the editor closes.
@@ -19,9 +20,11 @@ tests/lsp/test_protocol.py exercises each one over stdio.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, BinaryIO
 
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.feature_manager import is_thread_function
@@ -30,6 +33,21 @@ from pygls.protocol.json_rpc import JsonRPCNotification
 
 logger = logging.getLogger(__name__)
 handling = threading.local()  # .request_id: the JSON-RPC id of the request this handler thread serves
+
+
+def protocol_stdio() -> tuple[BinaryIO, BinaryIO]:
+    """stdin, and a private duplicate of stdout for JSON-RPC; file descriptor 1 then points at stderr.
+
+    llama-cpp-python silences llama.cpp while it loads a model by pointing file
+    descriptors 1 and 2 at /dev/null (dup2). Any response written meanwhile by
+    another thread was lost, and the editor waited for it forever (seen in
+    Neovim: a refinement command sent while the model loaded). Stray prints from
+    native code land in the editor's log instead of corrupting the protocol.
+    """
+    stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return sys.stdin.buffer, stdout
 
 
 def current_request_id() -> object | None:

@@ -25,7 +25,7 @@ from .completion_context import Context, context_at, shape, window_starts
 from .completion_items import inline_items, popup_item
 from .main_thread import MainThreadWorker
 from .positions import offset_at, position_at
-from .protocol import Protocol, current_request_id
+from .protocol import Protocol, current_request_id, protocol_stdio
 from .refinement import RefineError, Refinement, enclosing_function
 from .settings import Settings, parse_settings, section
 
@@ -311,7 +311,8 @@ def serve(settings: Settings, tcp: int | None = None) -> None:
     """Speak LSP on stdio (or on 127.0.0.1:tcp) until the client leaves; the model runs on this thread."""
     server.base_settings = server.settings = settings
     heap.keep_forever()
-    target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else server.start_io
+    target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else (
+        lambda: server.start_io(*protocol_stdio()))
     protocol = threading.Thread(target=target, name="lsp-protocol", daemon=True)
     protocol.start()
     main_thread.serve_while(protocol)  # see lsp/main_thread.py

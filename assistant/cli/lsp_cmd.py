@@ -19,7 +19,9 @@ workspace/didChangeConfiguration (section "cga") override them: model, device
 (auto, cpu, gpu), threads, gpuLayers, contextTokens, maxTokens, debounceMs,
 disabledLanguages.
 
-Example (Neovim 0.8+): vim.lsp.start({ name = "cga", cmd = { "cga", "lsp" } })
+Editors: the VS Code extension in lsp/editors/vscode and the Neovim (0.7+)
+plugin in lsp/editors/nvim give ghost text, the popup and the refinement
+commands; any LSP client can start `cga lsp` on stdio.
 """
 
 # Not `-m lsp`: that would put the current directory first on sys.path, where a

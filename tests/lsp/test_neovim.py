@@ -74,7 +74,6 @@ def neovim(tmp_path, monkeypatch):
             vim.cmd("filetype plugin indent on")
             _G.cga_test_notes = {}
             vim.notify = function(message) table.insert(_G.cga_test_notes, message) end
-            local print_ = print
             print = function(...) table.insert(_G.cga_test_notes, table.concat({...}, " ")) end
             require("cga").setup({ cmd = cmd, settings = settings })
         """, str(PLUGIN), cmd, settings or {"model": str(embedded_default()), "threads": 2, "maxTokens": 64})
@@ -204,10 +203,19 @@ def test_refine_applies_a_labelled_edit_and_u_undoes_it(neovim):
     attached(editor)
     original = editor.lines()
     editor.nvim.api.win_set_cursor(0, [5, 4])  # inside area()
-    editor.nvim.command("CgaRefine Add a docstring.")
-    refined = editor.lines()
-    assert refined != original
+    editor.nvim.command("CgaRefine Add a docstring.")  # returns at once; the edit comes when the model is done
+    refined = editor.wait("the refinement", lambda: editor.lines() != original and editor.lines())
     assert refined[:3] == original[:3] and refined[-3:] == original[-3:]  # only the function changed
     assert any("Refine: Add a docstring." in note for note in editor.notes())  # the edit's label, for people
     editor.nvim.command("normal! u")
     assert editor.lines() == original
+
+
+def test_a_refinement_that_cannot_run_is_explained_once(neovim):
+    editor = neovim("x = 1\n")
+    attached(editor)
+    editor.nvim.command("CgaFollowUp Add types.")  # the server's error message reaches vim.notify as "LSP[cga] …"
+    editor.wait("the explanation", lambda: any("refine a selection first" in note for note in editor.notes()))
+    time.sleep(1)  # anything else that would say it again has arrived by now
+    said = [note for note in editor.notes() if "refine a selection first" in note]
+    assert len(said) == 1, editor.notes()

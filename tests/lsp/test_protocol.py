@@ -7,6 +7,9 @@ advertise them), so the capabilities are asserted here, byte for byte.
 
 from __future__ import annotations
 
+import time
+
+from assistant.model_choice import embedded_default
 from tests.lsp.raw_client import RawServer
 
 URI = "file:///project/example.py"
@@ -47,5 +50,24 @@ def test_a_cancelled_request_is_answered_quietly(codegen2_gguf, tmp_path):
         stderr.seek(0)
         log = stderr.read().decode()
         assert "Traceback" not in log and "Exception occurred" not in log, log
+    finally:
+        server.process.kill()
+
+
+def test_answers_sent_while_the_model_loads_reach_the_editor():
+    """llama-cpp-python points stdout at /dev/null while it loads a model; the protocol must not be on it."""
+    server = RawServer()
+    try:
+        server.initialize({"model": str(embedded_default())})
+        # The open document makes the server load the model now; the commands are answered meanwhile.
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}}})
+        for request_id in range(10, 40):
+            server.send({"jsonrpc": "2.0", "id": request_id, "method": "workspace/executeCommand",
+                         "params": {"command": "cga.undo", "arguments": [URI]}})
+            time.sleep(0.02)
+        for request_id in range(10, 40):
+            assert "refine a selection first" in server.response(request_id)["result"]["error"]
+        assert server.shut_down() == 0
     finally:
         server.process.kill()

@@ -9,7 +9,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from assistant.model_choice import embedded_default
-from lsp.refinement import enclosing_function
+from lsp.refinement import RefineError, Refinement, enclosing_function
 
 URI = "file:///project/shapes.py"
 SOURCE = "import math\n\n\ndef area(r):\n    x = math.pi * r * r\n    return x\n\n\nprint(area(2))\n"
@@ -95,3 +95,20 @@ async def test_follow_up_without_a_refinement_is_explained():
     assert result["applied"] is False and "refine a selection first" in result["error"]
     assert any("refine a selection first" in m.message for m in client.messages)
     await client.shutdown_session()
+
+
+def test_a_turn_that_changes_nothing_is_refused_and_not_kept(smollm):
+    # The embedded model answers "Do not change anything." by simplifying once, then by the same code.
+    code = "def area(r):\n    x = math.pi * r * r\n    return x\n"
+    refinement = Refinement.start("file:///project/shapes.py", code, 0, "python")
+    first = refinement.ask(smollm, "Do not change anything.", 256)
+    assert first != code and len(refinement.conversation.turns) == 1
+    with pytest.raises(RefineError, match="unchanged"):
+        refinement.ask(smollm, "Do not change anything.", 256)
+    assert len(refinement.conversation.turns) == 1 and refinement.conversation.meta["current"] == first
+
+
+def test_reset_with_nothing_to_reset_says_so():
+    refinement = Refinement.start("file:///project/shapes.py", "x = 1\n", 0, "python")
+    with pytest.raises(RefineError, match="already as it was"):
+        refinement.reset()

@@ -30,13 +30,6 @@ function M.request(client, method, params, handler, bufnr)
   return ok and id or nil
 end
 
-function M.request_sync(client, method, params, timeout_ms, bufnr)
-  if method_calls then
-    return client:request_sync(method, params, timeout_ms, bufnr)
-  end
-  return client.request_sync(method, params, timeout_ms, bufnr)
-end
-
 function M.cancel(client, id)
   if method_calls then
     client:cancel_request(id)

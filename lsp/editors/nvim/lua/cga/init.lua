@@ -20,8 +20,6 @@ M.defaults = {
   filetypes = { "python", "c", "cpp", "go", "java", "javascript", "typescript", "rust", "lua", "sh", "ruby", "php" },
   -- Sent as initializationOptions: model, device, threads, contextTokens, maxTokens, debounceMs, disabledLanguages.
   settings = {},
-  -- How long a refinement command may take before Neovim gives up waiting.
-  timeout_ms = 120000,
   -- Ghost text while typing (Neovim's own on 0.12+, the plugin's before). false: popup only (<C-x><C-o>).
   ghost = {
     debounce_ms = 75,
@@ -90,29 +88,38 @@ function M.attach(bufnr)
   return M.client_id
 end
 
---- Run one of the server's refinement commands and report its outcome.
-function M.execute(command, arguments, bufnr)
+--- Run one of the server's refinement commands without blocking the editor; on_done(result) when it answers.
+--
+-- The server applies the new code itself (workspace/applyEdit) and shows its own failures
+-- (window/showMessage), so all this reports is a change the editor did not take. Asynchronous on purpose:
+-- a rewrite takes seconds, and on 0.7 a blocking request made while the server asked something of the
+-- editor (the progress of a model still loading) waited out its whole timeout.
+function M.execute(command, arguments, bufnr, on_done)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   local client = M.client(bufnr)
   if not client then
-    notify("the language server is not attached to this buffer", vim.log.levels.WARN)
+    notify("the language server is not running for this buffer yet; try again in a moment", vim.log.levels.WARN)
     return nil
   end
   local params = { command = command, arguments = arguments }
-  local response, err = lsp_client.request_sync(client, "workspace/executeCommand", params, M.config.timeout_ms, bufnr)
-  if err or not response then
-    notify(command .. " failed: " .. tostring(err), vim.log.levels.ERROR)
-    return nil
+  local id = lsp_client.request(client, "workspace/executeCommand", params, function(err, result)
+    if err then
+      notify(command .. " failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    elseif result and result.applied == false and not result.error then
+      notify("the editor did not apply the change", vim.log.levels.WARN)
+    end
+    if on_done then
+      on_done(result or {})
+    end
+  end, bufnr)
+  if not id then
+    notify("could not reach the language server", vim.log.levels.ERROR)
   end
-  if response.err then
-    notify(command .. " failed: " .. (response.err.message or vim.inspect(response.err)), vim.log.levels.ERROR)
-    return nil
-  end
-  return response.result or {} -- a failure in result.error was already shown by the server (window/showMessage)
+  return id
 end
 
 --- Refine lines line1..line2 (1-based; equal lines and no range mean the function at the cursor).
-function M.refine(instruction, line1, line2, bufnr)
+function M.refine(instruction, line1, line2, bufnr, on_done)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   local range = nil
   if line1 and line2 and line2 > line1 then
@@ -125,22 +132,22 @@ function M.refine(instruction, line1, line2, bufnr)
     local cursor = vim.api.nvim_win_get_cursor(0)
     range = { start = { line = cursor[1] - 1, character = 0 }, ["end"] = { line = cursor[1] - 1, character = 0 } }
   end
-  return M.execute("cga.refine", { vim.uri_from_bufnr(bufnr), range, instruction }, bufnr)
+  return M.execute("cga.refine", { vim.uri_from_bufnr(bufnr), range, instruction }, bufnr, on_done)
 end
 
-function M.follow_up(instruction, bufnr)
+function M.follow_up(instruction, bufnr, on_done)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
-  return M.execute("cga.followUp", { vim.uri_from_bufnr(bufnr), instruction }, bufnr)
+  return M.execute("cga.followUp", { vim.uri_from_bufnr(bufnr), instruction }, bufnr, on_done)
 end
 
-function M.undo(bufnr)
+function M.undo(bufnr, on_done)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
-  return M.execute("cga.undo", { vim.uri_from_bufnr(bufnr) }, bufnr)
+  return M.execute("cga.undo", { vim.uri_from_bufnr(bufnr) }, bufnr, on_done)
 end
 
-function M.reset(bufnr)
+function M.reset(bufnr, on_done)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
-  return M.execute("cga.reset", { vim.uri_from_bufnr(bufnr) }, bufnr)
+  return M.execute("cga.reset", { vim.uri_from_bufnr(bufnr) }, bufnr, on_done)
 end
 
 local function ask(opts, prompt)
@@ -166,12 +173,14 @@ function M.setup(opts)
   vim.api.nvim_create_user_command("CgaRefine", function(opts)
     local instruction = ask(opts, "Refine by: ")
     if instruction then
+      notify("refining…")
       M.refine(instruction, opts.line1, opts.line2)
     end
   end, { nargs = "*", range = true, desc = "cga: refine the range (or the function at the cursor) by an instruction" })
   vim.api.nvim_create_user_command("CgaFollowUp", function(opts)
     local instruction = ask(opts, "Follow up: ")
     if instruction then
+      notify("refining…")
       M.follow_up(instruction)
     end
   end, { nargs = "*", desc = "cga: change the last refinement further" })
