@@ -72,8 +72,11 @@ def test_a_dropped_connection_resumes_from_the_byte_it_reached(hub, isolated_hom
     assert len(weights) == 4  # three shards, one of them in two parts: nothing fetched twice
 
 
-def test_an_interrupted_pull_registers_nothing_and_the_next_one_resumes(hub, isolated_home):
-    hub.cuts[SHARDS[2]] = [100_000] * 50  # this shard's connection keeps dropping: the pull gives up
+def test_an_interrupted_pull_registers_nothing_and_the_next_one_resumes(hub, isolated_home, checkpoint):
+    # This shard's connection keeps dropping, each time after a tenth of it, so the pull's attempts give up
+    # before the end whatever size transformers gave the shard (it differs between versions).
+    tenth = (checkpoint / SHARDS[2]).stat().st_size // 10
+    hub.cuts[SHARDS[2]] = [tenth] * 50
     failed = run_cga("models", "pull", "codegen-350M-mono")
     assert failed.returncode == 1
     assert "Run the same command again" in failed.stderr and "Traceback" not in failed.stderr
@@ -81,7 +84,7 @@ def test_an_interrupted_pull_registers_nothing_and_the_next_one_resumes(hub, iso
     kept = isolated_home / "downloads" / "codegen-350M-mono"
     assert (kept / SHARDS[0]).is_file() and (kept / SHARDS[1]).is_file() and not (kept / SHARDS[2]).exists()
     reached = sum(p.stat().st_size for p in (kept / ".cga-partial").iterdir())
-    assert reached >= 500_000  # the partly downloaded shard is kept across runs
+    assert reached >= 5 * tenth  # the partly downloaded shard is kept across runs
 
     hub.cuts.clear()
     before = len(hub.requests)
