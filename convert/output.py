@@ -34,6 +34,19 @@ def check_destination(dest: Path, force: bool, needed_bytes: int) -> None:
         )
 
 
+def refuse_replacing_an_input(dest: Path, source: Path) -> None:
+    """An output never replaces a file of the checkpoint it is made from, --force or not.
+
+    Compared by identity (samefile), so a symlink or hard link to an input (the hub cache's
+    snapshot folders are symlinks) is caught as well as the input's own path.
+    """
+    if not dest.exists() or not source.is_dir():
+        return
+    for entry in source.iterdir():
+        if entry.suffix != ".gguf" and entry.is_file() and os.path.samefile(entry, dest):
+            raise OutputError(f"{dest} is {entry.name} of the checkpoint being converted; write the GGUF elsewhere.")
+
+
 @contextmanager
 def temporary_beside(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary path next to dest (same filesystem, so the final rename is atomic), always removed."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from .checkpoint import open_checkpoint
 from .errors import OutputError, QuantizeError
 from .families import ModelSpec, detect
-from .output import check_destination, publish, temporary_beside
+from .output import check_destination, publish, refuse_replacing_an_input, temporary_beside
 from .vocab import build_vocab
 from .writer import SourceInfo, estimated_size, planned_tensors, write_gguf
 
@@ -50,6 +50,7 @@ def convert(
         raise QuantizeError(f"Unknown quantization type '{quant}'; choose one of {', '.join(QUANT_TYPES)}.")
     if mp_num is not None and mp_num not in (1, 2, 4, 8, 16):
         raise QuantizeError(f"--mp-num must be a power of two up to 16, not {mp_num}.")
+    refuse_replacing_an_input(dest, source)
     checkpoint = open_checkpoint(source)
     spec = detect(checkpoint, mp_num=mp_num)
     vocab = build_vocab(checkpoint, spec.family, spec.n_vocab)

@@ -177,6 +177,8 @@ class AssistantServer(LanguageServer):
         text, version = document.source, document.version
         offset = offset_at(text, line, character)
         ctx = context_at(text, offset)
+        if not ctx.prefix.strip():
+            return None  # nothing before the cursor to go on (the top of a file, an empty one)
         key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline)  # the exact prompt, not just its tail
         if count == 1 and key in self.cache:  # alternatives are sampled afresh each time they are asked for
             self.cache.move_to_end(key)

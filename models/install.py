@@ -85,7 +85,7 @@ def install_checkpoint(folder: Path, name: str, quant: str, *, source: str, revi
                        catalog_name: str | None, mp_num: int | None = None, threads: int | None = None,
                        progress: Progress | None = None, say: Callable[[str], None] = print) -> store.Installed:
     """Convert, verify, hash and register a checkpoint folder as `name`."""
-    target = store.models_dir() / f"{name}.gguf"
+    target = store.models_dir() / f"{store.check_name(name)}.gguf"
     pending = store.models_dir() / f".{name}.pending"  # not *.gguf: never listed, never loaded
     try:
         convert(folder, pending, quant, force=True, mp_num=mp_num, name=name.rpartition(".")[0] or name,
@@ -174,6 +174,7 @@ def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QU
 
 
 def _refuse_existing(name: str, force: bool) -> None:
+    store.check_name(name)
     if not force and (store.models_dir() / f"{name}.gguf").exists():
         raise StoreError(f"A model named {name} is already installed; pick another --name or pass --force.")
 

@@ -10,6 +10,7 @@ model is named.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from assistant.native import QUANT_TYPES
 from assistant.paths import user_dir
 
 from . import manifest
+from .errors import StoreError
 from .manifest import Record
 
 # Best first (the converter lists them that way): when several quantizations of one model are installed,
@@ -38,6 +40,18 @@ class Installed:
     def base(self) -> str:
         stem, _, quant = self.name.rpartition(".")
         return stem if stem and quant in QUANT_PREFERENCE else self.name
+
+
+NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+MAX_NAME = 100  # with ".gguf" and the ".pending" of an install, well inside any file system's 255
+
+
+def check_name(name: str) -> str:
+    """A model name is one plain file name in the store: no folders, no hidden files, nothing that escapes it."""
+    if not NAME_CHARS.fullmatch(name) or name.endswith(".") or len(name) > MAX_NAME:
+        raise StoreError(f"'{name[:MAX_NAME]}' cannot be a model name: use up to {MAX_NAME} letters, digits and "
+                         "'.', '_', '+' or '-', starting with a letter or digit (for example codegen-350M-mono.q4_k_m).")
+    return name
 
 
 def models_dir() -> Path:

@@ -54,6 +54,8 @@ def complete_command(
         except UnicodeDecodeError as exc:
             fail(f"Standard input is not UTF-8 text (bad byte at offset {exc.start}); convert it first.")
     prompt = prompt.replace("\\n", "\n") if "\n" not in prompt and "\\n" in prompt else prompt
+    if not prompt.strip() and not (suffix or "").strip():
+        fail("There is no code to complete: give some, as an argument or on standard input.")
     config = load_config()
     remote = remote or config.remote_url
     model = model or config.model

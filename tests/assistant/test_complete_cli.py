@@ -29,6 +29,12 @@ def test_non_utf8_input_is_refused():
     assert b"not UTF-8" in result.stderr and b"Traceback" not in result.stderr
 
 
+def test_nothing_to_complete_is_refused_with_a_sentence():
+    for result in (run_cga("complete", ""), run_cga("complete", input=""), run_cga("complete", input="  \n")):
+        assert result.returncode == 1 and "no code to complete" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_infill_on_a_model_that_cannot_is_refused():
     result = run_cga("complete", "def f(", "--suffix", ")")
     assert result.returncode == 1

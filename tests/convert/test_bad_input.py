@@ -172,3 +172,17 @@ def test_convert_with_verify_reports_and_passes(tmp_path, codegen1):
     assert result.returncode == 0, result.stderr
     assert "token ids agree    100.00%" in result.stdout
     assert "Passed." in result.stderr and (tmp_path / "m.gguf").is_file()
+
+
+@pytest.mark.parametrize("target", ["model.safetensors", "config.json", "link-to-weights"])
+def test_an_output_never_replaces_an_input_even_with_force(tmp_path, codegen1, target):
+    ckpt = tmp_path / "ckpt"
+    copy_checkpoint(codegen1.path, ckpt)
+    weights = next(ckpt.glob("*.safetensors"))
+    (tmp_path / "link-to-weights").symlink_to(weights)  # another name for the same input
+    dest = {"model.safetensors": weights, "config.json": ckpt / "config.json"}.get(target, tmp_path / target)
+    before = {p.name: p.read_bytes() for p in ckpt.iterdir()}
+    refused = run_cga("convert", ckpt, "-o", dest, "--force")
+    assert refused.returncode == 1 and "of the checkpoint being converted" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == before

@@ -71,3 +71,23 @@ def test_answers_sent_while_the_model_loads_reach_the_editor():
         assert server.shut_down() == 0
     finally:
         server.process.kill()
+
+
+def test_a_cursor_with_nothing_before_it_gets_an_empty_answer_not_an_error():
+    server = RawServer()
+    try:
+        server.initialize({"model": str(embedded_default())})
+        for n, (text, character) in enumerate([("", 0), ("x = 1\n", 0), ("   ", 3)]):
+            uri = f"file:///project/empty{n}.py"
+            server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+                "uri": uri, "languageId": "python", "version": 1, "text": text}}})
+            position = {"line": 0, "character": character}
+            server.send({"jsonrpc": "2.0", "id": f"popup{n}", "method": "textDocument/completion",
+                         "params": {"textDocument": {"uri": uri}, "position": position}})
+            server.send({"jsonrpc": "2.0", "id": f"inline{n}", "method": "textDocument/inlineCompletion",
+                         "params": {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 1}}})
+            assert server.response(f"popup{n}")["result"]["items"] == []
+            assert server.response(f"inline{n}")["result"]["items"] == []
+        assert server.shut_down() == 0
+    finally:
+        server.process.kill()

@@ -86,6 +86,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
         "cga.command": [sys.executable, "-m", "assistant.cli", "lsp"],
         "cga.model": str(embedded_default()),  # a real (small) trained model: its suggestions are code
         "cga.threads": 2,
+        # Each request waits this long in the server, so the next keystroke always finds one to cancel.
+        "cga.debounceMs": 150,
         "cga.trace.server": "messages",  # VS Code's standard setting, which the server once called unknown
         "workbench.startupEditor": "none",
         "workbench.secondarySideBar.defaultVisibility": "hidden",
@@ -120,7 +122,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
                      CHROMIUM=shutil.which("chromium"), NODE_PATH=str(rig / "driver" / "node_modules")),
         )
         report = json.loads((out / "report.json").read_text())
-        print(f"VS Code session: {time.monotonic() - started:.0f} s; ghost text {report.get('ghostMs')} ms after Enter")
+        print(f"VS Code session: {time.monotonic() - started:.0f} s; ghost text {report.get('ghostMs')} ms after Enter "
+              "(150 ms of it the debounce)")
         assert report["ok"], report.get("error", "") + driven.stderr[-2000:]
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+
+import pytest
 
 from models import manifest
 from tests.cli import run_cga
@@ -55,3 +58,12 @@ def test_doctor_reports_the_machine_and_a_recommendation(isolated_home):
     assert doctor.returncode == 0, doctor.stderr
     assert "Memory" in doctor.stdout and "For editor" in doctor.stdout and "For chat" in doctor.stdout
     assert "AVX2" in doctor.stdout or "NEON" in doctor.stdout or "CPU" in doctor.stdout
+
+
+@pytest.mark.parametrize("name", ["/../../../../tmp/escaped", "sub/x", "..", ".hidden", "x" * 101, "a b"])
+def test_a_model_name_cannot_leave_the_store(isolated_home, codegen2_gguf, tmp_path, name):
+    refused = run_cga("models", "import", codegen2_gguf, "--name", name)
+    assert refused.returncode == 1 and "cannot be a model name" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not list(isolated_home.glob("models/*.gguf")) and not (tmp_path.parent / "escaped.gguf").exists()
+    assert not os.path.exists("/tmp/escaped.gguf")
