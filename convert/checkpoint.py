@@ -8,6 +8,7 @@ memory-mapped and handed out one by one, never gathered into a dict.
 from __future__ import annotations
 
 import json
+import math
 import struct
 import warnings
 from collections.abc import Iterator
@@ -87,6 +88,9 @@ def _weight_files(path: Path) -> tuple[Path, ...]:
                 weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise BrokenCheckpoint(f"{index} is not a valid shard index ({exc}).") from exc
+            if not isinstance(weight_map, dict) or not all(_plain_file_name(n) for n in weight_map.values()):
+                raise BrokenCheckpoint(f"{index} names shards that are not plain file names in {path}; "
+                                       "a shard index may only name files beside it.")
             files = tuple(path / name for name in dict.fromkeys(weight_map.values()))
             missing = [f.name for f in files if not f.is_file()]
             if missing:
@@ -98,6 +102,12 @@ def _weight_files(path: Path) -> tuple[Path, ...]:
     raise NotACheckpoint(
         f"{path} has no model.safetensors, pytorch_model.bin or shard index; download the weights too."
     )
+
+
+def _plain_file_name(name: object) -> bool:
+    """A name that stays in its folder: no separators, not `.` or `..`."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name \
+        and "\0" not in name
 
 
 def _safetensors_header(file: Path) -> tuple[dict, int]:
@@ -113,7 +123,34 @@ def _safetensors_header(file: Path) -> tuple[dict, int]:
             header = json.loads(handle.read(length))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BrokenCheckpoint(f"{file} has a corrupt safetensors header.") from exc
+    if not isinstance(header, dict):
+        raise BrokenCheckpoint(f"{file} has a corrupt safetensors header (not a table of tensors).")
     return header, 8 + length
+
+
+def _tensor_entry(file: Path, name: str, info: object, data_size: int) -> tuple[np.dtype, list[int], int, int]:
+    """dtype, shape and byte range of one header entry, each checked: the header is the file's, not ours."""
+    def broken(what: str) -> BrokenCheckpoint:
+        return BrokenCheckpoint(f"{file}: tensor {name} has {what}; the file is corrupt or not a checkpoint.")
+
+    if not isinstance(info, dict):
+        raise broken("no description")
+    dtype = _SAFETENSORS_DTYPES.get(info.get("dtype")) if isinstance(info.get("dtype"), str) else None
+    if dtype is None:
+        raise BrokenCheckpoint(f"{file}: tensor {name} has unsupported dtype {info.get('dtype')!r}.")
+    shape, offsets = info.get("shape"), info.get("data_offsets")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise broken(f"an invalid shape {shape!r}")
+    if not (isinstance(offsets, list) and len(offsets) == 2
+            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+            and 0 <= offsets[0] <= offsets[1]):
+        raise broken(f"invalid data offsets {offsets!r}")
+    begin, end = offsets
+    if end > data_size:
+        raise BrokenCheckpoint(f"{file} is truncated: tensor {name} runs past the end of the file.")
+    if math.prod(shape) * np.dtype(dtype).itemsize != end - begin:
+        raise broken(f"{end - begin} bytes for shape {shape}")
+    return dtype, shape, begin, end
 
 
 def _read_safetensors(file: Path) -> Iterator[tuple[str, np.ndarray]]:
@@ -124,17 +161,12 @@ def _read_safetensors(file: Path) -> Iterator[tuple[str, np.ndarray]]:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
-        if dtype is None:
-            raise BrokenCheckpoint(f"{file}: tensor {name} has unsupported dtype {info['dtype']}.")
-        begin, end = info["data_offsets"]
-        if data_start + end > size:
-            raise BrokenCheckpoint(f"{file} is truncated: tensor {name} runs past the end of the file.")
-        count = int(np.prod(info["shape"], dtype=np.int64))
-        array = np.memmap(file, dtype=dtype, mode="r", offset=data_start + begin, shape=(count,))
-        if array.nbytes != end - begin:
-            raise BrokenCheckpoint(f"{file}: tensor {name} has {end - begin} bytes for shape {info['shape']}.")
-        array = array.reshape(info["shape"])
+        dtype, shape, begin, end = _tensor_entry(file, name, info, size - data_start)
+        if end == begin:  # an empty tensor: nothing to map
+            array = np.zeros(shape, dtype=dtype)
+        else:
+            array = np.memmap(file, dtype=dtype, mode="r", offset=data_start + begin, shape=(math.prod(shape),))
+            array = array.reshape(shape)
         if info["dtype"] == "BF16":
             array = (array.astype(np.uint32) << 16).view(np.float32)
         yield name, array

@@ -186,3 +186,47 @@ def test_an_output_never_replaces_an_input_even_with_force(tmp_path, codegen1, t
     assert refused.returncode == 1 and "of the checkpoint being converted" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr
     assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == before
+
+
+def test_a_shard_index_naming_a_file_outside_the_checkpoint_is_refused(tmp_path):
+    built = build_codegen(tmp_path / "src", shards=2)
+    index = built.path / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    outside = tmp_path / "secret.safetensors"
+    outside.write_bytes(b"not for the converter")
+    first = next(iter(data["weight_map"]))
+    data["weight_map"][first] = "../secret.safetensors"
+    index.write_text(json.dumps(data))
+    assert_refused(run_cga("convert", built.path, "-o", tmp_path / "m.gguf"), "not plain file names")
+
+
+def rewrite_header(file, change) -> None:
+    """Replace a safetensors file's JSON header by change(header), keeping its tensor data."""
+    raw = file.read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    header = change(json.loads(raw[8:8 + length]))
+    encoded = json.dumps(header).encode()
+    file.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + length:])
+
+
+def first_tensor(header: dict) -> str:
+    return next(name for name in header if name != "__metadata__")
+
+
+HOSTILE_HEADERS = {
+    "a list": lambda h: [h],
+    "a string entry": lambda h: {**h, first_tensor(h): "tensor"},
+    "no dtype": lambda h: {**h, first_tensor(h): {k: v for k, v in h[first_tensor(h)].items() if k != "dtype"}},
+    "a bad shape": lambda h: {**h, first_tensor(h): {**h[first_tensor(h)], "shape": ["lots"]}},
+    "three offsets": lambda h: {**h, first_tensor(h): {**h[first_tensor(h)], "data_offsets": [0, 4, 8]}},
+    "negative offsets": lambda h: {**h, first_tensor(h): {**h[first_tensor(h)], "data_offsets": [-64, 0]}},
+    "a shape larger than its data": lambda h: {**h, first_tensor(h): {**h[first_tensor(h)], "shape": [10**9, 10**9]}},
+}
+
+
+@pytest.mark.parametrize("what", HOSTILE_HEADERS)
+def test_a_hostile_safetensors_header_is_one_sentence(tmp_path, codegen1, what):
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    rewrite_header(src / "model.safetensors", HOSTILE_HEADERS[what])
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"))
+    assert list(tmp_path.glob("*.gguf")) == [] and list(tmp_path.glob(".*")) == []
