@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import gguf
 
@@ -21,6 +22,7 @@ from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint
 
 ENDOFTEXT = "<|endoftext|>"
+MAX_VOCAB = 1 << 20  # CodeGen's largest vocabulary is 51,200; far above it is a broken or hostile file
 TT = gguf.TokenType
 
 # CodeGen2.5's special tokens after the GPT-2 base and 38 whitespace runs, in id
@@ -121,32 +123,55 @@ def _read_hf_tokenizer(checkpoint: Checkpoint) -> tuple[dict[str, int], list[str
     tokenizer_json = checkpoint.read_json("tokenizer.json")
     added: dict[str, tuple[int, bool]] = {}
     if tokenizer_json is not None:
-        model = tokenizer_json.get("model") or {}
-        if model.get("type") != "BPE":
-            raise BrokenCheckpoint(f"{path}/tokenizer.json is not a BPE tokenizer.")
-        base = dict(model["vocab"])
-        merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
-        for entry in tokenizer_json.get("added_tokens", []):
-            added[entry["content"]] = (entry["id"], bool(entry.get("special")))
+        source = path / "tokenizer.json"
+        try:
+            model = tokenizer_json.get("model") or {}
+            if model.get("type") != "BPE":
+                raise BrokenCheckpoint(f"{source} is not a BPE tokenizer.")
+            base = dict(model["vocab"])
+            merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+            for entry in tokenizer_json.get("added_tokens", []):
+                added[entry["content"]] = (entry["id"], bool(entry.get("special")))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BrokenCheckpoint(f"{source} is malformed (at {exc}); copy it again from the model's repository.") from exc
     elif (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
-        base = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
-        merges = [
-            line for line in (path / "merges.txt").read_text(encoding="utf-8").splitlines()
-            if line and not line.startswith("#version")
-        ]
-        for text, idx in (checkpoint.read_json("added_tokens.json") or {}).items():
-            added[text] = (idx, False)
-        decoder = (checkpoint.read_json("tokenizer_config.json") or {}).get("added_tokens_decoder") or {}
-        for idx, entry in decoder.items():
-            added[entry["content"]] = (int(idx), bool(entry.get("special")))
+        source = path / "vocab.json"
+        try:
+            base = dict(json.loads((path / "vocab.json").read_text(encoding="utf-8")))
+            merges = [
+                line for line in (path / "merges.txt").read_text(encoding="utf-8").splitlines()
+                if line and not line.startswith("#version")
+            ]
+            for text, idx in (checkpoint.read_json("added_tokens.json") or {}).items():
+                added[text] = (idx, False)
+            decoder = (checkpoint.read_json("tokenizer_config.json") or {}).get("added_tokens_decoder") or {}
+            for idx, entry in decoder.items():
+                added[entry["content"]] = (int(idx), bool(entry.get("special")))
+        except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+            raise BrokenCheckpoint(f"The tokenizer files in {path} are malformed (at {exc}); copy them again.") from exc
     else:
         raise BrokenCheckpoint(
             f"{path} has no tokenizer (tokenizer.json, or vocab.json with merges.txt); copy it from the model's repository."
         )
+    _check_ids(source, base, added)
     # Tokens in the added list that are also base tokens are plain BPE tokens.
     added = {t: v for t, v in added.items() if base.get(t) != v[0] or t == ENDOFTEXT}
     added.pop(ENDOFTEXT, None)
     return base, merges, added
+
+
+def _check_ids(source: Path, base: dict, added: dict[str, tuple[int, bool]]) -> None:
+    """Every id a token of its own, within bounds: a hostile file must not overwrite tokens or allocate gigabytes."""
+    def valid(idx: object) -> bool:
+        return isinstance(idx, int) and not isinstance(idx, bool) and 0 <= idx < MAX_VOCAB
+
+    owner: dict[int, str] = {}
+    for text, idx in [*base.items(), *((t, i) for t, (i, _) in added.items())]:
+        if not isinstance(text, str) or not valid(idx):
+            raise BrokenCheckpoint(f"{source}: token {text!r} has an invalid id {idx!r} (ids run from 0 to {MAX_VOCAB - 1}).")
+        if owner.get(idx, text) != text:
+            raise BrokenCheckpoint(f"{source}: tokens {owner[idx]!r} and {text!r} both claim id {idx}.")
+        owner[idx] = text
 
 
 def _codegen25_vocab() -> Vocab:

@@ -230,3 +230,28 @@ def test_a_hostile_safetensors_header_is_one_sentence(tmp_path, codegen1, what):
     rewrite_header(src / "model.safetensors", HOSTILE_HEADERS[what])
     assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"))
     assert list(tmp_path.glob("*.gguf")) == [] and list(tmp_path.glob(".*")) == []
+
+
+def edit_json(file, change) -> None:
+    file.write_text(json.dumps(change(json.loads(file.read_text()))))
+
+
+HOSTILE_TOKENIZERS = {
+    "an added token with a negative id": ("added_tokens.json", lambda t: {**t, "<evil>": -3}),
+    "an added token that takes another's id": ("added_tokens.json", lambda t: {**t, "<evil>": 5}),
+    "an id of three billion": ("added_tokens.json", lambda t: {**t, "<huge>": 3_000_000_000}),
+    "a vocabulary that is a list": ("vocab.json", lambda v: list(v)),
+    "an added token without content": ("tokenizer_config.json",
+                                       lambda c: {**c, "added_tokens_decoder": {"50300": {"special": True}}}),
+}
+
+
+@pytest.mark.parametrize("what", HOSTILE_TOKENIZERS)
+def test_a_hostile_tokenizer_is_one_sentence(tmp_path, codegen1, what):
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    name, change = HOSTILE_TOKENIZERS[what]
+    if not (src / name).exists():
+        (src / name).write_text("{}")
+    edit_json(src / name, change)
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"))
+    assert list(tmp_path.glob("*.gguf")) == [] and list(tmp_path.glob(".*")) == []
