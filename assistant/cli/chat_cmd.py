@@ -81,6 +81,14 @@ def chat_command(
         except KeyboardInterrupt:  # at the prompt: drop the line, as shells do; Ctrl-D quits
             stderr.print()
             continue
+        except UnicodeDecodeError:
+            stderr.print("That line is not UTF-8 text; it was skipped.", markup=False)
+            continue
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes read with surrogateescape
+            stderr.print("That line is not UTF-8 text; it was skipped.", markup=False)
+            continue
         line = line.strip()
         if not line:
             continue

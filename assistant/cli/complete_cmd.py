@@ -54,6 +54,11 @@ def complete_command(
         except UnicodeDecodeError as exc:
             fail(f"Standard input is not UTF-8 text (bad byte at offset {exc.start}); convert it first.")
     prompt = prompt.replace("\\n", "\n") if "\n" not in prompt and "\\n" in prompt else prompt
+    for what, text in (("The code to complete", prompt), ("--suffix", suffix or "")):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # bytes that are not UTF-8 reach argv as lone surrogates
+            fail(f"{what} is not UTF-8 text (bad byte at character {exc.start}); convert it first.")
     if not prompt.strip() and not (suffix or "").strip():
         fail("There is no code to complete: give some, as an argument or on standard input.")
     config = load_config()

@@ -57,3 +57,10 @@ def test_ctrl_c_mid_answer_keeps_the_conversation(isolated_home):
     assert proc.returncode == 0, err.decode()
     assert b"Stopped; the conversation is as it was." in err
     assert saved(isolated_home, "after")["turns"] == []
+
+
+def test_a_line_that_is_not_utf8_is_skipped_and_the_chat_goes_on(isolated_home):
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "chat", "--max-tokens", "8"],
+                            input=b"x = '\xff'\nWrite a function that adds two numbers.\n", capture_output=True)
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+    assert b"not UTF-8 text" in result.stderr and result.stdout.strip()  # the next line was answered

@@ -29,6 +29,12 @@ def test_non_utf8_input_is_refused():
     assert b"not UTF-8" in result.stderr and b"Traceback" not in result.stderr
 
 
+def test_a_non_utf8_argument_is_refused():
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "complete", b"x = '\xff'"], capture_output=True)
+    assert result.returncode == 1
+    assert b"not UTF-8" in result.stderr and b"Traceback" not in result.stderr
+
+
 def test_nothing_to_complete_is_refused_with_a_sentence():
     for result in (run_cga("complete", ""), run_cga("complete", input=""), run_cga("complete", input="  \n")):
         assert result.returncode == 1 and "no code to complete" in result.stderr, result.stderr
