@@ -51,7 +51,7 @@ class AssistantServer(LanguageServer):
         self.in_flight: threading.Event | None = None
         self.by_request: dict[object, threading.Event] = {}  # cancel events of requests being served
         self.cancelled: set[object] = set()  # ids named by $/cancelRequest while they ran
-        self.cache: OrderedDict[tuple, str] = OrderedDict()
+        self.cache: OrderedDict[tuple, list[str]] = OrderedDict()  # the greedy answer (or none) per prompt
 
     def get_engine(self) -> Engine:
         """The loaded model, (re)loaded for the current settings. Callers hold generation_lock."""

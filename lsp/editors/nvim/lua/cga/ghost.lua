@@ -198,6 +198,14 @@ local function accepted_part(text, how)
   return text
 end
 
+--- Put text (line breaks included) at the cursor of the current window and move the cursor past it.
+function M.insert_at_cursor(bufnr, text)
+  local row, col = cursor()
+  local lines = vim.split(text, "\n", { plain = true })
+  vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
+  vim.api.nvim_win_set_cursor(0, { row + #lines, (#lines == 1 and col or 0) + #lines[#lines] })
+end
+
 --- Insert the whole suggestion, its next word or its line; false if there is none to accept.
 function M.accept(how, bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
@@ -207,12 +215,7 @@ function M.accept(how, bufnr)
     return false
   end
   local part = accepted_part(text, how)
-  local row, col = cursor()
-  local lines = vim.split(part, "\n", { plain = true })
-  vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
-  local end_row = row + #lines - 1
-  local end_col = (#lines == 1 and col or 0) + #lines[#lines]
-  vim.api.nvim_win_set_cursor(0, { end_row + 1, end_col })
+  M.insert_at_cursor(bufnr, part)
   local rest = text:sub(#part + 1)
   cancel_pending(s)
   if rest == "" then

@@ -103,12 +103,7 @@ function M.on_complete_done(bufnr, item)
   if not ok or type(data) ~= "table" or type(data.cga_rest) ~= "string" or data.cga_rest == "" then
     return
   end
-  local pos = vim.api.nvim_win_get_cursor(0)
-  local row, col = pos[1] - 1, pos[2]
-  local lines = vim.split(data.cga_rest, "\n", { plain = true })
-  table.insert(lines, 1, "")
-  vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
-  vim.api.nvim_win_set_cursor(0, { row + #lines, #lines[#lines] })
+  require("cga.ghost").insert_at_cursor(bufnr, "\n" .. data.cga_rest)
 end
 
 function M.enable(bufnr)
