@@ -16,7 +16,7 @@ from .settings import Settings
 def main(argv: list[str]) -> None:
     if len(argv) not in (1, 2):
         sys.exit("usage: python -m lsp SETTINGS_JSON [TCP_PORT]  (start the server with `cga lsp`)")
-    serve(Settings.from_json(argv[0]), int(argv[1]) if len(argv) == 2 else None)
+    sys.exit(serve(Settings.from_json(argv[0]), int(argv[1]) if len(argv) == 2 else None))
 
 
 if __name__ == "__main__":

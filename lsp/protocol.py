@@ -9,6 +9,10 @@ Each one exists because an editor showed the problem:
   what editors do on every keystroke, and pygls logs each one as a traceback at
   error level, which VS Code shows in the extension's output;
 - the JSON-RPC stream is a private copy of stdout (protocol_stdio below);
+- the lifecycle the specification asks for: a request before `initialize` gets
+  ServerNotInitialized (-32002), one after `shutdown` InvalidRequest (pygls
+  answered neither: a traceback, and silence), and `exit` without `shutdown`
+  ends the process with code 1 (pygls's sys.exit ran on the protocol thread);
 - after `shutdown` only responses go out, and after `exit` nothing: background
   work still finishing (a warm-up, a status notification) would otherwise write
   to a closed pipe and log a traceback as the editor closes.
@@ -26,7 +30,13 @@ import threading
 from concurrent.futures import Future
 from typing import Any, BinaryIO
 
-from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidRequest,
+    JsonRpcRequestCancelled,
+    JsonRpcServerNotInitialized,
+)
+from pygls.protocol.json_rpc import RPCRequest
 from pygls.feature_manager import is_thread_function
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification
@@ -56,6 +66,23 @@ def current_request_id() -> object | None:
 
 class Protocol(LanguageServerProtocol):
     exiting = False  # set by the server's exit handler, which pygls calls before it closes the pipe
+    initialize_received = False
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self._shutdown else 1
+
+    def handle_message(self, message):
+        method = getattr(message, "method", "")
+        if isinstance(message, RPCRequest) and method != "initialize" and not self.initialize_received:
+            error = JsonRpcServerNotInitialized("The server has not been initialized; send initialize first.")
+            return self._send_response(message.id, None, error.to_response_error())
+        if isinstance(message, RPCRequest) and self._shutdown:
+            error = JsonRpcInvalidRequest("The server is shutting down; only exit is accepted now.")
+            return self._send_response(message.id, None, error.to_response_error())
+        if method == "initialize":
+            self.initialize_received = True
+        return super().handle_message(message)
 
     def structure_message(self, data):
         try:

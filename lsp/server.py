@@ -309,15 +309,19 @@ class AssistantServer(LanguageServer):
 server = AssistantServer()
 
 
-def serve(settings: Settings, tcp: int | None = None) -> None:
-    """Speak LSP on stdio (or on 127.0.0.1:tcp) until the client leaves; the model runs on this thread."""
+def serve(settings: Settings, tcp: int | None = None) -> int:
+    """Speak LSP on stdio (or on 127.0.0.1:tcp) until the client leaves, then give the exit code LSP asks for.
+
+    The model runs on this thread (see lsp/main_thread.py).
+    """
     server.base_settings = server.settings = settings
     heap.keep_forever()
     target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else (
         lambda: server.start_io(*protocol_stdio()))
     protocol = threading.Thread(target=target, name="lsp-protocol", daemon=True)
     protocol.start()
-    main_thread.serve_while(protocol)  # see lsp/main_thread.py
+    main_thread.serve_while(protocol)
+    return server.protocol.exit_code  # 1 unless the client asked for shutdown before it left
 
 
 @server.feature(types.INITIALIZE)

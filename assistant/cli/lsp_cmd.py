@@ -50,4 +50,4 @@ def lsp_command(
         os.execv(sys.executable, [sys.executable, "-c", BARE_SERVER, settings.to_json(), *port])
     from lsp.server import serve
 
-    serve(settings, tcp)
+    sys.exit(serve(settings, tcp))

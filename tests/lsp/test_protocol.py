@@ -91,3 +91,27 @@ def test_a_cursor_with_nothing_before_it_gets_an_empty_answer_not_an_error():
         assert server.shut_down() == 0
     finally:
         server.process.kill()
+
+
+def test_the_lifecycle_as_the_specification_asks(codegen2_gguf):
+    server = RawServer()
+    try:
+        completion = {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}}
+        server.send({"jsonrpc": "2.0", "id": "early", "method": "textDocument/completion", "params": completion})
+        assert server.response("early")["error"]["code"] == -32002  # ServerNotInitialized, no traceback
+        server.initialize({"model": str(codegen2_gguf)})
+        server.send({"jsonrpc": "2.0", "id": "bye", "method": "shutdown"})
+        assert server.response("bye")["result"] is None
+        server.send({"jsonrpc": "2.0", "id": "late", "method": "textDocument/completion", "params": completion})
+        assert server.response("late")["error"]["code"] == -32600  # answered, not left waiting
+        server.send({"jsonrpc": "2.0", "method": "exit"})
+        assert server.process.wait(timeout=30) == 0
+    finally:
+        server.process.kill()
+    rude = RawServer()  # exit without shutdown: code 1
+    try:
+        rude.initialize({"model": str(codegen2_gguf)})
+        rude.send({"jsonrpc": "2.0", "method": "exit"})
+        assert rude.process.wait(timeout=30) == 1
+    finally:
+        rude.process.kill()
