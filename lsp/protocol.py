@@ -1,6 +1,9 @@
 """Where the server departs from pygls's JSON-RPC handling: the overrides of its private methods, in one place.
 
 Each one exists because an editor showed the problem:
+- a message that is not JSON gets ParseError (-32700), and reading resumes at
+  the next header (read_messages): a Content-Length a few bytes short used to
+  glue every later header to a body, and the server never answered again;
 - a request whose params do not parse gets an error response (pygls logs it and
   sends nothing, so the editor waits forever);
 - a threaded handler learns which request it serves, so `$/cancelRequest` can
@@ -23,8 +26,10 @@ tests/lsp/test_protocol.py exercises each one over stdio.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import sys
 import threading
 from concurrent.futures import Future
@@ -33,6 +38,7 @@ from typing import Any, BinaryIO
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidRequest,
+    JsonRpcParseError,
     JsonRpcRequestCancelled,
     JsonRpcServerNotInitialized,
 )
@@ -58,6 +64,56 @@ def protocol_stdio() -> tuple[BinaryIO, BinaryIO]:
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     return sys.stdin.buffer, stdout
+
+
+_CONTENT_LENGTH = re.compile(rb"Content-Length: *(\d+)\r?\n$", re.IGNORECASE)
+
+
+async def read_messages(stop_event, reader, protocol, logger=None, error_handler=None) -> None:
+    """pygls's message loop (pygls.io_.run_async, same signature), resynchronising after a framing error.
+
+    The header is searched for rather than matched whole: bytes left over from a
+    body shorter than its Content-Length come before the next header on its line.
+    """
+    logger = logger or logging.getLogger(__name__)
+    length = 0
+    while not stop_event.is_set():
+        line = await reader.readline()
+        if not line:
+            break
+        if match := _CONTENT_LENGTH.search(line):
+            length = int(match.group(1))
+            continue
+        if not length or line.strip():
+            continue  # another header (Content-Type), or garbage before the next Content-Length
+        body = await reader.readexactly(length)
+        length = 0
+        if not body:
+            break
+        try:
+            message = json.loads(body, object_hook=protocol.structure_message)
+        except (ValueError, UnicodeDecodeError):  # not JSON (or cut short): the id is unknowable, so null
+            error = JsonRpcParseError("The message is not valid JSON.")
+            protocol._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": error.code, "message": error.message}})
+            continue
+        except Exception as exc:  # noqa: BLE001  (as pygls: reported, never fatal)
+            logger.exception("Unable to handle message")
+            if error_handler:
+                error_handler(exc, JsonRpcException)
+            continue
+        try:
+            protocol.handle_message(message)
+        except Exception as exc:  # noqa: BLE001
+            logger.exception("Unable to handle message")
+            if error_handler:
+                error_handler(exc, JsonRpcException)
+
+
+def use_resynchronising_reader() -> None:
+    """Serve with read_messages instead of pygls's loop (both stdio and TCP call it by this name)."""
+    import pygls.server
+
+    pygls.server.run_async = read_messages
 
 
 def current_request_id() -> object | None:

@@ -25,7 +25,7 @@ from .completion_context import Context, context_at, shape, window_starts
 from .completion_items import inline_items, popup_item
 from .main_thread import MainThreadWorker
 from .positions import offset_at, position_at
-from .protocol import Protocol, current_request_id, protocol_stdio
+from .protocol import Protocol, current_request_id, protocol_stdio, use_resynchronising_reader
 from .refinement import RefineError, Refinement, enclosing_function
 from .settings import Settings, parse_settings, section
 
@@ -315,6 +315,7 @@ def serve(settings: Settings, tcp: int | None = None) -> int:
     The model runs on this thread (see lsp/main_thread.py).
     """
     server.base_settings = server.settings = settings
+    use_resynchronising_reader()
     heap.keep_forever()
     target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else (
         lambda: server.start_io(*protocol_stdio()))

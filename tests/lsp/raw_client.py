@@ -33,7 +33,7 @@ class RawServer:
     def __init__(self, stderr=subprocess.DEVNULL) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "lsp"], bufsize=0,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
-        self.responses: dict[object, dict] = {}  # read while waiting for another
+        self.responses: dict[object, list[dict]] = {}  # read while waiting for another (id null: parse errors)
 
     def send(self, message: dict | bytes) -> None:
         body = message if isinstance(message, bytes) else json.dumps(message).encode()
@@ -43,9 +43,13 @@ class RawServer:
     def response(self, request_id: object) -> dict:
         while request_id not in self.responses:
             message = read_message(self.process.stdout)
-            if "id" in message and "method" not in message:
-                self.responses[message["id"]] = message
-        return self.responses.pop(request_id)
+            if "method" not in message and ("result" in message or "error" in message):
+                self.responses.setdefault(message.get("id"), []).append(message)
+        answers = self.responses[request_id]
+        answer = answers.pop(0)
+        if not answers:
+            del self.responses[request_id]
+        return answer
 
     def initialize(self, options: dict) -> dict:
         self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",

@@ -7,6 +7,7 @@ advertise them), so the capabilities are asserted here, byte for byte.
 
 from __future__ import annotations
 
+import json
 import time
 
 from assistant.model_choice import embedded_default
@@ -115,3 +116,20 @@ def test_the_lifecycle_as_the_specification_asks(codegen2_gguf):
         assert rude.process.wait(timeout=30) == 1
     finally:
         rude.process.kill()
+
+
+def test_a_framing_error_is_answered_and_the_stream_recovers(codegen2_gguf):
+    server = RawServer()
+    try:
+        server.initialize({"model": str(codegen2_gguf)})
+        body = json.dumps({"jsonrpc": "2.0", "id": "short", "method": "shutdown"}).encode()
+        server.process.stdin.write(b"Content-Length: %d\r\n\r\n" % (len(body) - 5) + body)  # 5 bytes short
+        server.send(b"{not json")
+        assert server.response(None)["error"]["code"] == -32700
+        assert server.response(None)["error"]["code"] == -32700
+        server.send({"jsonrpc": "2.0", "id": "after", "method": "textDocument/completion",
+                     "params": {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}}})
+        assert server.response("after")["result"]["items"] == []  # resynchronised: answered again
+        assert server.shut_down() == 0
+    finally:
+        server.process.kill()
