@@ -133,3 +133,21 @@ def test_a_framing_error_is_answered_and_the_stream_recovers(codegen2_gguf):
         assert server.shut_down() == 0
     finally:
         server.process.kill()
+
+
+def test_a_5_mb_document_right_after_open_is_answered():
+    """Once 4 runs in 5 never answered again: the model was loading (stdout silenced) as the answer went out."""
+    server = RawServer()
+    try:
+        server.initialize({"model": str(embedded_default()), "threads": 2})
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}}})
+        big = "value = compute(1)\n" * (5 * 2**20 // 19)
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+            "textDocument": {"uri": URI, "version": 2}, "contentChanges": [{"text": big}]}})
+        server.send({"jsonrpc": "2.0", "id": "big", "method": "textDocument/completion",
+                     "params": {"textDocument": {"uri": URI}, "position": {"line": 1000, "character": 0}}})
+        assert "items" in server.response("big")["result"]
+        assert server.shut_down() == 0
+    finally:
+        server.process.kill()
