@@ -86,6 +86,10 @@ def shape(completion: str, ctx: Context) -> str:
         if not completion.startswith(ctx.typed_indent):
             return ""  # the model's next line is less indented than the cursor: nothing to write here
         completion = completion[len(ctx.typed_indent):]
+    elif ctx.typed_indent and completion[:1] == " " and completion[1:2].strip():
+        # The same merge from the other side: GPT-2-style vocabularies carry a word's leading space
+        # (" return"), so after typed indentation the model's first token adds one space too many.
+        completion = completion[1:]
     if not ctx.multiline:
         line = completion.split("\n", 1)[0].rstrip("\r")
         if ctx.right_of_cursor.strip() and line.endswith(ctx.right_of_cursor.strip()):

@@ -220,7 +220,7 @@ class AssistantServer(LanguageServer):
         answers: list[str] = []
         for n in range(count):
             options = Generation(
-                max_tokens=self.settings.max_tokens if ctx.multiline else min(self.settings.max_tokens, 48),
+                max_tokens=self.answer_tokens(engine) if ctx.multiline else min(self.answer_tokens(engine), 48),
                 stop=() if ctx.multiline else ("\n",), cancel=cancel,
                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0)
             answer = shape(main_thread.call(engine.complete, tokens, options), ctx)
@@ -232,9 +232,13 @@ class AssistantServer(LanguageServer):
                 break
         return answers, stats
 
+    def answer_tokens(self, engine: Engine) -> int:
+        """maxTokens, within half the loaded model's window (which the model's own context may have cut)."""
+        return min(self.settings.max_tokens, engine.n_ctx // 2)
+
     def _prompt(self, engine: Engine, text: str, offset: int, suffix: str) -> list[int]:
         """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer."""
-        budget = engine.n_ctx - max(self.settings.max_tokens, MIN_ANSWER_TOKENS)
+        budget = engine.n_ctx - max(self.answer_tokens(engine), MIN_ANSWER_TOKENS)
         for start in window_starts(text, offset):
             prefix = text[start:offset]
             if engine.info.can_infill and suffix.strip():

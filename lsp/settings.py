@@ -86,7 +86,12 @@ def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, lis
             problems.append(f"Setting '{key}' has an invalid value {value!r} ({field_type}); keeping {getattr(base, name)!r}.")
             continue
         values[name] = tuple(value) if name == "disabled_languages" else (str(value) if name == "gpu_layers" else value)
-    return dataclasses.replace(base, **values), problems
+    settings = dataclasses.replace(base, **values)
+    if settings.max_tokens > settings.context_tokens // 2:
+        problems.append(f"maxTokens {settings.max_tokens} leaves too little of contextTokens {settings.context_tokens} "
+                        f"for the code before the cursor; using {settings.context_tokens // 2}.")
+        settings = dataclasses.replace(settings, max_tokens=settings.context_tokens // 2)
+    return settings, problems
 
 
 def section(raw: Any) -> Any:

@@ -19,7 +19,7 @@ from ..chat import ChatSession
 from ..config import load_config
 from ..conversation import PYTHON_HEADER, Conversation
 from ..errors import EngineError
-from .errors import stderr, user_errors
+from .errors import fail, stderr, user_errors
 from .loading import open_engine
 from .options import GpuLayers, MaxTokens, ModelOption, Temperature, Threads
 
@@ -67,6 +67,9 @@ def chat_command(
         else Conversation(language=language, header=PYTHON_HEADER if language == "python" else "")
     )
     engine = open_engine(model or load_config().model, gpu_layers=gpu_layers, threads=threads)
+    if max_tokens > engine.n_ctx // 2:
+        fail(f"--max-tokens {max_tokens} leaves too little of this model's {engine.n_ctx}-token context for the "
+             f"conversation; use at most {engine.n_ctx // 2}.")
     session = ChatSession(engine, conversation, max_tokens=max_tokens, temperature=temperature,
                           prompt_lookup=prompt_lookup)
     interactive = sys.stdin.isatty()

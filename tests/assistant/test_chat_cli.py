@@ -64,3 +64,8 @@ def test_a_line_that_is_not_utf8_is_skipped_and_the_chat_goes_on(isolated_home):
                             input=b"x = '\xff'\nWrite a function that adds two numbers.\n", capture_output=True)
     assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
     assert b"not UTF-8 text" in result.stderr and result.stdout.strip()  # the next line was answered
+
+
+def test_a_max_tokens_the_context_cannot_hold_is_refused_up_front(isolated_home):
+    result = run_cga("chat", "-n", "5000", input="Add two numbers.\n")
+    assert result.returncode == 1 and "use at most 4096" in result.stderr and "Traceback" not in result.stderr

@@ -51,6 +51,8 @@ def test_a_model_that_restarts_the_indented_line_does_not_add_a_blank_line():
     assert shape("\n    if n:\n        return 1", ctx) == "if n:\n        return 1"
     assert shape("\n\n        deeper()", ctx) == "    deeper()"
     assert shape("\nx = 1", ctx) == ""  # less indented than the cursor: nothing fits here
+    assert shape(" return a + b", ctx) == "return a + b"  # " return" is one token: its space is not indentation
+    assert shape("  # two spaces", ctx) == "  # two spaces"
     assert at_cursor("x = |").typed_indent == at_cursor("    y|").typed_indent == ""
 
 

@@ -41,3 +41,9 @@ def test_the_context_size_reloads_and_travels_to_the_bare_server():
     assert settings.context_tokens == Settings().context_tokens and "contextTokens" in problems[0]
     chosen = Settings(model="m.gguf", threads=3, context_tokens=2048, disabled_languages=("markdown",))
     assert Settings.from_json(chosen.to_json()) == chosen
+
+
+def test_a_max_tokens_that_leaves_no_room_for_a_prompt_is_cut_with_a_message():
+    settings, problems = parse_settings({"maxTokens": 300, "contextTokens": 256})
+    assert settings.max_tokens == 128 and settings.context_tokens == 256
+    assert len(problems) == 1 and "maxTokens 300" in problems[0] and "using 128" in problems[0]
