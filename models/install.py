@@ -47,12 +47,22 @@ def parse_wanted(spec: str) -> Wanted:
     entry = catalog.lookup(model)
     if entry is not None:
         return Wanted(entry.name, entry.hub_id, quant, entry)
-    if model.count("/") == 1 and all(model.split("/")):
-        return Wanted(model.split("/")[1], model, quant, None)
+    if model.count("/") == 1 and _valid_hub_id(model):
+        return Wanted(store.check_name(f"{model.split('/')[1]}.{quant}").rpartition(".")[0], model, quant, None)
     close = catalog.closest(model)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     raise StoreError(f"'{model}' is not in the catalog.{hint} See `cga models list --all`, or give a hub id "
                      "such as Salesforce/codegen-350M-mono.")
+
+
+def _valid_hub_id(hub_id: str) -> bool:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(hub_id)
+    except HFValidationError:
+        return False
+    return True
 
 
 def downloads_dir() -> Path:

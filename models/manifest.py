@@ -58,7 +58,7 @@ def load(folder: Path) -> dict[str, Record]:
     try:
         raw = json.loads(path.read_text())
         return {name: Record(**fields) for name, fields in raw["models"].items()}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelLoadError(
             f"The model manifest {path} is unreadable ({exc}); move it aside and re-import your models "
             "with `cga models import`."

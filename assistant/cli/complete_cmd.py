@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Optional
 
@@ -91,10 +92,17 @@ def _write(chunks, options: Generation) -> None:
         for text in chunks:
             sys.stdout.write(text)
             sys.stdout.flush()
+        if options.stats.get("generated"):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
     except KeyboardInterrupt:
         sys.stdout.write("\n")
         raise
-    if options.stats.get("generated"):
-        sys.stdout.write("\n")
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush does not complain either
+        return
+    except OSError as exc:
+        sys.stdout = open(os.devnull, "w")
+        fail(f"Could not write the completion to standard output ({exc.strerror}).")
     stats = options.stats
     stderr.print(f"[dim]{stats['generated']} tokens, stopped by {stats['stop']}.[/]")

@@ -65,3 +65,11 @@ def test_corrupt_model_file(tmp_path):
     result = run_cga("complete", "x", "--model", bad)
     assert result.returncode == 1
     assert result.stderr.strip().startswith("Error:") and "Traceback" not in result.stderr
+
+
+def test_a_full_disk_on_standard_output_is_one_sentence():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "assistant.cli", "complete", "def f():", "-n", "4"],
+                                stdout=full, stderr=subprocess.PIPE, text=True)
+    assert result.returncode == 1 and "Could not write the completion" in result.stderr
+    assert "Traceback" not in result.stderr

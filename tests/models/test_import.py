@@ -67,3 +67,17 @@ def test_a_model_name_cannot_leave_the_store(isolated_home, codegen2_gguf, tmp_p
     assert "Traceback" not in refused.stderr
     assert not list(isolated_home.glob("models/*.gguf")) and not (tmp_path.parent / "escaped.gguf").exists()
     assert not os.path.exists("/tmp/escaped.gguf")
+
+
+@pytest.mark.parametrize("spec", ["../x", "owner/..", "a/b/c", "/x"])
+def test_a_pull_of_something_that_is_no_hub_id_is_one_sentence(isolated_home, spec):
+    refused = run_cga("models", "pull", spec)
+    assert refused.returncode == 1 and "is not in the catalog" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_manifest_of_the_wrong_shape_is_one_sentence(isolated_home):
+    (isolated_home / "models").mkdir()
+    (isolated_home / "models" / "manifest.json").write_text('{"models": []}')
+    for args in (("models", "list"), ("complete", "def f():")):
+        refused = run_cga(*args)
+        assert refused.returncode == 1 and "manifest" in refused.stderr and "Traceback" not in refused.stderr
