@@ -42,10 +42,9 @@ from pygls.exceptions import (
     JsonRpcRequestCancelled,
     JsonRpcServerNotInitialized,
 )
-from pygls.protocol.json_rpc import RPCRequest
 from pygls.feature_manager import is_thread_function
 from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.json_rpc import JsonRPCNotification
+from pygls.protocol.json_rpc import JsonRPCNotification, RPCRequest
 
 logger = logging.getLogger(__name__)
 handling = threading.local()  # .request_id: the JSON-RPC id of the request this handler thread serves
