@@ -218,9 +218,10 @@ class AssistantServer(LanguageServer):
                  cancel: threading.Event) -> tuple[list[str], dict]:
         """The greedy answer, then samples, shaped for the editor; blank and repeated ones left out."""
         answers: list[str] = []
+        limit = self.answer_tokens(engine) if ctx.multiline else min(self.answer_tokens(engine), 48)
         for n in range(count):
             options = Generation(
-                max_tokens=self.answer_tokens(engine) if ctx.multiline else min(self.answer_tokens(engine), 48),
+                max_tokens=limit,
                 stop=() if ctx.multiline else ("\n",), cancel=cancel,
                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0)
             answer = shape(main_thread.call(engine.complete, tokens, options), ctx)

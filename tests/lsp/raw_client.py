@@ -35,6 +35,13 @@ class RawServer:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
         self.responses: dict[object, list[dict]] = {}  # read while waiting for another (id null: parse errors)
 
+    def __enter__(self) -> RawServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.kill()
+        self.process.wait()
+
     def send(self, message: dict | bytes) -> None:
         body = message if isinstance(message, bytes) else json.dumps(message).encode()
         self.process.stdin.write(frame(body))

@@ -24,7 +24,8 @@ def test_a_multi_line_popup_item_is_inserted_as_is():
 
 
 def test_word_positions_count_utf16_units():
-    item = popup_item("x", "é😀ab", types.Position(0, 5))  # the word is é😀ab? no: 😀 is not a word character
+    # 😀 is not a word character, so the word is "ab"; before it, é is one UTF-16 unit and 😀 two.
+    item = popup_item("x", "é😀ab", types.Position(0, 5))
     assert word_before("é😀ab") == "ab" and item.text_edit.range.start.character == 3
 
 

@@ -17,8 +17,7 @@ URI = "file:///project/example.py"
 
 
 def test_the_server_advertises_inline_and_popup_completion_and_its_commands(codegen2_gguf):
-    server = RawServer()
-    try:
+    with RawServer() as server:
         capabilities = server.initialize({"model": str(codegen2_gguf)})["capabilities"]
         assert isinstance(capabilities.get("inlineCompletionProvider"), (dict, bool))
         assert capabilities["inlineCompletionProvider"] not in (False, None)
@@ -27,15 +26,12 @@ def test_the_server_advertises_inline_and_popup_completion_and_its_commands(code
             "cga.refine", "cga.followUp", "cga.undo", "cga.reset"}
         assert capabilities["textDocumentSync"]["change"] == 2  # incremental
         assert server.shut_down() == 0
-    finally:
-        server.process.kill()
 
 
 def test_a_cancelled_request_is_answered_quietly(codegen2_gguf, tmp_path):
     """Editors cancel a request on nearly every keystroke: RequestCancelled, and no traceback in their log."""
     stderr = (tmp_path / "stderr").open("w+b")  # what an editor shows as the server's output
-    server = RawServer(stderr=stderr)
-    try:
+    with RawServer(stderr=stderr) as server:
         # The debounce holds the request in the server long enough for the cancel to land while it runs.
         server.initialize({"model": str(codegen2_gguf), "threads": 2, "debounceMs": 3000})
         server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
@@ -51,14 +47,11 @@ def test_a_cancelled_request_is_answered_quietly(codegen2_gguf, tmp_path):
         stderr.seek(0)
         log = stderr.read().decode()
         assert "Traceback" not in log and "Exception occurred" not in log, log
-    finally:
-        server.process.kill()
 
 
 def test_answers_sent_while_the_model_loads_reach_the_editor():
     """llama-cpp-python points stdout at /dev/null while it loads a model; the protocol must not be on it."""
-    server = RawServer()
-    try:
+    with RawServer() as server:
         server.initialize({"model": str(embedded_default())})
         # The open document makes the server load the model now; the commands are answered meanwhile.
         server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
@@ -70,13 +63,10 @@ def test_answers_sent_while_the_model_loads_reach_the_editor():
         for request_id in range(10, 40):
             assert "refine a selection first" in server.response(request_id)["result"]["error"]
         assert server.shut_down() == 0
-    finally:
-        server.process.kill()
 
 
 def test_a_cursor_with_nothing_before_it_gets_an_empty_answer_not_an_error():
-    server = RawServer()
-    try:
+    with RawServer() as server:
         server.initialize({"model": str(embedded_default())})
         for n, (text, character) in enumerate([("", 0), ("x = 1\n", 0), ("   ", 3)]):
             uri = f"file:///project/empty{n}.py"
@@ -90,13 +80,10 @@ def test_a_cursor_with_nothing_before_it_gets_an_empty_answer_not_an_error():
             assert server.response(f"popup{n}")["result"]["items"] == []
             assert server.response(f"inline{n}")["result"]["items"] == []
         assert server.shut_down() == 0
-    finally:
-        server.process.kill()
 
 
 def test_the_lifecycle_as_the_specification_asks(codegen2_gguf):
-    server = RawServer()
-    try:
+    with RawServer() as server:
         completion = {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}}
         server.send({"jsonrpc": "2.0", "id": "early", "method": "textDocument/completion", "params": completion})
         assert server.response("early")["error"]["code"] == -32002  # ServerNotInitialized, no traceback
@@ -107,20 +94,14 @@ def test_the_lifecycle_as_the_specification_asks(codegen2_gguf):
         assert server.response("late")["error"]["code"] == -32600  # answered, not left waiting
         server.send({"jsonrpc": "2.0", "method": "exit"})
         assert server.process.wait(timeout=30) == 0
-    finally:
-        server.process.kill()
-    rude = RawServer()  # exit without shutdown: code 1
-    try:
+    with RawServer() as rude:  # exit without shutdown: code 1
         rude.initialize({"model": str(codegen2_gguf)})
         rude.send({"jsonrpc": "2.0", "method": "exit"})
         assert rude.process.wait(timeout=30) == 1
-    finally:
-        rude.process.kill()
 
 
 def test_a_framing_error_is_answered_and_the_stream_recovers(codegen2_gguf):
-    server = RawServer()
-    try:
+    with RawServer() as server:
         server.initialize({"model": str(codegen2_gguf)})
         body = json.dumps({"jsonrpc": "2.0", "id": "short", "method": "shutdown"}).encode()
         server.process.stdin.write(b"Content-Length: %d\r\n\r\n" % (len(body) - 5) + body)  # 5 bytes short
@@ -131,14 +112,11 @@ def test_a_framing_error_is_answered_and_the_stream_recovers(codegen2_gguf):
                      "params": {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}}})
         assert server.response("after")["result"]["items"] == []  # resynchronised: answered again
         assert server.shut_down() == 0
-    finally:
-        server.process.kill()
 
 
 def test_a_5_mb_document_right_after_open_is_answered():
     """Once 4 runs in 5 never answered again: the model was loading (stdout silenced) as the answer went out."""
-    server = RawServer()
-    try:
+    with RawServer() as server:
         server.initialize({"model": str(embedded_default()), "threads": 2})
         server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
             "uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}}})
@@ -149,5 +127,3 @@ def test_a_5_mb_document_right_after_open_is_answered():
                      "params": {"textDocument": {"uri": URI}, "position": {"line": 1000, "character": 0}}})
         assert "items" in server.response("big")["result"]
         assert server.shut_down() == 0
-    finally:
-        server.process.kill()

@@ -72,8 +72,7 @@ async def test_a_10_mb_file_and_a_storm_of_edits(client: LanguageClient):
 
 def test_malformed_params_and_invalid_utf8_get_errors_not_a_dead_server(codegen2_gguf):
     """Raw JSON-RPC on stdio, as a buggy client might send it."""
-    server = RawServer()
-    try:
+    with RawServer() as server:
         server.initialize({"model": str(codegen2_gguf), "threads": 2})
         server.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/completion", "params": {"textDocument": {"uri": 5}}})
         assert "error" in server.response(2)
@@ -81,5 +80,3 @@ def test_malformed_params_and_invalid_utf8_get_errors_not_a_dead_server(codegen2
         assert "error" in server.response(3)
         server.send(b'{"jsonrpc": "2.0", "id": 4, "method": "textDocument/hover", "params": "\xff\xfe"}')
         assert server.shut_down() == 0  # still alive, answering
-    finally:
-        server.process.kill()
