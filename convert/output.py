@@ -1,17 +1,23 @@
 """Writing a user's output file safely: never half-written, never clobbered.
 
 The final file appears only by an atomic rename of a finished temporary file
-in the same folder; any failure removes the temporary file.
+in the same folder; any failure removes the temporary file. A process killed
+outright (SIGKILL, a power cut) cannot clean up, so a temporary's name carries
+the id of the process writing it, and the next write to the same place removes
+the temporaries whose process is gone.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import psutil
 
 from .errors import OutputError
 
@@ -47,10 +53,22 @@ def refuse_replacing_an_input(dest: Path, source: Path) -> None:
             raise OutputError(f"{dest} is {entry.name} of the checkpoint being converted; write the GGUF elsewhere.")
 
 
+def remove_orphans(folder: Path, dest_name: str = "*") -> list[Path]:
+    """Remove the temporaries (of dest_name, or of anything) left in folder by processes that no longer run."""
+    removed = []
+    for path in folder.glob(f".{dest_name}.*"):
+        owner = re.fullmatch(r"\.(.+)\.(\d+)-[^.]+\..+", path.name)
+        if owner and (dest_name == "*" or owner[1] == dest_name) and not psutil.pid_exists(int(owner[2])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 @contextmanager
 def temporary_beside(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary path next to dest (same filesystem, so the final rename is atomic), always removed."""
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix)
+    remove_orphans(dest.parent, dest.name)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}-", suffix=suffix)
     os.close(fd)
     path = Path(name)
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from assistant.model_info import read_model_info
 from assistant.paths import user_dir
+from convert.output import remove_orphans, temporary_beside
 from convert.pipeline import QUANT_TYPES, convert
 
 from . import catalog, hub, manifest, store
@@ -96,15 +97,22 @@ def install_checkpoint(folder: Path, name: str, quant: str, *, source: str, revi
                        progress: Progress | None = None, say: Callable[[str], None] = print) -> store.Installed:
     """Convert, verify, hash and register a checkpoint folder as `name`."""
     target = store.models_dir() / f"{store.check_name(name)}.gguf"
-    pending = store.models_dir() / f".{name}.pending"  # not *.gguf: never listed, never loaded
-    try:
+    with _pending(target) as pending:
         convert(folder, pending, quant, force=True, mp_num=mp_num, name=name.rpartition(".")[0] or name,
                 source_id=source, revision=revision, threads=threads, progress=progress)
         how = verify_conversion(folder, pending, threads, say)
         return _register(pending, target, name, source=source, revision=revision, quant=quant,
-                         catalog_name=catalog_name, verified=how, progress=progress)
-    finally:
-        pending.unlink(missing_ok=True)
+                         catalog_name=catalog_name, verified=how, replace=True, progress=progress)
+
+
+def _pending(target: Path):
+    """Where a model is written before it is checked: a name of this process's own, never listed, never loaded.
+
+    Own per process, so parallel installs of one name never write into one file; orphans of killed
+    installs are swept first.
+    """
+    remove_orphans(target.parent)
+    return temporary_beside(target, ".pending")
 
 
 def verify_conversion(folder: Path, gguf: Path, threads: int | None, say: Callable[[str], None]) -> str:
@@ -132,7 +140,8 @@ def verify_conversion(folder: Path, gguf: Path, threads: int | None, say: Callab
 
 
 def _register(pending: Path, target: Path, name: str, *, source: str, revision: str | None, quant: str,
-              catalog_name: str | None, verified: str, progress: Progress | None) -> store.Installed:
+              catalog_name: str | None, verified: str, replace: bool, progress: Progress | None) -> store.Installed:
+    """Hash, then move into place and record in one step under the store's lock."""
     size = pending.stat().st_size
     done = 0
 
@@ -143,11 +152,16 @@ def _register(pending: Path, target: Path, name: str, *, source: str, revision: 
             progress("hashing", done, size)
 
     digest = manifest.sha256_of(pending, hashed)
-    os.replace(pending, target)
-    manifest.record(store.models_dir(), name, target, sha256=digest, source=source, revision=revision, quant=quant,
-                    catalog=catalog_name, verified=verified)
+    with manifest.editing(store.models_dir()) as records:
+        if not replace and target.exists():
+            raise StoreError(f"A model named {name} was installed by another process meanwhile; pick another "
+                             "--name or pass --force.")
+        os.replace(pending, target)
+        records[name] = manifest.new_record(target, sha256=digest, source=source, revision=revision, quant=quant,
+                                            catalog=catalog_name, verified=verified)
     found = store.find(name)
-    assert found is not None
+    if found is None:
+        raise StoreError(f"{target} was installed but llama.cpp cannot read it back; please report this.")
     return found
 
 
@@ -163,15 +177,13 @@ def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QU
         name = name or path.stem
         _refuse_existing(name, force)
         hub.check_space(store.models_dir(), path.stat().st_size, f"Importing {path.name}")
-        pending = store.models_dir() / f".{name}.pending"
-        try:
+        target = store.models_dir() / f"{name}.gguf"
+        with _pending(target) as pending:
             _copy(path, pending, progress)
             say(f"Importing {info.name} ({info.family}, {read_file_type(path)}) as {name}.")
-            return _register(pending, store.models_dir() / f"{name}.gguf", name, source=str(path.resolve()),
-                             revision=None, quant=read_file_type(path), catalog_name=None, verified="imported",
+            return _register(pending, target, name, source=str(path.resolve()), revision=None,
+                             quant=read_file_type(path), catalog_name=None, verified="imported", replace=force,
                              progress=progress)
-        finally:
-            pending.unlink(missing_ok=True)
     if path.is_dir():
         quant = quant.lower()
         if quant not in QUANT_TYPES:
@@ -207,6 +219,7 @@ def remove(name: str) -> Path:
         close = store.closest_names(name)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise StoreError(f"No model named '{name}' is installed.{hint} See `cga models list`.")
-    found.path.unlink()
-    manifest.forget(store.models_dir(), found.name)
+    with manifest.editing(store.models_dir()) as records:
+        found.path.unlink(missing_ok=True)
+        records.pop(found.name, None)
     return found.path

@@ -5,6 +5,11 @@ record when it is loaded: a file whose size or modification time differs from
 the record is hashed again and refused if the hash differs (`cga models
 verify` always hashes). Files without a record (converted by hand into the
 folder) load as they are.
+
+Several `cga` processes may change the store at once (parallel imports, a pull
+in one terminal and an rm in another), so every read-modify-write of the
+manifest, and the rename that puts a model file in place, happens under one
+file lock beside it.
 """
 
 from __future__ import annotations
@@ -13,13 +18,19 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from assistant.errors import ModelLoadError
 
 MANIFEST = "manifest.json"
+LOCK = ".manifest.lock"
+LOCK_WAIT_S = 120  # the lock is held for a rename and a small JSON write, never for a download or a conversion
 VERSION = 1
 
 
@@ -80,22 +91,29 @@ def _save(folder: Path, records: dict[str, Record]) -> None:
         raise
 
 
-def record(folder: Path, name: str, path: Path, *, sha256: str, source: str, revision: str | None, quant: str,
-           catalog: str | None, verified: str) -> Record:
+@contextmanager
+def editing(folder: Path) -> Iterator[dict[str, Record]]:
+    """The records, to change in place under the store's lock; saved when the block ends without an error.
+
+    The manifest is read before the block runs, so an unreadable manifest stops an install before
+    its file is moved into place.
+    """
+    try:
+        with FileLock(folder / LOCK, timeout=LOCK_WAIT_S):
+            records = load(folder)
+            yield records
+            _save(folder, records)
+    except Timeout:
+        raise ModelLoadError(f"Another cga process has held the model store's lock ({folder / LOCK}) for "
+                             f"{LOCK_WAIT_S} s; wait for it to finish, or delete that file if none is running.") from None
+
+
+def new_record(path: Path, *, sha256: str, source: str, revision: str | None, quant: str, catalog: str | None,
+               verified: str) -> Record:
     stat = path.stat()
-    entry = Record(file=path.name, sha256=sha256, size=stat.st_size, mtime_ns=stat.st_mtime_ns, source=source,
-                   revision=revision, quant=quant, catalog=catalog,
-                   installed=datetime.now(timezone.utc).isoformat(timespec="seconds"), verified=verified)
-    records = load(folder)
-    records[name] = entry
-    _save(folder, records)
-    return entry
-
-
-def forget(folder: Path, name: str) -> None:
-    records = load(folder)
-    if records.pop(name, None) is not None:
-        _save(folder, records)
+    return Record(file=path.name, sha256=sha256, size=stat.st_size, mtime_ns=stat.st_mtime_ns, source=source,
+                  revision=revision, quant=quant, catalog=catalog,
+                  installed=datetime.now(timezone.utc).isoformat(timespec="seconds"), verified=verified)
 
 
 def check(folder: Path, name: str, path: Path, *, full: bool = False) -> Record | None:

@@ -43,7 +43,7 @@ class Installed:
 
 
 NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-MAX_NAME = 100  # with ".gguf" and the ".pending" of an install, well inside any file system's 255
+MAX_NAME = 100  # with ".gguf" and the temporary suffixes of an install (about 60), well inside any file system's 255
 
 
 def check_name(name: str) -> str:

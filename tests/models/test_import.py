@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -81,3 +83,68 @@ def test_a_manifest_of_the_wrong_shape_is_one_sentence(isolated_home):
     for args in (("models", "list"), ("complete", "def f():")):
         refused = run_cga(*args)
         assert refused.returncode == 1 and "manifest" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _parallel_cga(*commands: list) -> list[subprocess.CompletedProcess]:
+    """Start every command at once (as a user with several terminals would) and wait for all."""
+    procs = [subprocess.Popen([sys.executable, "-m", "assistant.cli", *map(str, c)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for c in commands]
+    return [subprocess.CompletedProcess(p.args, p.wait(timeout=600), *p.communicate()) for p in procs]
+
+
+def test_parallel_imports_of_distinct_names_all_stay_recorded(isolated_home, codegen2_gguf):
+    names = [f"m{i}.q8_0" for i in range(8)]
+    results = _parallel_cga(*(["models", "import", codegen2_gguf, "--name", n] for n in names))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    records = json.loads((isolated_home / "models" / "manifest.json").read_text())["models"]
+    assert sorted(records) == names
+    assert sorted(p.name for p in (isolated_home / "models").iterdir()) == sorted(
+        [f"{n}.gguf" for n in names] + ["manifest.json", ".manifest.lock"])
+
+
+def test_parallel_imports_of_one_name_install_one_whole_file(isolated_home, codegen2_gguf):
+    from assistant.model_choice import embedded_default
+
+    sources = [codegen2_gguf, embedded_default()] * 2
+    results = _parallel_cga(*(["models", "import", s, "--name", "same"] for s in sources))
+    winners = [r for r in results if r.returncode == 0]
+    assert len(winners) == 1, [r.stderr for r in results]
+    assert all("already installed" in r.stderr or "meanwhile" in r.stderr for r in results if r not in winners)
+    assert all("Traceback" not in r.stderr for r in results)
+    stored = isolated_home / "models" / "same.gguf"
+    assert manifest.sha256_of(stored) in {manifest.sha256_of(s) for s in sources}
+    verified = run_cga("models", "verify", "same")
+    assert verified.returncode == 0 and manifest.sha256_of(stored)[:16] in verified.stdout
+    assert not list((isolated_home / "models").glob(".*.pending"))
+
+
+def test_verify_hashes_the_file_even_when_size_and_time_are_unchanged(isolated_home, codegen2_gguf):
+    assert run_cga("models", "import", codegen2_gguf, "--name", "mine").returncode == 0
+    stored = isolated_home / "models" / "mine.gguf"
+    stat = stored.stat()
+    data = bytearray(stored.read_bytes())
+    data[-1] ^= 0xFF  # a flipped bit in the last tensor: same size, and the time is put back
+    stored.write_bytes(bytes(data))
+    os.utime(stored, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    verified = run_cga("models", "verify", "mine")
+    assert verified.returncode == 1 and "does not match the sha256" in verified.stderr
+
+
+def test_an_unreadable_manifest_stops_an_import_before_its_file_moves(isolated_home, codegen2_gguf):
+    folder = isolated_home / "models"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{not json")
+    refused = run_cga("models", "import", codegen2_gguf, "--name", "mine")
+    assert refused.returncode == 1 and "manifest" in refused.stderr and "Traceback" not in refused.stderr
+    assert not list(folder.glob("*.gguf")) and not list(folder.glob(".*.pending"))
+    assert (folder / "manifest.json").read_text() == "{not json"
+
+
+def test_an_install_killed_outright_leaves_nothing_the_next_one_keeps(isolated_home, codegen2_gguf):
+    folder = isolated_home / "models"
+    folder.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = folder / f".mine.gguf.{dead.stdout.strip()}-abcd1234.pending"  # what SIGKILL mid-copy leaves
+    orphan.write_bytes(b"x" * 4096)
+    assert run_cga("models", "import", codegen2_gguf, "--name", "other").returncode == 0
+    assert not orphan.exists()

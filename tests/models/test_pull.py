@@ -44,7 +44,7 @@ def test_pull_installs_a_verified_registered_model(hub, isolated_home):
     assert pulled.returncode == 0, pulled.stderr
     assert "Installed codegen-350M-mono.q8_0" in pulled.stdout
     assert "Verified against transformers" in pulled.stderr
-    assert models(isolated_home) == ["codegen-350M-mono.q8_0.gguf", "manifest.json"]
+    assert models(isolated_home) == [".manifest.lock", "codegen-350M-mono.q8_0.gguf", "manifest.json"]
     assert not (isolated_home / "downloads" / "codegen-350M-mono").exists()  # the checkpoint is not kept
 
     record = json.loads((isolated_home / "models" / "manifest.json").read_text())["models"]["codegen-350M-mono.q8_0"]
