@@ -11,6 +11,7 @@ from .checkpoint import open_checkpoint
 from .errors import OutputError, QuantizeError
 from .families import ModelSpec, detect
 from .output import check_destination, publish, refuse_replacing_an_input, temporary_beside
+from .quantizer import quantize
 from .vocab import build_vocab
 from .writer import SourceInfo, estimated_size, planned_tensors, write_gguf
 
@@ -87,7 +88,7 @@ def convert(
                     write_gguf(checkpoint, spec, vocab, info, plan, intermediate, True, write_progress)
                     if progress:
                         progress("quantizing", 0, 1)
-                    _quantize(intermediate, tmp, quant, threads)
+                    quantize(intermediate, tmp, quant, threads)
                     if progress:
                         progress("quantizing", 1, 1)
             publish(tmp, dest)
@@ -96,15 +97,6 @@ def convert(
             raise OutputError(f"The disk filled up while writing {dest}; nothing was left behind. Free some space.") from exc
         raise OutputError(f"Could not write {dest}: {exc.strerror or exc}.") from exc
     return ConvertResult(dest, spec, quant, vocab.can_infill, dest.stat().st_size)
-
-
-def _quantize(source: Path, dest: Path, quant: str, threads: int | None) -> None:
-    from assistant.native import quantize
-
-    try:
-        quantize(source, dest, quant, threads)
-    except RuntimeError as exc:
-        raise QuantizeError(f"Quantizing to {quant} failed: {exc}") from exc
 
 
 def read_license(path: Path) -> str | None:

@@ -1,3 +1,4 @@
 from .app import main
 
-main()
+if __name__ == "__main__":  # a spawned child process (the quantizer) imports this module too
+    main()

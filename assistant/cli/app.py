@@ -6,6 +6,8 @@ from __future__ import annotations
 # order makes every model load crash.
 import assistant.native  # noqa: F401  (import order)
 
+import signal
+
 import typer
 
 from . import bench_cmd, chat_cmd, complete_cmd, convert_cmd, doctor_cmd, eval_cmd, lsp_cmd, models_cmd
@@ -27,5 +29,14 @@ eval_cmd.register(app)
 bench_cmd.register(app)
 
 
+def _exit_on(signum: int, frame: object) -> None:
+    # SystemExit, not KeyboardInterrupt: every `finally` runs (temporaries are removed, a child quantizer is
+    # killed), but chat's Ctrl-C handling, which cancels one answer and goes on, does not catch it.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal was closed (there is none on Windows)
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_on)
     app()
