@@ -18,6 +18,7 @@ import psutil
 
 from . import heap, native
 from .errors import ModelLoadError, PromptTooLong
+from .limits import MAX_THREADS
 from .model_info import ModelInfo, read_model_info
 from .prompt_lookup import greedy_tokens
 from .stopping import TextFilters
@@ -115,6 +116,9 @@ def lean_memory(path: Path) -> native.MemoryPlan:
 class Engine:
     def __init__(self, path: Path, *, threads: int | None = None, gpu_layers: str = "auto",
                  n_ctx: int | None = None) -> None:
+        if threads is not None and not 1 <= threads <= MAX_THREADS:
+            raise ModelLoadError(f"{threads} threads is more than llama.cpp can run (1–{MAX_THREADS}); "
+                                 f"this machine has {os.cpu_count()} CPU threads.")
         self.info: ModelInfo = read_model_info(path)
         n_layers = self.info.block_count
         threads = threads or max(1, (os.cpu_count() or 2))

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ModelLoadError
-from .native import read_metadata
+from .limits import MAX_CONTEXT, MAX_LAYERS, MAX_VOCAB
+from .native import read_header
 
 
 @dataclass(frozen=True)
@@ -30,27 +31,52 @@ class ModelInfo:
         return self.family.startswith("codegen")
 
 
+INFILL_IDS = ("mask_1", "eos", "sep", "eom")  # what prompts.infill and its stop need
+
+
 def read_model_info(path: Path) -> ModelInfo:
+    """What a GGUF says about itself, every number bound-checked: llama.cpp aborts on absurd ones."""
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path} does not exist; give the path of a .gguf file or an installed model's name.")
-    values = read_metadata(path)
-    if values is None:
+    header = read_header(path)
+    if header is None:
         raise ModelLoadError(f"{path} is not a readable GGUF file; re-download or re-convert it.")
+    size = path.stat().st_size
+    if size < header.data_end:
+        raise ModelLoadError(f"{path} is cut off ({size:,} of {header.data_end:,} bytes); download or convert it again.")
+    values = header.values
     arch = str(values.get("general.architecture", "unknown"))
-    ids = {key: int(values[f"codegen.{key}_token_id"])
+
+    def number(key: str, default: int, low: int, high: int) -> int:
+        value = values.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ModelLoadError(f"{path} has a damaged {key} ({str(value)[:40]!r}, expected {low}–{high}); "
+                                 "download or convert it again.")
+        return value
+
+    vocab = header.array_lengths.get("tokenizer.ggml.tokens", MAX_VOCAB)
+    ids = {key: number(f"codegen.{key}_token_id", 0, 0, vocab - 1)
            for key in ("sep", "eom", "mask_1", "eos", "bos", "fim_prefix", "fim_middle", "fim_suffix")
            if f"codegen.{key}_token_id" in values}
     if "eos" not in ids and "tokenizer.ggml.eos_token_id" in values:
-        ids["eos"] = int(values["tokenizer.ggml.eos_token_id"])
+        ids["eos"] = number("tokenizer.ggml.eos_token_id", 0, 0, vocab - 1)
+    block_count = number(f"{arch}.block_count", 0, 1, min(MAX_LAYERS, header.tensor_count)) \
+        if f"{arch}.block_count" in values else 0
+    can_infill = bool(values.get("codegen.can_infill", False))
+    if can_infill and not set(INFILL_IDS) <= ids.keys():
+        missing = ", ".join(k for k in INFILL_IDS if k not in ids)
+        raise ModelLoadError(f"{path} says it can fill in the middle but lacks the token ids for {missing}; "
+                             "convert it again.")
+    template = values.get("tokenizer.chat_template")
     return ModelInfo(
         path=path,
         name=str(values.get("general.name") or path.stem),
         arch=arch,
         family=str(values.get("codegen.family", "other")),
-        context_length=int(values.get(f"{arch}.context_length", 2048)),
-        block_count=int(values.get(f"{arch}.block_count", 0)),
-        can_infill=bool(values.get("codegen.can_infill", False)),
+        context_length=number(f"{arch}.context_length", 2048, 1, MAX_CONTEXT),
+        block_count=block_count,
+        can_infill=can_infill,
         special_ids=ids,
-        chat_template=values.get("tokenizer.chat_template"),
+        chat_template=template if isinstance(template, str) else None,
     )

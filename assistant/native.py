@@ -88,15 +88,21 @@ _GGUF_GETTERS = {0: ("u8", ctypes.c_uint8), 1: ("i8", ctypes.c_int8), 2: ("u16",
 @functools.cache
 def _gguf_api() -> ctypes.CDLL:
     lib = llama_cpp.llama_cpp._lib  # libllama; ggml's gguf functions resolve through it
-    lib.gguf_init_from_file.argtypes = [ctypes.c_char_p, _GgufInitParams]
-    lib.gguf_init_from_file.restype = ctypes.c_void_p
-    lib.gguf_free.argtypes = [ctypes.c_void_p]
-    lib.gguf_get_n_kv.argtypes = [ctypes.c_void_p]
-    lib.gguf_get_n_kv.restype = ctypes.c_int64
-    lib.gguf_get_key.argtypes = [ctypes.c_void_p, ctypes.c_int64]
-    lib.gguf_get_key.restype = ctypes.c_char_p
-    lib.gguf_get_kv_type.argtypes = [ctypes.c_void_p, ctypes.c_int64]
-    lib.gguf_get_kv_type.restype = ctypes.c_int
+    signatures = {
+        "gguf_init_from_file": ([ctypes.c_char_p, _GgufInitParams], ctypes.c_void_p),
+        "gguf_free": ([ctypes.c_void_p], None),
+        "gguf_get_n_kv": ([ctypes.c_void_p], ctypes.c_int64),
+        "gguf_get_key": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_char_p),
+        "gguf_get_kv_type": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_int),
+        "gguf_get_arr_n": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_size_t),
+        "gguf_get_n_tensors": ([ctypes.c_void_p], ctypes.c_int64),
+        "gguf_get_data_offset": ([ctypes.c_void_p], ctypes.c_size_t),
+        "gguf_get_tensor_offset": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_size_t),
+        "gguf_get_tensor_size": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_size_t),
+    }
+    for name, (argtypes, restype) in signatures.items():
+        getattr(lib, name).argtypes = argtypes
+        getattr(lib, name).restype = restype
     for name, restype in _GGUF_GETTERS.values():
         getter = getattr(lib, f"gguf_get_val_{name}")
         getter.argtypes = [ctypes.c_void_p, ctypes.c_int64]
@@ -104,8 +110,19 @@ def _gguf_api() -> ctypes.CDLL:
     return lib
 
 
-def read_metadata(path: Path) -> dict[str, object] | None:
-    """A GGUF's single-valued metadata (arrays left out), or None when the file is not a readable GGUF.
+_GGUF_ARRAY = 9
+
+
+@dataclass(frozen=True)
+class GgufHeader:
+    values: dict[str, object]  # single-valued metadata
+    array_lengths: dict[str, int]  # the arrays' keys and lengths (tokenizer.ggml.tokens: the vocabulary size)
+    tensor_count: int
+    data_end: int  # the byte where the last tensor's data ends: a file shorter than this was cut off
+
+
+def read_header(path: Path) -> GgufHeader | None:
+    """A GGUF's metadata and tensor layout, or None when the file is not a readable GGUF.
 
     ggml's own parser in C reads a CodeGen file's header in milliseconds;
     gguf-py's GGUFReader, which builds Python objects for all 51,200
@@ -117,16 +134,27 @@ def read_metadata(path: Path) -> dict[str, object] | None:
         return None
     try:
         values: dict[str, object] = {}
+        arrays: dict[str, int] = {}
         for i in range(lib.gguf_get_n_kv(ctx)):
-            kind = _GGUF_GETTERS.get(lib.gguf_get_kv_type(ctx, i))
-            if kind is None:  # an array: the getters for single values would abort the process
-                continue
-            value = getattr(lib, f"gguf_get_val_{kind[0]}")(ctx, i)
             key = lib.gguf_get_key(ctx, i).decode("utf-8", errors="replace")
-            values[key] = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
-        return values
+            kind = lib.gguf_get_kv_type(ctx, i)
+            if kind == _GGUF_ARRAY:  # the getters for single values would abort the process
+                arrays[key] = lib.gguf_get_arr_n(ctx, i)
+            elif kind in _GGUF_GETTERS:
+                value = getattr(lib, f"gguf_get_val_{_GGUF_GETTERS[kind][0]}")(ctx, i)
+                values[key] = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+        tensors = lib.gguf_get_n_tensors(ctx)
+        data_end = lib.gguf_get_data_offset(ctx) + max(
+            (lib.gguf_get_tensor_offset(ctx, i) + lib.gguf_get_tensor_size(ctx, i) for i in range(tensors)), default=0)
+        return GgufHeader(values, arrays, tensors, data_end)
     finally:
         lib.gguf_free(ctx)
+
+
+def read_metadata(path: Path) -> dict[str, object] | None:
+    """A GGUF's single-valued metadata (arrays left out), or None when the file is not a readable GGUF."""
+    header = read_header(path)
+    return header.values if header else None
 
 
 def read_file_type(path: Path) -> str:

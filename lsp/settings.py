@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.limits import MAX_THREADS
+
 CAMEL = {"model": "model", "device": "device", "threads": "threads", "maxTokens": "max_tokens",
          "gpuLayers": "gpu_layers", "debounceMs": "debounce_ms", "disabledLanguages": "disabled_languages",
          "contextTokens": "context_tokens"}
@@ -24,7 +26,7 @@ def _count(low: int, high: int):
 CHECKS = {
     "model": lambda v: v is None or isinstance(v, str),
     "device": lambda v: v in DEVICES,
-    "threads": lambda v: v is None or _count(1, 1024)(v),
+    "threads": lambda v: v is None or _count(1, MAX_THREADS)(v),
     "max_tokens": _count(1, 2048),
     "gpu_layers": lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
     "debounce_ms": _count(0, 5000),

@@ -7,7 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-Threads = Annotated[Optional[int], typer.Option("--threads", "-t", min=1, help="CPU threads (default: all cores).")]
+from assistant.limits import MAX_THREADS
+
+Threads = Annotated[Optional[int], typer.Option("--threads", "-t", min=1, max=MAX_THREADS,
+                                                help="CPU threads (default: all cores).")]
 MpNum = Annotated[
     Optional[int],
     typer.Option("--mp-num", help="qkv block count of the checkpoint (default: 8 for codegen2-1B/3_7B, else 4)."),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gguf
 import pytest
 
+from assistant.engine import Engine
 from assistant.errors import ModelLoadError
 from assistant.model_choice import embedded_default
 from assistant.model_info import read_model_info
 from assistant.native import read_file_type, read_metadata
+from tests.cli import run_cga
+from tests.gguf_edit import T, with_metadata
 
 
 def gguf_py_scalars(path) -> dict:
@@ -40,3 +45,53 @@ def test_unreadable_files_are_refused_with_a_sentence(tmp_path, content):
     bad.write_bytes(content)
     with pytest.raises(ModelLoadError, match="not a readable GGUF file"):
         read_model_info(bad)
+
+
+DAMAGE = {
+    "four billion layers": ({"phi2.block_count": (T.UINT32, 4_000_000_000)}, "damaged phi2.block_count"),
+    "more layers than tensors": ({"phi2.block_count": (T.UINT32, 900)}, "damaged phi2.block_count"),
+    "four billion tokens of context": ({"phi2.context_length": (T.UINT32, 4_000_000_000)},
+                                       "damaged phi2.context_length"),
+    "a context of 'lots'": ({"phi2.context_length": (T.STRING, "lots")}, "damaged phi2.context_length"),
+    "an end-of-text id past the vocabulary": ({"codegen.eos_token_id": (T.UINT32, 10**6)},
+                                              "damaged codegen.eos_token_id"),
+    "infill without its token ids": ({"codegen.mask_1_token_id": None, "codegen.sep_token_id": None},
+                                     "lacks the token ids for mask_1, sep"),
+}
+
+
+@pytest.mark.parametrize("what", DAMAGE)
+def test_damaged_metadata_is_one_sentence_before_llama_cpp_sees_it(tmp_path, codegen2_gguf, isolated_home, what):
+    changes, phrase = DAMAGE[what]
+    damaged = with_metadata(codegen2_gguf, tmp_path / "damaged.gguf", changes)
+    # In a child process: before the bound checks, llama.cpp aborted the process on some of these.
+    completed = run_cga("complete", "--model", damaged, "--suffix", "\n    return x\n", "-n", "4", "def f(x):\n")
+    assert completed.returncode == 1 and phrase in completed.stderr, completed.stderr
+    assert completed.stderr.startswith("Error:") and "Traceback" not in completed.stderr
+    imported = run_cga("models", "import", damaged)
+    assert imported.returncode == 1 and phrase in imported.stderr
+    assert not list((isolated_home / "models").glob("*.gguf"))
+
+
+def test_an_unchanged_copy_still_loads(tmp_path, codegen2_gguf):
+    """The editing above changes only what it is asked to (so the refusals come from the damage)."""
+    copy = with_metadata(codegen2_gguf, tmp_path / "copy.gguf", {})
+    assert read_model_info(copy) == dataclasses.replace(read_model_info(codegen2_gguf), path=copy)
+    assert run_cga("complete", "--model", copy, "-n", "2", "x = ").returncode == 0
+
+
+def test_a_gguf_cut_in_half_is_refused_by_import_and_complete(tmp_path, codegen2_gguf, isolated_home):
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(codegen2_gguf.read_bytes()[: codegen2_gguf.stat().st_size // 2])
+    with pytest.raises(ModelLoadError, match="is cut off"):
+        read_model_info(cut)
+    imported = run_cga("models", "import", cut)
+    assert imported.returncode == 1 and "is cut off" in imported.stderr and "Traceback" not in imported.stderr
+    assert not list((isolated_home / "models").glob("*.gguf"))
+
+
+def test_threads_beyond_llama_cpp_are_refused_not_aborted():
+    refused = run_cga("complete", "--threads", "100000", "-n", "2", "x = ")
+    assert refused.returncode == 2 and "512" in refused.stderr  # before: SIGABRT inside llama.cpp
+    with pytest.raises(ModelLoadError, match="more than llama.cpp can run"):
+        Engine(embedded_default(), threads=100000)

@@ -1,0 +1,16 @@
+"""Bounds checked before llama.cpp sees a value.
+
+llama.cpp trusts what it is given: a thread count above its maximum or a
+GGUF that claims four billion layers aborts the whole process (no message,
+exit -6), and a claimed context of four billion tokens allocates gigabytes
+before failing. Every number from a user, a settings file or a model file
+passes one of these bounds first.
+"""
+
+from __future__ import annotations
+
+MAX_THREADS = 512  # GGML_MAX_N_THREADS in ggml.h
+MAX_CONTEXT = 1 << 20  # tokens; the largest context a CodeGen-class model could use many times over
+MAX_LAYERS = 1024  # the largest published models have a few hundred
+MAX_VOCAB = 1 << 20  # tokens; real vocabularies are 50k–260k
+MAX_EMBEDDING = 1 << 16  # the widest published models use 16k–25k
