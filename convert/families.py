@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistant.limits import MAX_CONTEXT, MAX_EMBEDDING, MAX_LAYERS, MAX_VOCAB
+
 from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint, UnsupportedModel
 
@@ -35,11 +37,27 @@ class ModelSpec:
         return self.n_embd // self.n_head
 
 
-def _need(config: dict, key: str, source: str) -> int:
+def _whole(config: dict, key: str, where: str, high: int, default: int | None = None) -> int:
+    """A positive whole number within what any real checkpoint uses (a hostile one could ask for terabytes)."""
     value = config.get(key)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-        raise BrokenCheckpoint(f"{source} config.json lacks a positive '{key}'.")
+    if value is None and default is not None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+        shown = "missing" if value is None else repr(value)[:40]
+        raise BrokenCheckpoint(f"{where} config.json has '{key}' {shown}; it must be a whole number from 1 to {high:,}.")
     return value
+
+
+def _real(config: dict, key: str, where: str, default: float, low: float, high: float) -> float:
+    value = config.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value < high:
+        raise BrokenCheckpoint(f"{where} config.json has '{key}' {repr(value)[:40]}; it must be a number "
+                               f"between {low:g} and {high:g}.")
+    return float(value)
 
 
 def detect(checkpoint: Checkpoint, mp_num: int | None = None) -> ModelSpec:
@@ -50,7 +68,8 @@ def detect(checkpoint: Checkpoint, mp_num: int | None = None) -> ModelSpec:
     config = checkpoint.config
     where = str(checkpoint.path)
     model_type = config.get("model_type")
-    architectures = config.get("architectures") or []
+    architectures = config.get("architectures")
+    architectures = [a for a in architectures if isinstance(a, str)] if isinstance(architectures, list) else []
     if model_type == "codegen" or "CodeGenForCausalLM" in architectures:
         return _codegen_spec(config, where, mp_num)
     if model_type == "llama" or "LlamaForCausalLM" in architectures:
@@ -59,7 +78,7 @@ def detect(checkpoint: Checkpoint, mp_num: int | None = None) -> ModelSpec:
                 f"{where} is a Llama model but not CodeGen2.5; convert it with llama.cpp's convert_hf_to_gguf.py."
             )
         return _codegen25_spec(config, where)
-    kind = model_type or (architectures[0] if architectures else "unknown")
+    kind = str(model_type or (architectures[0] if architectures else "unknown"))[:60]
     raise UnsupportedModel(
         f"{where} is a '{kind}' model; only CodeGen (CodeGenForCausalLM) and CodeGen2.5 checkpoints are supported."
     )
@@ -76,9 +95,9 @@ def _is_codegen25(checkpoint: Checkpoint) -> bool:
 
 
 def _codegen_spec(config: dict, where: str, mp_num: int | None) -> ModelSpec:
-    n_embd = _need(config, "n_embd", where)
-    n_head = _need(config, "n_head", where)
-    rotary_dim = config.get("rotary_dim") or n_embd // n_head
+    n_embd = _whole(config, "n_embd", where, MAX_EMBEDDING)
+    n_head = _whole(config, "n_head", where, n_embd)
+    rotary_dim = _whole(config, "rotary_dim", where, n_embd, default=n_embd // n_head)
     if mp_num is None:
         # codegen2-1B and codegen2-3_7B use 8 model-parallel blocks; their
         # configs are the only CodeGen ones with an explicit head_dim key.
@@ -91,33 +110,38 @@ def _codegen_spec(config: dict, where: str, mp_num: int | None) -> ModelSpec:
     return ModelSpec(
         family="codegen1",
         arch="phi2",
-        n_vocab=_need(config, "vocab_size", where),
+        n_vocab=_whole(config, "vocab_size", where, MAX_VOCAB),
         n_embd=n_embd,
-        n_layer=_need(config, "n_layer", where),
+        n_layer=_whole(config, "n_layer", where, MAX_LAYERS),
         n_head=n_head,
         n_head_kv=n_head,
-        n_ff=config.get("n_inner") or 4 * n_embd,
+        n_ff=_whole(config, "n_inner", where, 8 * MAX_EMBEDDING, default=4 * n_embd),
         rotary_dim=rotary_dim,
-        norm_eps=float(config.get("layer_norm_epsilon", 1e-5)),
-        context_length=int(config.get("n_positions") or config.get("n_ctx") or CONTEXT_LENGTH),
+        norm_eps=_real(config, "layer_norm_epsilon", where, 1e-5, 0, 1),
+        context_length=_whole(config, "n_positions", where, MAX_CONTEXT,
+                              default=_whole(config, "n_ctx", where, MAX_CONTEXT, default=CONTEXT_LENGTH)),
         mp_num=mp_num,
     )
 
 
 def _codegen25_spec(config: dict, where: str) -> ModelSpec:
-    n_embd = _need(config, "hidden_size", where)
-    n_head = _need(config, "num_attention_heads", where)
+    n_embd = _whole(config, "hidden_size", where, MAX_EMBEDDING)
+    n_head = _whole(config, "num_attention_heads", where, n_embd)
+    n_head_kv = _whole(config, "num_key_value_heads", where, n_head, default=n_head)
+    if n_embd % n_head or n_head % n_head_kv:
+        raise BrokenCheckpoint(f"{where} config.json is inconsistent: hidden_size {n_embd}, "
+                               f"num_attention_heads {n_head}, num_key_value_heads {n_head_kv}.")
     return ModelSpec(
         family="codegen25",
         arch="llama",
-        n_vocab=_need(config, "vocab_size", where),
+        n_vocab=_whole(config, "vocab_size", where, MAX_VOCAB),
         n_embd=n_embd,
-        n_layer=_need(config, "num_hidden_layers", where),
+        n_layer=_whole(config, "num_hidden_layers", where, MAX_LAYERS),
         n_head=n_head,
-        n_head_kv=int(config.get("num_key_value_heads") or n_head),
-        n_ff=_need(config, "intermediate_size", where),
+        n_head_kv=n_head_kv,
+        n_ff=_whole(config, "intermediate_size", where, 8 * MAX_EMBEDDING),
         rotary_dim=n_embd // n_head,
-        norm_eps=float(config.get("rms_norm_eps", 1e-6)),
-        context_length=int(config.get("max_position_embeddings") or CONTEXT_LENGTH),
-        rope_theta=float(config.get("rope_theta") or 10000.0),
+        norm_eps=_real(config, "rms_norm_eps", where, 1e-6, 0, 1),
+        context_length=_whole(config, "max_position_embeddings", where, MAX_CONTEXT, default=CONTEXT_LENGTH),
+        rope_theta=_real(config, "rope_theta", where, 10000.0, 0, 1e12),
     )

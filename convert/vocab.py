@@ -18,11 +18,13 @@ from pathlib import Path
 
 import gguf
 
+from assistant.limits import MAX_VOCAB
+
 from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint
 
 ENDOFTEXT = "<|endoftext|>"
-MAX_VOCAB = 1 << 20  # CodeGen's largest vocabulary is 51,200; far above it is a broken or hostile file
+
 TT = gguf.TokenType
 
 # CodeGen2.5's special tokens after the GPT-2 base and 38 whitespace runs, in id

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import gguf
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from assistant.engine import Engine
 from assistant.errors import ModelLoadError
@@ -95,3 +98,41 @@ def test_threads_beyond_llama_cpp_are_refused_not_aborted():
     assert refused.returncode == 2 and "512" in refused.stderr  # before: SIGABRT inside llama.cpp
     with pytest.raises(ModelLoadError, match="more than llama.cpp can run"):
         Engine(embedded_default(), threads=100000)
+
+
+def _small_gguf(path) -> bytes:
+    """A minimal file with every key read_model_info reads, so mutations land on what matters."""
+    writer = gguf.GGUFWriter(path, "phi2")
+    writer.add_context_length(2048)
+    writer.add_block_count(1)
+    writer.add_token_list([f"t{i}" for i in range(8)])
+    writer.add_uint32("codegen.eos_token_id", 7)
+    writer.add_bool("codegen.can_infill", False)
+    writer.add_string("codegen.family", "codegen1")
+    writer.add_tensor("blk.0.attn_norm.weight", np.ones(4, dtype=np.float32))
+    writer.add_tensor("token_embd.weight", np.ones((8, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path.read_bytes()
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=6),
+       cut=st.none() | st.integers(0, 10**6))
+def test_any_damaged_gguf_gives_its_info_or_one_error(tmp_path, flips, cut):
+    original = tmp_path / "small.gguf"
+    data = bytearray(original.read_bytes() if original.exists() else _small_gguf(original))
+    for position, value in flips:
+        data[position % len(data)] = value
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(bytes(data[:cut] if cut is not None else data))
+    try:
+        info = read_model_info(damaged)
+    except ModelLoadError:
+        event("refused")
+        return
+    event("read")
+    assert 1 <= info.context_length <= 1 << 20 and 0 <= info.block_count <= 1024
+    assert all(0 <= i < 1 << 20 for i in info.special_ids.values())

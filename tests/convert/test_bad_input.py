@@ -255,3 +255,24 @@ def test_a_hostile_tokenizer_is_one_sentence(tmp_path, codegen1, what):
     edit_json(src / name, change)
     assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"))
     assert list(tmp_path.glob("*.gguf")) == [] and list(tmp_path.glob(".*")) == []
+
+
+HOSTILE_CONFIGS = {
+    "a fractional layer count": ({"n_layer": 4.5}, "'n_layer' 4.5"),
+    "a context of 'lots'": ({"n_positions": "lots"}, "'n_positions' 'lots'"),
+    "a negative rotary_dim": ({"rotary_dim": -16}, "'rotary_dim' -16"),
+    "three billion tokens": ({"vocab_size": 3_000_000_000}, "'vocab_size' 3000000000"),
+    "a billion layers": ({"n_layer": 10**9}, "'n_layer' 1000000000"),
+    "a boolean width": ({"n_embd": True}, "'n_embd' True"),
+    "no head count": ({"n_head": None}, "'n_head' missing"),
+    "an epsilon of infinity": ({"layer_norm_epsilon": float("inf")}, "'layer_norm_epsilon' inf"),
+}
+
+
+@pytest.mark.parametrize("what", HOSTILE_CONFIGS)
+def test_a_hostile_config_is_one_sentence(tmp_path, codegen1, what):
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    changes, phrase = HOSTILE_CONFIGS[what]
+    edit_json(src / "config.json", lambda c: {**c, **changes})
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), phrase)
+    assert list(tmp_path.glob("*.gguf")) == [] and list(tmp_path.glob(".*")) == []
