@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from . import native, prompts
+from . import chat_template, prompts
 from .conversation import Conversation
 from .engine import Engine, Generation
 
@@ -33,7 +33,12 @@ class ChatSession:
     def uses_chat_template(self) -> bool:
         return not self.engine.info.is_codegen and bool(self.engine.info.chat_template)
 
-    def prompt_tokens(self, instruction: str) -> list[int]:
+    def check_template(self) -> None:
+        """Render a short conversation once, so that a broken or hostile template is refused before the first turn."""
+        if self.uses_chat_template:
+            chat_template.render(self.engine.info.chat_template, prompts.chat_messages(SYSTEM, [("a", "b")], "c"))
+
+    def prompt_tokens(self, instruction: str, cancel: threading.Event | None = None) -> list[int]:
         budget = self.engine.n_ctx - self.max_tokens
         if self.uses_chat_template:
             pairs = [(t.instruction, t.code) for t in self.conversation.turns]
@@ -42,7 +47,7 @@ class ChatSession:
                 system += f"\n\nThe code so far:\n```\n{self.conversation.header.strip()}\n```"
             while True:
                 messages = prompts.chat_messages(system, pairs, instruction)
-                text = native.format_chat(self.engine.info.chat_template, messages, eos="", bos="")
+                text = chat_template.render(self.engine.info.chat_template, messages, cancel=cancel)
                 tokens = self.engine.llm.tokenize(text.encode(), add_bos=False, special=True)
                 if len(tokens) <= budget or not pairs:
                     self.dropped_turns = len(self.conversation.turns) - len(pairs)
@@ -58,7 +63,7 @@ class ChatSession:
             truncate_program=not self.uses_chat_template, prompt_lookup=self.prompt_lookup,
         )
         self.last_stats = options.stats
-        yield from self.engine.stream(self.prompt_tokens(instruction), options)
+        yield from self.engine.stream(self.prompt_tokens(instruction, cancel), options)
 
     def accept(self, instruction: str, answer: str) -> None:
         """Keep the answer as the turn's code; a chat model's fenced block is the code."""

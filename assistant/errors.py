@@ -15,3 +15,7 @@ class ModelLoadError(EngineError):
 
 class PromptTooLong(EngineError):
     """The prompt does not fit the model's context with room for an answer."""
+
+
+class ChatTemplateError(EngineError):
+    """The chat template a model file carries failed, or went past the bounds it is rendered within."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
+from llama_cpp import llama_chat_format
 
 QUANT_TYPES: dict[str, int] = {
     "f32": llama_cpp.LLAMA_FTYPE_ALL_F32,
@@ -173,9 +175,40 @@ class MemoryPlan:
     quantized_keys: bool = False  # an 8-bit K cache; V stays f16 (quantized V needs flash attention)
 
 
+class _TemplateNotCompiled:
+    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads.
+
+    Llama() compiles every chat template in a file's metadata as it loads, in
+    a sandbox whose constant folding evaluates `'x' * 10**9` at compile time
+    (4 GB and 7 s measured) and whose syntax errors escape as tracebacks. We
+    never use its chat handlers: templates are rendered, within bounds, by
+    assistant/chat_template.py.
+    """
+
+    def __init__(self, **_: object) -> None:
+        pass
+
+    def to_chat_handler(self) -> None:
+        return None
+
+
+_load_lock = threading.Lock()
+
+
 def load_model(path: Path, *, n_ctx: int = 2048, logits_all: bool = False, n_threads: int | None = None,
                n_gpu_layers: int = 0, memory: MemoryPlan = MemoryPlan(), verbose: bool = False) -> llama_cpp.Llama:
     """A llama_cpp.Llama for a GGUF file; raises ValueError when llama.cpp cannot load it."""
+    with _load_lock:
+        formatter = llama_chat_format.Jinja2ChatFormatter
+        llama_chat_format.Jinja2ChatFormatter = _TemplateNotCompiled
+        try:
+            return _new_llama(path, n_ctx, logits_all, n_threads, n_gpu_layers, memory, verbose)
+        finally:
+            llama_chat_format.Jinja2ChatFormatter = formatter
+
+
+def _new_llama(path: Path, n_ctx: int, logits_all: bool, n_threads: int | None, n_gpu_layers: int,
+               memory: MemoryPlan, verbose: bool) -> llama_cpp.Llama:
     return llama_cpp.Llama(
         model_path=str(path),
         n_ctx=n_ctx,
@@ -217,13 +250,6 @@ def is_end_of_generation(llm: llama_cpp.Llama, token: int) -> bool:
 
 def supports_gpu_offload() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
-
-
-def format_chat(template: str, messages: list[dict[str, str]], eos: str, bos: str) -> str:
-    """A prompt from the chat template a GGUF carries (the same Jinja2 path llama-cpp-python uses)."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)(messages=messages).prompt
 
 
 def decode_with_logits(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":

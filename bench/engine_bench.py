@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import assistant.native  # noqa: E402,F401  (llama_cpp before numpy)
-from assistant import native  # noqa: E402
+from assistant import chat_template, native  # noqa: E402
 from assistant.benchmark import measure_in_child  # noqa: E402
 from assistant.engine import Engine, Generation  # noqa: E402
 from assistant.model_choice import embedded_default  # noqa: E402
@@ -82,7 +82,7 @@ def refinement_prompt(engine: Engine, chat: bool) -> list[int]:
     code = "\n".join(f"def step_{i}(value):\n    total = value * {i}\n    return total + {i}\n" for i in range(10))
     if chat:
         messages = [{"role": "user", "content": "Rename total to result and give the whole code back:\n\n" + code}]
-        text = native.format_chat(engine.info.chat_template, messages, eos="", bos="")
+        text = chat_template.render(engine.info.chat_template, messages)
         return engine.llm.tokenize(text.encode(), add_bos=False, special=True)
     return engine.tokenize(code + "\n# The same code with total renamed to result.\n")
 

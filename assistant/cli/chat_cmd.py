@@ -72,6 +72,7 @@ def chat_command(
              f"conversation; use at most {engine.n_ctx // 2}.")
     session = ChatSession(engine, conversation, max_tokens=max_tokens, temperature=temperature,
                           prompt_lookup=prompt_lookup)
+    session.check_template()
     interactive = sys.stdin.isatty()
     out = Console(highlight=False, soft_wrap=True)
     if interactive:

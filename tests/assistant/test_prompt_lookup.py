@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant import native
+from assistant import chat_template
 from assistant.engine import Generation
 from assistant.prompt_lookup import find_draft
 
@@ -17,7 +17,7 @@ def test_find_draft_copies_what_followed_the_latest_match():
 def refinement_prompt(engine) -> list[int]:
     code = "\n".join(f"def step_{i}(value):\n    total = value * {i}\n    return total + {i}\n" for i in range(8))
     messages = [{"role": "user", "content": "Rename total to result and give the whole code back:\n\n" + code}]
-    text = native.format_chat(engine.info.chat_template, messages, eos="", bos="")
+    text = chat_template.render(engine.info.chat_template, messages)
     return engine.llm.tokenize(text.encode(), add_bos=False, special=True)
 
 
