@@ -14,9 +14,10 @@ from pathlib import Path
 
 from .conversation import Conversation
 from .errors import EngineError
-from .paths import user_dir
+from .paths import created, user_dir
 
-_NAME = re.compile(r"^[\w.-]{1,100}$")
+_NAME = re.compile(r"^[\w.-]+$")
+MAX_NAME_BYTES = 100  # with ".json" and a temporary's prefix and suffix, well inside any file system's 255
 
 
 class ConversationError(EngineError):
@@ -24,19 +25,22 @@ class ConversationError(EngineError):
 
 
 def conversations_dir() -> Path:
-    path = user_dir() / "conversations"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return user_dir() / "conversations"
 
 
 def path_for(name: str) -> Path:
-    if not _NAME.match(name) or name.startswith("."):
-        raise ConversationError(f"'{name}' is not a usable name; use letters, digits, '.', '-' or '_'.")
+    if not _NAME.match(name) or name.startswith(".") or len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise ConversationError(f"'{name[:MAX_NAME_BYTES]}' is not a usable name; use letters, digits, '.', '-' "
+                                f"or '_', at most {MAX_NAME_BYTES} bytes in UTF-8 ({MAX_NAME_BYTES} ASCII characters).")
     return conversations_dir() / f"{name}.json"
 
 
 def save(conversation: Conversation, name: str) -> Path:
     dest = path_for(name)
+    try:
+        created(dest.parent)
+    except EngineError as exc:
+        raise ConversationError(f"Could not save the conversation: {exc}") from exc
     data = json.dumps(conversation.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:

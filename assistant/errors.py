@@ -17,5 +17,9 @@ class PromptTooLong(EngineError):
     """The prompt does not fit the model's context with room for an answer."""
 
 
+class UserDirError(EngineError):
+    """A folder under the user directory cannot be created or written."""
+
+
 class ChatTemplateError(EngineError):
     """The chat template a model file carries failed, or went past the bounds it is rendered within."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.model_info import read_model_info
-from assistant.paths import user_dir
+from assistant.paths import created, user_dir
 from convert.output import remove_orphans, temporary_beside
 from convert.pipeline import QUANT_TYPES, convert
 
@@ -67,7 +67,7 @@ def _valid_hub_id(hub_id: str) -> bool:
 
 
 def downloads_dir() -> Path:
-    return user_dir() / "downloads"
+    return created(user_dir() / "downloads")
 
 
 def pull(spec: str, *, revision: str | None = None, threads: int | None = None, keep_download: bool = False,
@@ -77,6 +77,7 @@ def pull(spec: str, *, revision: str | None = None, threads: int | None = None, 
     if existing is not None and not force:
         say(f"{wanted.name} is already installed ({existing.path}); --force pulls it again.")
         return store.checked(existing)
+    created(store.models_dir())  # before a download that could not be installed
     folder = downloads_dir() / wanted.base
     found = hub.plan(wanted.hub_id, revision, folder)
     hub.check_space(folder, found.to_download, f"Downloading {wanted.hub_id}")
@@ -96,7 +97,7 @@ def install_checkpoint(folder: Path, name: str, quant: str, *, source: str, revi
                        catalog_name: str | None, mp_num: int | None = None, threads: int | None = None,
                        progress: Progress | None = None, say: Callable[[str], None] = print) -> store.Installed:
     """Convert, verify, hash and register a checkpoint folder as `name`."""
-    target = store.models_dir() / f"{store.check_name(name)}.gguf"
+    target = created(store.models_dir()) / f"{store.check_name(name)}.gguf"
     with _pending(target) as pending:
         convert(folder, pending, quant, force=True, mp_num=mp_num, name=name.rpartition(".")[0] or name,
                 source_id=source, revision=revision, threads=threads, progress=progress)
@@ -176,7 +177,7 @@ def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QU
 
         name = name or path.stem
         _refuse_existing(name, force)
-        hub.check_space(store.models_dir(), path.stat().st_size, f"Importing {path.name}")
+        hub.check_space(created(store.models_dir()), path.stat().st_size, f"Importing {path.name}")
         target = store.models_dir() / f"{name}.gguf"
         with _pending(target) as pending:
             _copy(path, pending, progress)

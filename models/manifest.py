@@ -106,6 +106,9 @@ def editing(folder: Path) -> Iterator[dict[str, Record]]:
     except Timeout:
         raise ModelLoadError(f"Another cga process has held the model store's lock ({folder / LOCK}) for "
                              f"{LOCK_WAIT_S} s; wait for it to finish, or delete that file if none is running.") from None
+    except OSError as exc:
+        raise ModelLoadError(f"Could not change the model store in {folder} ({exc.strerror or exc}); make it "
+                             "writable or point CGA_HOME at a writable folder.") from exc
 
 
 def new_record(path: Path, *, sha256: str, source: str, revision: str | None, quant: str, catalog: str | None,

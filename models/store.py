@@ -55,9 +55,7 @@ def check_name(name: str) -> str:
 
 
 def models_dir() -> Path:
-    path = user_dir() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return user_dir() / "models"
 
 
 def installed() -> list[Installed]:

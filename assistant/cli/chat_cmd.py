@@ -62,6 +62,7 @@ def chat_command(
     gpu_layers: GpuLayers = "auto",
     threads: Threads = None,
 ) -> None:
+    conversation_store.path_for(name)  # a name that cannot be saved is refused before the first answer
     conversation = (
         conversation_store.load(name) if resume
         else Conversation(language=language, header=PYTHON_HEADER if language == "python" else "")

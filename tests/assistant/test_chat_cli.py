@@ -69,3 +69,34 @@ def test_a_line_that_is_not_utf8_is_skipped_and_the_chat_goes_on(isolated_home):
 def test_a_max_tokens_the_context_cannot_hold_is_refused_up_front(isolated_home):
     result = run_cga("chat", "-n", "5000", input="Add two numbers.\n")
     assert result.returncode == 1 and "use at most 4096" in result.stderr and "Traceback" not in result.stderr
+
+
+LONG_NAMES = ["x" * 150, "名" * 60]  # the second is 60 characters but 180 bytes: too long for a file name with .json
+
+
+def test_names_too_long_for_a_file_are_one_sentence(isolated_home):
+    script = "".join(f"/save {n}\n/load {n}\n" for n in LONG_NAMES) + "Assign 1 to x.\n/save fine\n"
+    result = run_cga("chat", "-n", "8", input=script)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("is not a usable name") == 4
+    assert [t["instruction"] for t in saved(isolated_home, "fine")["turns"]] == ["Assign 1 to x."]
+    for name in LONG_NAMES:
+        refused = run_cga("chat", "--name", name, input="Assign 1 to x.\n")
+        assert refused.returncode == 1 and "is not a usable name" in refused.stderr and not refused.stdout
+
+
+def test_a_user_directory_that_cannot_be_written_is_one_sentence(tmp_path, monkeypatch, codegen2_gguf):
+    """CGA_HOME under a plain file: no process, root included, can create it (a read-only home, portably)."""
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("CGA_HOME", str(tmp_path / "a-file" / "home"))
+    # Reading needs no user directory.
+    assert run_cga("complete", "--model", codegen2_gguf, "-n", "2", "x = ").returncode == 0
+    assert run_cga("models", "list").returncode == 0
+    chat = run_cga("chat", "--model", codegen2_gguf, "-n", "8", input="Assign 1 to x.\nAssign 2 to y.\n")
+    assert chat.returncode == 0 and "Traceback" not in chat.stderr, chat.stderr
+    assert chat.stderr.count("Could not save the conversation") == 2 and chat.stdout.strip()  # both turns answered
+    # Writing says where and what to do.
+    for command in (["models", "import", codegen2_gguf], ["models", "pull", "codegen-350M-mono"]):
+        refused = run_cga(*command)
+        assert refused.returncode == 1 and "point CGA_HOME at a writable folder" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr

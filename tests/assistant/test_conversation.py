@@ -89,6 +89,7 @@ def test_bad_names_and_files_are_refused(isolated_home):
         conversation_store.save(Conversation(), "../escape")
     with pytest.raises(conversation_store.ConversationError, match="No saved conversation named 'nope'"):
         conversation_store.load("nope")
+    conversation_store.conversations_dir().mkdir(parents=True)
     (conversation_store.conversations_dir() / "broken.json").write_text("{not json")
     with pytest.raises(conversation_store.ConversationError, match="not a valid saved conversation"):
         conversation_store.load("broken")

@@ -22,6 +22,7 @@ def test_no_model_anywhere_means_the_embedded_default(isolated_home):
 def test_the_largest_installed_codegen_model_wins(isolated_home, tmp_path):
     small = build_codegen(tmp_path / "small", n_embd=64, n_head=4)
     big = build_codegen(tmp_path / "big", n_embd=128, n_head=4)
+    store.models_dir().mkdir()  # converted by hand into the store's folder
     convert(small.path, store.models_dir() / "codegen-small.gguf", "q8_0")
     convert(big.path, store.models_dir() / "codegen-big.gguf", "q8_0")
     shutil.copy(embedded_default(), store.models_dir() / "not-codegen.gguf")  # bigger, but not CodeGen
@@ -32,6 +33,7 @@ def test_the_largest_installed_codegen_model_wins(isolated_home, tmp_path):
 
 
 def test_installed_names_and_suggestions(isolated_home, codegen1):
+    store.models_dir().mkdir()
     convert(codegen1.path, store.models_dir() / "codegen-350M-mono.gguf", "q4_0")
     assert choose_model("codegen-350M-mono").path == store.models_dir() / "codegen-350M-mono.gguf"
     with pytest.raises(ModelNotFound, match="Did you mean codegen-350M-mono"):
