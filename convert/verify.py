@@ -60,6 +60,7 @@ def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_
 
     checkpoint = open_checkpoint(checkpoint_dir)
     spec = detect(checkpoint, mp_num=mp_num)
+    _check_same_model(checkpoint_dir, spec, gguf_path)
     text = text if text is not None else default_text()
     try:
         llm = load_model(gguf_path, n_ctx=max(n_tokens, 64), logits_all=True, n_threads=threads)
@@ -72,7 +73,10 @@ def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_
         raise ConvertError("The verification text is too short; give at least a few lines of code.")
     same = sum(a == b for a, b in zip(ref_ids, gguf_ids)) / max(len(ref_ids), len(gguf_ids))
 
-    llm.eval(ref_ids)
+    try:
+        llm.eval(ref_ids)
+    except RuntimeError as exc:
+        raise ConvertError(f"llama.cpp could not run {gguf_path} on the checkpoint's tokens ({exc}).") from exc
     got = np.asarray(llm.scores[: len(ref_ids)], dtype=np.float64)
     ref = reference_logits(checkpoint_dir, spec, ref_ids)
     diff = np.abs(got - ref)
@@ -86,6 +90,25 @@ def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_
         mean_kl=float(_kl(ref, got).mean()),
         max_kl=max_kl if max_kl is not None else MAX_KL.get(file_type, DEFAULT_MAX_KL),
     )
+
+
+def _check_same_model(checkpoint_dir: Path, spec: ModelSpec, gguf_path: Path) -> None:
+    """Compare shapes first: logits of an unrelated model are meaningless, and its vocabulary may be too small."""
+    from assistant.native import read_header
+
+    header = read_header(gguf_path)
+    if header is None:
+        raise ConvertError(f"{gguf_path} is not a readable GGUF file.")
+    arch = header.values.get("general.architecture")
+    found = (arch, header.values.get(f"{arch}.block_count"), header.values.get(f"{arch}.embedding_length"),
+             header.array_lengths.get("tokenizer.ggml.tokens"))
+    expected = (spec.arch, spec.n_layer, spec.n_embd, spec.n_vocab)
+    if found != expected:
+        def describe(shape: tuple) -> str:
+            return f"{shape[0]}, {shape[1]} layers, width {shape[2]}, {shape[3]} tokens"
+
+        raise ConvertError(f"{gguf_path} is not a conversion of {checkpoint_dir}: it is {describe(found)} where the "
+                           f"checkpoint is {describe(expected)}.")
 
 
 def check(report: VerifyReport) -> None:

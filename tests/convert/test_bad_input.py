@@ -276,3 +276,10 @@ def test_a_hostile_config_is_one_sentence(tmp_path, codegen1, what):
     edit_json(src / "config.json", lambda c: {**c, **changes})
     assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), phrase)
     assert list(tmp_path.glob("*.gguf")) == [] and list(tmp_path.glob(".*")) == []
+
+
+def test_verify_against_a_gguf_of_another_model_is_one_sentence(tmp_path, codegen1):
+    from assistant.model_choice import embedded_default
+
+    result = run_cga("verify", codegen1.path, embedded_default())
+    assert_refused(result, "is not a conversion of", "30 layers")
