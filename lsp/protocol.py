@@ -18,7 +18,13 @@ Each one exists because an editor showed the problem:
   ends the process with code 1 (pygls's sys.exit ran on the protocol thread);
 - after `shutdown` only responses go out, and after `exit` nothing: background
   work still finishing (a warm-up, a status notification) would otherwise write
-  to a closed pipe and log a traceback as the editor closes.
+  to a closed pipe and log a traceback as the editor closes;
+- positions are always UTF-16, the encoding every client must support: pygls
+  takes the client's first preference (Neovim 0.10+ offers UTF-8 first), but
+  lsp/positions.py, which turns the cursor into an offset, counts UTF-16;
+- an incremental edit is spliced into the document's text (splice_change):
+  pygls splits the whole document into a tuple of lines for every change,
+  0.3 s a keystroke and a million short-lived strings in a 20 MB file.
 
 They are tied to pygls 2.x's protocol (pyproject pins the major version);
 tests/lsp/test_protocol.py exercises each one over stdio.
@@ -43,8 +49,13 @@ from pygls.exceptions import (
     JsonRpcServerNotInitialized,
 )
 from pygls.feature_manager import is_thread_function
+from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification, RPCRequest
+from pygls.protocol.language_server import lsp_method
+from pygls.workspace.text_document import TextDocument
+
+from .positions import offset_at
 
 logger = logging.getLogger(__name__)
 handling = threading.local()  # .request_id: the JSON-RPC id of the request this handler thread serves
@@ -127,6 +138,13 @@ class Protocol(LanguageServerProtocol):
     def exit_code(self) -> int:
         return 0 if self._shutdown else 1
 
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            general.position_encodings = [types.PositionEncodingKind.Utf16]
+        return (yield from super().lsp_initialize(params))
+
     def handle_message(self, message):
         method = getattr(message, "method", "")
         if isinstance(message, RPCRequest) and method != "initialize" and not self.initialize_received:
@@ -179,3 +197,15 @@ class Protocol(LanguageServerProtocol):
             logger.debug("not sent after shutdown: %s", getattr(data, "method", data))
             return
         super()._send_data(data)
+
+
+def splice_change(document: TextDocument, change: types.TextDocumentContentChangePartial) -> None:
+    """TextDocument._apply_incremental_change, without splitting the document into lines."""
+    source = document.source
+    start = offset_at(source, change.range.start.line, change.range.start.character)
+    end = offset_at(source, change.range.end.line, change.range.end.character)
+    document._source = source[:start] + change.text + source[max(start, end):]
+
+
+def use_splicing_documents() -> None:
+    TextDocument._apply_incremental_change = splice_change

@@ -58,9 +58,9 @@ class RawServer:
             del self.responses[request_id]
         return answer
 
-    def initialize(self, options: dict) -> dict:
+    def initialize(self, options: dict, capabilities: dict | None = None) -> dict:
         self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                   "params": {"capabilities": {}, "initializationOptions": options}})
+                   "params": {"capabilities": capabilities or {}, "initializationOptions": options}})
         result = self.response(1)["result"]
         self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
         return result

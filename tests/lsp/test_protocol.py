@@ -10,7 +10,15 @@ from __future__ import annotations
 import json
 import time
 
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
+from pygls.workspace.text_document import TextDocument
+
 from assistant.model_choice import embedded_default
+from lsp.positions import position_at
+from lsp.protocol import splice_change
 from tests.lsp.raw_client import RawServer
 
 URI = "file:///project/example.py"
@@ -127,3 +135,31 @@ def test_a_5_mb_document_right_after_open_is_answered():
                      "params": {"textDocument": {"uri": URI}, "position": {"line": 1000, "character": 0}}})
         assert "items" in server.response("big")["result"]
         assert server.shut_down() == 0
+
+
+def test_positions_are_utf16_whatever_the_client_prefers(codegen2_gguf):
+    """Neovim 0.10+ offers UTF-8 first; pygls would take it while our offsets count UTF-16."""
+    with RawServer() as server:
+        result = server.initialize({"model": str(codegen2_gguf)},
+                                   {"general": {"positionEncodings": ["utf-8", "utf-32", "utf-16"]}})
+        assert result["capabilities"]["positionEncoding"] == "utf-16"
+        assert server.shut_down() == 0
+
+
+TEXTS = st.lists(st.sampled_from(["a", "é", "😀", "\n", "\r\n", "\r", " ", "\t"]), max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(text=TEXTS, insert=TEXTS, cuts=st.tuples(st.floats(0, 1), st.floats(0, 1)))
+def test_a_spliced_edit_leaves_the_text_pygls_would(text, insert, cuts):
+    """splice_change against pygls's own line-by-line edit, for valid UTF-16 ranges in awkward text."""
+    start, end = sorted(round(c * len(text)) for c in cuts)
+    assume(not any(0 < o < len(text) and text[o - 1:o + 1] == "\r\n" for o in (start, end)))
+    change = types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(*position_at(text, start)), types.Position(*position_at(text, end))),
+        text=insert)
+    theirs = TextDocument("file:///t.py", text, position_codec=PositionCodec(types.PositionEncodingKind.Utf16))
+    ours = TextDocument("file:///t.py", text, position_codec=PositionCodec(types.PositionEncodingKind.Utf16))
+    theirs._apply_incremental_change(change)
+    splice_change(ours, change)
+    assert ours.source == theirs.source == text[:start] + insert + text[end:]
