@@ -1,27 +1,54 @@
-"""Running generated programs: another process, a scratch directory, time and memory limits, no network.
+"""Running generated programs: contained by the kernel where it can, bounded everywhere.
 
-Never in the assistant's process. The child gets a fresh, empty working
-directory, a minimal environment, RLIMIT_AS / RLIMIT_CPU / RLIMIT_FSIZE, its
-own process group (killed whole on timeout), and no network: a new network
-namespace where the kernel allows one (Linux), and in every case a socket
-module that refuses to connect.
+Never in the assistant's process. What contains a program depends on the machine:
+
+- **bubblewrap** (Linux, where `bwrap` is installed and user namespaces are
+  allowed; Debian/Ubuntu: `apt install bubblewrap`): the program runs in its
+  own user, PID, mount, network, IPC and UTS namespaces. It sees the system's
+  /usr and the Python installation read-only, an empty /tmp and a scratch
+  folder /work (both in memory, 64 MiB, gone when it ends), and nothing of the
+  user's files, home or network. It cannot signal the evaluator (it lives in
+  another PID namespace), and when it ends, or the evaluator dies, every
+  process it started dies with it.
+- **process limits** (anywhere else: macOS, Linux without bubblewrap): a
+  scratch folder of its own, a minimal environment, the network namespace
+  where the kernel allows it and a socket module that refuses to connect, and
+  on Linux the evaluator adopts the program's orphans, so that processes which
+  left its session are found and killed too. It runs as the user, so it can
+  read and write what the user can: evaluate untrusted models with bubblewrap.
+
+Both: a wall-clock limit, RLIMIT_AS / RLIMIT_CPU / RLIMIT_FSIZE / RLIMIT_NPROC,
+at most `Limits.processes` processes (counted while it runs: RLIMIT_NPROC does
+not bind root), at most `Limits.output_kb` of stdout and stderr kept (a flood
+stops the program), and the whole process tree killed at the end.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import resource
+import select
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+SCRATCH_PREFIX = "cga-eval-"
+POLL_S = 0.02
 
 # Runs in the child before the program: the network is refused at the socket level too.
 BOOT = """
@@ -41,12 +68,14 @@ runpy.run_path("program.py", run_name="__main__")
 class Limits:
     seconds: float = 10.0
     memory_mb: int = 2048
-    output_mb: int = 16
+    output_mb: int = 16  # the largest file the program may write
+    output_kb: int = 1024  # stdout and stderr kept; more stops the program
+    processes: int = 64
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "passed", "failed", "timeout"
+    status: str  # "passed", "failed", "timeout", "output limit" or "process limit"
     returncode: int | None
     stdout: str
     stderr: str
@@ -56,38 +85,200 @@ class Outcome:
         return self.status == "passed"
 
 
-def _isolate(limits: Limits) -> None:
-    """In the child, before exec: limits, then an empty network namespace if the kernel allows it."""
+@functools.cache
+def containment() -> str:
+    """"bubblewrap" where it runs here, else "process limits" (see the module docstring)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap and sys.platform.startswith("linux"):
+        probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", *_system_binds(), "true"],
+                               capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return "bubblewrap"
+    return "process limits"
+
+
+def run_program(code: str, limits: Limits = Limits(), *, contain: str | None = None) -> Outcome:
+    """Run code as a program; contain picks "bubblewrap" or "process limits" (default: the best available)."""
+    if (contain or containment()) == "bubblewrap":
+        with tempfile.TemporaryFile() as program:  # unlinked at once: nothing is left if we are killed
+            program.write(code.encode("utf-8"))
+            program.flush()
+            program.seek(0)
+            command = [shutil.which("bwrap") or "bwrap", *_bubblewrap_args(program.fileno()), sys.executable,
+                       "-I", "-c", BOOT]
+            return _supervise(command, None, {}, limits, pass_fds=(program.fileno(),))
+    _remove_orphaned_scratch()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    try:
+        (scratch / "program.py").write_text(code, encoding="utf-8")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch), **_QUIET_ENV}
+        _adopt_orphans()
+        return _supervise([sys.executable, "-I", "-c", BOOT], scratch, env, limits, unshare_net=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+_QUIET_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "LANG": "C.UTF-8"}
+
+
+def _system_binds() -> list[str]:
+    binds = ["--ro-bind", "/usr", "/usr"]
+    for path in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache", "/etc/localtime"):
+        binds += ["--ro-bind-try", path, path]
+    return binds
+
+
+def _python_dirs() -> list[str]:
+    """The interpreter, its standard library and installed packages (numpy for MTPB), nothing else of the user's."""
+    wanted = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+              *site.getsitepackages()}
+    return sorted(d for d in wanted if os.path.isdir(d) and not d.startswith("/usr/"))
+
+
+def _bubblewrap_args(program_fd: int) -> list[str]:
+    args = ["--unshare-all", "--die-with-parent", "--new-session", *_system_binds()]
+    for folder in _python_dirs():
+        args += ["--ro-bind", folder, folder]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp",
+             "--size", str(64 << 20), "--tmpfs", "/work", "--chdir", "/work",
+             "--file", str(program_fd), "/work/program.py", "--clearenv", "--setenv", "HOME", "/work",
+             "--setenv", "PATH", "/usr/bin:/bin"]
+    for key, value in _QUIET_ENV.items():
+        args += ["--setenv", key, value]
+    return args
+
+
+def _limit(limits: Limits, tasks: int, unshare_net: bool) -> None:
+    """In the child, before exec."""
     memory = limits.memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = int(limits.seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     output = limits.output_mb * 2**20
     resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
+    if hasattr(resource, "RLIMIT_NPROC"):  # it counts every process and thread of the user, so: theirs + ours
+        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        tasks = tasks if hard == resource.RLIM_INFINITY else min(tasks, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(CLONE_NEWNET) != 0:  # root: a namespace with only a downed loopback
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the evaluator killed outright takes the program along
+        if unshare_net and libc.unshare(CLONE_NEWNET) != 0:  # root: a namespace with only a downed loopback
             libc.unshare(CLONE_NEWUSER | CLONE_NEWNET)  # unprivileged, where user namespaces are allowed
 
 
-def run_program(code: str, limits: Limits = Limits()) -> Outcome:
-    scratch = Path(tempfile.mkdtemp(prefix="cga-eval-"))
+def _supervise(command: list[str], cwd: Path | None, env: dict[str, str], limits: Limits, *,
+               pass_fds: tuple[int, ...] = (), unshare_net: bool = False) -> Outcome:
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    tasks = _user_tasks() + limits.processes
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, pass_fds=pass_fds,
+                            preexec_fn=lambda: _limit(limits, tasks, unshare_net))
+    budget = limits.output_kb * 1024
+    kept: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+    flooded, stop = threading.Event(), threading.Event()
+    readers = [threading.Thread(target=_drain, args=(stream.fileno(), kept[name], kept, budget, flooded, stop),
+                                daemon=True) for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr))]
+    for reader in readers:
+        reader.start()
+    status = None
+    deadline = time.monotonic() + limits.seconds
     try:
-        (scratch / "program.py").write_text(code, encoding="utf-8")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch), "PYTHONHASHSEED": "0",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"}
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOT], cwd=scratch, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=lambda: _isolate(limits),
-        )
-        try:
-            out, err = proc.communicate(timeout=limits.seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-            return Outcome("timeout", None, out.decode(errors="replace"), err.decode(errors="replace"))
-        status = "passed" if proc.returncode == 0 else "failed"
-        return Outcome(status, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+        while proc.poll() is None:
+            if flooded.is_set():
+                status = "output limit"
+            elif time.monotonic() > deadline:
+                status = "timeout"
+            elif _count_tree(proc.pid) > limits.processes:
+                status = "process limit"
+            if status:
+                break
+            time.sleep(POLL_S)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _kill_tree(proc, before)
+    grace = time.monotonic() + 0.5  # for what is still in the pipes; a survivor holding them must not hold us
+    for reader in readers:
+        reader.join(timeout=max(0.0, grace - time.monotonic()))
+    stop.set()
+    for reader in readers:
+        reader.join()
+    for stream in (proc.stdout, proc.stderr):
+        stream.close()
+    returncode = proc.wait()
+    if status is None:
+        status = "output limit" if flooded.is_set() else "passed" if returncode == 0 else "failed"
+    return Outcome(status, None if status == "timeout" else returncode,
+                   kept["stdout"].decode(errors="replace"), kept["stderr"].decode(errors="replace"))
+
+
+def _drain(fd: int, into: bytearray, both: dict[str, bytearray], budget: int, flooded: threading.Event,
+           stop: threading.Event) -> None:
+    """Read to the end or until stopped, keeping at most the budget (both streams together); more sets flooded.
+
+    Never blocked in read(): a pipe held open by a process that escaped would keep a blocked reader, and
+    closing the pipe would wait for that reader.
+    """
+    while not stop.is_set():
+        ready, _, _ = select.select([fd], [], [], POLL_S)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return
+        room = budget - sum(len(b) for b in both.values())
+        into += chunk[:max(0, room)]
+        if len(chunk) > room:
+            flooded.set()
+
+
+def _user_tasks() -> int:
+    """Processes and threads this user runs now (what RLIMIT_NPROC counts)."""
+    uid = os.getuid()
+    total = 0
+    for process in psutil.process_iter(["uids", "num_threads"]):
+        uids, threads = process.info["uids"], process.info["num_threads"]
+        if uids is not None and uids.real == uid:
+            total += threads or 1
+    return total
+
+
+def _count_tree(pid: int) -> int:
+    try:
+        return 1 + len(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return 0
+
+
+def _kill_tree(proc: subprocess.Popen, before: set[int]) -> None:
+    """The program's session, its descendants, and orphans it left that this process adopted."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        ours = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        ours = []
+    stray = [p for p in ours if p.pid not in before and p.pid != proc.pid]
+    for process in stray:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(stray, timeout=2)
+
+
+@functools.cache
+def _adopt_orphans() -> None:
+    """Linux: orphans of the program (a grandchild that called setsid) become our children, so _kill_tree sees them."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _remove_orphaned_scratch() -> None:
+    """Scratch folders of evaluators that were killed outright (their process id is in the name)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        owner = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and not psutil.pid_exists(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -95,6 +95,7 @@ def humaneval_command(
     if max(ks) > samples:
         fail(f"pass@{max(ks)} needs at least {max(ks)} samples per problem; pass --samples {max(ks)} or more.")
     generate = _generator(model, remote, threads, gpu_layers)
+    _say_how_programs_run()
     problems = humaneval.load_problems(limit)
     answer = humaneval.model_answer(generate, Sampling(temperature, top_p), max_tokens)
     with phase_progress() as progress:
@@ -155,6 +156,7 @@ def mtpb_command(
     if max_tokens is not None:
         problems = [replace(p, max_gen_length=min(p.max_gen_length, max_tokens)) for p in problems]
     generate = _generator(model, remote, threads, gpu_layers)
+    _say_how_programs_run()
     with phase_progress() as progress:
         report = mtpb.evaluate(problems, mtpb.model_answer(generate, Sampling(temperature, top_p)), modes,
                                Limits(seconds=timeout), progress=lambda done, total: progress("programs", done, total))
@@ -209,3 +211,13 @@ def perplexity_command(
     console.print(table)
     _write_json(output, {"folder": str(folder), "files": len(files),
                          "results": [{**asdict(r), "model": str(r.model)} for r in rows]})
+
+
+def _say_how_programs_run() -> None:
+    from evaluation.sandbox import containment
+
+    if containment() == "bubblewrap":
+        stderr.print("Generated programs run in a bubblewrap sandbox: no network, none of your files.")
+    else:
+        stderr.print("[yellow]Generated programs run with time, memory and process limits but as you: they can "
+                     "read and write your files.[/] On Linux, `apt install bubblewrap` contains them.")

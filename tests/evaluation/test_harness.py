@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
@@ -43,22 +41,6 @@ def test_a_hanging_program_is_stopped_and_counted_as_a_failure():
 def test_a_program_that_eats_memory_is_stopped():
     outcome = run_program("x = bytearray(8 * 1024**3)\nprint('allocated')\n", Limits(seconds=10, memory_mb=512))
     assert outcome.status == "failed" and "MemoryError" in outcome.stderr and "allocated" not in outcome.stdout
-
-
-def test_programs_have_no_network_and_a_scratch_directory(tmp_path):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    accepted = []
-    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
-    port = server.getsockname()[1]
-    outcome = run_program(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n")
-    assert outcome.status == "failed" and not accepted
-    raw = run_program(f"import _socket\ns = _socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))\n")
-    assert raw.status == "failed" and not accepted  # the network namespace, below Python's socket module
-    server.close()
-    where = run_program("import os\nprint(os.getcwd())\nprint(os.listdir('.'))\n")
-    assert "cga-eval-" in where.stdout and "['program.py']" in where.stdout
 
 
 # Hand-written answers for the first MTPB problems, turn by turn, as a model should write them.

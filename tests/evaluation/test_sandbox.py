@@ -1,0 +1,166 @@
+"""The evaluation sandbox against the hostile programs a model could write.
+
+Every test runs under each containment this machine has: bubblewrap (CI installs it) and the process limits that
+are all macOS gets. What only bubblewrap can promise (the user's files, the evaluator's process) is asserted for
+bubblewrap alone; README.md says what each one does.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from evaluation.sandbox import SCRATCH_PREFIX, Limits, containment, run_program
+
+KINDS = ["bubblewrap", "process limits"]
+
+
+@pytest.fixture(params=KINDS)
+def kind(request) -> str:
+    if request.param == "bubblewrap" and containment() != "bubblewrap":
+        pytest.skip("bubblewrap is not installed or user namespaces are not allowed here (apt install bubblewrap)")
+    return request.param
+
+
+@pytest.fixture
+def bubblewrap() -> str:
+    if containment() != "bubblewrap":
+        pytest.skip("bubblewrap is not installed or user namespaces are not allowed here (apt install bubblewrap)")
+    return "bubblewrap"
+
+
+def survivors(mark: str) -> list[psutil.Process]:
+    time.sleep(0.3)  # what dies with its parent takes a moment
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if mark in " ".join(process.info["cmdline"] or []) and process.status() != psutil.STATUS_ZOMBIE:
+            found.append(process)
+    return found
+
+
+def sleeper(mark: str, **popen) -> str:
+    """Program text that starts a process sleeping a minute, findable by mark."""
+    return (f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)  # {mark}']"
+            + "".join(f", {k}={v}" for k, v in popen.items()) + ")")
+
+
+def test_programs_have_no_network_and_a_scratch_directory(kind):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    port = server.getsockname()[1]
+    outcome = run_program(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n", contain=kind)
+    assert outcome.status == "failed" and not accepted
+    raw = run_program(f"import _socket\ns = _socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))\n", contain=kind)
+    assert raw.status == "failed" and not accepted  # the network namespace, below Python's socket module
+    server.close()
+    where = run_program("import os\nprint(os.listdir('.'))\nprint(os.environ['HOME'] == os.getcwd())\n",
+                        contain=kind)
+    assert where.stdout == "['program.py']\nTrue\n"
+
+
+def test_a_grandchild_that_left_the_session_is_killed(kind):
+    mark = uuid.uuid4().hex
+    outcome = run_program(f"import subprocess, sys\n{sleeper(mark, start_new_session=True)}\n", contain=kind)
+    assert outcome.status == "passed", outcome
+    assert survivors(mark) == []
+
+
+def test_a_grandchild_holding_stdout_does_not_hold_the_evaluator(kind):
+    mark = uuid.uuid4().hex
+    started = time.monotonic()
+    outcome = run_program(f"import subprocess, sys\n{sleeper(mark)}\nwhile True:\n    pass\n",
+                          Limits(seconds=2), contain=kind)
+    assert outcome.status == "timeout" and time.monotonic() - started < 5
+    started = time.monotonic()
+    quick = run_program(f"import subprocess, sys\n{sleeper(mark)}\nprint('done')\n", Limits(seconds=2), contain=kind)
+    assert quick.status == "passed" and quick.stdout == "done\n" and time.monotonic() - started < 3
+    assert survivors(mark) == []
+
+
+def test_a_flood_of_output_stops_at_the_limit(kind):
+    started = time.monotonic()
+    outcome = run_program("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
+                          Limits(seconds=10, output_kb=256), contain=kind)
+    assert outcome.status == "output limit" and len(outcome.stdout) <= 256 * 1024
+    assert time.monotonic() - started < 5
+
+
+def test_a_fork_bomb_is_stopped_and_nothing_is_left(kind):
+    mark = uuid.uuid4().hex
+    program = textwrap.dedent(f"""
+        import os, sys
+        for i in range(300):
+            if os.fork() == 0:
+                os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(30)  # {mark}"])
+        print("forked 300")
+    """)
+    outcome = run_program(program, Limits(seconds=10, processes=32), contain=kind)
+    assert outcome.status in ("process limit", "failed") and "forked 300" not in outcome.stdout, outcome
+    assert survivors(mark) == []
+
+
+def evaluator(program: str, kind: str) -> subprocess.Popen:
+    """A separate evaluator process (as `cga eval` is) running one program."""
+    driver = f"from evaluation.sandbox import run_program\nprint(run_program({program!r}, contain={kind!r}).status)\n"
+    return subprocess.Popen([sys.executable, "-c", driver], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_an_evaluator_killed_outright_leaves_no_program_and_no_scratch(kind):
+    mark = uuid.uuid4().hex
+    proc = evaluator(f"import time\ntime.sleep(60)  # {mark}\n", kind)
+    deadline = time.monotonic() + 20
+    while not survivors(mark) and time.monotonic() < deadline:
+        pass
+    assert survivors(mark), "the program never started"
+    proc.kill()
+    proc.wait()
+    assert survivors(mark) == []
+    run_program("pass", contain=kind)  # the next run sweeps what the dead evaluator left
+    assert not list(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{proc.pid}-*"))
+
+
+def test_programs_cannot_touch_the_users_files(bubblewrap, tmp_path):
+    """Process limits run the program as the user: it can read and write what the user can (README says so)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the user's secret")
+    program = textwrap.dedent(f"""
+        import os
+        for attempt in (lambda: print(open({str(secret)!r}).read()),
+                        lambda: open({str(tmp_path / 'escaped')!r}, 'w').write('x'),
+                        lambda: open(os.path.expanduser('~') + '/escaped', 'w').write('x'),
+                        lambda: open('/usr/escaped', 'w').write('x'),
+                        lambda: print(os.listdir({str(Path.home())!r}))):
+            try:
+                attempt()
+            except OSError as exc:
+                print(type(exc).__name__)
+        open('allowed.txt', 'w').write('scratch is writable')
+        print(open('allowed.txt').read())
+    """)
+    outcome = run_program(program, contain=bubblewrap)
+    assert outcome.status == "passed", outcome
+    assert "the user's secret" not in outcome.stdout and "scratch is writable" in outcome.stdout
+    assert not (tmp_path / "escaped").exists() and not (Path.home() / "escaped").exists()
+    assert not Path("/usr/escaped").exists()
+    assert not any(name in outcome.stdout for name in ("'.bashrc'", "'.cache'", "'.profile'"))
+
+
+def test_a_program_cannot_kill_its_evaluator(bubblewrap):
+    """Under process limits the program may signal the evaluator, as any process of the user may."""
+    proc = evaluator("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('still here')\n", bubblewrap)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip() in ("passed", "failed")
