@@ -50,16 +50,25 @@ _STOP_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP
 def _stop_signals_held() -> Iterator[None]:
     """Delay a stop signal until the child is started, so that neither process is stopped halfway through it.
 
-    The child inherits the held mask and releases it once it ignores Ctrl-C itself.
+    Two layers: Python's handlers are swapped for ones that only note the signal (another thread, such as
+    the progress bar's, may take delivery and Python would still run the handler here, mid-start), and the
+    signals are blocked in this thread, a mask the child inherits and lifts once it ignores Ctrl-C itself.
     """
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    noted: list[int] = []
+    swap = threading.current_thread() is threading.main_thread()  # signal.signal works only there
+    previous = {number: signal.signal(number, lambda n, _: noted.append(n)) for number in _STOP_SIGNALS} if swap else {}
+    masked = hasattr(signal, "pthread_sigmask")  # not on Windows
+    if masked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        if masked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in noted:
+            signal.raise_signal(number)
 
 
 def _message(receiver: Connection) -> str | None:
