@@ -94,3 +94,22 @@ def test_any_tokenizer_files_give_a_vocabulary_or_one_error(vocab, added, decode
     except ConvertError:
         return
     assert len(built.tokens) == len(built.types) == 64
+
+
+TOKENIZER_JSON = st.fixed_dictionaries({}, optional={
+    "model": st.fixed_dictionaries({"type": st.sampled_from(["BPE", "WordPiece", None])},
+                                   optional={"vocab": TOKEN_IDS | JSON, "merges": st.lists(JSON | st.text(), max_size=3)}),
+    "added_tokens": st.lists(st.dictionaries(st.sampled_from(["content", "id", "special"]), SCALARS), max_size=3) | JSON,
+})
+
+
+@given(tokenizer=TOKENIZER_JSON)
+def test_any_tokenizer_json_gives_a_vocabulary_or_one_error(tokenizer, tmp_path):
+    for stale in ("vocab.json", "merges.txt", "added_tokens.json", "tokenizer_config.json"):
+        (tmp_path / stale).unlink(missing_ok=True)
+    (tmp_path / "tokenizer.json").write_text(json.dumps(tokenizer))
+    try:
+        built = build_vocab(Checkpoint(tmp_path, {}, ()), "codegen1", 64)
+    except ConvertError:
+        return
+    assert len(built.tokens) == len(built.types) == 64
