@@ -14,19 +14,19 @@ from dataclasses import dataclass, field
 
 from . import chat_template, prompts
 from .conversation import Conversation
-from .engine import Engine, Generation
+from .backend import Backend, Generation, Stats
 
 SYSTEM = "You are a coding assistant. Reply with code only, no explanations."
 
 
 @dataclass
 class ChatSession:
-    engine: Engine
+    engine: Backend
     conversation: Conversation = field(default_factory=Conversation)
     max_tokens: int = 256
     temperature: float = 0.0
     prompt_lookup: bool = False
-    last_stats: dict = field(default_factory=dict)
+    last_stats: Stats = field(default_factory=Stats)
     dropped_turns: int = 0
 
     @property
@@ -48,7 +48,7 @@ class ChatSession:
             while True:
                 messages = prompts.chat_messages(system, pairs, instruction)
                 text = chat_template.render(self.engine.info.chat_template, messages, cancel=cancel)
-                tokens = self.engine.llm.tokenize(text.encode(), add_bos=False, special=True)
+                tokens = self.engine.tokenize(text, special=True)
                 if len(tokens) <= budget or not pairs:
                     self.dropped_turns = len(self.conversation.turns) - len(pairs)
                     return tokens

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import codecs
 import os
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from . import heap, native
+from .backend import Generation, filter_stream
 from .errors import ModelLoadError, PromptTooLong
 from .limits import MAX_THREADS
 from .model_info import ModelInfo, read_model_info
 from .prompt_lookup import greedy_tokens
-from .stopping import TextFilters
 
 MIN_ANSWER_TOKENS = 16
 
@@ -56,42 +55,6 @@ def resolve_gpu_layers(setting: str, n_layers: int) -> int:
     if value < 0:
         raise ModelLoadError("--gpu-layers must not be negative.")
     return min(value, n_layers + 1)
-
-
-@dataclass
-class Generation:
-    """Options for one answer."""
-
-    max_tokens: int = 256
-    temperature: float = 0.0
-    top_p: float = 0.95
-    stop: tuple[str, ...] = ()
-    truncate_program: bool = False
-    inside_block: bool = False
-    prompt_lookup: bool = False  # greedy only: draft from the context (refinement turns)
-    cancel: threading.Event | None = None
-    stats: dict = field(default_factory=dict)  # filled in: prompt, reused, generated, stop reason
-
-    def filters(self) -> TextFilters:
-        return TextFilters(self.stop, self.truncate_program, self.inside_block)
-
-
-def filter_stream(chunks: Iterator[str], options: Generation) -> Iterator[str]:
-    """What the user sees of raw text chunks: stop strings, truncation and cancellation applied."""
-    filters = options.filters()
-    for chunk in chunks:
-        out = filters.feed(chunk)
-        if out:
-            yield out
-        if filters.stopped:
-            options.stats["stop"] = "stop"
-            return
-        if options.cancel is not None and options.cancel.is_set():
-            options.stats["stop"] = "cancelled"
-            break
-    out = filters.feed("", final=True)
-    if out:
-        yield out
 
 
 def lean_memory(path: Path) -> native.MemoryPlan:
@@ -135,21 +98,26 @@ class Engine:
         self.pieces = native.piece_table(self.llm)
         heap.tidy()  # llama.cpp's load buffers, before they set the process's high-water mark
 
-    def tokenize(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+    def describe(self) -> str:
+        return self.placement.describe()
+
+    def tokenize(self, text: str, *, special: bool = False) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
     def text_of(self, tokens: list[int]) -> str:
         return b"".join(self.pieces[t] for t in tokens).decode("utf-8", errors="replace")
 
-    def stream(self, prompt: list[int], options: Generation) -> Iterator[str]:
+    def stream(self, prompt: list[int] | str, options: Generation) -> Iterator[str]:
         """Yield the answer's text as it is produced; stops cleanly between two tokens on cancel."""
+        if isinstance(prompt, str):
+            prompt = self.tokenize(prompt)
         room = self.n_ctx - len(prompt)
         if room < MIN_ANSWER_TOKENS:
             raise PromptTooLong(
                 f"The prompt is {len(prompt)} tokens but the model's context is {self.n_ctx}; shorten it."
             )
-        options.stats.update(prompt_tokens=len(prompt), reused_tokens=native.cached_prefix(self.llm, prompt), generated=0,
-                             stop="length")
+        options.stats.prompt_tokens = len(prompt)
+        options.stats.reused_tokens = native.cached_prefix(self.llm, prompt)
         yield from filter_stream(self._text(prompt, options, min(options.max_tokens, room)), options)
 
     def _text(self, prompt: list[int], options: Generation, max_tokens: int) -> Iterator[str]:
@@ -163,15 +131,15 @@ class Engine:
                                        top_k=0 if options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0)
         for token in tokens:
             if native.is_end_of_generation(self.llm, token):
-                stats["stop"] = "end"
+                stats.stop = "end"
                 break
-            stats["generated"] += 1
+            stats.generated += 1
             yield decoder.decode(self.pieces[token])
-            if stats["generated"] >= max_tokens:
+            if stats.generated >= max_tokens:
                 break
         yield decoder.decode(b"", final=True)
 
-    def complete(self, prompt: list[int], options: Generation) -> str:
+    def complete(self, prompt: list[int] | str, options: Generation) -> str:
         return "".join(self.stream(prompt, options))
 
     def close(self) -> None:

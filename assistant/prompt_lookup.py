@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from . import native
+from .backend import Stats
 
 MAX_NGRAM = 3
 MIN_NGRAM = 2  # a single-token match drafts mostly junk, and a rejected draft costs a wider batch
@@ -31,13 +32,13 @@ def find_draft(tokens: list[int], max_ngram: int = MAX_NGRAM, length: int = DRAF
     return []
 
 
-def greedy_tokens(llm, prompt: list[int], stats: dict) -> Iterator[int]:
+def greedy_tokens(llm, prompt: list[int], stats: Stats) -> Iterator[int]:
     """Greedy tokens after prompt, drafted from the context and verified in batches."""
     shared = min(native.cached_prefix(llm, prompt), len(prompt) - 1)
     native.keep_cached(llm, shared)
     logits = native.decode_for_next(llm, prompt[shared:])
     context = list(prompt)
-    stats.update(drafted=0, accepted=0)
+    stats.drafted = stats.accepted = 0
     token = int(np.argmax(logits))
     while True:
         context.append(token)
@@ -48,8 +49,8 @@ def greedy_tokens(llm, prompt: list[int], stats: dict) -> Iterator[int]:
         while accepted < len(draft) and choices[accepted] == draft[accepted]:
             accepted += 1
         native.keep_cached(llm, llm.n_tokens - (len(draft) - accepted))
-        stats["drafted"] += len(draft)
-        stats["accepted"] += accepted
+        stats.drafted += len(draft)
+        stats.accepted += accepted
         yield token
         for t in draft[:accepted]:
             context.append(t)

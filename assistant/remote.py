@@ -1,9 +1,22 @@
-"""A remote backend: any OpenAI-compatible completions server (llama.cpp's server,
-llama-cpp-python's server, vLLM), for teams that share one bigger machine.
+"""A team's completion server as a Backend: llama.cpp's `llama-server`, llama-cpp-python's server, or any
+OpenAI-compatible one.
 
-Prompts go as text, so the local token-level formats (infill) are not
-available remotely; stop strings and program truncation are still applied
-here, so the text a user sees follows the same rules as the local engine.
+What each kind offers decides what works remotely:
+- llama-server: prompts go as token ids to its native /completion endpoint, so
+  infill control tokens and program prefixes reach the model exactly, and with
+  `cache_prompt` a keystroke reuses the server's KV cache; /tokenize,
+  /detokenize and /props (its context size) serve the windowing.
+- llama-cpp-python's server: prompts go as text, in which control tokens are
+  written as their own text (`<mask_1>`); it parses them back into the same
+  ids. Its context size is not published: `context` says it (2,048, CodeGen's,
+  by default).
+- any other OpenAI-compatible server (vLLM, …): text prompts only, so
+  `cga complete` and `cga eval` work; the language server and chat, which
+  count tokens, need one of the two above.
+
+Which model the server runs is checked against the one the user named (its
+file name), and CodeGen2's infill tokens are looked up on the server itself.
+Stop strings and program truncation apply here, as for the local engine.
 """
 
 from __future__ import annotations
@@ -13,63 +26,191 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
-from .engine import Generation, filter_stream
+from .backend import Generation, filter_stream
 from .errors import EngineError
+from .model_info import INFILL_IDS, ModelInfo
+
+INFILL_TEXT = {"mask_1": "<mask_1>", "eos": "<|endoftext|>", "sep": "<sep>", "eom": "<eom>"}
+DEFAULT_CONTEXT = 2048
 
 
 class RemoteError(EngineError):
-    """The completion server cannot be reached or answered with an error."""
+    """The completion server cannot be reached, answered with an error, or runs another model."""
 
 
-class RemoteEngine:
-    def __init__(self, url: str, *, model: str | None = None, timeout: float = 60.0) -> None:
+class RemoteBackend:
+    def __init__(self, url: str, *, expected: str | None = None, context: int | None = None,
+                 timeout: float = 60.0) -> None:
         if not url.startswith(("http://", "https://")):
             raise RemoteError(f"'{url}' is not an http(s) URL; give the server's base URL, e.g. http://127.0.0.1:8080.")
-        self.url = url.rstrip("/")
-        if self.url.endswith("/v1"):
-            self.url = self.url[:-3]
-        self.model = model
+        self.url = url.rstrip("/").removesuffix("/v1")
         self.timeout = timeout
+        models = self._call("GET", "/v1/models").get("data") or [{}]
+        self.model_id = str(models[0].get("id") or "remote")
+        _check_expected(self.url, self.model_id, expected)
+        self.kind = self._kind()
+        self.n_ctx = context or self._context() or DEFAULT_CONTEXT
+        self.special_text: dict[int, str] = {}
+        self.info = self._info()
+
+    # -- what the server is ------------------------------------------------------------------------------------
+
+    def _kind(self) -> str:
+        for kind, path, body in (("llama-server", "/tokenize", {"content": "a"}),
+                                 ("llama-cpp-python", "/extras/tokenize", {"input": "a"})):
+            try:
+                if "tokens" in self._call("POST", path, body, quiet=True):
+                    return kind
+            except RemoteError:
+                continue
+        return "openai"
+
+    def _context(self) -> int | None:
+        if self.kind != "llama-server":
+            return None
+        props = self._call("GET", "/props")
+        settings = props.get("default_generation_settings") or {}
+        return int(settings.get("n_ctx") or props.get("n_ctx") or 0) or None
+
+    def _info(self) -> ModelInfo:
+        ids: dict[str, int] = {}
+        if self.kind != "openai":
+            for key, text in INFILL_TEXT.items():
+                found = self.tokenize(text, special=True)
+                if len(found) == 1:
+                    ids[key] = found[0]
+                    self.special_text[found[0]] = text
+        infill = set(INFILL_IDS) <= ids.keys() and ids["mask_1"] != ids["eos"]
+        return ModelInfo(path=Path(self.model_id), name=Path(self.model_id).name, arch="remote",
+                         family="codegen2" if infill else "other", context_length=self.n_ctx,
+                         can_infill=infill, special_ids=ids)
 
     def describe(self) -> str:
-        return f"the completion server at {self.url}"
+        return f"the server at {self.url} ({self.kind})"
 
-    def stream_text(self, prompt: str, options: Generation) -> Iterator[str]:
-        body = {
-            "prompt": prompt, "max_tokens": options.max_tokens, "temperature": options.temperature,
-            "top_p": options.top_p, "stream": True,
-        }
-        if options.stop:
-            body["stop"] = list(options.stop)
-        if self.model:
-            body["model"] = self.model
-        request = urllib.request.Request(
-            f"{self.url}/v1/completions", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
-        )
-        options.stats.update(prompt_tokens=None, reused_tokens=None, generated=0, stop="length")
-        yield from filter_stream(self._chunks(request, options.stats), options)
+    # -- tokens ------------------------------------------------------------------------------------------------
 
-    def _chunks(self, request: urllib.request.Request, stats: dict) -> Iterator[str]:
-        try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(300).decode("utf-8", errors="replace")
-            raise RemoteError(f"{self.describe()} answered HTTP {exc.code}: {detail}") from exc
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise RemoteError(f"Cannot reach {self.describe()} ({reason}); is it running?") from exc
-        with response:
+    def tokenize(self, text: str, *, special: bool = False) -> list[int]:
+        """llama-cpp-python's server always reads control-token text as the control token."""
+        if self.kind == "llama-server":
+            body = {"content": text, "add_special": False, "parse_special": special}
+            return list(self._call("POST", "/tokenize", body)["tokens"])
+        if self.kind == "llama-cpp-python":
+            return list(self._call("POST", "/extras/tokenize", {"input": text})["tokens"])
+        raise RemoteError(f"{self.describe()} has no tokenizer; the language server and chat need llama.cpp's "
+                          "llama-server or llama-cpp-python's server.")
+
+    def text_of(self, tokens: list[int]) -> str:
+        if not tokens:
+            return ""
+        if self.kind == "llama-server":
+            return str(self._call("POST", "/detokenize", {"tokens": tokens})["content"])
+        if self.kind == "llama-cpp-python":
+            return str(self._call("POST", "/extras/detokenize", {"tokens": tokens})["text"])
+        raise RemoteError(f"{self.describe()} has no tokenizer.")
+
+    def _prompt_text(self, tokens: list[int]) -> str:
+        """Tokens as text the server reads back into the same ids: control tokens as their own text."""
+        parts, run = [], []
+        for token in tokens:
+            if token in self.special_text:
+                parts += [self.text_of(run), self.special_text[token]]
+                run = []
+            else:
+                run.append(token)
+        return "".join(parts) + self.text_of(run)
+
+    # -- answers -----------------------------------------------------------------------------------------------
+
+    def stream(self, prompt: list[int] | str, options: Generation) -> Iterator[str]:
+        options.stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else None
+        sampling = {"temperature": options.temperature, "top_p": options.top_p, "min_p": 0.0, "repeat_penalty": 1.0,
+                    "top_k": 0 if options.temperature > 0 else 40}
+        if self.kind == "llama-server":
+            body = {"prompt": prompt, "n_predict": options.max_tokens, "stream": True, "cache_prompt": True,
+                    **sampling}
+            chunks = self._native_chunks(body, options)
+        else:
+            text = self._prompt_text(prompt) if isinstance(prompt, list) else prompt
+            body = {"prompt": text, "max_tokens": options.max_tokens, "stream": True, "model": self.model_id,
+                    **sampling}
+            chunks = self._openai_chunks(body, options)
+        yield from filter_stream(chunks, options)
+
+    def _native_chunks(self, body: dict, options: Generation) -> Iterator[str]:
+        for event in self._events("/completion", body, options):
+            if event.get("content"):
+                options.stats.generated += 1
+                yield event["content"]
+            if event.get("stop"):
+                options.stats.stop = "end" if event.get("stop_type") == "eos" else "length"
+                options.stats.reused_tokens = (event.get("timings") or {}).get("cache_n", event.get("tokens_cached"))
+
+    def _openai_chunks(self, body: dict, options: Generation) -> Iterator[str]:
+        for event in self._events("/v1/completions", body, options):
+            choice = (event.get("choices") or [{}])[0]
+            options.stats.generated += 1
+            if choice.get("finish_reason") == "stop":
+                options.stats.stop = "end"
+            yield choice.get("text", "")
+
+    def _events(self, path: str, body: dict, options: Generation) -> Iterator[dict]:
+        """Server-sent events; the connection is closed as soon as the answer is cancelled."""
+        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
+        with self._open(request) as response:
             for raw in response:
+                if options.cancel is not None and options.cancel.is_set():
+                    return
                 line = raw.decode("utf-8", errors="replace").strip()
                 if not line.startswith("data:"):
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
-                    break
-                choice = json.loads(data)["choices"][0]
-                stats["generated"] += 1
-                if choice.get("finish_reason") == "stop":
-                    stats["stop"] = "end"
-                yield choice.get("text", "")
+                    return
+                try:
+                    yield json.loads(data)
+                except ValueError as exc:
+                    raise RemoteError(f"{self.describe()} sent something that is not JSON: {data[:80]!r}") from exc
+
+    def close(self) -> None:
+        """Nothing is held between requests."""
+
+    # -- HTTP --------------------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: dict | None = None, *, quiet: bool = False) -> dict:
+        request = urllib.request.Request(self.url + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Content-Type": "application/json"})
+        with self._open(request, quiet=quiet) as response:
+            try:
+                answer = json.loads(response.read())
+            except ValueError as exc:
+                raise RemoteError(f"The server at {self.url} answered {path} with something that is not JSON.") from exc
+        if not isinstance(answer, dict):
+            raise RemoteError(f"The server at {self.url} answered {path} with an unexpected shape.")
+        return answer
+
+    def _open(self, request: urllib.request.Request, *, quiet: bool = False):
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            detail = "" if quiet else exc.read(300).decode("utf-8", errors="replace")
+            raise RemoteError(f"The server at {self.url} answered HTTP {exc.code} to {request.full_url}"
+                              + (f": {detail}" if detail else ".")) from exc
+        except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RemoteError(f"Cannot reach the server at {self.url} ({reason}); is it running?") from exc
+
+
+def _stem(name: str) -> str:
+    """A model's name without folders and `.gguf`: what a server's model id and a --model share."""
+    return Path(name).name.removesuffix(".gguf").lower()
+
+
+def _check_expected(url: str, served: str, expected: str | None) -> None:
+    if expected and _stem(expected) not in _stem(served) and _stem(served) not in _stem(expected):
+        raise RemoteError(f"The server at {url} runs {served}, not {expected}; point --remote at the server for "
+                          f"{expected}, or leave --model out to use whatever it runs.")

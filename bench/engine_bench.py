@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 import assistant.native  # noqa: E402,F401  (llama_cpp before numpy)
 from assistant import chat_template, native  # noqa: E402
 from assistant.benchmark import measure_in_child  # noqa: E402
-from assistant.engine import Engine, Generation  # noqa: E402
+from assistant.backend import Generation  # noqa: E402
+from assistant.engine import Engine  # noqa: E402
 from assistant.model_choice import embedded_default  # noqa: E402
 from bench.convert_bench import build  # noqa: E402
 from convert.pipeline import convert  # noqa: E402
@@ -43,7 +44,7 @@ def engine_run(engine: Engine, prompt: list[int]) -> tuple[float, float]:
     for _ in stream:
         pass
     decode = time.perf_counter() - start
-    return len(prompt) / prefill, max(options.stats["generated"] - 1, 1) / decode
+    return len(prompt) / prefill, max(options.stats.generated - 1, 1) / decode
 
 
 def bare_run(llm, prompt: list[int]) -> tuple[float, float]:
@@ -75,7 +76,7 @@ def lookup_speedup(engine: Engine, prompt: list[int], max_tokens: int, repeat: i
             times[lookup].append(time.perf_counter() - start)
             stats[lookup] = options.stats
     plain, drafted = statistics.median(times[False]), statistics.median(times[True])
-    return {"speedup": plain / drafted, "accepted": stats[True]["accepted"], "generated": stats[True]["generated"]}
+    return {"speedup": plain / drafted, "accepted": stats[True].accepted, "generated": stats[True].generated}
 
 
 def refinement_prompt(engine: Engine, chat: bool) -> list[int]:

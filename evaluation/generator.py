@@ -1,12 +1,14 @@
-"""One text-in, text-out interface over the local engine and a remote server, for the harnesses."""
+"""The harnesses' text-in, text-out view of a backend (local or a server)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from assistant.engine import Engine, Generation
-from assistant.remote import RemoteEngine
+from assistant.backend import Backend, Generation
+from assistant.errors import EngineError
 
 
 @dataclass(frozen=True)
@@ -23,22 +25,31 @@ class Generator(Protocol):
     def __call__(self, prompt: str, max_tokens: int, sampling: Sampling, stop: tuple[str, ...] = ()) -> str: ...
 
 
-class LocalGenerator:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.name = engine.info.name
-
-    def __call__(self, prompt: str, max_tokens: int, sampling: Sampling, stop: tuple[str, ...] = ()) -> str:
-        tokens = self.engine.tokenize(prompt)[-(self.engine.n_ctx - max_tokens):]
-        return self.engine.complete(tokens, Generation(max_tokens=max_tokens, temperature=sampling.temperature,
-                                                       top_p=sampling.top_p, stop=stop))
-
-
-class RemoteGenerator:
-    def __init__(self, remote: RemoteEngine) -> None:
-        self.remote = remote
-        self.name = remote.describe()
+class BackendGenerator:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.name = backend.info.name
 
     def __call__(self, prompt: str, max_tokens: int, sampling: Sampling, stop: tuple[str, ...] = ()) -> str:
         options = Generation(max_tokens=max_tokens, temperature=sampling.temperature, top_p=sampling.top_p, stop=stop)
-        return "".join(self.remote.stream_text(prompt, options))
+        try:
+            tokens = self.backend.tokenize(prompt)
+        except EngineError:  # a server without a tokenizer: the prompt goes as text, and the server cuts it
+            return "".join(self.backend.stream(prompt, options))
+        return "".join(self.backend.stream(tokens[-(self.backend.n_ctx - max_tokens):], options))
+
+
+Job = TypeVar("Job")
+Out = TypeVar("Out")
+
+
+def in_order(work: Callable[[Job], Out], jobs: Iterable[Job], parallel: int = 1) -> Iterator[Out]:
+    """work(job) for every job, results in the jobs' order; up to `parallel` at once (a server's slots).
+
+    One at a time stays on the calling thread: a local model is never driven from another one.
+    """
+    if parallel <= 1:
+        yield from map(work, jobs)
+        return
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="cga-eval") as pool:
+        yield from pool.map(work, jobs)

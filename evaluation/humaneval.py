@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .generator import Generator, Sampling
+from .generator import Generator, Sampling, in_order
 from .pass_at_k import mean_pass_at_k
 from .sandbox import Limits, run_program
 
@@ -46,19 +46,20 @@ class Result:
 
 
 def evaluate(problems: list[dict], answer: Callable[[dict, int], str], samples: int,
-             limits: Limits = Limits(seconds=10), progress: Callable[[int, int], None] | None = None) -> list[Result]:
-    """answer(problem, i) gives the i-th completion of a problem; each is run against the tests."""
-    results = []
-    for done, problem in enumerate(problems):
-        result = Result(problem["task_id"])
-        for i in range(samples):
-            completion = truncate(answer(problem, i))
-            result.samples.append(completion)
-            result.outcomes.append(run_program(program(problem, completion), limits).status)
-        results.append(result)
-        if progress:
-            progress(done + 1, len(problems))
-    return results
+             limits: Limits = Limits(seconds=10), progress: Callable[[int, int], None] | None = None,
+             parallel: int = 1) -> list[Result]:
+    """answer(problem, i) gives the i-th completion of a problem (up to `parallel` asked for at once); each is
+    run against the tests."""
+    jobs = [(problem, i) for problem in problems for i in range(samples)]
+    completions = in_order(lambda job: truncate(answer(*job)), jobs, parallel)
+    results: dict[str, Result] = {}
+    for (problem, i), completion in zip(jobs, completions):
+        result = results.setdefault(problem["task_id"], Result(problem["task_id"]))
+        result.samples.append(completion)
+        result.outcomes.append(run_program(program(problem, completion), limits).status)
+        if progress and i == samples - 1:
+            progress(len(results), len(problems))
+    return list(results.values())
 
 
 def model_answer(generate: Generator, sampling: Sampling, max_tokens: int = 512) -> Callable[[dict, int], str]:

@@ -14,7 +14,7 @@ import hashlib
 from assistant import conversation_store
 from assistant.chat import ChatSession
 from assistant.conversation import Conversation
-from assistant.engine import Engine
+from assistant.backend import Backend
 from assistant.errors import EngineError
 
 
@@ -77,7 +77,7 @@ class Refinement:
         start = int(self.conversation.meta["start"])
         return start, start + len(self.conversation.meta["current"])
 
-    def ask(self, engine: Engine, instruction: str, max_tokens: int) -> str:
+    def ask(self, engine: Backend, instruction: str, max_tokens: int) -> str:
         session = ChatSession(engine, self.conversation, max_tokens=max_tokens, prompt_lookup=engine.info.is_codegen)
         answer = "".join(session.respond(instruction))
         session.accept(instruction, answer)

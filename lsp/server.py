@@ -17,7 +17,8 @@ from collections.abc import Callable
 from lsprotocol import types
 
 from assistant import heap, prompts
-from assistant.engine import MIN_ANSWER_TOKENS, Engine, Generation
+from assistant.backend import Backend, Generation, Stats, open_backend, remote_url
+from assistant.engine import MIN_ANSWER_TOKENS
 from assistant.errors import EngineError
 from assistant.model_choice import choose_model
 
@@ -50,46 +51,49 @@ class AssistantServer(LanguageServer):
         super().__init__("cga-lsp", "0.1.0", protocol_cls=Protocol)
         self.base_settings = Settings()  # from the command line; the editor's settings go on top
         self.settings = Settings()
-        self.engine: Engine | None = None
+        self.engine: Backend | None = None
         self.engine_settings = self.settings  # what the loaded engine was loaded with
-        self.engine_lock = threading.Lock()
+        # Two locks, each with one job. generation_lock: the model, loaded and run by one request at a time
+        # (held for seconds). state: everything requests share besides it, held only to read or swap a value,
+        # never while generating; taken inside generation_lock, never the other way round.
         self.generation_lock = threading.Lock()
+        self.state = threading.Lock()
         self.in_flight: threading.Event | None = None
         self.by_request: dict[object, threading.Event] = {}  # cancel events of requests being served
         self.cancelled: set[object] = set()  # ids named by $/cancelRequest while they ran
         self.cache: OrderedDict[tuple, list[str]] = OrderedDict()  # the greedy answer (or none) per prompt
 
-    def get_engine(self) -> Engine:
+    def get_engine(self) -> Backend:
         """The loaded model, (re)loaded for the current settings. Callers hold generation_lock."""
-        with self.engine_lock:
-            if self.engine is not None and self.engine_settings.reload_needed(self.settings):
-                engine, self.engine = self.engine, None
-                main_thread.call(engine.close)
-            if self.engine is None:
-                self.engine_settings = self.settings
-                try:
-                    choice = choose_model(self.settings.model)
-                except EngineError as exc:
-                    self.status("error", str(exc))
-                    raise
-                self.status("loading", choice.path.name)
-                token = self._begin_progress(f"Loading {choice.path.name}")
-                try:
-                    self.engine = main_thread.call(lambda: Engine(
-                        choice.path, threads=self.settings.threads, gpu_layers=self.settings.layers,
-                        n_ctx=self.settings.context_tokens))
-                except EngineError as exc:
-                    self.status("error", str(exc))
-                    raise
-                finally:
-                    if token:
-                        self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="Model loaded"))
-                self.status("ready")
-                self.window_log_message(types.LogMessageParams(
-                    types.MessageType.Info,
-                    f"cga: {self.engine.info.name} ({choice.reason}); {self.engine.placement.describe()}",
-                ))
-            return self.engine
+        with self.state:
+            settings = self.settings
+        if self.engine is not None and self.engine_settings.reload_needed(settings):
+            engine, self.engine = self.engine, None
+            main_thread.call(engine.close)
+        if self.engine is None:
+            self.engine_settings = settings
+            try:
+                url = remote_url(settings.remote_url)
+                what = url or choose_model(settings.model).path.name
+            except EngineError as exc:
+                self.status("error", str(exc))
+                raise
+            self.status("loading", what)
+            token = self._begin_progress(f"Loading {what}")
+            try:
+                self.engine, reason = main_thread.call(lambda: open_backend(
+                    settings.model, remote=url, threads=settings.threads, gpu_layers=settings.layers,
+                    n_ctx=settings.context_tokens))
+            except EngineError as exc:
+                self.status("error", str(exc))
+                raise
+            finally:
+                if token:
+                    self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="Model loaded"))
+            self.status("ready")
+            self.window_log_message(types.LogMessageParams(
+                types.MessageType.Info, f"cga: {self.engine.info.name} ({reason}); {self.engine.describe()}"))
+        return self.engine
 
     def status(self, state: str, message: str = "") -> None:
         """Tell the editor what the model is doing (VS Code's status-bar item shows it)."""
@@ -124,7 +128,7 @@ class AssistantServer(LanguageServer):
             engine = self.get_engine()
             tokens = self._prompt(engine, text, len(text), "")
             if tokens:
-                main_thread.call(engine.complete, tokens, Generation(max_tokens=1, cancel=cancel))
+                main_thread.call(_complete_text, engine, tokens, Generation(max_tokens=1, cancel=cancel))
         self.window_log_message(types.LogMessageParams(
             types.MessageType.Log, f"cga: warmed the cache with {len(tokens)} tokens of {uri}"))
         heap.tidy()
@@ -132,32 +136,39 @@ class AssistantServer(LanguageServer):
     def _take_turn(self) -> threading.Event:
         """A cancel event for new work; the work in flight is told to stop (the latest request wins)."""
         cancel = threading.Event()
-        previous, self.in_flight = self.in_flight, cancel
+        request_id = current_request_id()
+        with self.state:
+            previous, self.in_flight = self.in_flight, cancel
+            if request_id is not None:
+                self.by_request[request_id] = cancel
         if previous is not None:
             previous.set()
-        request_id = current_request_id()
-        if request_id is not None:
-            self.by_request[request_id] = cancel
         return cancel
 
     def cancel_in_flight(self) -> None:
         """Stop the completion or warm-up being generated (refinements run to the end)."""
-        if self.in_flight is not None:
-            self.in_flight.set()
+        with self.state:
+            in_flight = self.in_flight
+        if in_flight is not None:
+            in_flight.set()
 
     def cancel_request(self, request_id: object) -> None:
         """$/cancelRequest: stop that request's generation between two tokens."""
-        cancel = self.by_request.get(request_id)
+        with self.state:
+            cancel = self.by_request.get(request_id)
+            if cancel is not None:
+                self.cancelled.add(request_id)
         if cancel is not None:
-            self.cancelled.add(request_id)
             cancel.set()
 
     def finish_request(self) -> None:
         """Forget the request this thread served; raise RequestCancelled if the client cancelled it."""
         request_id = current_request_id()
-        self.by_request.pop(request_id, None)
-        if request_id in self.cancelled:
+        with self.state:
+            self.by_request.pop(request_id, None)
+            was_cancelled = request_id in self.cancelled
             self.cancelled.discard(request_id)
+        if was_cancelled:
             self.window_log_message(types.LogMessageParams(
                 types.MessageType.Log, f"cga: request {request_id} cancelled by the editor"))
             raise JsonRpcRequestCancelled(f"Request {request_id} was cancelled.")
@@ -167,9 +178,11 @@ class AssistantServer(LanguageServer):
         settings, problems = parse_settings(raw, self.settings)
         for problem in problems:
             self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"cga: {problem}"))
-        previous, self.settings = self.settings, settings
+        with self.state:
+            previous, self.settings = self.settings, settings
+            if previous.reload_needed(settings):
+                self.cache.clear()
         if previous.reload_needed(settings):
-            self.cache.clear()
             self.window_log_message(types.LogMessageParams(
                 types.MessageType.Info, "cga: settings changed; the model loads again on the next request"))
 
@@ -186,9 +199,13 @@ class AssistantServer(LanguageServer):
         if not ctx.prefix.strip():
             return None  # nothing before the cursor to go on (the top of a file, an empty one)
         key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline)  # the exact prompt, not just its tail
-        if count == 1 and key in self.cache:  # alternatives are sampled afresh each time they are asked for
-            self.cache.move_to_end(key)
-            return self.cache[key], ctx
+        if count == 1:  # alternatives are sampled afresh each time they are asked for
+            with self.state:
+                cached = self.cache.get(key)
+                if cached is not None:
+                    self.cache.move_to_end(key)
+            if cached is not None:
+                return cached, ctx
         cancel = self._take_turn()
         if self.settings.debounce_ms and cancel.wait(self.settings.debounce_ms / 1000):
             return None  # a newer keystroke came within the debounce time
@@ -200,29 +217,30 @@ class AssistantServer(LanguageServer):
             tokens = self._prompt(engine, text, offset, ctx.suffix)
             self.status("generating")
             try:
-                answers, stats = self._answers(engine, tokens, ctx, count, cancel)
+                answers, stats, greedy = self._answers(engine, tokens, ctx, count, cancel)
             finally:
                 self.status("ready")
         heap.tidy()
         self.window_log_message(types.LogMessageParams(
             types.MessageType.Log,
-            f"cga: completion: prompt {stats['prompt_tokens']} tokens, {stats['reused_tokens']} reused, "
-            f"{stats['generated']} generated, stopped by {stats['stop']}, {len(answers)} answers, "
+            f"cga: completion: prompt {stats.prompt_tokens} tokens, {stats.reused_tokens} reused, "
+            f"{stats.generated} generated, stopped by {stats.stop}, {len(answers)} answers, "
             f"{time.perf_counter() - started:.2f} s",
         ))
         if cancel.is_set():
             return None
-        self.cache[key] = answers[:1] if stats["greedy"] else []
-        while len(self.cache) > CACHE_SIZE:
-            self.cache.popitem(last=False)
+        with self.state:
+            self.cache[key] = answers[:1] if answers and answers[0] is greedy else []
+            while len(self.cache) > CACHE_SIZE:
+                self.cache.popitem(last=False)
         current = self.workspace.text_documents.get(uri)
         if current is None or current.version != version:
             return None  # the document changed while the model wrote: the answer is for text that is gone
         return answers, ctx
 
-    def _answers(self, engine: Engine, tokens: list[int], ctx: Context, count: int,
-                 cancel: threading.Event) -> tuple[list[str], dict]:
-        """The greedy answer, then samples, shaped for the editor; blank and repeated ones left out."""
+    def _answers(self, engine: Backend, tokens: list[int], ctx: Context, count: int,
+                 cancel: threading.Event) -> tuple[list[str], Stats, str]:
+        """The greedy answer (and its stats), then samples, shaped for the editor; blank and repeated ones left out."""
         answers: list[str] = []
         limit = self.answer_tokens(engine) if ctx.multiline else min(self.answer_tokens(engine), 48)
         for n in range(count):
@@ -230,20 +248,20 @@ class AssistantServer(LanguageServer):
                 max_tokens=limit,
                 stop=() if ctx.multiline else ("\n",), cancel=cancel,
                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0)
-            answer = shape(main_thread.call(engine.complete, tokens, options), ctx)
+            answer = shape(main_thread.call(_complete_text, engine, tokens, options), ctx)
             if n == 0:
-                stats = {**options.stats, "greedy": bool(answer.strip())}
+                stats, greedy = options.stats, answer
             if answer.strip() and answer not in answers:
                 answers.append(answer)
             if cancel.is_set():
                 break
-        return answers, stats
+        return answers, stats, greedy
 
-    def answer_tokens(self, engine: Engine) -> int:
+    def answer_tokens(self, engine: Backend) -> int:
         """maxTokens, within half the loaded model's window (which the model's own context may have cut)."""
         return min(self.settings.max_tokens, engine.n_ctx // 2)
 
-    def _prompt(self, engine: Engine, text: str, offset: int, suffix: str) -> list[int]:
+    def _prompt(self, engine: Backend, text: str, offset: int, suffix: str) -> list[int]:
         """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer."""
         budget = engine.n_ctx - max(self.answer_tokens(engine), MIN_ANSWER_TOKENS)
         for start in window_starts(text, offset):
@@ -362,6 +380,10 @@ def did_change_configuration(ls: AssistantServer, params: types.DidChangeConfigu
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: AssistantServer, params: types.DidOpenTextDocumentParams) -> None:
     ls.thread_pool.submit(_quietly, ls, ls.warm, params.text_document.uri)
+
+
+def _complete_text(backend: Backend, tokens: list[int], options: Generation) -> str:
+    return "".join(backend.stream(tokens, options))
 
 
 def _quietly(ls: AssistantServer, action, *args) -> None:

@@ -11,7 +11,7 @@ from assistant.limits import MAX_THREADS
 
 CAMEL = {"model": "model", "device": "device", "threads": "threads", "maxTokens": "max_tokens",
          "gpuLayers": "gpu_layers", "debounceMs": "debounce_ms", "disabledLanguages": "disabled_languages",
-         "contextTokens": "context_tokens"}
+         "contextTokens": "context_tokens", "remoteUrl": "remote_url"}
 # Editor-side settings that clients send along with ours: how to start us, the client's own switch for
 # completions, and VS Code's standard `<section>.trace.server`.
 CLIENT_ONLY = {"command", "enable", "trace"}
@@ -32,6 +32,7 @@ CHECKS = {
     "debounce_ms": _count(0, 5000),
     "disabled_languages": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "context_tokens": _count(256, 131072),
+    "remote_url": lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))),
 }
 
 
@@ -47,6 +48,8 @@ class Settings:
     # The model's window: prompt plus answer. The KV cache is allocated for all of it up front, so this
     # is the setting that sets the server's memory (and how long a cold file takes); capped at the model's own.
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    # A team's completion server (llama.cpp's llama-server or llama-cpp-python's): then no model loads here.
+    remote_url: str | None = None
 
     @property
     def layers(self) -> str:
@@ -63,8 +66,8 @@ class Settings:
 
     def reload_needed(self, other: Settings) -> bool:
         """Whether going from self to other means loading the model again."""
-        return ((self.model, self.threads, self.layers, self.context_tokens)
-                != (other.model, other.threads, other.layers, other.context_tokens))
+        return ((self.model, self.threads, self.layers, self.context_tokens, self.remote_url)
+                != (other.model, other.threads, other.layers, other.context_tokens, other.remote_url))
 
 
 def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, list[str]]:

@@ -16,12 +16,11 @@ from rich.syntax import Syntax
 
 from .. import conversation_store
 from ..chat import ChatSession
-from ..config import load_config
 from ..conversation import PYTHON_HEADER, Conversation
 from ..errors import EngineError
 from .errors import fail, stderr, user_errors
-from .loading import open_engine
-from .options import GpuLayers, MaxTokens, ModelOption, Temperature, Threads
+from .loading import open_for_command
+from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
 
 HELP = """Write a program turn by turn: each line you type is an instruction, the model answers with code.
 
@@ -61,13 +60,14 @@ def chat_command(
     ] = False,
     gpu_layers: GpuLayers = "auto",
     threads: Threads = None,
+    remote: RemoteUrl = None,
 ) -> None:
     conversation_store.path_for(name)  # a name that cannot be saved is refused before the first answer
     conversation = (
         conversation_store.load(name) if resume
         else Conversation(language=language, header=PYTHON_HEADER if language == "python" else "")
     )
-    engine = open_engine(model or load_config().model, gpu_layers=gpu_layers, threads=threads)
+    engine = open_for_command(model, remote=remote, gpu_layers=gpu_layers, threads=threads)
     if max_tokens > engine.n_ctx // 2:
         fail(f"--max-tokens {max_tokens} leaves too little of this model's {engine.n_ctx}-token context for the "
              f"conversation; use at most {engine.n_ctx // 2}.")

@@ -9,12 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 from .. import prompts
-from ..config import load_config
-from ..engine import Generation
-from ..remote import RemoteEngine
+from ..backend import Generation
 from ..stopping import prompt_leaves_block_open
 from .errors import fail, stderr, user_errors
-from .loading import open_engine
+from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
 
 HELP = """Complete code from an argument or standard input, streaming to standard output.
@@ -62,29 +60,18 @@ def complete_command(
             fail(f"{what} is not UTF-8 text (bad byte at character {exc.start}); convert it first.")
     if not prompt.strip() and not (suffix or "").strip():
         fail("There is no code to complete: give some, as an argument or on standard input.")
-    config = load_config()
-    remote = remote or config.remote_url
-    model = model or config.model
     options = Generation(
         max_tokens=max_tokens, temperature=temperature, stop=tuple(stop or ()),
         truncate_program=not no_truncate and suffix is None, inside_block=prompt_leaves_block_open(prompt),
     )
-    if remote:
-        if suffix is not None:
-            fail("--suffix (infill) needs a local model; the remote backend takes text prompts only.")
-        engine = RemoteEngine(remote, model=model)
-        stderr.print(f"[dim]Using {engine.describe()}.[/]")
-        _write(engine.stream_text(prompt, options), options)
-        return
-    engine = open_engine(model, gpu_layers=gpu_layers, threads=threads)
+    backend = open_for_command(model, remote=remote, gpu_layers=gpu_layers, threads=threads)
     if suffix is not None:
-        if not engine.info.can_infill:
-            fail(f"{engine.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix.")
+        if not backend.info.can_infill:
+            fail(f"{backend.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix.")
         suffix = suffix.replace("\\n", "\n") if "\n" not in suffix else suffix
-        tokens = prompts.infill(engine.info, engine.tokenize, prompt, suffix)
+        _write(backend.stream(prompts.infill(backend.info, backend.tokenize, prompt, suffix), options), options)
     else:
-        tokens = prompts.left_to_right(engine.tokenize, prompt)
-    _write(engine.stream(tokens, options), options)
+        _write(backend.stream(prompt, options), options)
 
 
 def _write(chunks, options: Generation) -> None:
@@ -92,7 +79,7 @@ def _write(chunks, options: Generation) -> None:
         for text in chunks:
             sys.stdout.write(text)
             sys.stdout.flush()
-        if options.stats.get("generated"):
+        if options.stats.generated:
             sys.stdout.write("\n")
             sys.stdout.flush()
     except KeyboardInterrupt:
@@ -105,4 +92,4 @@ def _write(chunks, options: Generation) -> None:
         sys.stdout = open(os.devnull, "w")
         fail(f"Could not write the completion to standard output ({exc.strerror}).")
     stats = options.stats
-    stderr.print(f"[dim]{stats['generated']} tokens, stopped by {stats['stop']}.[/]")
+    stderr.print(f"[dim]{stats.generated} tokens, stopped by {stats.stop}.[/]")

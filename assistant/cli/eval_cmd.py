@@ -28,24 +28,24 @@ Limit = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the f
 TemperatureOpt = Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature (paper: 0.2 for pass@1).")]
 TopP = Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling (paper: 0.95).")]
 Timeout = Annotated[float, typer.Option(min=0.5, help="Seconds each generated program may run.")]
+Parallel = Annotated[int, typer.Option(min=1, max=64, help="Requests sent at once to a --remote server (use its "
+                                                           "number of parallel slots).")]
 
 
 def register(parent: typer.Typer) -> None:
     parent.add_typer(app, name="eval")
 
 
-def _generator(model: str | None, remote: str | None, threads: int | None, gpu_layers: str):
-    from assistant.config import load_config
-    from evaluation.generator import LocalGenerator, RemoteGenerator
+def _generator(model: str | None, remote: str | None, threads: int | None, gpu_layers: str, parallel: int = 1):
+    from evaluation.generator import BackendGenerator
 
-    from ..remote import RemoteEngine
-    from .loading import open_engine
+    from ..backend import remote_url
+    from .loading import open_for_command
 
-    config = load_config()
-    remote = remote or config.remote_url
-    if remote:
-        return RemoteGenerator(RemoteEngine(remote, model=model or config.model))
-    return LocalGenerator(open_engine(model or config.model, gpu_layers=gpu_layers, threads=threads))
+    if parallel > 1 and not remote_url(remote):
+        fail("--parallel needs --remote: a local model answers one request at a time.")
+
+    return BackendGenerator(open_for_command(model, remote=remote, gpu_layers=gpu_layers, threads=threads))
 
 
 def _write_json(path: Path | None, payload: dict) -> None:
@@ -84,6 +84,7 @@ def humaneval_command(
     timeout: Timeout = 10.0,
     output: Output = None,
     remote: RemoteUrl = None,
+    parallel: Parallel = 1,
     threads: Threads = None,
     gpu_layers: GpuLayers = "auto",
 ) -> None:
@@ -94,13 +95,13 @@ def humaneval_command(
     ks = tuple(sorted(set(k or [1])))
     if max(ks) > samples:
         fail(f"pass@{max(ks)} needs at least {max(ks)} samples per problem; pass --samples {max(ks)} or more.")
-    generate = _generator(model, remote, threads, gpu_layers)
+    generate = _generator(model, remote, threads, gpu_layers, parallel)
     _say_how_programs_run()
     problems = humaneval.load_problems(limit)
     answer = humaneval.model_answer(generate, Sampling(temperature, top_p), max_tokens)
     with phase_progress() as progress:
         results = humaneval.evaluate(problems, answer, samples, Limits(seconds=timeout),
-                                     progress=lambda done, total: progress("problems", done, total))
+                                     progress=lambda done, total: progress("problems", done, total), parallel=parallel)
     scores = humaneval.scores(results, ks)
     table = Table(title=f"HumanEval: {generate.name}, {len(problems)} problems × {samples} samples, "
                         f"temperature {temperature}, top-p {top_p}", title_justify="left")
@@ -137,6 +138,7 @@ def mtpb_command(
     timeout: Timeout = 10.0,
     output: Output = None,
     remote: RemoteUrl = None,
+    parallel: Parallel = 1,
     threads: Threads = None,
     gpu_layers: GpuLayers = "auto",
 ) -> None:
@@ -155,11 +157,12 @@ def mtpb_command(
         fail(str(exc))
     if max_tokens is not None:
         problems = [replace(p, max_gen_length=min(p.max_gen_length, max_tokens)) for p in problems]
-    generate = _generator(model, remote, threads, gpu_layers)
+    generate = _generator(model, remote, threads, gpu_layers, parallel)
     _say_how_programs_run()
     with phase_progress() as progress:
         report = mtpb.evaluate(problems, mtpb.model_answer(generate, Sampling(temperature, top_p)), modes,
-                               Limits(seconds=timeout), progress=lambda done, total: progress("programs", done, total))
+                               Limits(seconds=timeout), progress=lambda done, total: progress("programs", done, total),
+                               parallel=parallel)
     table = Table(title=f"MTPB: {generate.name}, {len(problems)} problems, temperature {temperature}",
                   title_justify="left")
     for m in modes:

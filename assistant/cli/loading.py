@@ -1,15 +1,15 @@
-"""Choosing and loading the model a command talks to, with the user told what answers."""
+"""Opening the backend a command talks to, with the user told what answers."""
 
 from __future__ import annotations
 
-from ..engine import Engine
-from ..model_choice import choose_model
+from ..backend import Backend, open_backend, remote_url
 from .errors import stderr
 
 
-def open_engine(model: str | None, *, gpu_layers: str = "auto", threads: int | None = None) -> Engine:
-    choice = choose_model(model)
-    with stderr.status(f"Loading {choice.path.name}…"):
-        engine = Engine(choice.path, threads=threads, gpu_layers=gpu_layers)
-    stderr.print(f"[dim]Model: {engine.info.name} — {choice.reason}. Running on {engine.placement.describe()}.[/]")
-    return engine
+def open_for_command(model: str | None, *, remote: str | None = None, gpu_layers: str = "auto",
+                     threads: int | None = None) -> Backend:
+    url = remote_url(remote)
+    with stderr.status(f"Connecting to {url}…" if url else "Loading the model…"):
+        backend, reason = open_backend(model, remote=url, threads=threads, gpu_layers=gpu_layers)
+    stderr.print(f"[dim]Model: {backend.info.name} — {reason}. Running on {backend.describe()}.[/]")
+    return backend

@@ -10,14 +10,14 @@ import typer
 
 from lsp.settings import DEFAULT_CONTEXT_TOKENS, Settings
 
-from .options import GpuLayers, ModelOption, Threads
+from .options import GpuLayers, ModelOption, RemoteUrl, Threads
 
 HELP = """Serve completions and refinement commands to an editor over the Language Server Protocol (stdio).
 
 The options set the defaults; the editor's initializationOptions and
 workspace/didChangeConfiguration (section "cga") override them: model, device
 (auto, cpu, gpu), threads, gpuLayers, contextTokens, maxTokens, debounceMs,
-disabledLanguages.
+disabledLanguages, remoteUrl (a team's completion server instead of a local model).
 
 Editors: the VS Code extension in lsp/editors/vscode and the Neovim (0.7+)
 plugin in lsp/editors/nvim give ghost text, the popup and the refinement
@@ -42,8 +42,9 @@ def lsp_command(
         "context). Memory grows with it: about 60 KiB a token for codegen-350M, 245 KiB for 2B.")
     ] = DEFAULT_CONTEXT_TOKENS,
     tcp: Annotated[Optional[int], typer.Option(help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
+    remote: RemoteUrl = None,
 ) -> None:
-    settings = Settings(model=model, threads=threads, gpu_layers=gpu_layers, context_tokens=context)
+    settings = Settings(model=model, threads=threads, gpu_layers=gpu_layers, context_tokens=context, remote_url=remote)
     if os.name == "posix":  # become the bare server (same process and pipes): see lsp/__main__.py
         sys.stdout.flush()
         port = [] if tcp is None else [str(tcp)]

@@ -34,5 +34,6 @@ GpuLayers = Annotated[
 RemoteUrl = Annotated[
     Optional[str],
     typer.Option(envvar="CGA_REMOTE_URL",
-                 help="Use an OpenAI-compatible completions server at this URL (or remote_url in config.toml)."),
+                 help="Use a completion server at this URL: llama.cpp's llama-server, llama-cpp-python's server or "
+                 "any OpenAI-compatible one (or remote_url in config.toml)."),
 ]

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from assistant import prompts
-from assistant.engine import Engine, Generation, resolve_gpu_layers
+from assistant.backend import Generation
+from assistant.engine import Engine, resolve_gpu_layers
 from assistant.errors import ModelLoadError, PromptTooLong
 
 LONG_TOKENS = [35496, 38093, 16529, 27193]  # GPT-2 pieces of 128, 66, 65 and 64 bytes
@@ -25,7 +26,7 @@ def test_pieces_are_exact_where_llama_cpp_python_truncates(codegen2):
 def test_stream_is_the_same_text_as_the_tokens(smollm):
     options = Generation(max_tokens=40)
     text = smollm.complete(smollm.tokenize("def is_prime(n):\n"), options)
-    assert options.stats["generated"] > 0
+    assert options.stats.generated > 0
     assert text and "\ufffd" not in text
 
 
@@ -46,8 +47,8 @@ def test_prefix_is_reused_between_requests(smollm):
     second = Generation(max_tokens=4)
     prompt = smollm.tokenize(base + "def sub(a, b):\n")
     smollm.complete(prompt, second)
-    assert second.stats["reused_tokens"] >= len(smollm.tokenize(base)) - 1
-    assert second.stats["reused_tokens"] < len(prompt)
+    assert second.stats.reused_tokens >= len(smollm.tokenize(base)) - 1
+    assert second.stats.reused_tokens < len(prompt)
 
 
 def test_cancellation_takes_effect_between_two_tokens(smollm):
@@ -57,8 +58,8 @@ def test_cancellation_takes_effect_between_two_tokens(smollm):
     next(stream)
     cancel.set()
     list(stream)
-    assert options.stats["stop"] == "cancelled"
-    assert options.stats["generated"] <= 3
+    assert options.stats.stop == "cancelled"
+    assert options.stats.generated <= 3
 
 
 def test_prompt_longer_than_the_context_is_refused(smollm):
@@ -69,7 +70,7 @@ def test_prompt_longer_than_the_context_is_refused(smollm):
 def test_max_tokens_is_honoured(smollm):
     options = Generation(max_tokens=5)
     smollm.complete(smollm.tokenize("1, 2, 3, 4,"), options)
-    assert options.stats["generated"] <= 5
+    assert options.stats.generated <= 5
 
 
 def test_infill_prompt_is_the_codegen2_token_layout(codegen2):
@@ -78,7 +79,7 @@ def test_infill_prompt_is_the_codegen2_token_layout(codegen2):
     assert tokens == [40290, 51199, 37333, 844, 50256, 50317, 51199]
     options = Generation(max_tokens=8)
     codegen2.complete(tokens, options)
-    assert options.stats["prompt_tokens"] == 7
+    assert options.stats.prompt_tokens == 7
 
 
 def test_missing_and_corrupt_files(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant import chat_template
-from assistant.engine import Generation
+from assistant.backend import Generation
 from assistant.prompt_lookup import find_draft
 
 
@@ -31,8 +31,8 @@ def test_lookup_gives_the_greedy_answer_with_accepted_drafts(smollm):
     options = Generation(max_tokens=96, prompt_lookup=True)
     drafted = smollm.complete(prompt, options)
     assert drafted == plain
-    assert options.stats["accepted"] > 0
-    assert options.stats["generated"] <= 96
+    assert options.stats.accepted > 0
+    assert options.stats.generated <= 96
 
 
 def test_lookup_reuses_the_cached_prefix(smollm):
@@ -40,4 +40,4 @@ def test_lookup_reuses_the_cached_prefix(smollm):
     smollm.complete(prompt, Generation(max_tokens=4))
     options = Generation(max_tokens=4, prompt_lookup=True)
     smollm.complete(prompt + smollm.tokenize("def"), options)
-    assert options.stats["reused_tokens"] >= len(prompt) - 1
+    assert options.stats.reused_tokens >= len(prompt) - 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -10,10 +11,12 @@ import urllib.request
 
 import pytest
 
-from assistant.engine import Generation
+from assistant import prompts
+from assistant.backend import Generation
 from assistant.model_choice import embedded_default
-from assistant.remote import RemoteEngine, RemoteError
+from assistant.remote import RemoteBackend, RemoteError
 from tests.cli import run_cga
+from tests.lsp.raw_client import RawServer
 
 
 def free_port() -> int:
@@ -22,12 +25,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_server(model) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_default()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "512", "--n_threads", "2"],
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
@@ -35,58 +37,115 @@ def server():
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{url}/v1/models", timeout=2).read()
-            break
+            return proc, url
         except OSError:
             if proc.poll() is not None:
                 pytest.fail("the server exited while starting")
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the server did not start within 120 s")
+    proc.kill()
+    pytest.fail("the server did not start within 120 s")
+
+
+@pytest.fixture(scope="module")
+def server():
+    """llama-cpp-python's server with the embedded chat model (a trained one: its answers are real text)."""
+    proc, url = start_server(embedded_default())
     yield url
     proc.terminate()
     proc.wait(timeout=30)
 
 
-def test_streams_a_completion(server):
+@pytest.fixture(scope="module")
+def infill_server(codegen2_gguf):
+    """The same server with a CodeGen2-layout model, whose infill control tokens must arrive as tokens."""
+    proc, url = start_server(codegen2_gguf)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_streams_a_completion_from_text_or_tokens(server):
+    backend = RemoteBackend(server)
+    assert backend.kind == "llama-cpp-python" and backend.n_ctx == 2048 and not backend.info.can_infill
     options = Generation(max_tokens=16)
-    chunks = list(RemoteEngine(server).stream_text("def add(a, b):\n", options))
-    assert "".join(chunks) and options.stats["generated"] > 0
+    assert "".join(backend.stream("def add(a, b):\n", options)) and options.stats.generated > 0
+    tokens = backend.tokenize("def add(a, b):\n")
+    assert backend.text_of(tokens) == "def add(a, b):\n"
+    assert "".join(backend.stream(tokens, Generation(max_tokens=8)))
 
 
 def test_stop_strings_apply_to_remote_text(server):
-    engine = RemoteEngine(server)
-    full = "".join(engine.stream_text("Fruits: apple, banana,", Generation(max_tokens=24)))
+    backend = RemoteBackend(server)
+    full = "".join(backend.stream("Fruits: apple, banana,", Generation(max_tokens=24)))
     assert len(full) > 10
     stop = full[6:9]
-    cut = "".join(engine.stream_text("Fruits: apple, banana,", Generation(max_tokens=24, stop=(stop,))))
+    cut = "".join(backend.stream("Fruits: apple, banana,", Generation(max_tokens=24, stop=(stop,))))
     assert cut == full[: full.index(stop)]
+
+
+def test_infill_tokens_reach_the_server_as_the_same_ids(infill_server, codegen2):
+    backend = RemoteBackend(infill_server)
+    assert backend.info.can_infill and backend.info.special_ids == {
+        k: v for k, v in codegen2.info.special_ids.items() if k in backend.info.special_ids}
+    prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
+    ours = prompts.infill(backend.info, backend.tokenize, prefix, suffix)
+    assert ours == prompts.infill(codegen2.info, codegen2.tokenize, prefix, suffix)  # what the local engine sends
+    assert backend.tokenize(backend._prompt_text(ours), special=True) == ours  # what the server reads back
+    result = run_cga("complete", prefix, "--suffix", suffix, "--remote", infill_server, "--max-tokens", "8")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
 
 
 def test_cli_uses_the_remote_server(server):
     result = run_cga("complete", "def add(a, b):", "--remote", server, "--max-tokens", "12")
     assert result.returncode == 0, result.stderr
-    assert f"completion server at {server}" in result.stderr
+    assert f"the server at {server}" in result.stderr
     assert result.stdout.strip()
+
+
+def test_chat_through_the_server(server, isolated_home):
+    result = run_cga("chat", "--remote", server, "-n", "24", input="Write a function that adds two numbers.\n")
+    assert result.returncode == 0, result.stderr
+    assert f"the server at {server}" in result.stderr and result.stdout.strip()
+    turns = json.loads((isolated_home / "conversations" / "last.json").read_text())["turns"]
+    assert [t["instruction"] for t in turns] == ["Write a function that adds two numbers."]
+
+
+def test_the_language_server_completes_through_the_server(server):
+    uri = "file:///project/example.py"
+    with RawServer() as lsp:
+        lsp.initialize({"remoteUrl": server, "maxTokens": 24})
+        lsp.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": "def fibonacci(n):\n    "}}})
+        lsp.send({"jsonrpc": "2.0", "id": "c", "method": "textDocument/completion",
+                  "params": {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}})
+        items = lsp.response("c")["result"]["items"]
+        assert items and items[0]["textEdit"]["newText"].strip()
+        assert lsp.shut_down() == 0
+
+
+def test_a_server_running_another_model_is_one_sentence(server):
+    result = run_cga("complete", "x = ", "--remote", server, "--model", "codegen-2B-mono.q8_0")
+    assert result.returncode == 1 and "runs" in result.stderr and "not codegen-2B-mono.q8_0" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_unreachable_server_is_one_clear_sentence():
     port = free_port()  # nothing listens here
     result = run_cga("complete", "x = ", "--remote", f"http://127.0.0.1:{port}")
     assert result.returncode == 1
-    assert "Cannot reach the completion server" in result.stderr and "Traceback" not in result.stderr
+    assert "Cannot reach the server" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bad_url():
     with pytest.raises(RemoteError, match="not an http"):
-        RemoteEngine("ftp://example")
+        RemoteBackend("ftp://example")
 
 
 def test_config_file_names_the_server(server, isolated_home):
     (isolated_home / "config.toml").write_text(f'remote_url = "{server}"\n')
     result = run_cga("complete", "def add(a, b):", "--max-tokens", "6")
     assert result.returncode == 0, result.stderr
-    assert f"completion server at {server}" in result.stderr
+    assert f"the server at {server}" in result.stderr
 
 
 def test_broken_config_file(isolated_home):
@@ -99,12 +158,19 @@ def test_broken_config_file(isolated_home):
     assert result.returncode == 1 and "unknown setting(s) remote" in result.stderr
 
 
-def test_eval_runs_on_a_remote_model(server, tmp_path):
+def test_eval_runs_on_a_remote_model_with_parallel_requests(server, tmp_path):
     out = tmp_path / "he.json"
-    done = run_cga("eval", "humaneval", "--remote", server, "--limit", "1", "--max-tokens", "16", "--json", out)
+    done = run_cga("eval", "humaneval", "--remote", server, "--parallel", "4", "--limit", "3", "--samples", "2",
+                   "--max-tokens", "16", "--json", out)
     assert done.returncode == 0, done.stderr
-    import json
-
     report = json.loads(out.read_text())
-    assert report["model"].startswith("http://127.0.0.1") or server in report["model"]
-    assert len(report["results"]) == 1 and len(report["results"][0]["outcomes"]) == 1
+    assert report["model"] == embedded_default().name  # the file the server runs
+    assert [r["task_id"] for r in report["results"]] == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    assert all(len(r["outcomes"]) == 2 for r in report["results"])
+    multi = run_cga("eval", "mtpb", "--remote", server, "--parallel", "4", "--limit", "1", "--max-tokens", "8")
+    assert multi.returncode == 0, multi.stderr
+
+
+def test_parallel_requests_need_a_server():
+    refused = run_cga("eval", "humaneval", "--parallel", "4", "--limit", "1")
+    assert refused.returncode == 1 and "--parallel needs --remote" in refused.stderr

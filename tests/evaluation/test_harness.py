@@ -89,3 +89,26 @@ def test_a_malformed_benchmark_file_is_refused_with_its_line(tmp_path):
                    '{"id": "2", "prompts": "oops"}\n')
     with pytest.raises(mtpb.BadData, match="line 2"):
         mtpb.load_problems(bad)
+
+
+def test_jobs_run_up_to_parallel_at_once_and_come_back_in_order():
+    import threading
+
+    from evaluation.generator import in_order
+
+    active, most, lock = 0, 0, threading.Lock()
+
+    def work(job: int) -> int:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.05 * (job % 3))
+        with lock:
+            active -= 1
+        return job * 10
+
+    assert list(in_order(work, range(12), parallel=4)) == [j * 10 for j in range(12)]
+    assert most == 4
+    most = 0
+    assert list(in_order(work, range(5))) == [0, 10, 20, 30, 40] and most == 1

@@ -27,6 +27,7 @@ const SERVER_SETTINGS = [
   "maxTokens",
   "debounceMs",
   "disabledLanguages",
+  "remoteUrl",
 ] as const;
 
 interface Status {
