@@ -128,6 +128,8 @@ class RemoteBackend:
         options.stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else None
         sampling = {"temperature": options.temperature, "top_p": options.top_p, "min_p": 0.0, "repeat_penalty": 1.0,
                     "top_k": 0 if options.temperature > 0 else 40}
+        if options.stop:  # the server stops there too, instead of writing on until max_tokens
+            sampling["stop"] = list(options.stop)
         if self.kind == "llama-server":
             body = {"prompt": prompt, "n_predict": options.max_tokens, "stream": True, "cache_prompt": True,
                     **sampling}
@@ -145,7 +147,7 @@ class RemoteBackend:
                 options.stats.generated += 1
                 yield event["content"]
             if event.get("stop"):
-                options.stats.stop = "end" if event.get("stop_type") == "eos" else "length"
+                options.stats.stop = {"eos": "end", "word": "stop"}.get(event.get("stop_type"), "length")
                 options.stats.reused_tokens = (event.get("timings") or {}).get("cache_n", event.get("tokens_cached"))
 
     def _openai_chunks(self, body: dict, options: Generation) -> Iterator[str]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from assistant.model_choice import embedded_default
 from assistant.remote import RemoteBackend, RemoteError
 from tests.cli import run_cga
 from tests.lsp.raw_client import RawServer
+
+pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 
 
 def free_port() -> int:
@@ -62,6 +65,70 @@ def infill_server(codegen2_gguf):
     yield url
     proc.terminate()
     proc.wait(timeout=30)
+
+
+BUILD = Path(__file__).resolve().parent.parent / "remote_server" / "build.sh"
+
+
+@pytest.fixture(scope="module")
+def llama_server(codegen2_gguf):
+    """llama.cpp's own llama-server (built once per machine by tests/remote_server/build.sh) with a CodeGen2 model."""
+    built = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=3000)
+    if built.returncode != 0:
+        pytest.skip(f"llama-server could not be built here: {built.stderr.strip().splitlines()[-1:]}")
+    port = free_port()
+    proc = subprocess.Popen([built.stdout.strip().splitlines()[-1], "-m", str(codegen2_gguf), "--host", "127.0.0.1",
+                             "--port", str(port), "-c", "2048", "-t", "2", "-np", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("llama-server exited while starting")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("llama-server did not start within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2):
+    backend = RemoteBackend(llama_server)
+    assert backend.kind == "llama-server" and backend.n_ctx == 2048 and backend.info.can_infill
+    text = "def add(a, b):\n    return a + b\n" * 20
+    assert backend.tokenize(text) == codegen2.tokenize(text)  # the same vocabulary, read by the server
+    prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
+    tokens = prompts.infill(backend.info, backend.tokenize, prefix, suffix)
+    assert tokens == prompts.infill(codegen2.info, codegen2.tokenize, prefix, suffix)
+    first = Generation(max_tokens=4)
+    "".join(backend.stream(tokens, first))
+    again = Generation(max_tokens=4)
+    "".join(backend.stream(tokens, again))
+    assert first.stats.prompt_tokens == len(tokens) and again.stats.reused_tokens >= len(tokens) - 1
+
+
+def test_chat_and_the_language_server_through_llama_server(llama_server, isolated_home):
+    chat = run_cga("chat", "--remote", llama_server, "-n", "8", input="Assign 1 to x.\n")
+    assert chat.returncode == 0 and "llama-server" in chat.stderr, chat.stderr
+    infill = run_cga("complete", "def f(x):\n    ", "--suffix", "\n    return y\n", "--remote", llama_server,
+                     "--max-tokens", "8")
+    assert infill.returncode == 0 and "Traceback" not in infill.stderr, infill.stderr
+    uri = "file:///project/example.py"
+    with RawServer() as lsp:
+        lsp.initialize({"remoteUrl": llama_server, "maxTokens": 8})
+        lsp.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": "def f(x):\n    \n    return y\n"}}})
+        lsp.send({"jsonrpc": "2.0", "id": "i", "method": "textDocument/inlineCompletion", "params": {
+            "textDocument": {"uri": uri}, "position": {"line": 1, "character": 4},
+            "context": {"triggerKind": 2}}})
+        assert "result" in lsp.response("i")  # an answer (possibly empty from random weights), not an error
+        assert lsp.shut_down() == 0
 
 
 def test_streams_a_completion_from_text_or_tokens(server):

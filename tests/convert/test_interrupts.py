@@ -11,6 +11,8 @@ import time
 import psutil
 import pytest
 
+pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
+
 
 def _convert_until_quantizing(checkpoint, dest) -> tuple[subprocess.Popen, psutil.Process]:
     """`cga convert` in its own session (as a terminal would run it), stopped at once when its quantizer starts."""

@@ -10,6 +10,8 @@ import pytest
 from convert.pipeline import convert
 from tests.cli import run_cga
 
+pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
+
 
 @pytest.fixture(scope="module")
 def quantizations(codegen1, tmp_path_factory):

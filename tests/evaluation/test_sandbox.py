@@ -22,6 +22,8 @@ import pytest
 
 from evaluation.sandbox import SCRATCH_PREFIX, Limits, containment, run_program
 
+pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
+
 KINDS = ["bubblewrap", "process limits"]
 
 

@@ -18,8 +18,8 @@ import pytest
 from assistant.model_choice import embedded_default
 
 pynvim = pytest.importorskip("pynvim")
-pytestmark = pytest.mark.skipif(shutil.which("nvim") is None,
-                                reason="Neovim is not installed (.ci/run installs Debian's)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("nvim") is None,
+                                                  reason="Neovim is not installed (.ci/run installs Debian's)")]
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "lsp" / "editors" / "nvim"

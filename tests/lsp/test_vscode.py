@@ -22,6 +22,8 @@ import pytest
 
 from assistant.model_choice import embedded_default
 
+pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
+
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "lsp" / "editors" / "vscode"
 RIG_SCRIPT = ROOT / "tests" / "lsp" / "vscode" / "rig.sh"

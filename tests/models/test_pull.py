@@ -14,6 +14,8 @@ from tests.builders import build_codegen
 from tests.cli import run_cga
 from tests.hub_standin import COMMIT, Hub, resumed_from
 
+pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
+
 REPO = "Salesforce/codegen-350M-mono"
 SHARDS = [f"model-{i:05d}-of-00003.safetensors" for i in (1, 2, 3)]
 
