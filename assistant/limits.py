@@ -9,8 +9,24 @@ passes one of these bounds first.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 MAX_THREADS = 512  # GGML_MAX_N_THREADS in ggml.h
 MAX_CONTEXT = 1 << 20  # tokens; the largest context a CodeGen-class model could use many times over
 MAX_LAYERS = 1024  # the largest published models have a few hundred
 MAX_VOCAB = 1 << 20  # tokens; real vocabularies are 50k–260k
 MAX_EMBEDDING = 1 << 16  # the widest published models use 16k–25k
+
+# The file types the converter writes and llama.cpp's quantizer makes, most faithful first.
+QUANT_TYPES = ("f32", "f16", "q8_0", "q5_k_m", "q4_k_m", "q4_0")
+
+
+def checked_quant(name: str, error: type[Exception]) -> str:
+    """The type in lower case; anything else raises error with the one sentence that lists the choices."""
+    if name.lower() not in QUANT_TYPES:
+        _refuse_quant(name, error)
+    return name.lower()
+
+
+def _refuse_quant(name: str, error: type[Exception]) -> NoReturn:
+    raise error(f"Unknown quantization type '{name}'; choose one of {', '.join(QUANT_TYPES)}.")

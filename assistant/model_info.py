@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import gguf_keys
 from .errors import ModelLoadError
 from .limits import MAX_CONTEXT, MAX_LAYERS, MAX_VOCAB
 from .native import read_header
@@ -56,14 +57,14 @@ def read_model_info(path: Path) -> ModelInfo:
         return value
 
     vocab = header.array_lengths.get("tokenizer.ggml.tokens", MAX_VOCAB)
-    ids = {key: number(f"codegen.{key}_token_id", 0, 0, vocab - 1)
+    ids = {key: number(gguf_keys.TOKEN_ID.format(key), 0, 0, vocab - 1)
            for key in ("sep", "eom", "mask_1", "eos", "bos", "fim_prefix", "fim_middle", "fim_suffix")
-           if f"codegen.{key}_token_id" in values}
+           if gguf_keys.TOKEN_ID.format(key) in values}
     if "eos" not in ids and "tokenizer.ggml.eos_token_id" in values:
         ids["eos"] = number("tokenizer.ggml.eos_token_id", 0, 0, vocab - 1)
     block_count = number(f"{arch}.block_count", 0, 1, min(MAX_LAYERS, header.tensor_count)) \
         if f"{arch}.block_count" in values else 0
-    can_infill = bool(values.get("codegen.can_infill", False))
+    can_infill = bool(values.get(gguf_keys.CAN_INFILL, False))
     if can_infill and not set(INFILL_IDS) <= ids.keys():
         missing = ", ".join(k for k in INFILL_IDS if k not in ids)
         raise ModelLoadError(f"{path} says it can fill in the middle but lacks the token ids for {missing}; "
@@ -73,7 +74,7 @@ def read_model_info(path: Path) -> ModelInfo:
         path=path,
         name=str(values.get("general.name") or path.stem),
         arch=arch,
-        family=str(values.get("codegen.family", "other")),
+        family=str(values.get(gguf_keys.FAMILY, "other")),
         context_length=number(f"{arch}.context_length", 2048, 1, MAX_CONTEXT),
         block_count=block_count,
         can_infill=can_infill,

@@ -17,7 +17,8 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp import llama_chat_format
 
-QUANT_TYPES: dict[str, int] = {
+# llama.cpp's file type for each of limits.QUANT_TYPES.
+FTYPES: dict[str, int] = {
     "f32": llama_cpp.LLAMA_FTYPE_ALL_F32,
     "f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16,
     "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
@@ -51,7 +52,7 @@ def recent_log(lines: int = 5) -> str:
 def quantize(source: Path, dest: Path, quant: str, threads: int | None = None) -> None:
     """Quantize a GGUF with llama.cpp's own quantizer; raises RuntimeError on failure."""
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = QUANT_TYPES[quant]
+    params.ftype = FTYPES[quant]
     params.nthread = threads or os.cpu_count() or 1
     status = llama_cpp.llama_model_quantize(
         str(source).encode(), str(dest).encode(), ctypes.byref(params)
@@ -162,7 +163,7 @@ def read_metadata(path: Path) -> dict[str, object] | None:
 def read_file_type(path: Path) -> str:
     """The file type ("f16", "q4_k_m", …) recorded in a GGUF's metadata."""
     value = int((read_metadata(path) or {}).get("general.file_type", -1))
-    names = {v: k for k, v in QUANT_TYPES.items()}
+    names = {v: k for k, v in FTYPES.items()}
     return names.get(value, f"type-{value}")
 
 

@@ -1,8 +1,10 @@
 """Several editors at once: one shared llama-server with parallel slots against a local model per editor.
 
 N language servers (`cga lsp`, one per simulated editor) each open their own
-~1,500-token Python file and ask for R single-line completions, each after a
-one-character edit, all N at the same time. Shared: every language server
+Python file (about 600 tokens: eight editors opening 1,500-token files at
+once keep two cores busy for over a minute before the first answer) and ask
+for R single-line completions, each after a one-character edit, all N at the
+same time. Shared: every language server
 points at one llama.cpp `llama-server` (built by tests/remote_server/build.sh)
 with N parallel slots. Local: every language server loads the model itself.
 Reported per setup: completion latency p50 / p95 and completions per second
@@ -55,8 +57,17 @@ def start_llama_server(clients: int, threads: int) -> tuple[subprocess.Popen, st
 
 
 def editor(index: int, options: dict, requests: int, start: threading.Barrier, latencies: list[float]) -> None:
+    try:
+        _edit_and_complete(index, options, requests, start, latencies)
+    except BaseException:
+        start.abort()  # the others (and main) stop waiting for this editor
+        raise
+
+
+def _edit_and_complete(index: int, options: dict, requests: int, start: threading.Barrier,
+                       latencies: list[float]) -> None:
     uri = f"file:///bench/editor{index}.py"
-    text = python_file(index) + SINGLE
+    text = python_file(index)[:2400] + "\n\n" + SINGLE
     line = text.count("\n")
     with RawServer() as server:
         server.initialize(options)
@@ -87,7 +98,12 @@ def run(clients: int, requests: int, options: dict) -> dict[str, float]:
     editors = [threading.Thread(target=editor, args=(i, options, requests, start, latencies)) for i in range(clients)]
     for e in editors:
         e.start()
-    start.wait()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        for e in editors:
+            e.join()
+        raise SystemExit(f"an editor failed with {clients} editors; see above")
     began = time.perf_counter()
     for e in editors:
         e.join()

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from assistant.limits import checked_quant
+
 from .checkpoint import open_checkpoint
 from .errors import OutputError, QuantizeError
 from .families import ModelSpec, detect
@@ -15,7 +17,6 @@ from .quantizer import quantize
 from .vocab import build_vocab
 from .writer import SourceInfo, estimated_size, planned_tensors, write_gguf
 
-QUANT_TYPES = ("f32", "f16", "q8_0", "q5_k_m", "q4_k_m", "q4_0")
 # Size of a quantized file relative to F16, generously rounded up, for the disk check.
 _SIZE_VS_F16 = {"q8_0": 0.56, "q5_k_m": 0.40, "q4_k_m": 0.36, "q4_0": 0.32}
 
@@ -46,9 +47,7 @@ def convert(
     progress: Progress | None = None,
 ) -> ConvertResult:
     """Convert a CodeGen checkpoint folder; dest appears only once complete."""
-    quant = quant.lower()
-    if quant not in QUANT_TYPES:
-        raise QuantizeError(f"Unknown quantization type '{quant}'; choose one of {', '.join(QUANT_TYPES)}.")
+    quant = checked_quant(quant, QuantizeError)
     if mp_num is not None and mp_num not in (1, 2, 4, 8, 16):
         raise QuantizeError(f"--mp-num must be a power of two up to 16, not {mp_num}.")
     refuse_replacing_an_input(dest, source)

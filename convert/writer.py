@@ -14,6 +14,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from assistant import gguf_keys
+
 from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint
 from .families import ModelSpec
@@ -22,11 +24,6 @@ from .vocab import Vocab, special_ids
 
 Progress = Callable[[int, int], None]
 
-META_FAMILY = "codegen.family"
-META_CAN_INFILL = "codegen.can_infill"
-META_SOURCE = "codegen.source"
-META_REVISION = "codegen.source_revision"
-META_TOKEN_ID = "codegen.{}_token_id"
 
 
 @dataclass(frozen=True)
@@ -121,13 +118,13 @@ def _write_metadata(writer: gguf.GGUFWriter, spec: ModelSpec, vocab: Vocab, info
     if "://" in info.source:
         writer.add_source_url(info.source)
     else:
-        writer.add_string(META_SOURCE, info.source)
+        writer.add_string(gguf_keys.SOURCE, info.source)
     if info.revision:
-        writer.add_string(META_REVISION, info.revision)
+        writer.add_string(gguf_keys.REVISION, info.revision)
     if info.license:
         writer.add_license(info.license)
-    writer.add_string(META_FAMILY, spec.family)
-    writer.add_bool(META_CAN_INFILL, vocab.can_infill)
+    writer.add_string(gguf_keys.FAMILY, spec.family)
+    writer.add_bool(gguf_keys.CAN_INFILL, vocab.can_infill)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.ALL_F32)
 
     writer.add_context_length(spec.context_length)
@@ -163,4 +160,4 @@ def _write_metadata(writer: gguf.GGUFWriter, spec: ModelSpec, vocab: Vocab, info
         if key in ids:
             writer.add_uint32(gguf_key, ids[key])
     for key, value in ids.items():
-        writer.add_uint32(META_TOKEN_ID.format(key), value)
+        writer.add_uint32(gguf_keys.TOKEN_ID.format(key), value)

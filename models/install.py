@@ -18,7 +18,8 @@ from pathlib import Path
 from assistant.model_info import read_model_info
 from assistant.paths import created, user_dir
 from convert.output import remove_orphans, temporary_beside
-from convert.pipeline import QUANT_TYPES, convert
+from assistant.limits import checked_quant
+from convert.pipeline import convert
 
 from . import catalog, hub, manifest, store
 from .errors import StoreError
@@ -42,9 +43,7 @@ class Wanted:
 def parse_wanted(spec: str) -> Wanted:
     """`NAME[:QUANT]` from the catalog, or `OWNER/REPO[:QUANT]` for any CodeGen fine-tune on the hub."""
     model, _, quant = spec.partition(":")
-    quant = (quant or DEFAULT_QUANT).lower()
-    if quant not in QUANT_TYPES:
-        raise StoreError(f"Unknown quantization '{quant}'; choose one of {', '.join(QUANT_TYPES)}.")
+    quant = checked_quant(quant or DEFAULT_QUANT, StoreError)
     entry = catalog.lookup(model)
     if entry is not None:
         return Wanted(entry.name, entry.hub_id, quant, entry)
@@ -186,9 +185,7 @@ def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QU
                              quant=read_file_type(path), catalog_name=None, verified="imported", replace=force,
                              progress=progress)
     if path.is_dir():
-        quant = quant.lower()
-        if quant not in QUANT_TYPES:
-            raise StoreError(f"Unknown quantization '{quant}'; choose one of {', '.join(QUANT_TYPES)}.")
+        quant = checked_quant(quant, StoreError)
         name = name or f"{path.resolve().name}.{quant}"
         _refuse_existing(name, force)
         return install_checkpoint(path, name, quant, source=str(path.resolve()), revision=None, catalog_name=None,

@@ -16,16 +16,15 @@ from pathlib import Path
 
 from assistant.errors import ModelLoadError
 from assistant.model_info import ModelInfo, read_model_info
-from assistant.native import QUANT_TYPES
+from assistant.limits import QUANT_TYPES
 from assistant.paths import user_dir
 
 from . import manifest
 from .errors import StoreError
 from .manifest import Record
 
-# Best first (the converter lists them that way): when several quantizations of one model are installed,
-# --model BASE takes the most faithful.
-QUANT_PREFERENCE = tuple(QUANT_TYPES)
+# When several quantizations of one model are installed, --model BASE takes the most faithful.
+QUANT_PREFERENCE = QUANT_TYPES
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from convert.pipeline import QUANT_TYPES, convert
+from assistant.limits import QUANT_TYPES
+from convert.pipeline import convert
 from convert.verify import VerifyReport, check, verify
 
 from .errors import fail, user_errors
@@ -44,8 +45,6 @@ def convert_command(
     verify_after: Annotated[bool, typer.Option("--verify", help="Check the result against transformers.")] = False,
     threads: Threads = None,
 ) -> None:
-    if quant.lower() not in QUANT_TYPES:
-        fail(f"Unknown quantization type '{quant}'; choose one of {', '.join(QUANT_TYPES)}.")
     with phase_progress() as report:
         result = convert(source, output, quant, force=force, mp_num=mp_num, name=name, license=license,
                          threads=threads, progress=report)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from assistant.native import load_model, read_file_type
-from convert.pipeline import QUANT_TYPES, convert
+from assistant.limits import QUANT_TYPES
+from convert.pipeline import convert
 from convert.verify import verify
 from tests.builders import build_codegen
 
@@ -98,3 +99,9 @@ def test_half_precision_checkpoints_convert_and_verify(tmp_path, dtype):
     path = convert(built.path, tmp_path / "m.gguf", "f16").path
     report = verify(built.path, path)
     assert report.passed, report
+
+
+def test_every_type_we_write_is_one_llama_cpp_quantizes():
+    from assistant.native import FTYPES
+
+    assert tuple(FTYPES) == QUANT_TYPES
