@@ -7,10 +7,10 @@ mid-save leaves the previous file as it was.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from convert.output import write_atomically
 
 from .conversation import Conversation
 from .errors import EngineError
@@ -42,15 +42,9 @@ def save(conversation: Conversation, name: str) -> Path:
     except EngineError as exc:
         raise ConversationError(f"Could not save the conversation: {exc}") from exc
     data = json.dumps(conversation.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
+        write_atomically(dest, data)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ConversationError(
             f"Could not save the conversation to {dest} ({exc.strerror or exc}); the previous save is intact."
         ) from exc

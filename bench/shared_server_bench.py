@@ -11,7 +11,7 @@ Reported per setup: completion latency p50 / p95 and completions per second
 over all editors. The model is the embedded SmolLM2-135M (a trained model, so
 answers end where a line ends).
 
-    python bench/shared_server_bench.py --clients 1 4 8 --requests 8 --threads 2
+    python bench/shared_server_bench.py --clients 1 4 --requests 8 --threads 2
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def run(clients: int, requests: int, options: dict) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--requests", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads of the server, and of each local model")
     args = parser.parse_args()

@@ -81,3 +81,13 @@ def publish(tmp: Path, dest: Path) -> None:
     """Move a finished temporary file into place in one step."""
     os.chmod(tmp, 0o644)
     os.replace(tmp, dest)
+
+
+def write_atomically(dest: Path, data: bytes) -> None:
+    """dest holds data, or (on any failure, a crash or a full disk) exactly what it held before."""
+    with temporary_beside(dest) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        publish(tmp, dest)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -27,6 +25,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from assistant.errors import ModelLoadError
+from convert.output import write_atomically
 
 MANIFEST = "manifest.json"
 LOCK = ".manifest.lock"
@@ -79,16 +78,7 @@ def load(folder: Path) -> dict[str, Record]:
 def _save(folder: Path, records: dict[str, Record]) -> None:
     """Atomic: a crash leaves the old manifest or the new one, never half of one."""
     body = json.dumps({"version": VERSION, "models": {n: asdict(r) for n, r in sorted(records.items())}}, indent=2)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".manifest-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / MANIFEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(folder / MANIFEST, body.encode("utf-8"))
 
 
 @contextmanager
