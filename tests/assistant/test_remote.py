@@ -128,6 +128,8 @@ def test_chat_and_the_language_server_through_llama_server(llama_server, isolate
             "textDocument": {"uri": uri}, "position": {"line": 1, "character": 4},
             "context": {"triggerKind": 2}}})
         assert "result" in lsp.response("i")  # an answer (possibly empty from random weights), not an error
+        logged = [n["params"]["message"] for n in lsp.notifications if n["method"] == "window/logMessage"]
+        assert any("(llama-server)" in m for m in logged), logged
         assert lsp.shut_down() == 0
 
 
@@ -187,6 +189,8 @@ def test_the_language_server_completes_through_the_server(server):
                   "params": {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}})
         items = lsp.response("c")["result"]["items"]
         assert items and items[0]["textEdit"]["newText"].strip()
+        logged = [n["params"]["message"] for n in lsp.notifications if n["method"] == "window/logMessage"]
+        assert any(f"served by {server}" in m for m in logged), logged  # not a model loaded here
         assert lsp.shut_down() == 0
 
 

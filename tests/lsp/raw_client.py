@@ -34,6 +34,7 @@ class RawServer:
         self.process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "lsp"], bufsize=0,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
         self.responses: dict[object, list[dict]] = {}  # read while waiting for another (id null: parse errors)
+        self.notifications: list[dict] = []  # from the server, in order (window/logMessage, cga/status, …)
 
     def __enter__(self) -> RawServer:
         return self
@@ -52,6 +53,8 @@ class RawServer:
             message = read_message(self.process.stdout)
             if "method" not in message and ("result" in message or "error" in message):
                 self.responses.setdefault(message.get("id"), []).append(message)
+            elif "method" in message and "id" not in message:
+                self.notifications.append(message)
         answers = self.responses[request_id]
         answer = answers.pop(0)
         if not answers:
