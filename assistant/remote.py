@@ -21,9 +21,12 @@ Stop strings and program truncation apply here, as for the local engine.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,13 +162,25 @@ class RemoteBackend:
             yield choice.get("text", "")
 
     def _events(self, path: str, body: dict, options: Generation) -> Iterator[dict]:
-        """Server-sent events; the connection is closed as soon as the answer is cancelled."""
-        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
-        with self._open(request) as response:
+        """Server-sent events; a cancel closes the connection at once, even while the server is still reading
+        the prompt (a keystroke must not wait for a prefill it no longer needs)."""
+        if options.cancel is not None and options.cancel.is_set():
+            return
+        target = urllib.parse.urlsplit(self.url)
+        kind = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+        connection = kind(target.netloc, timeout=self.timeout)
+        finished = threading.Event()
+        if options.cancel is not None:
+            threading.Thread(target=_hang_up_on_cancel, args=(connection, options.cancel, finished),
+                             daemon=True, name="cga-remote-cancel").start()
+        try:
+            connection.request("POST", target.path + path, json.dumps(body).encode(),
+                               {"Content-Type": "application/json", "Accept": "text/event-stream"})
+            response = connection.getresponse()
+            if response.status >= 400:
+                detail = response.read(300).decode("utf-8", errors="replace")
+                raise RemoteError(f"The server at {self.url} answered HTTP {response.status} to {path}: {detail}")
             for raw in response:
-                if options.cancel is not None and options.cancel.is_set():
-                    return
                 line = raw.decode("utf-8", errors="replace").strip()
                 if not line.startswith("data:"):
                     continue
@@ -176,6 +191,13 @@ class RemoteBackend:
                     yield json.loads(data)
                 except ValueError as exc:
                     raise RemoteError(f"{self.describe()} sent something that is not JSON: {data[:80]!r}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            if options.cancel is not None and options.cancel.is_set():
+                return  # we hung up
+            raise RemoteError(f"Cannot reach the server at {self.url} ({exc}); is it running?") from exc
+        finally:
+            finished.set()
+            connection.close()
 
     def close(self) -> None:
         """Nothing is held between requests."""
@@ -205,6 +227,17 @@ class RemoteBackend:
         except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise RemoteError(f"Cannot reach the server at {self.url} ({reason}); is it running?") from exc
+
+
+def _hang_up_on_cancel(connection: http.client.HTTPConnection, cancel: threading.Event,
+                       finished: threading.Event) -> None:
+    while not finished.wait(0.02):
+        if cancel.is_set() and connection.sock is not None:
+            try:
+                connection.sock.shutdown(socket.SHUT_RDWR)  # the reading thread gets end-of-stream now
+            except OSError:
+                pass
+            return
 
 
 def _stem(name: str) -> str:

@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -111,6 +112,39 @@ def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2
     again = Generation(max_tokens=4)
     "".join(backend.stream(tokens, again))
     assert first.stats.prompt_tokens == len(tokens) and again.stats.reused_tokens >= len(tokens) - 1
+
+
+def test_a_cancel_hangs_up_during_the_servers_prefill(codegen2_gguf):
+    """A keystroke cancels a remote completion without waiting for the server to read the whole prompt."""
+    built = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=3000)
+    if built.returncode != 0:
+        pytest.skip("llama-server could not be built here")
+    port = free_port()
+    proc = subprocess.Popen([built.stdout.strip().splitlines()[-1], "-m", str(embedded_default()), "--host",
+                             "127.0.0.1", "--port", str(port), "-c", "4096", "-t", "2", "-np", "1", "-b", "64",
+                             "-ub", "64"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        backend = RemoteBackend(url)
+        tokens = backend.tokenize("def step(value):\n    return value * 2 + 1\n\n\n" * 200)[:3000]
+        started = time.monotonic()
+        "".join(backend.stream(tokens, Generation(max_tokens=1)))
+        whole = time.monotonic() - started  # the prefill of 3,000 tokens
+        cancel = threading.Event()
+        threading.Timer(whole / 10, cancel.set).start()
+        options = Generation(max_tokens=1, cancel=cancel)
+        started = time.monotonic()
+        "".join(backend.stream(tokens[::-1], options))  # another prompt: nothing of it is cached
+        assert time.monotonic() - started < whole / 2 and options.stats.generated == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_chat_and_the_language_server_through_llama_server(llama_server, isolated_home):
