@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from assistant.backend import REMOTE_ENV
 from assistant.limits import MAX_THREADS
 
 Threads = Annotated[Optional[int], typer.Option("--threads", "-t", min=1, max=MAX_THREADS,
@@ -33,7 +34,7 @@ GpuLayers = Annotated[
 ]
 RemoteUrl = Annotated[
     Optional[str],
-    typer.Option(envvar="CGA_REMOTE_URL",
+    typer.Option(envvar=REMOTE_ENV,
                  help="Use a completion server at this URL: llama.cpp's llama-server, llama-cpp-python's server or "
                  "any OpenAI-compatible one (or remote_url in config.toml)."),
 ]

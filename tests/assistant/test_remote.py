@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,74 +31,65 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model) -> tuple[subprocess.Popen, str]:
+@contextmanager
+def running(command: list[str], ready_path: str) -> Iterator[str]:
+    """A server started with --host/--port appended, its URL once ready_path answers; stopped afterwards."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    proc = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/v1/models", timeout=2).read()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("the server exited while starting")
-            time.sleep(0.5)
-    proc.kill()
-    pytest.fail("the server did not start within 120 s")
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + ready_path, timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"{command[0]} did not start (exit status {proc.poll()})")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def python_server(model) -> list[str]:
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--n_ctx", "2048", "--n_threads", "2"]
 
 
 @pytest.fixture(scope="module")
 def server():
     """llama-cpp-python's server with the embedded chat model (a trained one: its answers are real text)."""
-    proc, url = start_server(embedded_default())
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with running(python_server(embedded_default()), "/v1/models") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def infill_server(codegen2_gguf):
     """The same server with a CodeGen2-layout model, whose infill control tokens must arrive as tokens."""
-    proc, url = start_server(codegen2_gguf)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with running(python_server(codegen2_gguf), "/v1/models") as url:
+        yield url
 
 
 BUILD = Path(__file__).resolve().parent.parent / "remote_server" / "build.sh"
 
 
 @pytest.fixture(scope="module")
-def llama_server(codegen2_gguf):
-    """llama.cpp's own llama-server (built once per machine by tests/remote_server/build.sh) with a CodeGen2 model."""
+def llama_server_binary() -> str:
+    """llama.cpp's own llama-server, built once per machine by tests/remote_server/build.sh."""
     built = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=3000)
     if built.returncode != 0:
         pytest.skip(f"llama-server could not be built here: {built.stderr.strip().splitlines()[-1:]}")
-    port = free_port()
-    proc = subprocess.Popen([built.stdout.strip().splitlines()[-1], "-m", str(codegen2_gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "-c", "2048", "-t", "2", "-np", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("llama-server exited while starting")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama-server did not start within 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    return built.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def llama_server(llama_server_binary, codegen2_gguf):
+    """llama-server with a CodeGen2 model."""
+    with running([llama_server_binary, "-m", str(codegen2_gguf), "-c", "2048", "-t", "2", "-np", "1"],
+                 "/health") as url:
+        yield url
 
 
 def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2):
@@ -114,23 +107,11 @@ def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2
     assert first.stats.prompt_tokens == len(tokens) and again.stats.reused_tokens >= len(tokens) - 1
 
 
-def test_a_cancel_hangs_up_during_the_servers_prefill(codegen2_gguf):
+def test_a_cancel_hangs_up_during_the_servers_prefill(llama_server_binary):
     """A keystroke cancels a remote completion without waiting for the server to read the whole prompt."""
-    built = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=3000)
-    if built.returncode != 0:
-        pytest.skip("llama-server could not be built here")
-    port = free_port()
-    proc = subprocess.Popen([built.stdout.strip().splitlines()[-1], "-m", str(embedded_default()), "--host",
-                             "127.0.0.1", "--port", str(port), "-c", "4096", "-t", "2", "-np", "1", "-b", "64",
-                             "-ub", "64"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.5)
+    command = [llama_server_binary, "-m", str(embedded_default()), "-c", "4096", "-t", "2", "-np", "1",
+               "-b", "64", "-ub", "64"]
+    with running(command, "/health") as url:
         backend = RemoteBackend(url)
         tokens = backend.tokenize("def step(value):\n    return value * 2 + 1\n\n\n" * 200)[:3000]
         started = time.monotonic()
@@ -142,9 +123,6 @@ def test_a_cancel_hangs_up_during_the_servers_prefill(codegen2_gguf):
         started = time.monotonic()
         "".join(backend.stream(tokens[::-1], options))  # another prompt: nothing of it is cached
         assert time.monotonic() - started < whole / 2 and options.stats.generated == 0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_chat_and_the_language_server_through_llama_server(llama_server, isolated_home):
