@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model_info import ModelInfo
+from core.model_info import ModelInfo
+
 from .stopping import TextFilters
 
 REMOTE_ENV = "CGA_REMOTE_URL"
+MIN_ANSWER_TOKENS = 16  # a prompt that leaves less room than this in the context is refused (PromptTooLong)
 
 
 @dataclass

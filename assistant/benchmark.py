@@ -50,7 +50,8 @@ def _peak_mib() -> float:
 
 def measure_gguf(path: Path, prompt_tokens: int, gen_tokens: int, repeat: int, threads: int | None,
                  gpu_layers: str) -> Measurement:
-    from . import native
+    from core import native
+
     from .backend import Generation
     from .engine import Engine
 
@@ -111,7 +112,7 @@ def measure_in_child(kind: str, path: Path, **options) -> Measurement:
 
 
 def _child(request: dict) -> None:
-    from . import native  # noqa: F401  (llama_cpp before numpy and torch)
+    from core import native  # noqa: F401  (llama_cpp before numpy and torch)
 
     path = Path(request.pop("path"))
     kind = request.pop("kind")

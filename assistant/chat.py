@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import chat_template, prompts
-from .conversation import Conversation
 from .backend import Backend, Generation, Stats
+from .conversation import Conversation
 
 SYSTEM = "You are a coding assistant. Reply with code only, no explanations."
 

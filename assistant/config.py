@@ -6,11 +6,17 @@
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from dataclasses import dataclass
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+from core.paths import user_dir
+
 from .errors import EngineError
-from .paths import user_dir
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,17 @@ import json
 import re
 from pathlib import Path
 
-from convert.output import write_atomically
+from core.atomic_files import write_atomically
+from core.errors import CgaError, UserDirError
+from core.paths import created, user_dir
 
 from .conversation import Conversation
-from .errors import EngineError
-from .paths import created, user_dir
 
 _NAME = re.compile(r"^[\w.-]+$")
 MAX_NAME_BYTES = 100  # with ".json" and a temporary's prefix and suffix, well inside any file system's 255
 
 
-class ConversationError(EngineError):
+class ConversationError(CgaError):
     """A conversation cannot be saved or loaded."""
 
 
@@ -39,7 +39,7 @@ def save(conversation: Conversation, name: str) -> Path:
     dest = path_for(name)
     try:
         created(dest.parent)
-    except EngineError as exc:
+    except UserDirError as exc:
         raise ConversationError(f"Could not save the conversation: {exc}") from exc
     data = json.dumps(conversation.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
     try:

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import psutil
 
-from . import heap, native
-from .backend import Generation, filter_stream
+from core import native
+from core.limits import MAX_THREADS
+from core.model_info import ModelInfo, read_model_info
+
+from . import heap
+from .backend import MIN_ANSWER_TOKENS, Generation, filter_stream
 from .errors import ModelLoadError, PromptTooLong
-from .limits import MAX_THREADS
-from .model_info import ModelInfo, read_model_info
 from .prompt_lookup import greedy_tokens
 
-MIN_ANSWER_TOKENS = 16
 
 
 @dataclass(frozen=True)

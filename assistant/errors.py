@@ -1,24 +1,20 @@
-"""Errors the engine raises; the CLI turns each into one sentence and an exit code."""
+"""Errors the engine, chat and backends raise; the CLI turns each into one sentence and an exit code."""
+
+from core.errors import CgaError, ModelLoadError, UserDirError
+
+__all__ = ["EngineError", "ModelNotFound", "ModelLoadError", "PromptTooLong", "UserDirError", "ChatTemplateError"]
 
 
-class EngineError(Exception):
-    """Base of every engine failure a user can act on."""
+class EngineError(CgaError):
+    """Base of the failures of generating text (a local model or a server)."""
 
 
 class ModelNotFound(EngineError):
     """--model names neither a file nor a known model."""
 
 
-class ModelLoadError(EngineError):
-    """llama.cpp could not load the file (missing, corrupt, not a GGUF)."""
-
-
 class PromptTooLong(EngineError):
     """The prompt does not fit the model's context with room for an answer."""
-
-
-class UserDirError(EngineError):
-    """A folder under the user directory cannot be created or written."""
 
 
 class ChatTemplateError(EngineError):

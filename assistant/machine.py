@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from . import native
+from core import native
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from . import native
+from core import native
+
 from .backend import Stats
 
 MAX_NGRAM = 3

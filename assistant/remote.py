@@ -31,9 +31,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.model_info import INFILL_IDS, ModelInfo
+
 from .backend import Generation, filter_stream
 from .errors import EngineError
-from .model_info import INFILL_IDS, ModelInfo
 
 INFILL_TEXT = {"mask_1": "<mask_1>", "eos": "<|endoftext|>", "sep": "<sep>", "eom": "<eom>"}
 DEFAULT_CONTEXT = 2048

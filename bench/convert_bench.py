@@ -28,7 +28,7 @@ SHAPES = {  # n_embd, n_layer, n_head, rotary_dim (codegen-facts.md)
 
 CHILD = """
 import json, sys, time
-import assistant.native
+import core.native
 from convert.pipeline import convert
 start = time.perf_counter()
 result = convert(sys.argv[1], sys.argv[2], sys.argv[3], threads=int(sys.argv[4]))
@@ -40,7 +40,7 @@ print(json.dumps({"wall_s": wall, "peak_rss_mib": hwm / 1024, "size_mib": result
 
 VERIFY = """
 import json, sys
-import assistant.native
+import core.native
 from convert.verify import verify
 r = verify(sys.argv[1], sys.argv[2], threads=int(sys.argv[3]))
 print(json.dumps({"tokens_agree": r.token_agreement, "top1": r.top1_agreement, "max_abs_diff": r.max_abs_diff,

@@ -1,7 +1,9 @@
 """Errors the converter raises; the CLI turns each into one sentence and an exit code."""
 
+from core.errors import CgaError
 
-class ConvertError(Exception):
+
+class ConvertError(CgaError):
     """Base of every converter failure a user can act on."""
 
 

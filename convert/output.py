@@ -1,23 +1,13 @@
-"""Writing a user's output file safely: never half-written, never clobbered.
+"""Checks on a user's output path before any work: never clobbered, never an input of the conversion.
 
-The final file appears only by an atomic rename of a finished temporary file
-in the same folder; any failure removes the temporary file. A process killed
-outright (SIGKILL, a power cut) cannot clean up, so a temporary's name carries
-the id of the process writing it, and the next write to the same place removes
-the temporaries whose process is gone.
+Writing itself goes through core.atomic_files (a temporary beside, then one rename).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-import psutil
 
 from .errors import OutputError
 
@@ -51,43 +41,3 @@ def refuse_replacing_an_input(dest: Path, source: Path) -> None:
     for entry in source.iterdir():
         if entry.suffix != ".gguf" and entry.is_file() and os.path.samefile(entry, dest):
             raise OutputError(f"{dest} is {entry.name} of the checkpoint being converted; write the GGUF elsewhere.")
-
-
-def remove_orphans(folder: Path, dest_name: str = "*") -> list[Path]:
-    """Remove the temporaries (of dest_name, or of anything) left in folder by processes that no longer run."""
-    removed = []
-    for path in folder.glob(f".{dest_name}.*"):
-        owner = re.fullmatch(r"\.(.+)\.(\d+)-[^.]+\..+", path.name)
-        if owner and (dest_name == "*" or owner[1] == dest_name) and not psutil.pid_exists(int(owner[2])):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-@contextmanager
-def temporary_beside(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
-    """A temporary path next to dest (same filesystem, so the final rename is atomic), always removed."""
-    remove_orphans(dest.parent, dest.name)
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}-", suffix=suffix)
-    os.close(fd)
-    path = Path(name)
-    try:
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def publish(tmp: Path, dest: Path) -> None:
-    """Move a finished temporary file into place in one step."""
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, dest)
-
-
-def write_atomically(dest: Path, data: bytes) -> None:
-    """dest holds data, or (on any failure, a crash or a full disk) exactly what it held before."""
-    with temporary_beside(dest) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        publish(tmp, dest)

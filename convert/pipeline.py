@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from assistant.limits import checked_quant
+from core.atomic_files import publish, temporary_beside
+from core.limits import checked_quant
 
 from .checkpoint import open_checkpoint
 from .errors import OutputError, QuantizeError
 from .families import ModelSpec, detect
-from .output import check_destination, publish, refuse_replacing_an_input, temporary_beside
+from .output import check_destination, refuse_replacing_an_input
 from .quantizer import quantize
 from .vocab import build_vocab
 from .writer import SourceInfo, estimated_size, planned_tensors, write_gguf

@@ -84,7 +84,7 @@ def _child(source: str, dest: str, quant: str, threads: int | None, parent: int,
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-    from assistant.native import quantize as native_quantize
+    from core.native import quantize as native_quantize
 
     try:
         native_quantize(Path(source), Path(dest), quant, threads)

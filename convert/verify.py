@@ -56,7 +56,7 @@ def default_text() -> str:
 
 def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_tokens: int = 256,
            mp_num: int | None = None, max_kl: float | None = None, threads: int | None = None) -> VerifyReport:
-    from assistant.native import load_model, read_file_type
+    from core.native import load_model, read_file_type
 
     checkpoint = open_checkpoint(checkpoint_dir)
     spec = detect(checkpoint, mp_num=mp_num)
@@ -94,7 +94,7 @@ def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_
 
 def _check_same_model(checkpoint_dir: Path, spec: ModelSpec, gguf_path: Path) -> None:
     """Compare shapes first: logits of an unrelated model are meaningless, and its vocabulary may be too small."""
-    from assistant.native import read_header
+    from core.native import read_header
 
     header = read_header(gguf_path)
     if header is None:
@@ -172,7 +172,6 @@ def reference_logits(checkpoint_dir: Path, spec: ModelSpec, ids: list[int]) -> n
     """transformers' fp32 logits for ids, loading the weights in transformers' own layout."""
     import torch
     from transformers import CodeGenForCausalLM, LlamaForCausalLM
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

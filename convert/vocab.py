@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gguf
 
-from assistant.limits import MAX_VOCAB
+from core.limits import MAX_VOCAB
 
 from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import native
 from assistant.engine import Engine
+from core import native
 
 SOURCE_SUFFIXES = {".py", ".c", ".h", ".cpp", ".hpp", ".cc", ".go", ".java", ".js", ".ts", ".rs", ".rb", ".php",
                    ".sh", ".lua", ".sql"}

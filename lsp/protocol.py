@@ -41,6 +41,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any, BinaryIO
 
+from lsprotocol import types
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidRequest,
@@ -49,7 +50,6 @@ from pygls.exceptions import (
     JsonRpcServerNotInitialized,
 )
 from pygls.feature_manager import is_thread_function
-from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification, RPCRequest
 from pygls.protocol.language_server import lsp_method
@@ -181,7 +181,7 @@ class Protocol(LanguageServerProtocol):
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
 
     def _handle_cancel_notification(self, msg_id):
-        self._server.cancel_request(msg_id)
+        self._server.service.cancel_request(msg_id)
         super()._handle_cancel_notification(msg_id)  # one not started yet never starts
 
     def _send_handler_result(self, future: Future[Any], *, msg_id):

@@ -10,15 +10,16 @@ survives a server restart.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 from assistant import conversation_store
+from assistant.backend import Backend
 from assistant.chat import ChatSession
 from assistant.conversation import Conversation
-from assistant.backend import Backend
-from assistant.errors import EngineError
+from core.errors import CgaError
 
 
-class RefineError(EngineError):
+class RefineError(CgaError):
     """A refinement command cannot be carried out (nothing to refine, nothing to undo, …)."""
 
 
@@ -77,9 +78,11 @@ class Refinement:
         start = int(self.conversation.meta["start"])
         return start, start + len(self.conversation.meta["current"])
 
-    def ask(self, engine: Backend, instruction: str, max_tokens: int) -> str:
+    def ask(self, engine: Backend, instruction: str, max_tokens: int, cancel: threading.Event | None = None) -> str:
         session = ChatSession(engine, self.conversation, max_tokens=max_tokens, prompt_lookup=engine.info.is_codegen)
-        answer = "".join(session.respond(instruction))
+        answer = "".join(session.respond(instruction, cancel))
+        if cancel is not None and cancel.is_set():
+            raise RefineError("The refinement was cancelled; the code is as it was.")
         session.accept(instruction, answer)
         code = self.conversation.turns[-1].code
         if not code.strip():

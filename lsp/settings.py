@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.limits import MAX_THREADS
+from core.limits import MAX_THREADS
 
 CAMEL = {"model": "model", "device": "device", "threads": "threads", "maxTokens": "max_tokens",
          "gpuLayers": "gpu_layers", "debounceMs": "debounce_ms", "disabledLanguages": "disabled_languages",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from assistant.errors import EngineError
+from core.errors import CgaError
 
 
-class StoreError(EngineError):
+class StoreError(CgaError):
     """A model cannot be pulled, imported or removed."""
 
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.model_info import read_model_info
-from assistant.paths import created, user_dir
-from convert.output import remove_orphans, temporary_beside
-from assistant.limits import checked_quant
 from convert.pipeline import convert
+from core.atomic_files import remove_orphans, temporary_beside
+from core.limits import checked_quant
+from core.model_info import read_model_info
+from core.paths import created, user_dir
 
 from . import catalog, hub, manifest, store
 from .errors import StoreError
@@ -121,13 +121,19 @@ def verify_conversion(folder: Path, gguf: Path, threads: int | None, say: Callab
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError:
-        from assistant.engine import Engine
+        from core.native import load_model, piece_table
 
-        engine = Engine(gguf, threads=threads, n_ctx=256)
+        try:
+            llm = load_model(gguf, n_ctx=256, n_threads=threads)
+        except ValueError:
+            raise StoreError(f"llama.cpp cannot load the converted {gguf.name}; please report this.") from None
         sample = "def fibonacci(n):\n    if n < 2:\n        return n\n"
-        if engine.text_of(engine.tokenize(sample)) != sample:
-            raise StoreError(f"The converted {gguf.name} does not read its own tokens back; please report this.")
-        engine.close()
+        try:
+            pieces = piece_table(llm)
+            if b"".join(pieces[t] for t in llm.tokenize(sample.encode(), add_bos=False)).decode() != sample:
+                raise StoreError(f"The converted {gguf.name} does not read its own tokens back; please report this.")
+        finally:
+            llm.close()
         say("Checked with llama.cpp (install 'codegen-assistant[torch]' to verify against transformers too).")
         return "llama.cpp"
     from convert.verify import check, verify
@@ -172,7 +178,7 @@ def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QU
     path = path.expanduser()
     if path.is_file():
         info = read_model_info(path)  # refuses what llama.cpp could not load
-        from assistant.native import read_file_type
+        from core.native import read_file_type
 
         name = name or path.stem
         _refuse_existing(name, force)

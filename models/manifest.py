@@ -24,8 +24,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from assistant.errors import ModelLoadError
-from convert.output import write_atomically
+from core.atomic_files import write_atomically
+from core.errors import ModelLoadError
 
 MANIFEST = "manifest.json"
 LOCK = ".manifest.lock"

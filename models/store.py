@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import ModelLoadError
-from assistant.model_info import ModelInfo, read_model_info
-from assistant.limits import QUANT_TYPES
-from assistant.paths import user_dir
+from core.errors import ModelLoadError
+from core.limits import QUANT_TYPES
+from core.model_info import ModelInfo, read_model_info
+from core.paths import user_dir
 
 from . import manifest
 from .errors import StoreError

@@ -1,14 +1,42 @@
+"""Fixtures shared by every tier, and the pure tier's guard.
+
+`python -m pytest -m pure` runs only the modules marked `pure` (rules that need
+neither llama.cpp nor torch) and fails if either was imported, so a change to
+position arithmetic or a stopping rule is checked in seconds. The default
+command runs everything.
+"""
+
 from __future__ import annotations
 
-# llama_cpp before numpy/torch, as in the CLI (see assistant/cli/app.py).
-import assistant.native  # noqa: F401
+import sys
+from pathlib import Path
 
 import pytest
 
-from assistant.engine import Engine
-from assistant.model_choice import embedded_default
-from convert.pipeline import convert
-from tests.builders import build_codegen, build_codegen25
+HEAVY = ("llama_cpp", "torch")
+
+
+def pure_tier(config: pytest.Config) -> bool:
+    return config.getoption("markexpr", "") == "pure"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not pure_tier(config):
+        import core.native  # noqa: F401  llama_cpp before numpy and torch, as in the CLI (see cli/app.py)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the pure tier, a module without the mark is not even imported (its imports may be heavy)."""
+    if pure_tier(config) and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return "pytest.mark.pure" not in collection_path.read_text(encoding="utf-8")
+    return None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    heavy = [name for name in HEAVY if name in sys.modules]
+    if pure_tier(session.config) and heavy:
+        print(f"\nThe pure tier imported {', '.join(heavy)}; keep those imports out of pure rules.", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)
@@ -22,12 +50,16 @@ def isolated_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def codegen1(tmp_path_factory):
+    from tests.builders import build_codegen
+
     return build_codegen(tmp_path_factory.mktemp("codegen1") / "ckpt")
 
 
 @pytest.fixture(scope="session")
 def codegen2_mp8(tmp_path_factory):
     """The codegen2-1B layout: 8 qkv blocks, special infill tokens, sharded .bin."""
+    from tests.builders import build_codegen
+
     return build_codegen(
         tmp_path_factory.mktemp("codegen2") / "ckpt", n_embd=256, n_head=8, mp_num=8, infill=True,
         storage="bin", shards=3, seed=1,
@@ -36,19 +68,28 @@ def codegen2_mp8(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def codegen25(tmp_path_factory):
+    from tests.builders import build_codegen25
+
     return build_codegen25(tmp_path_factory.mktemp("codegen25") / "ckpt", seed=2)
 
 
 @pytest.fixture(scope="session")
-def smollm() -> Engine:
+def smollm():
+    from assistant.engine import Engine
+    from assistant.model_choice import embedded_default
+
     return Engine(embedded_default(), threads=2, n_ctx=512)
 
 
 @pytest.fixture(scope="session")
 def codegen2_gguf(codegen2_mp8, tmp_path_factory):
+    from convert.pipeline import convert
+
     return convert(codegen2_mp8.path, tmp_path_factory.mktemp("engine") / "c2.q8_0.gguf", "q8_0").path
 
 
 @pytest.fixture(scope="session")
-def codegen2(codegen2_gguf) -> Engine:
+def codegen2(codegen2_gguf):
+    from assistant.engine import Engine
+
     return Engine(codegen2_gguf, threads=2, n_ctx=512)

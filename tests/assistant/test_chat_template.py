@@ -12,7 +12,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from assistant.chat_template import MAX_SECONDS, render
 from assistant.errors import ChatTemplateError
 from assistant.model_choice import embedded_default
-from assistant.model_info import read_model_info
+from core.model_info import read_model_info
 from tests.cli import run_cga
 from tests.gguf_edit import T, with_metadata
 

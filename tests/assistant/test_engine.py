@@ -100,7 +100,7 @@ def test_missing_and_corrupt_files(tmp_path):
     [("none", 0), ("all", 31), ("12", 12), ("99", 31), ("auto", 0)],  # CPU build: auto means none
 )
 def test_gpu_layer_settings(setting, expected):
-    from assistant import native
+    from core import native
 
     if setting == "auto" and native.supports_gpu_offload():
         expected = 31

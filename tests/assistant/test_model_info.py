@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from assistant.engine import Engine
 from assistant.errors import ModelLoadError
 from assistant.model_choice import embedded_default
-from assistant.model_info import read_model_info
-from assistant.native import read_file_type, read_metadata
+from core.model_info import read_model_info
+from core.native import read_file_type, read_metadata
 from tests.cli import run_cga
 from tests.gguf_edit import T, with_metadata
 

@@ -6,6 +6,8 @@ import pytest
 
 from assistant.stopping import ProgramTruncator, StopScanner, prompt_leaves_block_open
 
+pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
+
 
 def run(filter_, chunks):
     return "".join(filter_.feed(c) for c in chunks) + filter_.flush()

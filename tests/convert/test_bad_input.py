@@ -135,7 +135,7 @@ def test_too_little_disk_space_is_refused_before_writing(tmp_path, codegen1):
     mount.mkdir()
     script = (
         f"mount -t tmpfs -o size=4M tmpfs {mount} && "
-        f"python -m assistant.cli convert {codegen1.path} -o {mount}/m.gguf; "
+        f"python -m cli convert {codegen1.path} -o {mount}/m.gguf; "
         f"code=$?; ls -A {mount}; exit $code"
     )
     result = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True)

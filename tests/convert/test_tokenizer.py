@@ -8,10 +8,10 @@ from pathlib import Path
 import gguf
 import pytest
 
-from assistant.native import load_model
 from convert.pipeline import convert
 from convert.verify import codegen25_tiktoken
 from convert.vocab import byte_encoder
+from core.native import load_model
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FILES = ["textwrap.py", "difflib.py", "argparse.py", "json/encoder.py", "csv.py", "shlex.py",

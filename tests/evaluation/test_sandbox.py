@@ -11,8 +11,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path

@@ -6,6 +6,8 @@ import pytest
 
 from lsp.completion_context import context_at, shape, window_starts
 
+pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
+
 
 def at_cursor(marked: str):
     offset = marked.index("|")

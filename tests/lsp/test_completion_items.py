@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from lsprotocol import types
 
 from lsp.completion_items import inline_items, popup_item, word_before
+
+pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
 
 def test_the_popup_item_replaces_the_word_being_typed_so_word_filters_keep_it():

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("nvim") is None,
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "lsp" / "editors" / "nvim"
-SERVER = [sys.executable, "-m", "assistant.cli", "lsp"]
+SERVER = [sys.executable, "-m", "cli", "lsp"]
 
 
 class Neovim:

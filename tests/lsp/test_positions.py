@@ -6,6 +6,8 @@ import pytest
 
 from lsp.positions import offset_at, position_at
 
+pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
+
 CASES = [
     # text, (line, character), offset
     ("abc", (0, 0), 0),

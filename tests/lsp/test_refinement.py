@@ -47,7 +47,7 @@ class Editor:
 
 
 async def session() -> LanguageClient:
-    client = await ClientServerConfig(server_command=[sys.executable, "-m", "assistant.cli", "lsp"]).start()
+    client = await ClientServerConfig(server_command=[sys.executable, "-m", "cli", "lsp"]).start()
     await client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
         initialization_options={"model": str(embedded_default()), "threads": 2, "maxTokens": 128},

@@ -16,7 +16,7 @@ URI = "file:///project/example.py"
 SOURCE = "import os\n\n\ndef list_files(path):\n    "
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "assistant.cli", "lsp"]))
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "cli", "lsp"]))
 async def client(lsp_client: LanguageClient, codegen2_gguf):
     await lsp_client.initialize_session(
         types.InitializeParams(

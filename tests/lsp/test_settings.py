@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lsp.settings import Settings, parse_settings, section
+
+pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
 
 def test_valid_settings_override_the_base_and_invalid_ones_keep_it():

@@ -85,7 +85,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     source = workspace / "example.py"
     source.write_text("import os\n\n\n")
     (data / "User" / "settings.json").write_text(json.dumps({
-        "cga.command": [sys.executable, "-m", "assistant.cli", "lsp"],
+        "cga.command": [sys.executable, "-m", "cli", "lsp"],
         "cga.model": str(embedded_default()),  # a real (small) trained model: its suggestions are code
         "cga.threads": 2,
         # Each request waits this long in the server, so the next keystroke always finds one to cancel.

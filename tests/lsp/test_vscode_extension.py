@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-
 from lsp.settings import CAMEL, CLIENT_ONLY
 
 EXTENSION = Path(__file__).resolve().parents[2] / "lsp" / "editors" / "vscode"

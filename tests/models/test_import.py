@@ -87,7 +87,7 @@ def test_a_manifest_of_the_wrong_shape_is_one_sentence(isolated_home):
 
 def _parallel_cga(*commands: list) -> list[subprocess.CompletedProcess]:
     """Start every command at once (as a user with several terminals would) and wait for all."""
-    procs = [subprocess.Popen([sys.executable, "-m", "assistant.cli", *map(str, c)], stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-m", "cli", *map(str, c)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for c in commands]
     return [subprocess.CompletedProcess(p.args, p.wait(timeout=600), *p.communicate()) for p in procs]
 

@@ -40,9 +40,8 @@ def list_command(
     import dataclasses
     import json
 
+    from assistant.machine import available_memory
     from models import catalog, store
-
-    from ..machine import available_memory
 
     models = store.installed()
     if as_json:

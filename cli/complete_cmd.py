@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import prompts
-from ..backend import Generation
-from ..stopping import prompt_leaves_block_open
+from assistant import prompts
+from assistant.backend import Generation
+from assistant.stopping import prompt_leaves_block_open
+
 from .errors import fail, stderr, user_errors
 from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from assistant.backend import REMOTE_ENV
-from assistant.limits import MAX_THREADS
+from core.limits import MAX_THREADS
 
 Threads = Annotated[Optional[int], typer.Option("--threads", "-t", min=1, max=MAX_THREADS,
                                                 help="CPU threads (default: all cores).")]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-# llama_cpp must be imported before numpy: on some CUDA builds the reverse
-# order makes every model load crash.
-import assistant.native  # noqa: F401  (import order)
-
 import signal
 
 import typer
+
+# llama_cpp must be imported before numpy: on some CUDA builds the reverse
+# order makes every model load crash.
+import core.native  # noqa: F401  (import order)
 
 from . import bench_cmd, chat_cmd, complete_cmd, convert_cmd, doctor_cmd, eval_cmd, lsp_cmd, models_cmd
 

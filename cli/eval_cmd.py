@@ -37,9 +37,9 @@ def register(parent: typer.Typer) -> None:
 
 
 def _generator(model: str | None, remote: str | None, threads: int | None, gpu_layers: str, parallel: int = 1):
+    from assistant.backend import remote_url
     from evaluation.generator import BackendGenerator
 
-    from ..backend import remote_url
     from .loading import open_for_command
 
     if parallel > 1 and not remote_url(remote):
@@ -53,7 +53,7 @@ def _write_json(path: Path | None, payload: dict) -> None:
         return
     if not path.parent.is_dir():
         fail(f"Cannot write {path}: the folder {path.parent} does not exist.")
-    from convert.output import publish, temporary_beside
+    from core.atomic_files import publish, temporary_beside
 
     with temporary_beside(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2))

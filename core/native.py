@@ -13,9 +13,13 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import llama_cpp
 from llama_cpp import llama_chat_format
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # llama.cpp's file type for each of limits.QUANT_TYPES.
 FTYPES: dict[str, int] = {

@@ -22,9 +22,8 @@ def register(app) -> None:
 
 @user_errors
 def doctor_command() -> None:
+    from assistant.machine import inspect, recommend
     from models import store
-
-    from ..machine import inspect, recommend
 
     m = inspect()
     console.print(f"CPU        {m.cpu_cores} cores, {m.cpu_threads} threads; llama.cpp uses "

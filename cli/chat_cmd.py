@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.syntax import Syntax
 
-from .. import conversation_store
-from ..chat import ChatSession
-from ..conversation import PYTHON_HEADER, Conversation
-from ..errors import EngineError
+from assistant import conversation_store
+from assistant.chat import ChatSession
+from assistant.conversation import PYTHON_HEADER, Conversation
+from core.errors import CgaError
+
 from .errors import fail, stderr, user_errors
 from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
@@ -157,7 +158,7 @@ def _answer(session: ChatSession, instruction: str, out: Console, name: str, hig
                     out.file.write(text)
                     out.file.flush()
                 out.file.write("\n" if parts and not parts[-1].endswith("\n") else "")
-    except EngineError as exc:  # ends this turn, not the chat
+    except CgaError as exc:  # ends this turn, not the chat
         stderr.print(f"[bold red]Error:[/] {exc}")
         return
     if cancel.is_set():

@@ -12,7 +12,6 @@ from pathlib import Path
 from . import gguf_keys
 from .errors import ModelLoadError
 from .limits import MAX_CONTEXT, MAX_LAYERS, MAX_VOCAB
-from .native import read_header
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,8 @@ def read_model_info(path: Path) -> ModelInfo:
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path} does not exist; give the path of a .gguf file or an installed model's name.")
+    from .native import read_header  # llama_cpp: only where a file is read
+
     header = read_header(path)
     if header is None:
         raise ModelLoadError(f"{path} is not a readable GGUF file; re-download or re-convert it.")

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from assistant.limits import QUANT_TYPES
 from convert.pipeline import convert
 from convert.verify import VerifyReport, check, verify
+from core.limits import QUANT_TYPES
 
 from .errors import fail, user_errors
 from .options import CheckpointDir, MpNum, Threads

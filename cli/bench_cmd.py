@@ -89,7 +89,7 @@ def bench_command(
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    from convert.output import publish, temporary_beside
+    from core.atomic_files import publish, temporary_beside
 
     with temporary_beside(path) as tmp:
         tmp.write_bytes(data)

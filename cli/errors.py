@@ -11,13 +11,13 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 
-from assistant.errors import EngineError
-from convert.errors import ConvertError, VerifyFailed
+from convert.errors import VerifyFailed
+from core.errors import CgaError
 
 F = TypeVar("F", bound=Callable)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
-EXIT_CODES: dict[type[BaseException], int] = {VerifyFailed: 2, ConvertError: 1, EngineError: 1}
+EXIT_CODES: dict[type[BaseException], int] = {VerifyFailed: 2, CgaError: 1}
 
 
 def exit_with_message(exc: BaseException) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..backend import Backend, open_backend, remote_url
+from assistant.backend import Backend, open_backend, remote_url
+
 from .errors import stderr
 
 

@@ -1,0 +1,386 @@
+"""What the language server does, without pygls: load the model, complete at a cursor, refine code.
+
+`lsp/server.py` is a thin layer of LSP handlers over this, in the way of
+jedi-language-server; whatever talks to the editor goes through the small
+`Editor` interface, so the rules here (latest request wins, the answer cache,
+prompt windows, refinement turns) are tested with a plain object in place of
+an editor and a fake backend in place of llama.cpp.
+
+Threads: requests arrive on pygls's worker threads. Two locks, each with one
+job. `generation_lock` is the model, loaded and run by one request at a time
+(held for seconds). `state` is everything requests share besides it, held only
+to read or swap a value, never while generating, and taken inside
+`generation_lock`, never the other way round.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from assistant import heap, prompts
+from assistant.backend import MIN_ANSWER_TOKENS, Backend, Generation, Stats, open_backend, remote_url
+from assistant.model_choice import choose_model
+
+from .completion_context import Context, context_at, shape, window_starts
+from .positions import offset_at, position_at
+from .refinement import RefineError, Refinement, enclosing_function
+from .settings import Settings, parse_settings
+
+CACHE_SIZE = 64
+ALTERNATIVES = 4  # suggestions asked for when the user wants others (next/previous): the greedy one, then samples
+ALTERNATIVE_TEMPERATURE = 0.5  # measured on SmolLM2: at 0.7 most samples drift off the document's indentation
+SINGLE_LINE_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class Document:
+    text: str
+    version: int | None
+    language: str
+
+
+Position = tuple[int, int]  # line, UTF-16 character (the editor's units)
+
+
+class Editor(Protocol):
+    """What the service needs from the editor it serves."""
+
+    def document(self, uri: str) -> Document | None:
+        """The open document's current text, or None if the editor has not opened it."""
+
+    def status(self, state: str, model: str | None, message: str = "") -> None:
+        """loading | ready | generating | error (VS Code's status-bar item shows it)."""
+
+    def log(self, message: str, *, important: bool = False) -> None:
+        """A line for the editor's log (important: its info level, else its debug level)."""
+
+    def warn(self, message: str) -> None:
+        """A message the user sees (a settings problem)."""
+
+    def begin_progress(self, title: str) -> Any:
+        """Start a progress indicator; a token for end_progress, or None where the editor has none."""
+
+    def end_progress(self, token: Any, message: str) -> None: ...
+
+    def apply_edit(self, uri: str, start: Position, end: Position, text: str, label: str) -> bool:
+        """Replace a range of the document (one undo step for the user); whether the editor applied it."""
+
+
+class BackendLoader:
+    """Opens the model the settings name: a team's server, or a local model. Tests give a fake one."""
+
+    def label(self, settings: Settings) -> str:
+        """What is about to load, for the progress title; raises the user's error early (an unknown model)."""
+        return remote_url(settings.remote_url) or choose_model(settings.model).path.name
+
+    def open(self, settings: Settings) -> tuple[Backend, str]:
+        return open_backend(settings.model, remote=settings.remote_url, threads=settings.threads,
+                            gpu_layers=settings.layers, n_ctx=settings.context_tokens)
+
+
+def _direct(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+class AssistantService:
+    def __init__(self, editor: Editor, settings: Settings = Settings(), *, loader: BackendLoader | None = None,
+                 run: Callable[..., Any] = _direct) -> None:
+        """run: how model work is called (the server runs it on the main thread; see lsp/main_thread.py)."""
+        self.editor = editor
+        self.loader = loader or BackendLoader()
+        self.run = run
+        self.base_settings = settings  # from the command line; the editor's settings go on top
+        self.settings = settings
+        self.backend: Backend | None = None
+        self.backend_settings = settings  # what the loaded backend was opened with
+        self.generation_lock = threading.Lock()
+        self.state = threading.Lock()
+        self.in_flight: threading.Event | None = None  # the completion or warm-up being generated
+        self.by_request: dict[object, threading.Event] = {}  # cancel events of requests being served
+        self.cancelled: set[object] = set()  # ids named by $/cancelRequest while they ran
+        self.cache: OrderedDict[tuple, list[str]] = OrderedDict()  # the greedy answer (or none) per prompt
+
+    # -- the model -----------------------------------------------------------------------------------------
+
+    def loaded(self) -> Backend:
+        """The backend, (re)opened for the current settings. Callers hold generation_lock."""
+        with self.state:
+            settings = self.settings
+        if self.backend is not None and self.backend_settings.reload_needed(settings):
+            backend, self.backend = self.backend, None
+            self.run(backend.close)
+        if self.backend is None:
+            self.backend_settings = settings
+            try:
+                what = self.loader.label(settings)
+            except Exception as exc:
+                self.editor.status("error", None, str(exc))
+                raise
+            self.editor.status("loading", None, what)
+            token = self.editor.begin_progress(f"Loading {what}")
+            try:
+                self.backend, reason = self.run(self.loader.open, settings)
+            except Exception as exc:
+                self.editor.status("error", None, str(exc))
+                raise
+            finally:
+                if token is not None:
+                    self.editor.end_progress(token, "Model loaded")
+            self.editor.status("ready", self.backend.info.name)
+            self.editor.log(f"cga: {self.backend.info.name} ({reason}); {self.backend.describe()}", important=True)
+        return self.backend
+
+    def _model_name(self) -> str | None:
+        return self.backend.info.name if self.backend is not None else None
+
+    def change_settings(self, raw: object) -> None:
+        """Apply new editor settings; a different model, thread count or device reloads the model on next use."""
+        settings, problems = parse_settings(raw, self.settings)
+        for problem in problems:
+            self.editor.warn(f"cga: {problem}")
+        with self.state:
+            previous, self.settings = self.settings, settings
+            if previous.reload_needed(settings):
+                self.cache.clear()
+        if previous.reload_needed(settings):
+            self.editor.log("cga: settings changed; the model loads again on the next request", important=True)
+
+    def initialize(self, raw: object) -> None:
+        """The settings the editor starts us with (initializationOptions), over the command line's."""
+        settings, problems = parse_settings(raw, self.base_settings)
+        for problem in problems:
+            self.editor.warn(f"cga: {problem}")
+        with self.state:
+            self.settings = settings
+
+    def close(self) -> None:
+        if self.backend is not None:
+            backend, self.backend = self.backend, None
+            self.run(backend.close)
+
+    # -- who runs: the latest request wins -------------------------------------------------------------------
+
+    def take_turn(self, request_id: object = None) -> threading.Event:
+        """A cancel event for new work; the completion in flight is told to stop (the latest request wins)."""
+        cancel = threading.Event()
+        with self.state:
+            previous, self.in_flight = self.in_flight, cancel
+            if request_id is not None:
+                self.by_request[request_id] = cancel
+        if previous is not None:
+            previous.set()
+        return cancel
+
+    def _register(self, request_id: object) -> threading.Event:
+        """A cancel event that only $/cancelRequest sets (a refinement is not stale when the user types)."""
+        cancel = threading.Event()
+        if request_id is not None:
+            with self.state:
+                self.by_request[request_id] = cancel
+        return cancel
+
+    def cancel_in_flight(self) -> None:
+        """Stop the completion or warm-up being generated (the text it was for just changed)."""
+        with self.state:
+            in_flight = self.in_flight
+        if in_flight is not None:
+            in_flight.set()
+
+    def cancel_request(self, request_id: object) -> None:
+        """$/cancelRequest: stop that request's generation between two tokens."""
+        with self.state:
+            cancel = self.by_request.get(request_id)
+            if cancel is not None:
+                self.cancelled.add(request_id)
+        if cancel is not None:
+            cancel.set()
+
+    def finish_request(self, request_id: object) -> bool:
+        """Forget a request that was served; whether the client cancelled it meanwhile."""
+        with self.state:
+            self.by_request.pop(request_id, None)
+            was_cancelled = request_id in self.cancelled
+            self.cancelled.discard(request_id)
+        if was_cancelled:
+            self.editor.log(f"cga: request {request_id} cancelled by the editor")
+        return was_cancelled
+
+    # -- completion ------------------------------------------------------------------------------------------
+
+    def warm(self, uri: str) -> None:
+        """Prefill the KV cache for a document just opened, so its first completion is not a cold one.
+
+        Any completion request cancels this (latest wins) and keeps what was computed.
+        """
+        document = self.editor.document(uri)
+        if document is None:
+            return
+        cancel = self.take_turn()
+        with self.generation_lock:
+            if cancel.is_set():
+                return
+            backend = self.loaded()
+            tokens = self._prompt(backend, document.text, len(document.text), "")
+            if tokens:
+                self.run(_complete_text, backend, tokens, Generation(max_tokens=1, cancel=cancel))
+        self.editor.log(f"cga: warmed the cache with {len(tokens)} tokens of {uri}")
+        heap.tidy()
+
+    def complete_at(self, uri: str, position: Position, count: int = 1,
+                    request_id: object = None) -> tuple[list[str], Context] | None:
+        """Up to count different answers at a cursor (the greedy one first), or None if the user moved on."""
+        document = self.editor.document(uri)
+        if document is None:
+            return None  # not opened by the client: nothing to complete
+        settings = self.settings
+        if document.language in settings.disabled_languages:
+            return None
+        offset = offset_at(document.text, *position)
+        ctx = context_at(document.text, offset)
+        if not ctx.prefix.strip():
+            return None  # nothing before the cursor to go on (the top of a file, an empty one)
+        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline)  # the exact prompt, not just its tail
+        if count == 1:  # alternatives are sampled afresh each time they are asked for
+            with self.state:
+                cached = self.cache.get(key)
+                if cached is not None:
+                    self.cache.move_to_end(key)
+            if cached is not None:
+                return cached, ctx
+        cancel = self.take_turn(request_id)
+        if settings.debounce_ms and cancel.wait(settings.debounce_ms / 1000):
+            return None  # a newer keystroke came within the debounce time
+        with self.generation_lock:
+            if cancel.is_set():
+                return None
+            backend = self.loaded()
+            started = time.perf_counter()
+            tokens = self._prompt(backend, document.text, offset, ctx.suffix)
+            self.editor.status("generating", self._model_name())
+            try:
+                answers, stats, greedy = self._answers(backend, tokens, ctx, count, cancel)
+            finally:
+                self.editor.status("ready", self._model_name())
+        heap.tidy()
+        self.editor.log(f"cga: completion: prompt {stats.prompt_tokens} tokens, {stats.reused_tokens} reused, "
+                        f"{stats.generated} generated, stopped by {stats.stop}, {len(answers)} answers, "
+                        f"{time.perf_counter() - started:.2f} s")
+        if cancel.is_set():
+            return None
+        with self.state:
+            self.cache[key] = answers[:1] if answers and answers[0] is greedy else []
+            while len(self.cache) > CACHE_SIZE:
+                self.cache.popitem(last=False)
+        current = self.editor.document(uri)
+        if current is None or current.version != document.version:
+            return None  # the document changed while the model wrote: the answer is for text that is gone
+        return answers, ctx
+
+    def _answers(self, backend: Backend, tokens: list[int], ctx: Context, count: int,
+                 cancel: threading.Event) -> tuple[list[str], Stats, str]:
+        """The greedy answer (and its stats), then samples, shaped for the editor; blank and repeated ones left out."""
+        answers: list[str] = []
+        limit = self.answer_tokens(backend) if ctx.multiline else min(self.answer_tokens(backend), SINGLE_LINE_TOKENS)
+        for n in range(count):
+            options = Generation(max_tokens=limit, stop=() if ctx.multiline else ("\n",), cancel=cancel,
+                                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0)
+            answer = shape(self.run(_complete_text, backend, tokens, options), ctx)
+            if n == 0:
+                stats, greedy = options.stats, answer
+            if answer.strip() and answer not in answers:
+                answers.append(answer)
+            if cancel.is_set():
+                break
+        return answers, stats, greedy
+
+    def answer_tokens(self, backend: Backend) -> int:
+        """maxTokens, within half the loaded model's window (which the model's own context may have cut)."""
+        return min(self.settings.max_tokens, backend.n_ctx // 2)
+
+    def _prompt(self, backend: Backend, text: str, offset: int, suffix: str) -> list[int]:
+        """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer."""
+        budget = backend.n_ctx - max(self.answer_tokens(backend), MIN_ANSWER_TOKENS)
+        for start in window_starts(text, offset):
+            prefix = text[start:offset]
+            if backend.info.can_infill and suffix.strip():
+                tokens = prompts.infill(backend.info, backend.tokenize, prefix, suffix)
+            else:
+                tokens = backend.tokenize(prefix)
+            if len(tokens) <= budget:
+                return tokens
+        return tokens[-budget:]  # the cursor's line alone is longer than the window
+
+    # -- refinement ------------------------------------------------------------------------------------------
+
+    def refine(self, uri: str, selection: tuple[Position, Position] | None, instruction: str,
+               request_id: object = None) -> dict:
+        document = self._document(uri)
+        text = document.text
+        start, end = (offset_at(text, *selection[0]), offset_at(text, *selection[1])) if selection else (0, 0)
+        if start == end:
+            start, end = enclosing_function(text, start)
+        if not text[start:end].strip():
+            raise RefineError("Select the code to refine, or put the cursor inside a function.")
+        return self._ask(Refinement.start(uri, text[start:end], start, document.language or "python"),
+                         instruction, request_id)
+
+    def follow_up(self, uri: str, instruction: str, request_id: object = None) -> dict:
+        return self._ask(self._current(uri), instruction, request_id)
+
+    def undo_refinement(self, uri: str) -> dict:
+        refinement = self._current(uri)
+        return self._apply(refinement, refinement.undo, "Undo the last refinement")
+
+    def reset_refinement(self, uri: str) -> dict:
+        refinement = self._current(uri)
+        return self._apply(refinement, refinement.reset, "Put the original code back")
+
+    def _ask(self, refinement: Refinement, instruction: str, request_id: object) -> dict:
+        cancel = self._register(request_id)
+
+        def rewrite() -> str:
+            with self.generation_lock:
+                backend = self.loaded()
+                self.editor.status("generating", self._model_name())
+                try:
+                    return self.run(refinement.ask, backend, instruction, max(self.settings.max_tokens, 256), cancel)
+                finally:
+                    self.editor.status("ready", self._model_name())
+
+        return self._apply(refinement, rewrite, f"Refine: {instruction[:60]}")
+
+    def _document(self, uri: str) -> Document:
+        document = self.editor.document(uri)
+        if document is None:
+            raise RefineError(f"{uri} is not open in the editor.")
+        return document
+
+    def _current(self, uri: str) -> Refinement:
+        refinement = Refinement.load(uri)
+        start, end = refinement.span
+        if self._document(uri).text[start:end] != refinement.conversation.meta["current"]:
+            raise RefineError("The refined code was changed or moved since; select it and refine again.")
+        return refinement
+
+    def _apply(self, refinement: Refinement, step: Callable[[], str], label: str) -> dict:
+        """Take one refinement step and put its code in the document as one edit (the editor's undo reverts it)."""
+        before = self._document(refinement.uri).text
+        start, end = refinement.span  # where the code is now, before the step moves it
+        previous = before[start:end]
+        code = step()
+        text = self._document(refinement.uri).text
+        if text[start:end] != previous:  # the user edited there while the model wrote
+            raise RefineError("The code changed while the model wrote; select it and refine again.")
+        applied = self.editor.apply_edit(refinement.uri, position_at(text, start), position_at(text, end), code, label)
+        if applied:
+            refinement.save()
+        return {"applied": applied, "text": code, "turns": len(refinement.conversation.turns)}
+
+
+def _complete_text(backend: Backend, tokens: list[int], options: Generation) -> str:
+    return "".join(backend.stream(tokens, options))

@@ -1,0 +1,247 @@
+"""The language server's rules, without an editor process or a model: lsp/service.py with a scripted backend.
+
+The same rules run end to end against real editors and llama.cpp in test_server.py, test_vscode.py and
+test_neovim.py; here each is pinned down exactly, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from core.errors import CgaError
+from lsp.positions import offset_at
+from lsp.refinement import RefineError
+from lsp.service import AssistantService, Document
+from lsp.settings import Settings
+from tests.fake_backend import FakeBackend
+
+pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
+
+URI = "file:///project/calc.py"
+SOURCE = "import math\n\n\ndef area(r):\n    x = math.pi * r * r\n    return x\n\n\ndef add(a, b):\n    "
+
+
+class RecordingEditor:
+    """The editor's side of the service: documents it holds, and everything the service told it."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, Document] = {}
+        self.statuses: list[tuple[str, str]] = []
+        self.logs: list[str] = []
+        self.warnings: list[str] = []
+        self.edits: list[tuple[str, str]] = []  # (label, new text)
+
+    def open(self, uri: str, text: str, language: str = "python") -> None:
+        self.documents[uri] = Document(text, 1, language)
+
+    def type(self, uri: str, text: str) -> None:
+        old = self.documents[uri]
+        self.documents[uri] = Document(text, (old.version or 0) + 1, old.language)
+
+    def document(self, uri):
+        return self.documents.get(uri)
+
+    def status(self, state, model, message=""):
+        self.statuses.append((state, message))
+
+    def log(self, message, *, important=False):
+        self.logs.append(message)
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+    def begin_progress(self, title):
+        return None
+
+    def end_progress(self, token, message):
+        pass
+
+    def apply_edit(self, uri, start, end, text, label):
+        old = self.documents[uri].text
+        self.type(uri, old[:offset_at(old, *start)] + text + old[offset_at(old, *end):])
+        self.edits.append((label, text))
+        return True
+
+
+class ScriptedLoader:
+    def __init__(self, *backends: FakeBackend) -> None:
+        self.backends = list(backends)
+        self.opened: list[Settings] = []
+
+    def label(self, settings):
+        if settings.model == "missing":
+            raise CgaError("No model named 'missing'; run cga models list.")
+        return "fake"
+
+    def open(self, settings):
+        self.opened.append(settings)
+        return self.backends[len(self.opened) - 1], "scripted"
+
+
+def make(answer="return a + b\n", **backend_options):
+    editor, backend = RecordingEditor(), FakeBackend(answer, **backend_options)
+    loader = ScriptedLoader(backend, FakeBackend(answer, **backend_options))
+    return AssistantService(editor, Settings(max_tokens=32), loader=loader), editor, backend, loader
+
+
+def end_of(text: str) -> tuple[int, int]:
+    lines = text.split("\n")
+    return len(lines) - 1, len(lines[-1])
+
+
+def test_a_completion_is_the_first_line_and_a_repeat_comes_from_the_cache():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    answers, _ = service.complete_at(URI, end_of(SOURCE))
+    assert answers == ["return a + b"]
+    assert backend.prompts == [SOURCE]
+    assert service.complete_at(URI, end_of(SOURCE))[0] == ["return a + b"]
+    assert len(backend.prompts) == 1  # the same prompt again is answered from the cache
+
+
+def test_the_latest_request_wins():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    other = "file:///project/other.py"
+    editor.open(other, "def sub(a, b):\n    ")
+    backend.gate = threading.Event()
+    results = {}
+    first = threading.Thread(target=lambda: results.setdefault("first", service.complete_at(URI, end_of(SOURCE))))
+    first.start()
+    assert backend.streaming.wait(5)
+    stale = service.in_flight
+    second = threading.Thread(target=lambda: results.setdefault("second", service.complete_at(other, (1, 4))))
+    second.start()
+    while not stale.is_set():  # the second request has told the first to stop
+        threading.Event().wait(0.01)
+    backend.gate.set()
+    first.join(5), second.join(5)
+    assert results["first"] is None
+    assert results["second"][0] == ["return a + b"]
+
+
+def test_an_answer_for_text_that_changed_meanwhile_is_dropped():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+
+    def answer(prompt):
+        editor.type(URI, SOURCE + "pass")  # the user typed while the model wrote
+        return "return a + b\n"
+
+    backend.answer = answer
+    assert service.complete_at(URI, end_of(SOURCE)) is None
+
+
+@pytest.mark.parametrize("uri, text, language", [
+    ("file:///never/opened.py", None, "python"),
+    (URI, SOURCE, "markdown"),  # switched off for the language
+    (URI, "\n\n   ", "python"),  # nothing before the cursor
+])
+def test_no_prompt_where_there_is_nothing_to_complete(uri, text, language):
+    service, editor, backend, _ = make()
+    service.change_settings({"disabledLanguages": ["markdown"]})
+    if text is not None:
+        editor.open(uri, text, language)
+    assert service.complete_at(uri, end_of(text or "")) is None
+    assert backend.prompts == []
+
+
+def test_infill_puts_the_text_after_the_cursor_in_the_prompt():
+    service, editor, backend, _ = make(infill=True)
+    text = "def add(a, b):\n    \n\nprint(add(1, 2))\n"
+    editor.open(URI, text)
+    service.complete_at(URI, (1, 4))
+    assert backend.prompts == ["def add(a, b):\n    <mask_1>\n\nprint(add(1, 2))\n<|endoftext|><sep><mask_1>"]
+
+
+def test_a_file_longer_than_the_window_is_cut_to_fit_with_room_for_the_answer():
+    service, editor, backend, _ = make(n_ctx=2048)  # one character is one token: 2,016 for the prompt
+    text = "".join(f"value_{n} = {n}\n" for n in range(300)) + "total = "  # 4,198 characters
+    editor.open(URI, text)
+    service.complete_at(URI, end_of(text))
+    editor.type(URI, text + "value_0 + ")
+    service.complete_at(URI, end_of(text + "value_0 + "))
+    first, second = backend.prompts
+    assert len(first) <= 2048 - 32 and text.endswith(first) and first.startswith("value_")
+    assert second.startswith(first)  # typing keeps the window's start, so the KV cache keeps its work
+
+
+def test_new_settings_reload_the_model_and_drop_the_cache():
+    service, editor, backend, loader = make()
+    editor.open(URI, SOURCE)
+    service.complete_at(URI, end_of(SOURCE))
+    service.change_settings({"model": "other.gguf"})
+    assert service.complete_at(URI, end_of(SOURCE))[0] == ["return a + b"]
+    assert backend.closed and [s.model for s in loader.opened] == [None, "other.gguf"]
+    assert len(loader.backends[1].prompts) == 1  # asked again: the old model's answers are not reused
+
+
+def test_a_bad_setting_is_a_warning_and_an_unknown_model_an_error_status():
+    service, editor, *_ = make()
+    service.change_settings({"maxTokens": -3})
+    assert editor.warnings and "maxTokens" in editor.warnings[0]
+    service.change_settings({"model": "missing"})
+    editor.open(URI, SOURCE)
+    with pytest.raises(CgaError, match="No model named"):
+        service.complete_at(URI, end_of(SOURCE))
+    assert editor.statuses[-1] == ("error", "No model named 'missing'; run cga models list.")
+
+
+
+def test_refine_follow_up_undo_and_reset_edit_the_document():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    backend.answer = lambda prompt: "def area(r):\n    return math.pi * r ** 2\n"
+    result = service.refine(URI, ((4, 6), (4, 6)), "Return the area directly.")
+    assert result["applied"] and "r ** 2" in editor.documents[URI].text
+    assert "x = math.pi" not in editor.documents[URI].text
+    backend.answer = lambda prompt: "def area(r: float) -> float:\n    return math.pi * r ** 2\n"
+    service.follow_up(URI, "Add type hints.")
+    assert "def area(r: float) -> float:" in editor.documents[URI].text
+    service.undo_refinement(URI)
+    assert "def area(r):\n    return math.pi * r ** 2\n" in editor.documents[URI].text
+    service.reset_refinement(URI)
+    assert editor.documents[URI].text == SOURCE
+    assert [label.split(":")[0] for label, _ in editor.edits] == [
+        "Refine", "Refine", "Undo the last refinement", "Put the original code back"]
+
+
+def test_a_refinement_is_cancelled_by_its_request_id_and_changes_nothing():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    backend.answer = lambda prompt: "def area(r):\n    return math.pi * r ** 2\n"
+    backend.gate = threading.Event()
+    outcome = {}
+
+    def refine():
+        try:
+            outcome["result"] = service.refine(URI, ((4, 6), (4, 6)), "Shorter.", request_id=7)
+        except RefineError as exc:
+            outcome["error"] = str(exc)
+
+    worker = threading.Thread(target=refine)
+    worker.start()
+    assert backend.streaming.wait(5)
+    service.cancel_in_flight()  # typing elsewhere does not cancel a refinement…
+    service.cancel_request(7)  # …the editor's cancel does
+    backend.gate.set()
+    worker.join(5)
+    assert outcome == {"error": "The refinement was cancelled; the code is as it was."}
+    assert service.finish_request(7) is True
+    assert editor.edits == [] and editor.documents[URI].text == SOURCE
+
+
+def test_a_refinement_of_code_the_user_edited_meanwhile_is_refused():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+
+    def answer(prompt):
+        editor.type(URI, SOURCE.replace("x = math.pi", "y = math.pi"))
+        return "def area(r):\n    return math.pi * r ** 2\n"
+
+    backend.answer = answer
+    with pytest.raises(RefineError, match="changed while the model wrote"):
+        service.refine(URI, ((4, 6), (4, 6)), "Shorter.")
+    assert editor.edits == []

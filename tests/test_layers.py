@@ -1,0 +1,41 @@
+"""The import graph runs one way: each package imports only itself and the packages below it.
+
+Every import counts, also those inside functions, since a lazy import is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
+
+ROOT = Path(__file__).resolve().parents[1]
+# Lowest first; the README's layout section gives the reason for each step.
+LAYERS = ["core", "convert", "models", "assistant", "evaluation", "lsp", "cli"]
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found & set(LAYERS)
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_a_package_imports_only_those_below_it(package):
+    allowed = set(LAYERS[: LAYERS.index(package) + 1])
+    wrong = {str(path.relative_to(ROOT)): sorted(imports_of(path) - allowed)
+             for path in sorted((ROOT / package).rglob("*.py")) if imports_of(path) - allowed}
+    assert not wrong, f"{package} imports from above itself: {wrong}"
+
+
+def test_the_check_sees_imports_inside_functions(tmp_path):
+    sample = tmp_path / "m.py"
+    sample.write_text("def f():\n    from lsp.server import x\n    import cli.app\n")
+    assert imports_of(sample) == {"lsp", "cli"}
