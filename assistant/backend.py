@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from core.model_info import ModelInfo
@@ -33,11 +34,44 @@ class Stats:
     stop: str = "length"  # "end" (the model ended), "stop" (a stop rule), "length" or "cancelled"
     drafted: int = 0  # prompt lookup: tokens proposed from the context
     accepted: int = 0  # and accepted by the model
+    first_text_seconds: float | None = None  # from the first read of the answer to its first text
+    seconds: float | None = None  # from the first read to the end
+
+
+class Answer:
+    """An answer as it is produced: iterate for its text; its stats are complete once the text has ended.
+
+    The times are taken here, the same way for every backend, from the first read (a backend starts
+    work when its answer is first read, not when it is asked).
+    """
+
+    def __init__(self, chunks: Iterator[str], stats: Stats) -> None:
+        self.stats = stats
+        self._chunks = chunks
+        self._started: float | None = None
+
+    def __iter__(self) -> Answer:
+        return self
+
+    def __next__(self) -> str:
+        if self._started is None:
+            self._started = time.perf_counter()
+        try:
+            text = next(self._chunks)
+        except StopIteration:
+            self.stats.seconds = time.perf_counter() - self._started
+            raise
+        if self.stats.first_text_seconds is None and text:
+            self.stats.first_text_seconds = time.perf_counter() - self._started
+        return text
+
+    def text(self) -> str:
+        return "".join(self)
 
 
 @dataclass
 class Generation:
-    """Options for one answer, and its Stats once it is produced."""
+    """Options for one answer."""
 
     max_tokens: int = 256
     temperature: float = 0.0
@@ -47,13 +81,12 @@ class Generation:
     inside_block: bool = False
     prompt_lookup: bool = False  # greedy only: draft from the context (refinement turns)
     cancel: threading.Event | None = None
-    stats: Stats = field(default_factory=Stats)
 
     def filters(self) -> TextFilters:
         return TextFilters(self.stop, self.truncate_program, self.inside_block)
 
 
-def filter_stream(chunks: Iterator[str], options: Generation) -> Iterator[str]:
+def filter_stream(chunks: Iterator[str], options: Generation, stats: Stats) -> Iterator[str]:
     """What the user sees of raw text chunks: stop strings, truncation and cancellation applied."""
     filters = options.filters()
     for chunk in chunks:
@@ -61,10 +94,10 @@ def filter_stream(chunks: Iterator[str], options: Generation) -> Iterator[str]:
         if out:
             yield out
         if filters.stopped:
-            options.stats.stop = "stop"
+            stats.stop = "stop"
             return
         if options.cancel is not None and options.cancel.is_set():
-            options.stats.stop = "cancelled"
+            stats.stop = "cancelled"
             break
     out = filters.feed("", final=True)
     if out:
@@ -86,8 +119,8 @@ class Backend(Protocol):
     def text_of(self, tokens: list[int]) -> str:
         """The text of tokens; control tokens render as nothing."""
 
-    def stream(self, prompt: list[int] | str, options: Generation) -> Iterator[str]:
-        """The answer's text as it is produced; options.stats is filled in; stops between tokens on cancel."""
+    def stream(self, prompt: list[int] | str, options: Generation) -> Answer:
+        """The answer, produced as it is read; stops between two tokens on cancel."""
 
     def close(self) -> None:
         """Free the model (or the connection) now."""

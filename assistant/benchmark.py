@@ -68,8 +68,8 @@ def measure_gguf(path: Path, prompt_tokens: int, gen_tokens: int, repeat: int, t
         for _ in stream:
             pass
         end = time.perf_counter()
-        later = max(options.stats.generated - 1, 0)
-        runs.append((first - start, later / (end - first) if later and end > first else 0.0, options.stats.generated))
+        later = max(stream.stats.generated - 1, 0)
+        runs.append((first - start, later / (end - first) if later and end > first else 0.0, stream.stats.generated))
     ttft = statistics.median(r[0] for r in runs)
     return Measurement(path.name, "llama.cpp", native.read_file_type(path), len(prompt), runs[-1][2],
                        len(prompt) / ttft, statistics.median(r[1] for r in runs), ttft, _peak_mib())

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import chat_template, prompts
-from .backend import Backend, Generation, Stats
+from .backend import Answer, Backend, Generation, Stats
 from .conversation import Conversation
 
 SYSTEM = "You are a coding assistant. Reply with code only, no explanations."
@@ -56,14 +55,15 @@ class ChatSession:
         tokens, self.dropped_turns = self.conversation.fit(instruction, self.engine.tokenize, budget)
         return tokens
 
-    def respond(self, instruction: str, cancel: threading.Event | None = None) -> Iterator[str]:
-        """Stream the answer to one instruction; the caller accepts it with accept()."""
+    def respond(self, instruction: str, cancel: threading.Event | None = None) -> Answer:
+        """The answer to one instruction, streamed as it is read; the caller accepts it with accept()."""
         options = Generation(
             max_tokens=self.max_tokens, temperature=self.temperature, cancel=cancel,
             truncate_program=not self.uses_chat_template, prompt_lookup=self.prompt_lookup,
         )
-        self.last_stats = options.stats
-        yield from self.engine.stream(self.prompt_tokens(instruction, cancel), options)
+        answer = self.engine.stream(self.prompt_tokens(instruction, cancel), options)
+        self.last_stats = answer.stats
+        return answer
 
     def accept(self, instruction: str, answer: str) -> None:
         """Keep the answer as the turn's code; a chat model's fenced block is the code."""

@@ -20,10 +20,9 @@ from core.limits import MAX_THREADS
 from core.model_info import ModelInfo, read_model_info
 
 from . import heap
-from .backend import MIN_ANSWER_TOKENS, Generation, filter_stream
+from .backend import MIN_ANSWER_TOKENS, Answer, Generation, Stats, filter_stream
 from .errors import ModelLoadError, PromptTooLong
 from .prompt_lookup import greedy_tokens
-
 
 
 @dataclass(frozen=True)
@@ -108,8 +107,11 @@ class Engine:
     def text_of(self, tokens: list[int]) -> str:
         return b"".join(self.pieces[t] for t in tokens).decode("utf-8", errors="replace")
 
-    def stream(self, prompt: list[int] | str, options: Generation) -> Iterator[str]:
-        """Yield the answer's text as it is produced; stops cleanly between two tokens on cancel."""
+    def stream(self, prompt: list[int] | str, options: Generation) -> Answer:
+        stats = Stats()
+        return Answer(self._answer(prompt, options, stats), stats)
+
+    def _answer(self, prompt: list[int] | str, options: Generation, stats: Stats) -> Iterator[str]:
         if isinstance(prompt, str):
             prompt = self.tokenize(prompt)
         room = self.n_ctx - len(prompt)
@@ -117,14 +119,13 @@ class Engine:
             raise PromptTooLong(
                 f"The prompt is {len(prompt)} tokens but the model's context is {self.n_ctx}; shorten it."
             )
-        options.stats.prompt_tokens = len(prompt)
-        options.stats.reused_tokens = native.cached_prefix(self.llm, prompt)
-        yield from filter_stream(self._text(prompt, options, min(options.max_tokens, room)), options)
+        stats.prompt_tokens = len(prompt)
+        stats.reused_tokens = native.cached_prefix(self.llm, prompt)
+        yield from filter_stream(self._text(prompt, options, stats, min(options.max_tokens, room)), options, stats)
 
-    def _text(self, prompt: list[int], options: Generation, max_tokens: int) -> Iterator[str]:
+    def _text(self, prompt: list[int], options: Generation, stats: Stats, max_tokens: int) -> Iterator[str]:
         """Raw text, token by token; multi-byte characters split across tokens come out whole."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        stats = options.stats
         if options.prompt_lookup and options.temperature == 0:
             tokens = greedy_tokens(self.llm, prompt, stats)
         else:
@@ -141,7 +142,7 @@ class Engine:
         yield decoder.decode(b"", final=True)
 
     def complete(self, prompt: list[int] | str, options: Generation) -> str:
-        return "".join(self.stream(prompt, options))
+        return self.stream(prompt, options).text()
 
     def close(self) -> None:
         """Free the model and its context now rather than whenever the garbage collector runs."""

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from core.model_info import INFILL_IDS, ModelInfo
 
-from .backend import Generation, filter_stream
+from .backend import Answer, Generation, Stats, filter_stream
 from .errors import EngineError
 
 INFILL_TEXT = {"mask_1": "<mask_1>", "eos": "<|endoftext|>", "sep": "<sep>", "eom": "<eom>"}
@@ -55,6 +55,9 @@ class RemoteBackend:
         self.model_id = str(models[0].get("id") or "remote")
         _check_expected(self.url, self.model_id, expected)
         self.kind = self._kind()
+        # llama-server says what it runs: its context and the model file's chat template, which chat renders
+        # here (bounded, as for a local file) so that a chat model is prompted as it was trained.
+        self.props = self._call("GET", "/props") if self.kind == "llama-server" else {}
         self.n_ctx = context or self._context() or DEFAULT_CONTEXT
         self.special_text: dict[int, str] = {}
         self.info = self._info()
@@ -72,11 +75,11 @@ class RemoteBackend:
         return "openai"
 
     def _context(self) -> int | None:
-        if self.kind != "llama-server":
-            return None
-        props = self._call("GET", "/props")
-        settings = props.get("default_generation_settings") or {}
-        return int(settings.get("n_ctx") or props.get("n_ctx") or 0) or None
+        settings = self.props.get("default_generation_settings") or {}
+        try:
+            return int(settings.get("n_ctx") or self.props.get("n_ctx") or 0) or None
+        except (TypeError, ValueError):
+            raise RemoteError(f"{self.url} reports a context size that is not a number; is it llama-server?") from None
 
     def _info(self) -> ModelInfo:
         ids: dict[str, int] = {}
@@ -87,9 +90,11 @@ class RemoteBackend:
                     ids[key] = found[0]
                     self.special_text[found[0]] = text
         infill = set(INFILL_IDS) <= ids.keys() and ids["mask_1"] != ids["eos"]
+        template = self.props.get("chat_template")
+        template = template if isinstance(template, str) and template.strip() and not infill else None
         return ModelInfo(path=Path(self.model_id), name=Path(self.model_id).name, arch="remote",
                          family="codegen2" if infill else "other", context_length=self.n_ctx,
-                         can_infill=infill, special_ids=ids)
+                         can_infill=infill, special_ids=ids, chat_template=template)
 
     def describe(self) -> str:
         return f"the server at {self.url} ({self.kind})"
@@ -128,8 +133,12 @@ class RemoteBackend:
 
     # -- answers -----------------------------------------------------------------------------------------------
 
-    def stream(self, prompt: list[int] | str, options: Generation) -> Iterator[str]:
-        options.stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else None
+    def stream(self, prompt: list[int] | str, options: Generation) -> Answer:
+        stats = Stats()
+        return Answer(self._answer(prompt, options, stats), stats)
+
+    def _answer(self, prompt: list[int] | str, options: Generation, stats: Stats) -> Iterator[str]:
+        stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else None
         sampling = {"temperature": options.temperature, "top_p": options.top_p, "min_p": 0.0, "repeat_penalty": 1.0,
                     "top_k": 0 if options.temperature > 0 else 40}
         if options.stop:  # the server stops there too, instead of writing on until max_tokens
@@ -137,29 +146,29 @@ class RemoteBackend:
         if self.kind == "llama-server":
             body = {"prompt": prompt, "n_predict": options.max_tokens, "stream": True, "cache_prompt": True,
                     **sampling}
-            chunks = self._native_chunks(body, options)
+            chunks = self._native_chunks(body, options, stats)
         else:
             text = self._prompt_text(prompt) if isinstance(prompt, list) else prompt
             body = {"prompt": text, "max_tokens": options.max_tokens, "stream": True, "model": self.model_id,
                     **sampling}
-            chunks = self._openai_chunks(body, options)
-        yield from filter_stream(chunks, options)
+            chunks = self._openai_chunks(body, options, stats)
+        yield from filter_stream(chunks, options, stats)
 
-    def _native_chunks(self, body: dict, options: Generation) -> Iterator[str]:
+    def _native_chunks(self, body: dict, options: Generation, stats: Stats) -> Iterator[str]:
         for event in self._events("/completion", body, options):
             if event.get("content"):
-                options.stats.generated += 1
+                stats.generated += 1
                 yield event["content"]
             if event.get("stop"):
-                options.stats.stop = {"eos": "end", "word": "stop"}.get(event.get("stop_type"), "length")
-                options.stats.reused_tokens = (event.get("timings") or {}).get("cache_n", event.get("tokens_cached"))
+                stats.stop = {"eos": "end", "word": "stop"}.get(event.get("stop_type"), "length")
+                stats.reused_tokens = (event.get("timings") or {}).get("cache_n", event.get("tokens_cached"))
 
-    def _openai_chunks(self, body: dict, options: Generation) -> Iterator[str]:
+    def _openai_chunks(self, body: dict, options: Generation, stats: Stats) -> Iterator[str]:
         for event in self._events("/v1/completions", body, options):
             choice = (event.get("choices") or [{}])[0]
-            options.stats.generated += 1
+            stats.generated += 1
             if choice.get("finish_reason") == "stop":
-                options.stats.stop = "end"
+                stats.stop = "end"
             yield choice.get("text", "")
 
     def _events(self, path: str, body: dict, options: Generation) -> Iterator[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-_TOP_LEVEL_ENTRY = re.compile(r"^(def|print|class|if|async def)\b")
+_TOP_LEVEL_ENTRY = re.compile(r"^(def|print)\b")  # the paper's: one turn writes one function or one print
 
 
 class StopScanner:
@@ -66,15 +66,19 @@ class TextFilters:
 
 
 class ProgramTruncator:
-    """The CodeGen paper's truncation, over whole lines.
+    """The CodeGen paper's truncation (codegen-facts.md), over whole lines: the one home of the rule, for
+    chat turns, `cga complete` and the MTPB harness alike.
 
     Cuts at the first line starting with `#`, `'''` or `\"\"\"`, at a blank-blank
     line, and before a second top-level `def` or `print` (the first, if the
     prompt left us inside a block, since then the program's entry is already
     written). Text is released a line at a time, so a cut never shows half a line.
+    single_turn (MTPB's one-shot programs, which may define several functions and print
+    in between) cuts only at a docstring opener or a blank-blank line.
     """
 
-    def __init__(self, inside_block: bool = False) -> None:
+    def __init__(self, inside_block: bool = False, single_turn: bool = False) -> None:
+        self.single_turn = single_turn
         self.entries = 1 if inside_block else 0
         self.pending = ""
         self.previous_blank = False
@@ -102,7 +106,7 @@ class ProgramTruncator:
 
     def _check(self, line: str) -> str | None:
         stripped = line.strip()
-        if line.startswith(("#", "'''", '"""')):
+        if line.startswith(("'''", '"""')) or (line.startswith("#") and not self.single_turn):
             return self._stop()
         if not stripped:
             if self.previous_blank:
@@ -110,7 +114,7 @@ class ProgramTruncator:
             self.previous_blank = True
             return line
         self.previous_blank = False
-        if _TOP_LEVEL_ENTRY.match(line):
+        if not self.single_turn and _TOP_LEVEL_ENTRY.match(line):
             self.entries += 1
             if self.entries > 1:
                 return self._stop()
@@ -120,6 +124,15 @@ class ProgramTruncator:
         self.stopped = True
         self.pending = ""
         return None
+
+
+def truncate_program(text: str, *, single_turn: bool = False) -> str:
+    """A whole generated text truncated by the same rule, which also ends at the end-of-text token's text."""
+    truncator = ProgramTruncator(single_turn=single_turn)
+    return truncator.feed(text.split(END_OF_TEXT)[0]) + truncator.flush()
+
+
+END_OF_TEXT = "<|endoftext|>"
 
 
 def prompt_leaves_block_open(prompt: str) -> bool:

@@ -44,7 +44,7 @@ def engine_run(engine: Engine, prompt: list[int]) -> tuple[float, float]:
     for _ in stream:
         pass
     decode = time.perf_counter() - start
-    return len(prompt) / prefill, max(options.stats.generated - 1, 1) / decode
+    return len(prompt) / prefill, max(stream.stats.generated - 1, 1) / decode
 
 
 def bare_run(llm, prompt: list[int]) -> tuple[float, float]:
@@ -72,9 +72,10 @@ def lookup_speedup(engine: Engine, prompt: list[int], max_tokens: int, repeat: i
             engine.complete(prompt, Generation(max_tokens=1))  # prefill outside the timing
             options = Generation(max_tokens=max_tokens, prompt_lookup=lookup)
             start = time.perf_counter()
-            engine.complete(prompt, options)
+            answer = engine.stream(prompt, options)
+            answer.text()
             times[lookup].append(time.perf_counter() - start)
-            stats[lookup] = options.stats
+            stats[lookup] = answer.stats
     plain, drafted = statistics.median(times[False]), statistics.median(times[True])
     return {"speedup": plain / drafted, "accepted": stats[True].accepted, "generated": stats[True].generated}
 

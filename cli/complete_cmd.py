@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from assistant import prompts
-from assistant.backend import Generation
+from assistant.backend import Answer, Generation
 from assistant.stopping import prompt_leaves_block_open
 
 from .errors import fail, stderr, user_errors
@@ -70,17 +70,17 @@ def complete_command(
         if not backend.info.can_infill:
             fail(f"{backend.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix.")
         suffix = suffix.replace("\\n", "\n") if "\n" not in suffix else suffix
-        _write(backend.stream(prompts.infill(backend.info, backend.tokenize, prompt, suffix), options), options)
+        _write(backend.stream(prompts.infill(backend.info, backend.tokenize, prompt, suffix), options))
     else:
-        _write(backend.stream(prompt, options), options)
+        _write(backend.stream(prompt, options))
 
 
-def _write(chunks, options: Generation) -> None:
+def _write(answer: Answer) -> None:
     try:
-        for text in chunks:
+        for text in answer:
             sys.stdout.write(text)
             sys.stdout.flush()
-        if options.stats.generated:
+        if answer.stats.generated:
             sys.stdout.write("\n")
             sys.stdout.flush()
     except KeyboardInterrupt:
@@ -92,5 +92,5 @@ def _write(chunks, options: Generation) -> None:
     except OSError as exc:
         sys.stdout = open(os.devnull, "w")
         fail(f"Could not write the completion to standard output ({exc.strerror}).")
-    stats = options.stats
+    stats = answer.stats
     stderr.print(f"[dim]{stats.generated} tokens, stopped by {stats.stop}.[/]")

@@ -147,24 +147,14 @@ def codegen25_tiktoken():
     """
     import tiktoken
 
-    from .vocab import ENDOFTEXT, byte_encoder, gpt2_files
+    from .vocab import ENDOFTEXT, byte_encoder, codegen25_added, gpt2_files
 
     encoder, _ = gpt2_files()
     decode = {c: b for b, c in byte_encoder().items()}
     ranks = {bytes(decode[c] for c in t): i for t, i in encoder.items() if t != ENDOFTEXT}
-    idx = len(encoder)
-    for run in [" " * n for n in range(31, 1, -1)] + ["\t" * n for n in range(9, 1, -1)]:
-        ranks[run.encode()] = idx
-        idx += 1
-    from .vocab import CODEGEN25_SPECIALS
-
-    special = {ENDOFTEXT: encoder[ENDOFTEXT]}
-    for name in CODEGEN25_SPECIALS:
-        special[name] = idx
-        idx += 1
-    for n in range(51200 - idx, 0, -1):
-        special[f"<mask_{n}>"] = idx
-        idx += 1
+    runs, added = codegen25_added(len(encoder))
+    ranks.update({run.encode(): idx for run, idx in runs.items()})
+    special = {ENDOFTEXT: encoder[ENDOFTEXT], **added}
     return tiktoken.Encoding("codegen25", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens=special)
 
 

@@ -35,6 +35,18 @@ CODEGEN25_SPECIALS = [
     "<jupyter_code>", "<jupyter_output>", "<empty_output>", "<commit_before>", "<commit_msg>",
     "<commit_after>", "<reponame>", "<dummy_0>", "<dummy_1>", "<dummy_2>", "<dummy_3>", "<sep>", "<eom>",
 ]
+# The whitespace runs CodeGen2.5 adds right after GPT-2's tokens, in id order.
+CODEGEN25_RUNS = [" " * n for n in range(31, 1, -1)] + ["\t" * n for n in range(9, 1, -1)]
+CODEGEN25_VOCAB_SIZE = 51200
+
+
+def codegen25_added(first_id: int) -> tuple[dict[str, int], dict[str, int]]:
+    """The ids CodeGen2.5 adds after GPT-2's: whitespace runs, then the named specials, then <mask_N> down to
+    <mask_1>. One layout for the converter's vocabulary and verify's reference tokenizer."""
+    runs = {run: first_id + n for n, run in enumerate(CODEGEN25_RUNS)}
+    names = CODEGEN25_SPECIALS + [f"<mask_{n}>" for n in range(CODEGEN25_VOCAB_SIZE - first_id - len(runs)
+                                                                  - len(CODEGEN25_SPECIALS), 0, -1)]
+    return runs, {name: first_id + len(runs) + n for n, name in enumerate(names)}
 
 
 @dataclass
@@ -184,25 +196,19 @@ def _codegen25_vocab() -> Vocab:
     types = [int(TT.NORMAL)] * len(tokens)
     types[encoder[ENDOFTEXT]] = int(TT.CONTROL)
     merges = list(merges)
+    runs, added = codegen25_added(len(tokens))
     # tiktoken merges whichever adjacent pair forms the lowest-ranked token, and
     # CodeGen2.5 ranks longer runs *lower* (31 spaces first). So a run of n is
     # reached from any split a + b = n; every split becomes a merge, longest
     # runs first, to give llama.cpp the same order.
-    for run in [" " * n for n in range(31, 1, -1)] + ["\t" * n for n in range(9, 1, -1)]:
+    for run in runs:
         unit = to_byte_level(run[0])
         merges.extend(f"{unit * a} {unit * (len(run) - a)}" for a in range(1, len(run)))
         tokens.append(to_byte_level(run))
         types.append(int(TT.NORMAL))
-    special = {ENDOFTEXT: encoder[ENDOFTEXT]}
-    for name in CODEGEN25_SPECIALS:
-        special[name] = len(tokens)
-        tokens.append(name)
-        types.append(int(TT.CONTROL))
-    first_mask = len(tokens)
-    for n in range(51200 - first_mask, 0, -1):
-        special[f"<mask_{n}>"] = len(tokens)
-        tokens.append(f"<mask_{n}>")
-        types.append(int(TT.CONTROL))
+    special = {ENDOFTEXT: encoder[ENDOFTEXT], **added}
+    tokens.extend(added)
+    types.extend([int(TT.CONTROL)] * len(added))
     return Vocab(tokens, types, merges, special)
 
 

@@ -2,7 +2,7 @@
 
 115 problems (data/mtpb.jsonl, BSD-3, Salesforce; see data/LICENSE.txt), each
 a few prompts with 5 test inputs. Multi-turn, as in the paper: the history
-starts with `# Import libraries.\\n\\nimport numpy as np\\n\\n`; each turn adds
+starts with the chat's PYTHON_HEADER (`# Import libraries.` and numpy); each turn adds
 `# <prompt>\\n`, samples (temperature 0.2, top-p 0.95, at most the problem's
 max_gen_length tokens), truncates and adds the code plus a blank line.
 Single-turn: every prompt at once as consecutive comment lines, one sample
@@ -22,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.conversation import PYTHON_HEADER, Conversation
+from assistant.stopping import truncate_program
+
 from .generator import Generator, Sampling, in_order
 from .sandbox import Limits, run_program
 
 DATA = Path(__file__).parent / "data" / "mtpb.jsonl"
 DEFAULT_GEN_LENGTH = 128  # FORMAT.md: "mostly 128"; a few problems leave it out
-HEADER = "# Import libraries.\n\nimport numpy as np\n\n"
 
 
 class BadData(ValueError):
@@ -65,29 +67,6 @@ def load_problems(path: Path = DATA, limit: int | None = None) -> list[Problem]:
             raise BadData(f"{path}, line {number}: a problem needs prompts, inputs and outputs.")
         problems.append(problem)
     return problems[:limit] if limit else problems
-
-
-def truncate_turn(text: str, *, single_turn: bool = False) -> str:
-    """The paper's cut: at a comment line, end of text, a docstring opener or two blank lines; before a second
-    top-level print or def (multi-turn only, where one turn is one step)."""
-    text = text.split("<|endoftext|>")[0]
-    kept: list[str] = []
-    blanks = prints = defs = 0
-    for line in text.split("\n"):
-        if line.startswith(("'''", '"""')):
-            break
-        if not single_turn and line.startswith("#"):
-            break
-        blanks = blanks + 1 if not line.strip() else 0
-        if blanks >= 2:
-            break
-        if not single_turn:
-            prints += line.startswith("print")
-            defs += line.startswith("def ")
-            if prints >= 2 or defs >= 2:
-                break
-        kept.append(line)
-    return "\n".join(kept).rstrip()
 
 
 def same(printed, gold) -> bool:
@@ -139,17 +118,17 @@ Answer = Callable[[str, int], str]
 
 
 def multi_turn_program(problem: Problem, case: int, answer: Answer) -> str:
-    history = HEADER
+    """Turn by turn through the chat's own buffer (assistant/conversation.py) and truncation rule."""
+    conversation = Conversation(header=PYTHON_HEADER)
     for turn in problem.turns(case):
-        history += f"# {turn}\n"
-        history += truncate_turn(answer(history, problem.max_gen_length)) + "\n\n"
-    return history
+        conversation.add(turn, truncate_program(answer(conversation.prompt(turn), problem.max_gen_length)))
+    return conversation.program()
 
 
 def single_turn_program(problem: Problem, case: int, answer: Answer) -> str:
-    prompt = HEADER + "".join(f"# {turn}\n" for turn in problem.turns(case))
+    prompt = Conversation(header=PYTHON_HEADER).prompt("\n".join(problem.turns(case)))
     budget = problem.max_gen_length * len(problem.prompts)
-    return prompt + truncate_turn(answer(prompt, budget), single_turn=True) + "\n"
+    return prompt + truncate_program(answer(prompt, budget), single_turn=True).rstrip() + "\n"
 
 
 def evaluate(problems: list[Problem], answer: Answer, modes: tuple[str, ...] = ("multi", "single"),

@@ -289,9 +289,10 @@ class AssistantService:
         for n in range(count):
             options = Generation(max_tokens=limit, stop=() if ctx.multiline else ("\n",), cancel=cancel,
                                  temperature=ALTERNATIVE_TEMPERATURE if n else 0.0)
-            answer = shape(self.run(_complete_text, backend, tokens, options), ctx)
+            text, answer_stats = self.run(_complete_text, backend, tokens, options)
+            answer = shape(text, ctx)
             if n == 0:
-                stats, greedy = options.stats, answer
+                stats, greedy = answer_stats, answer
             if answer.strip() and answer not in answers:
                 answers.append(answer)
             if cancel.is_set():
@@ -382,5 +383,6 @@ class AssistantService:
         return {"applied": applied, "text": code, "turns": len(refinement.conversation.turns)}
 
 
-def _complete_text(backend: Backend, tokens: list[int], options: Generation) -> str:
-    return "".join(backend.stream(tokens, options))
+def _complete_text(backend: Backend, tokens: list[int], options: Generation) -> tuple[str, Stats]:
+    answer = backend.stream(tokens, options)
+    return answer.text(), answer.stats

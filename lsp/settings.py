@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.limits import MAX_THREADS
 
-CAMEL = {"model": "model", "device": "device", "threads": "threads", "maxTokens": "max_tokens",
-         "gpuLayers": "gpu_layers", "debounceMs": "debounce_ms", "disabledLanguages": "disabled_languages",
-         "contextTokens": "context_tokens", "remoteUrl": "remote_url"}
 # Editor-side settings that clients send along with ours: how to start us, the client's own switch for
 # completions, and VS Code's standard `<section>.trace.server`.
 CLIENT_ONLY = {"command", "enable", "trace"}
@@ -19,37 +17,31 @@ DEVICES = ("auto", "cpu", "gpu")
 DEFAULT_CONTEXT_TOKENS = 1536
 
 
-def _count(low: int, high: int):
+def _count(low: int, high: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
 
 
-CHECKS = {
-    "model": lambda v: v is None or isinstance(v, str),
-    "device": lambda v: v in DEVICES,
-    "threads": lambda v: v is None or _count(1, MAX_THREADS)(v),
-    "max_tokens": _count(1, 2048),
-    "gpu_layers": lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
-    "debounce_ms": _count(0, 5000),
-    "disabled_languages": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-    "context_tokens": _count(256, 131072),
-    "remote_url": lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))),
-}
+def setting(wire: str, default: Any, valid: Callable[[Any], bool]) -> Any:
+    """A field, its name on the wire (camelCase, as editors send it) and what a valid value is: one row each."""
+    return field(default=default, metadata={"wire": wire, "valid": valid})
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    model: str | None = None
-    device: str = "auto"
-    threads: int | None = None
-    max_tokens: int = 64
-    gpu_layers: str = "auto"
-    debounce_ms: int = 0
-    disabled_languages: tuple[str, ...] = ()
+    model: str | None = setting("model", None, lambda v: v is None or isinstance(v, str))
+    device: str = setting("device", "auto", lambda v: v in DEVICES)
+    threads: int | None = setting("threads", None, lambda v: v is None or _count(1, MAX_THREADS)(v))
+    max_tokens: int = setting("maxTokens", 64, _count(1, 2048))
+    gpu_layers: str = setting("gpuLayers", "auto", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool))
+    debounce_ms: int = setting("debounceMs", 0, _count(0, 5000))
+    disabled_languages: tuple[str, ...] = setting(
+        "disabledLanguages", (), lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
     # The model's window: prompt plus answer. The KV cache is allocated for all of it up front, so this
     # is the setting that sets the server's memory (and how long a cold file takes); capped at the model's own.
-    context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    context_tokens: int = setting("contextTokens", DEFAULT_CONTEXT_TOKENS, _count(256, 131072))
     # A team's completion server (llama.cpp's llama-server or llama-cpp-python's): then no model loads here.
-    remote_url: str | None = None
+    remote_url: str | None = setting(
+        "remoteUrl", None, lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))))
 
     @property
     def layers(self) -> str:
@@ -70,6 +62,10 @@ class Settings:
                 != (other.model, other.threads, other.layers, other.context_tokens, other.remote_url))
 
 
+FIELDS = {f.metadata["wire"]: f for f in dataclasses.fields(Settings)}
+CAMEL = {wire: f.name for wire, f in FIELDS.items()}  # the names editors send, and ours
+
+
 def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, list[str]]:
     """base updated with raw, plus one message per invalid value (which keeps base's value, never kills the server)."""
     if raw is None:
@@ -79,16 +75,16 @@ def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, lis
     values: dict[str, Any] = {}
     problems: list[str] = []
     for key, value in raw.items():
-        name = CAMEL.get(key)
-        if name is None:
+        known = FIELDS.get(key)
+        if known is None:
             if key not in CLIENT_ONLY:
                 problems.append(f"Unknown setting '{key}' ignored.")
             continue
+        name = known.name
         if name == "model" and value == "":
             value = None  # editors' way of saying "not set"
-        if not CHECKS[name](value):
-            field_type = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
-            problems.append(f"Setting '{key}' has an invalid value {value!r} ({field_type}); keeping {getattr(base, name)!r}.")
+        if not known.metadata["valid"](value):
+            problems.append(f"Setting '{key}' has an invalid value {value!r} ({known.type}); keeping {getattr(base, name)!r}.")
             continue
         values[name] = tuple(value) if name == "disabled_languages" else (str(value) if name == "gpu_layers" else value)
     settings = dataclasses.replace(base, **values)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from assistant.backend import Generation, filter_stream
+from assistant.backend import Answer, Generation, Stats, filter_stream
 from core.model_info import ModelInfo
 
 CONTROL = {"<mask_1>": 0x110000, "<|endoftext|>": 0x110001, "<sep>": 0x110002, "<eom>": 0x110003}
@@ -51,24 +51,28 @@ class FakeBackend:
         names = {v: k for k, v in CONTROL.items()}
         return "".join(names.get(t) or chr(t) for t in prompt)
 
-    def stream(self, prompt: list[int] | str, options: Generation) -> Iterator[str]:
+    def stream(self, prompt: list[int] | str, options: Generation) -> Answer:
+        stats = Stats()
+        return Answer(self._answer(prompt, options, stats), stats)
+
+    def _answer(self, prompt: list[int] | str, options: Generation, stats: Stats) -> Iterator[str]:
         text = self._prompt_text(prompt)
         self.prompts.append(text)
-        options.stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else len(text)
-        options.stats.reused_tokens = 0
-        yield from filter_stream(self._chunks(self.answer(text), options), options)
+        stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else len(text)
+        stats.reused_tokens = 0
+        yield from filter_stream(self._chunks(self.answer(text), options, stats), options, stats)
 
-    def _chunks(self, answer: str, options: Generation) -> Iterator[str]:
+    def _chunks(self, answer: str, options: Generation, stats: Stats) -> Iterator[str]:
         self.streaming.set()
         for n, char in enumerate(answer[: options.max_tokens]):
             if n == 1 and self.gate is not None:
                 self.gate.wait(10)
             if options.cancel is not None and options.cancel.is_set():
-                options.stats.stop = "cancelled"
+                stats.stop = "cancelled"
                 return
-            options.stats.generated += 1
+            stats.generated += 1
             yield char
-        options.stats.stop = "end" if len(answer) <= options.max_tokens else "length"
+        stats.stop = "end" if len(answer) <= options.max_tokens else "length"
 
     def close(self) -> None:
         self.closed = True

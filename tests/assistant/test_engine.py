@@ -24,9 +24,9 @@ def test_pieces_are_exact_where_llama_cpp_python_truncates(codegen2):
 
 
 def test_stream_is_the_same_text_as_the_tokens(smollm):
-    options = Generation(max_tokens=40)
-    text = smollm.complete(smollm.tokenize("def is_prime(n):\n"), options)
-    assert options.stats.generated > 0
+    answer = smollm.stream(smollm.tokenize("def is_prime(n):\n"), Generation(max_tokens=40))
+    text = answer.text()
+    assert answer.stats.generated > 0 and answer.stats.seconds >= answer.stats.first_text_seconds > 0
     assert text and "\ufffd" not in text
 
 
@@ -42,11 +42,10 @@ def test_a_stop_string_never_leaks(smollm):
 
 def test_prefix_is_reused_between_requests(smollm):
     base = "def add(a, b):\n    return a + b\n\n" * 5
-    first = Generation(max_tokens=4)
-    smollm.complete(smollm.tokenize(base + "def mul(a, b):\n"), first)
-    second = Generation(max_tokens=4)
+    smollm.complete(smollm.tokenize(base + "def mul(a, b):\n"), Generation(max_tokens=4))
     prompt = smollm.tokenize(base + "def sub(a, b):\n")
-    smollm.complete(prompt, second)
+    second = smollm.stream(prompt, Generation(max_tokens=4))
+    second.text()
     assert second.stats.reused_tokens >= len(smollm.tokenize(base)) - 1
     assert second.stats.reused_tokens < len(prompt)
 
@@ -58,8 +57,8 @@ def test_cancellation_takes_effect_between_two_tokens(smollm):
     next(stream)
     cancel.set()
     list(stream)
-    assert options.stats.stop == "cancelled"
-    assert options.stats.generated <= 3
+    assert stream.stats.stop == "cancelled"
+    assert stream.stats.generated <= 3
 
 
 def test_prompt_longer_than_the_context_is_refused(smollm):
@@ -68,18 +67,18 @@ def test_prompt_longer_than_the_context_is_refused(smollm):
 
 
 def test_max_tokens_is_honoured(smollm):
-    options = Generation(max_tokens=5)
-    smollm.complete(smollm.tokenize("1, 2, 3, 4,"), options)
-    assert options.stats.generated <= 5
+    answer = smollm.stream(smollm.tokenize("1, 2, 3, 4,"), Generation(max_tokens=5))
+    answer.text()
+    assert answer.stats.generated <= 5
 
 
 def test_infill_prompt_is_the_codegen2_token_layout(codegen2):
     assert codegen2.info.can_infill and codegen2.info.family == "codegen2"
     tokens = prompts.infill(codegen2.info, codegen2.tokenize, "prefix", "suffix")
     assert tokens == [40290, 51199, 37333, 844, 50256, 50317, 51199]
-    options = Generation(max_tokens=8)
-    codegen2.complete(tokens, options)
-    assert options.stats.prompt_tokens == 7
+    answer = codegen2.stream(tokens, Generation(max_tokens=8))
+    answer.text()
+    assert answer.stats.prompt_tokens == 7
 
 
 def test_missing_and_corrupt_files(tmp_path):

@@ -28,16 +28,15 @@ def test_lookup_gives_the_greedy_answer_with_accepted_drafts(smollm):
     smollm.llm.reset()
     plain = smollm.complete(prompt, Generation(max_tokens=96))
     smollm.llm.reset()
-    options = Generation(max_tokens=96, prompt_lookup=True)
-    drafted = smollm.complete(prompt, options)
-    assert drafted == plain
-    assert options.stats.accepted > 0
-    assert options.stats.generated <= 96
+    answer = smollm.stream(prompt, Generation(max_tokens=96, prompt_lookup=True))
+    assert answer.text() == plain
+    assert answer.stats.accepted > 0
+    assert answer.stats.generated <= 96
 
 
 def test_lookup_reuses_the_cached_prefix(smollm):
     prompt = refinement_prompt(smollm)
     smollm.complete(prompt, Generation(max_tokens=4))
-    options = Generation(max_tokens=4, prompt_lookup=True)
-    smollm.complete(prompt + smollm.tokenize("def"), options)
-    assert options.stats.reused_tokens >= len(prompt) - 1
+    answer = smollm.stream(prompt + smollm.tokenize("def"), Generation(max_tokens=4, prompt_lookup=True))
+    answer.text()
+    assert answer.stats.reused_tokens >= len(prompt) - 1

@@ -17,6 +17,7 @@ import pytest
 
 from assistant import prompts
 from assistant.backend import Generation
+from assistant.chat import ChatSession
 from assistant.model_choice import embedded_default
 from assistant.remote import RemoteBackend, RemoteError
 from tests.cli import run_cga
@@ -100,10 +101,10 @@ def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2
     prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
     tokens = prompts.infill(backend.info, backend.tokenize, prefix, suffix)
     assert tokens == prompts.infill(codegen2.info, codegen2.tokenize, prefix, suffix)
-    first = Generation(max_tokens=4)
-    "".join(backend.stream(tokens, first))
-    again = Generation(max_tokens=4)
-    "".join(backend.stream(tokens, again))
+    first = backend.stream(tokens, Generation(max_tokens=4))
+    first.text()
+    again = backend.stream(tokens, Generation(max_tokens=4))
+    again.text()
     assert first.stats.prompt_tokens == len(tokens) and again.stats.reused_tokens >= len(tokens) - 1
 
 
@@ -119,10 +120,23 @@ def test_a_cancel_hangs_up_during_the_servers_prefill(llama_server_binary):
         whole = time.monotonic() - started  # the prefill of 3,000 tokens
         cancel = threading.Event()
         threading.Timer(whole / 10, cancel.set).start()
-        options = Generation(max_tokens=1, cancel=cancel)
         started = time.monotonic()
-        "".join(backend.stream(tokens[::-1], options))  # another prompt: nothing of it is cached
-        assert time.monotonic() - started < whole / 2 and options.stats.generated == 0
+        answer = backend.stream(tokens[::-1], Generation(max_tokens=1, cancel=cancel))
+        answer.text()  # another prompt: nothing of it is cached
+        assert time.monotonic() - started < whole / 2 and answer.stats.generated == 0
+
+
+def test_a_chat_model_on_llama_server_is_prompted_with_its_own_chat_template(llama_server_binary, smollm):
+    with running([llama_server_binary, "-m", str(embedded_default()), "-c", "2048", "-t", "2", "-np", "1"],
+                 "/health") as url:
+        remote = RemoteBackend(url)
+        assert remote.info.chat_template == smollm.info.chat_template
+        instruction = "Write a Python function that adds two numbers."
+        remote_session, local_session = ChatSession(remote, max_tokens=64), ChatSession(smollm, max_tokens=64)
+        assert remote_session.uses_chat_template
+        assert remote_session.prompt_tokens(instruction) == local_session.prompt_tokens(instruction)
+        chat = run_cga("chat", "--remote", url, "-n", "64", input=instruction + "\n")
+        assert chat.returncode == 0 and "def " in chat.stdout, chat.stdout + chat.stderr
 
 
 def test_chat_and_the_language_server_through_llama_server(llama_server, isolated_home):
@@ -148,8 +162,8 @@ def test_chat_and_the_language_server_through_llama_server(llama_server, isolate
 def test_streams_a_completion_from_text_or_tokens(server):
     backend = RemoteBackend(server)
     assert backend.kind == "llama-cpp-python" and backend.n_ctx == 2048 and not backend.info.can_infill
-    options = Generation(max_tokens=16)
-    assert "".join(backend.stream("def add(a, b):\n", options)) and options.stats.generated > 0
+    answer = backend.stream("def add(a, b):\n", Generation(max_tokens=16))
+    assert answer.text() and answer.stats.generated > 0
     tokens = backend.tokenize("def add(a, b):\n")
     assert backend.text_of(tokens) == "def add(a, b):\n"
     assert "".join(backend.stream(tokens, Generation(max_tokens=8)))

@@ -47,10 +47,18 @@ def test_stop_scanner_holds_back_a_forming_stop():
         ("    '''doc'''\n    return 1\n", True, "    '''doc'''\n    return 1\n"),
         ('x = 1\n"""\nstray docstring\n', False, "x = 1\n"),
         ("    # a comment in the body\n    return 1", True, "    # a comment in the body\n    return 1"),
+        # The paper's rule counts def and print only: a class or an if is part of the turn.
+        ("class A:\n    pass\nif A:\n    print(1)\n", False, "class A:\n    pass\nif A:\n    print(1)\n"),
     ],
 )
 def test_program_truncation(text, inside_block, expected):
     assert run(ProgramTruncator(inside_block), [text[i:i + 3] for i in range(0, len(text), 3)]) == expected
+
+
+def test_a_one_shot_program_keeps_its_comments_and_functions():
+    text = "def f():\n    return 1\n# then\ndef g():\n    return 2\nprint(f())\nprint(g())\n\n\nx = 1\n"
+    streamed = ProgramTruncator(single_turn=True)
+    assert run(streamed, [text[i:i + 5] for i in range(0, len(text), 5)]) == text.split("\n\n\n")[0] + "\n\n"
 
 
 @pytest.mark.parametrize(

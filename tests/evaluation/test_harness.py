@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from assistant.stopping import truncate_program
 from evaluation import humaneval, mtpb
 from evaluation.pass_at_k import mean_pass_at_k, pass_at_k
 from evaluation.sandbox import Limits, run_program
@@ -73,11 +74,11 @@ def test_mtpb_multi_turn_with_correct_turns_passes_and_empty_fails():
 
 def test_mtpb_truncation_and_output_matching_follow_the_paper():
     text = "x = 1\nprint(x)\nprint(x + 1)\n"
-    assert mtpb.truncate_turn(text) == "x = 1\nprint(x)"
-    assert mtpb.truncate_turn("a = 2\n# Next step\nb = 3") == "a = 2"
-    assert mtpb.truncate_turn("a = 2\n\n\nb = 3") == "a = 2"
-    assert mtpb.truncate_turn("a = 2<|endoftext|>junk") == "a = 2"
-    assert mtpb.truncate_turn("a = 2\n# step\nb = 3", single_turn=True) == "a = 2\n# step\nb = 3"
+    assert truncate_program(text).rstrip() == "x = 1\nprint(x)"
+    assert truncate_program("a = 2\n# Next step\nb = 3").rstrip() == "a = 2"
+    assert truncate_program("a = 2\n\n\nb = 3").rstrip() == "a = 2"
+    assert truncate_program("a = 2<|endoftext|>junk").rstrip() == "a = 2"
+    assert truncate_program("a = 2\n# step\nb = 3", single_turn=True).rstrip() == "a = 2\n# step\nb = 3"
     assert mtpb.output_matches("noise\n[0.30000000000000004, 'a']\n", [0.3, "a"])
     assert mtpb.output_matches("hello world\n", "hello world")
     assert not mtpb.output_matches("[1, 2]\n", [1, 2, 3]) and not mtpb.output_matches("", 1)
