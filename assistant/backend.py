@@ -31,7 +31,9 @@ class Stats:
     prompt_tokens: int | None = None
     reused_tokens: int | None = None  # of the prompt, already in the cache (None: the server does not say)
     generated: int = 0
-    stop: str = "length"  # "end" (the model ended), "stop" (a stop rule), "length" or "cancelled"
+    # "end" (the model ended), "stop" (a stop string), "truncated" (the program rule cut the rest), "length" (it
+    # reached max_tokens) or "cancelled"
+    stop: str = "length"
     drafted: int = 0  # prompt lookup: tokens proposed from the context
     accepted: int = 0  # and accepted by the model
     first_text_seconds: float | None = None  # from the first read of the answer to its first text
@@ -94,7 +96,7 @@ def filter_stream(chunks: Iterator[str], options: Generation, stats: Stats) -> I
         if out:
             yield out
         if filters.stopped:
-            stats.stop = "stop"
+            stats.stop = filters.stop_reason
             return
         if options.cancel is not None and options.cancel.is_set():
             stats.stop = "cancelled"

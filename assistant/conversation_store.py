@@ -28,6 +28,14 @@ def conversations_dir() -> Path:
     return user_dir() / "conversations"
 
 
+INTERNAL_PREFIX = "lsp-"  # the language server's refinements, one per document: not the user's to list
+
+
+def names() -> list[str]:
+    """The user's saved conversations, by name."""
+    return sorted(p.stem for p in conversations_dir().glob("*.json") if not p.stem.startswith(INTERNAL_PREFIX))
+
+
 def path_for(name: str) -> Path:
     if not _NAME.match(name) or name.startswith(".") or len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise ConversationError(f"'{name[:MAX_NAME_BYTES]}' is not a usable name; use letters, digits, '.', '-' "
@@ -54,7 +62,7 @@ def save(conversation: Conversation, name: str) -> Path:
 def load(name: str) -> Conversation:
     path = path_for(name)
     if not path.is_file():
-        saved = ", ".join(sorted(p.stem for p in conversations_dir().glob("*.json"))) or "none yet"
+        saved = ", ".join(names()) or "none yet"
         raise ConversationError(f"No saved conversation named '{name}' (saved: {saved}).")
     try:
         return Conversation.from_dict(json.loads(path.read_text(encoding="utf-8")))

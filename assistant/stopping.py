@@ -64,6 +64,11 @@ class TextFilters:
     def stopped(self) -> bool:
         return any(f.stopped for f in self.filters)
 
+    @property
+    def stop_reason(self) -> str:
+        """"stop" (a stop string) or "truncated" (the program rule), once stopped."""
+        return "stop" if self.filters[0].stopped else "truncated"
+
 
 class ProgramTruncator:
     """The CodeGen paper's truncation (codegen-facts.md), over whole lines: the one home of the rule, for
@@ -81,26 +86,46 @@ class ProgramTruncator:
         self.single_turn = single_turn
         self.entries = 1 if inside_block else 0
         self.pending = ""
+        self.line_open = False  # the current line's beginning decided it is kept and was shown
         self.previous_blank = False
         self.stopped = False
 
     def feed(self, text: str) -> str:
+        """What can be shown now: whole lines, and the beginning of a line as soon as it decides the line is kept
+        (a one-line answer streams instead of appearing at once when its line ends)."""
         if self.stopped:
             return ""
         self.pending += text
         out = []
-        while "\n" in self.pending and not self.stopped:
-            line, self.pending = self.pending.split("\n", 1)
-            kept = self._check(line)
-            if kept is None:
-                break
-            out.append(kept + "\n")
+        while not self.stopped:
+            newline = self.pending.find("\n")
+            if self.line_open:  # the rest of a line already known to be kept
+                cut = len(self.pending) if newline < 0 else newline + 1
+                out.append(self.pending[:cut])
+                self.pending = self.pending[cut:]
+                self.line_open = newline < 0
+                if newline < 0:
+                    break
+                continue
+            if newline >= 0:
+                line, self.pending = self.pending[:newline], self.pending[newline + 1:]
+                kept = self._check(line)
+                if kept is None:
+                    break
+                out.append(kept + "\n")
+                continue
+            if self.pending and _beginning_decides(self.pending):
+                kept = self._check(self.pending)
+                if kept is not None:
+                    out.append(kept)
+                    self.pending, self.line_open = "", True
+            break
         return "".join(out)
 
     def flush(self) -> str:
         if self.stopped or not self.pending:
             return ""
-        kept = self._check(self.pending)
+        kept = self.pending if self.line_open else self._check(self.pending)
         self.pending = ""
         return kept or ""
 
@@ -124,6 +149,15 @@ class ProgramTruncator:
         self.stopped = True
         self.pending = ""
         return None
+
+
+def _beginning_decides(start: str) -> bool:
+    """Whether the beginning of a line already settles what ProgramTruncator._check makes of the whole line."""
+    if not start.strip():
+        return False  # it may stay a blank line
+    if start[0] in "'\"" and len(start) < 3:
+        return False  # it may become a docstring opener
+    return not any(word.startswith(start) for word in ("def", "print"))  # "pri" may yet be "print("
 
 
 def truncate_program(text: str, *, single_turn: bool = False) -> str:

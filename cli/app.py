@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 
@@ -10,15 +12,31 @@ import typer
 # order makes every model load crash.
 import core.native  # noqa: F401  (import order)
 
-from . import bench_cmd, chat_cmd, complete_cmd, convert_cmd, doctor_cmd, eval_cmd, lsp_cmd, models_cmd
+from . import bench_cmd, chat_cmd, complete_cmd, convert_cmd, doctor_cmd, eval_cmd, help_format, lsp_cmd, models_cmd
 
+help_format.apply()
 app = typer.Typer(
+    rich_markup_mode=None,  # help text is plain: install hints such as [torch] must show as written
     name="cga",
     help="A local, quantized CodeGen code assistant: convert checkpoints, chat, complete, serve editors.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cga {version('codegen-assistant')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(show_version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    pass
+
+
 convert_cmd.register(app)
 complete_cmd.register(app)
 chat_cmd.register(app)

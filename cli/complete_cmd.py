@@ -15,6 +15,7 @@ from assistant.stopping import prompt_leaves_block_open
 from .errors import fail, stderr, user_errors
 from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
+from .wording import cut_short_note, empty_answer_note, how_it_ended
 
 HELP = """Complete code from an argument or standard input, streaming to standard output.
 
@@ -70,17 +71,19 @@ def complete_command(
         if not backend.info.can_infill:
             fail(f"{backend.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix.")
         suffix = suffix.replace("\\n", "\n") if "\n" not in suffix else suffix
-        _write(backend.stream(prompts.infill(backend.info, backend.tokenize, prompt, suffix), options))
+        _write(backend.stream(prompts.infill(backend.info, backend.tokenize, prompt, suffix), options), max_tokens)
     else:
-        _write(backend.stream(prompt, options))
+        _write(backend.stream(prompt, options), max_tokens)
 
 
-def _write(answer: Answer) -> None:
+def _write(answer: Answer, max_tokens: int) -> None:
+    wrote = shown = False  # anything; anything but white space
     try:
         for text in answer:
             sys.stdout.write(text)
             sys.stdout.flush()
-        if answer.stats.generated:
+            wrote, shown = wrote or bool(text), shown or bool(text.strip())
+        if wrote:
             sys.stdout.write("\n")
             sys.stdout.flush()
     except KeyboardInterrupt:
@@ -92,5 +95,9 @@ def _write(answer: Answer) -> None:
     except OSError as exc:
         sys.stdout = open(os.devnull, "w")
         fail(f"Could not write the completion to standard output ({exc.strerror}).")
-    stats = answer.stats
-    stderr.print(f"[dim]{stats.generated} tokens, stopped by {stats.stop}.[/]")
+    stderr.print(how_it_ended(answer.stats), style="dim")
+    if not shown:
+        stderr.print(empty_answer_note(answer.stats, max_tokens=max_tokens,
+                                       truncate_hint="pass --no-truncate to see everything it wrote."))
+    elif note := cut_short_note(answer.stats, max_tokens=max_tokens):
+        stderr.print(note, style="dim")

@@ -10,12 +10,14 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from convert.errors import VerifyFailed
 from core.errors import CgaError
 
 F = TypeVar("F", bound=Callable)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: messages carry user text (paths, instructions) and install hints such as [torch]; style by argument.
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 EXIT_CODES: dict[type[BaseException], int] = {VerifyFailed: 2, CgaError: 1}
 
@@ -23,7 +25,7 @@ EXIT_CODES: dict[type[BaseException], int] = {VerifyFailed: 2, CgaError: 1}
 def exit_with_message(exc: BaseException) -> None:
     for kind, code in EXIT_CODES.items():
         if isinstance(exc, kind):
-            stderr.print(f"[bold red]Error:[/] {exc}")
+            error(exc)
             raise typer.Exit(code)
     raise exc
 
@@ -46,7 +48,12 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def error(message: object) -> None:
+    """One error line on standard error, the message exactly as written."""
+    stderr.print(Text.assemble(("Error: ", "bold red"), str(message)))
+
+
 def fail(message: str, code: int = 1) -> None:
-    stderr.print(f"[bold red]Error:[/] {message}")
+    error(message)
     sys.stderr.flush()
     raise typer.Exit(code)

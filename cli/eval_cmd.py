@@ -18,6 +18,7 @@ from .progress import phase_progress
 console = Console(highlight=False, soft_wrap=True)
 
 app = typer.Typer(
+    rich_markup_mode=None,  # help text is plain: install hints such as [torch] must show as written
     name="eval",
     help="Measure a model on this machine: HumanEval, the multi-turn benchmark (MTPB), perplexity.",
     no_args_is_help=True,
@@ -75,7 +76,7 @@ Examples:
 @user_errors
 def humaneval_command(
     model: ModelOption = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="Samples per problem.")] = 1,
+    samples: Annotated[int, typer.Option("--samples", "-s", min=1, help="Samples per problem.")] = 1,
     k: Annotated[Optional[list[int]], typer.Option("-k", help="pass@k to report (repeatable; default 1).")] = None,
     temperature: TemperatureOpt = 0.2,
     top_p: TopP = 0.95,
@@ -222,5 +223,5 @@ def _say_how_programs_run() -> None:
     if containment() == "bubblewrap":
         stderr.print("Generated programs run in a bubblewrap sandbox: no network, none of your files.")
     else:
-        stderr.print("[yellow]Generated programs run with time, memory and process limits but as you: they can "
-                     "read and write your files.[/] On Linux, `apt install bubblewrap` contains them.")
+        stderr.print("Generated programs run with time, memory and process limits but as you: they can read and "
+                     "write your files. On Linux, `apt install bubblewrap` contains them.", style="yellow")

@@ -12,5 +12,5 @@ def open_for_command(model: str | None, *, remote: str | None = None, gpu_layers
     url = remote_url(remote)
     with stderr.status(f"Connecting to {url}…" if url else "Loading the model…"):
         backend, reason = open_backend(model, remote=url, threads=threads, gpu_layers=gpu_layers)
-    stderr.print(f"[dim]Model: {backend.info.name} — {reason}. Running on {backend.describe()}.[/]")
+    stderr.print(f"Model: {backend.info.name} — {reason}. Running on {backend.describe()}.", style="dim")
     return backend

@@ -17,6 +17,7 @@ from .progress import phase_progress
 console = Console(highlight=False, soft_wrap=True)
 
 app = typer.Typer(
+    rich_markup_mode=None,  # help text is plain: install hints such as [torch] must show as written
     name="models",
     help="The local models: what is installed, what can be pulled and what fits this machine.",
     no_args_is_help=True,

@@ -73,7 +73,9 @@ def read_model_info(path: Path) -> ModelInfo:
     template = values.get("tokenizer.chat_template")
     return ModelInfo(
         path=path,
-        name=str(values.get("general.name") or path.stem),
+        # Ours carry the checkpoint's name; another file is known by its file name, which is what the user chose
+        # and sees (general.name can be a generated "Smollm2 135M 8k Lc100K Mix1 Ep2").
+        name=str(values.get("general.name") or path.stem) if gguf_keys.FAMILY in values else path.stem,
         arch=arch,
         family=str(values.get(gguf_keys.FAMILY, "other")),
         context_length=number(f"{arch}.context_length", 2048, 1, MAX_CONTEXT),

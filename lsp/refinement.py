@@ -24,7 +24,7 @@ class RefineError(CgaError):
 
 
 def store_name(uri: str) -> str:
-    return "lsp-" + hashlib.sha256(uri.encode()).hexdigest()[:24]
+    return conversation_store.INTERNAL_PREFIX + hashlib.sha256(uri.encode()).hexdigest()[:24]
 
 
 def enclosing_function(text: str, offset: int) -> tuple[int, int]:

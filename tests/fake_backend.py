@@ -22,11 +22,12 @@ INFILL_INFO = {"mask_1": CONTROL["<mask_1>"], "eos": CONTROL["<|endoftext|>"], "
 
 class FakeBackend:
     def __init__(self, answer: Callable[[str], str] | str = "", *, n_ctx: int = 512, infill: bool = False,
-                 name: str = "fake") -> None:
+                 name: str = "fake", codegen: bool = False, chat_template: str | None = None) -> None:
         self.answer = answer if callable(answer) else (lambda prompt: answer)
         self.n_ctx = n_ctx
-        self.info = ModelInfo(Path(f"/models/{name}.gguf"), name, "phi2", "codegen2" if infill else "other", 2048,
-                              can_infill=infill, special_ids=INFILL_INFO if infill else {})
+        family = "codegen2" if infill or codegen else "other"
+        self.info = ModelInfo(Path(f"/models/{name}.gguf"), name, "phi2", family, 2048, can_infill=infill,
+                              special_ids=INFILL_INFO if infill else {}, chat_template=chat_template)
         self.prompts: list[str] = []  # every prompt streamed, as text (control tokens as their names)
         self.gate: threading.Event | None = None  # set: streaming waits here after the first character
         self.streaming = threading.Event()  # set once a stream has started

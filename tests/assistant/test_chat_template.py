@@ -13,8 +13,8 @@ from assistant.chat_template import MAX_SECONDS, render
 from assistant.errors import ChatTemplateError
 from assistant.model_choice import embedded_default
 from core.model_info import read_model_info
-from tests.cli import run_cga
 from tests.gguf_edit import T, with_metadata
+from tests.run_cli import run_cga
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Sort a list."},
             {"role": "assistant", "content": "sorted(xs)"}, {"role": "user", "content": "In place."}]

@@ -15,8 +15,8 @@ from assistant.errors import ModelLoadError
 from assistant.model_choice import embedded_default
 from core.model_info import read_model_info
 from core.native import read_file_type, read_metadata
-from tests.cli import run_cga
 from tests.gguf_edit import T, with_metadata
+from tests.run_cli import run_cga
 
 
 def gguf_py_scalars(path) -> dict:

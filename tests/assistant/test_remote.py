@@ -20,8 +20,8 @@ from assistant.backend import Generation
 from assistant.chat import ChatSession
 from assistant.model_choice import embedded_default
 from assistant.remote import RemoteBackend, RemoteError
-from tests.cli import run_cga
 from tests.lsp.raw_client import RawServer
+from tests.run_cli import run_cga
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 

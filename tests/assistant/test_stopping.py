@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assistant.stopping import ProgramTruncator, StopScanner, prompt_leaves_block_open
 
@@ -68,3 +70,40 @@ def test_a_one_shot_program_keeps_its_comments_and_functions():
 )
 def test_prompt_leaves_block_open(prompt, expected):
     assert prompt_leaves_block_open(prompt) is expected
+
+
+def by_whole_lines(text: str, single_turn: bool) -> str:
+    """The rule applied to complete lines only: what streaming must equal, however the text arrives."""
+    truncator = ProgramTruncator(single_turn=single_turn)
+    out = []
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        kept = truncator._check(line)
+        if kept is None:
+            break
+        out.append(kept + ("\n" if n < len(lines) - 1 else ""))
+    return "".join(out)
+
+
+LINE_STARTS = st.sampled_from(["", " ", "    ", "#", "'''", '"""', "'", "def", "def ", "print", "print(",
+                               "pri", "printer", "class", "x = 1", "if x:", "\t"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.tuples(LINE_STARTS, st.text("abc (=):'\"#", max_size=6)), max_size=8),
+       cuts=st.lists(st.integers(1, 7), max_size=40), single_turn=st.booleans())
+def test_streaming_shows_the_same_text_as_whole_lines_however_it_is_cut(lines, cuts, single_turn):
+    text = "\n".join(a + b for a, b in lines)
+    truncator, shown, at = ProgramTruncator(single_turn=single_turn), [], 0
+    for size in cuts + [len(text)]:
+        shown.append(truncator.feed(text[at:at + size]))
+        at += size
+    shown.append(truncator.flush())
+    assert "".join(shown) == by_whole_lines(text, single_turn)
+
+
+def test_a_line_streams_before_it_ends():
+    truncator = ProgramTruncator()
+    assert truncator.feed("    return a") == "    return a"  # an indented line is kept whatever follows
+    assert truncator.feed(" + b") == " + b"
+    assert truncator.feed("\npri") == "\n"  # may be the second top-level print: held back

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from tests.builders import build_codegen
-from tests.cli import run_cga
+from tests.run_cli import run_cga
 
 
 def copy_checkpoint(src, dst):

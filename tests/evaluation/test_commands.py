@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from convert.pipeline import convert
-from tests.cli import run_cga
+from tests.run_cli import run_cga
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 

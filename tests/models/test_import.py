@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from models import manifest
-from tests.cli import run_cga
+from tests.run_cli import run_cga
 
 
 def test_import_a_gguf_then_inspect_and_remove_it(isolated_home, codegen2_gguf):

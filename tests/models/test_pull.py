@@ -11,8 +11,8 @@ import pytest
 
 from models import manifest
 from tests.builders import build_codegen
-from tests.cli import run_cga
 from tests.hub_standin import COMMIT, Hub, resumed_from
+from tests.run_cli import run_cga
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 

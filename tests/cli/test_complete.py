@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.cli import run_cga
+from tests.run_cli import run_cga
 
 
 def test_completes_with_the_embedded_default_model():
@@ -15,10 +15,18 @@ def test_completes_with_the_embedded_default_model():
     assert "embedded SmolLM2" in result.stderr and "cga models pull" in result.stderr
 
 
-def test_reads_standard_input():
+def test_reads_standard_input_and_an_empty_answer_explains_itself():
+    """SmolLM2 answers this with a column-0 comment, which the paper's rule cuts: the user is told so."""
     result = run_cga("complete", "--max-tokens", "8", input="import os\n\ndef list_files(path):\n")
     assert result.returncode == 0, result.stderr
-    assert "tokens, stopped by" in result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-2:] == [
+        "1 token; cut where the next part of the program began.",
+        "The model began a new step (a comment, a second function or print) without writing code for this one, "
+        "and the program rule cut it; pass --no-truncate to see everything it wrote.",
+    ]
+    kept = run_cga("complete", "--max-tokens", "8", "--no-truncate", input="import os\n\ndef list_files(path):\n")
+    assert kept.stdout.startswith("# list_files(path)")
 
 
 def test_non_utf8_input_is_refused():

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from tests.cli import run_cga
+from tests.run_cli import run_cga
 
 
 def saved(home, name="last") -> dict:

@@ -1,0 +1,127 @@
+"""`cga chat` at a real pseudo-terminal, as a user types: editing keys, history, multi-line input, completion,
+/run in the sandbox, and answers that wrap instead of being cut."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+
+import pexpect
+import pytest
+
+from evaluation.sandbox import containment
+
+pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
+
+PROMPT = "›"  # prompt_toolkit draws the space after it as a cursor move
+NEW_PROMPT = "\x1b[?2004h"  # bracketed paste switched on: prompt_toolkit starts reading a new line (not a redraw)
+UP, LEFT, ALT_ENTER, TAB, CTRL_D, CTRL_L = "\x1b[A", "\x1b[D", "\x1b\r", "\t", "\x04", "\x0c"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
+
+
+def chat(home, *args: str, columns: int = 100) -> pexpect.spawn:
+    env = {**os.environ, "CGA_HOME": str(home), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1",
+           "EDITOR": "false", "COLUMNS": str(columns)}
+    child = pexpect.spawn(sys.executable, ["-m", "cli", "chat", *args], env=env, encoding="utf-8",
+                          dimensions=(40, columns), timeout=120)
+    until_prompt(child)
+    return child
+
+
+def until_prompt(child: pexpect.spawn, timeout: int = 120) -> str:
+    """What the chat showed before its next prompt, without colours and cursor moves."""
+    child.expect_exact(NEW_PROMPT, timeout=timeout)
+    before = child.before
+    child.expect_exact(PROMPT, timeout=timeout)
+    return ANSI.sub("", before)
+
+
+def quit_chat(child: pexpect.spawn) -> str:
+    child.send(CTRL_D)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    return child.before
+
+
+def saved(home, name="last") -> dict:
+    return json.loads((home / "conversations" / f"{name}.json").read_text())
+
+
+def test_line_editing_history_and_multi_line_instructions(isolated_home, codegen2_gguf):
+    child = chat(isolated_home, "--model", str(codegen2_gguf), "-n", "8")
+    child.send("Assign 1 to x" + ALT_ENTER + "and 2 to y." + "\r")  # Alt-Enter: a new line, not a send
+    until_prompt(child)
+    child.send("/shw" + LEFT + "o" + "\r")  # Left and insert, as in a shell
+    assert "# Assign 1 to x\n# and 2 to y.\n" in until_prompt(child).replace("\r", "")
+    child.send(CTRL_L)  # clears the screen and redraws the prompt
+    child.expect_exact("\x1b[2J")
+    quit_chat(child)
+    assert saved(isolated_home)["turns"][0]["instruction"] == "Assign 1 to x\nand 2 to y."
+    assert (isolated_home / "chat_history").is_file()
+    again = chat(isolated_home, "--model", str(codegen2_gguf), "-n", "8")
+    again.send(UP)  # the history of the last session
+    again.expect_exact("/show")
+    again.send("\r")
+    assert "import numpy as np" in until_prompt(again)  # /show of this session's new conversation: the header
+    quit_chat(again)
+
+
+def test_tab_completes_commands_and_saved_names(isolated_home, codegen2_gguf):
+    child = chat(isolated_home, "--model", str(codegen2_gguf), "-n", "8")
+    child.send("/save my-first-program\r")
+    assert "Saved to" in until_prompt(child)
+    child.send("/lo" + TAB)
+    child.expect_exact("ad")  # completed to /load (completion runs beside typing: wait for it, as a user does)
+    child.send(" my-f" + TAB)
+    child.expect_exact("irst-program")
+    child.send("\r")
+    assert "Loaded 'my-first-program': no turns yet." in until_prompt(child)
+    quit_chat(child)
+
+
+def test_ctrl_d_leaves_the_shell_prompt_on_its_own_line(isolated_home, codegen2_gguf):
+    child = chat(isolated_home, "--model", str(codegen2_gguf), "-n", "8")
+    tail = quit_chat(child)
+    assert ANSI.sub("", tail).endswith("\n"), repr(tail[-40:])
+
+
+def test_run_and_test_happen_in_the_sandbox(isolated_home, codegen2_gguf, tmp_path):
+    outside = tmp_path / "written-by-the-program"
+    conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": [
+        {"instruction": "Define f.", "code": "def f(x):\n    return x * 2"},
+        {"instruction": "Write a file and print.",
+         "code": f"try:\n    open({str(outside)!r}, 'w').write('x')\nexcept OSError:\n    pass\nprint('ran', f(21))"},
+    ]}
+    (isolated_home / "conversations").mkdir(parents=True)
+    (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
+    child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume")
+    child.send("/run\r")
+    shown = until_prompt(child)
+    assert "ran 42" in shown and "Run: exit status 0" in shown
+    child.send("/test f(5)\r")
+    shown = until_prompt(child)
+    assert "\n10\n" in shown.replace("\r", "") and "Test: passed" in shown
+    child.send("/test assert f(2) == 5\r")
+    shown = until_prompt(child)
+    assert "AssertionError" in shown and "Test: failed" in shown and "runpy" not in shown
+    quit_chat(child)
+    if containment() == "bubblewrap":
+        assert not outside.exists()  # the program saw a file system of its own
+
+
+def test_a_long_answer_wraps_at_a_narrow_terminal(isolated_home):
+    """The embedded chat model at 28 columns: every character of its code reaches the screen."""
+    child = chat(isolated_home, "-n", "120", columns=28)
+    child.send("Write a Python function that returns the list of the squares of the numbers from 1 to 20.\r")
+    screen = until_prompt(child, timeout=180)
+    quit_chat(child)
+    code = saved(isolated_home)["turns"][0]["code"]
+    assert max(len(line) for line in code.splitlines()) > 28  # the test is about lines wider than the terminal
+
+    def squeezed(text: str) -> str:
+        return re.sub(r"\s+", "", text)
+
+    assert squeezed(code) in squeezed(screen) and "…" not in screen
