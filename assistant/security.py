@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import textwrap
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,10 @@ def findings(code: str, language: str = "python", lines: range | None = None) ->
     """
     if language != "python" or not code.strip():
         return []
-    from bandit.core import config, manager
+    with tempfile.TemporaryDirectory(prefix="cga-review-") as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bandit's plugin loader warns of its own deprecations
+        from bandit.core import config, manager
 
-    with tempfile.TemporaryDirectory(prefix="cga-review-") as folder:
         source = Path(folder) / "answer.py"
         source.write_text(textwrap.dedent(code), encoding="utf-8")
         checker = manager.BanditManager(config.BanditConfig(), "file", quiet=True)

@@ -57,4 +57,4 @@ def main() -> None:
     for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal was closed (there is none on Windows)
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _exit_on)
-    app()
+    app(prog_name="cga")  # also under `python -m cli`

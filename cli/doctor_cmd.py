@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from .errors import user_errors
+from .wording import plural
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -42,7 +43,7 @@ def doctor_command() -> None:
             "free memory unknown"
         console.print(f"GPU        {gpu.name}: {free}" + ("" if m.gpu_offload else " (unused by this build)"))
     installed = store.installed()
-    console.print(f"Installed  {len(installed)} model(s) in {store.models_dir()}"
+    console.print(f"Installed  {plural(len(installed), 'model')} in {store.models_dir()}"
                   + (": " + ", ".join(i.name for i in installed) if installed else ""))
     for pick in recommend(m):
         have = any(i.base == pick.model for i in installed)

@@ -14,6 +14,7 @@ from rich.table import Table
 from .errors import fail, stderr, user_errors
 from .options import GpuLayers, ModelOption, RemoteUrl, Threads
 from .progress import phase_progress
+from .wording import plural
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -104,7 +105,7 @@ def humaneval_command(
         results = humaneval.evaluate(problems, answer, samples, Limits(seconds=timeout),
                                      progress=lambda done, total: progress("problems", done, total), parallel=parallel)
     scores = humaneval.scores(results, ks)
-    table = Table(title=f"HumanEval: {generate.name}, {len(problems)} problems × {samples} samples, "
+    table = Table(title=f"HumanEval: {generate.name}, {plural(len(problems), 'problem')} × {plural(samples, 'sample')}, "
                         f"temperature {temperature}, top-p {top_p}", title_justify="left")
     for name in scores:
         table.add_column(name, justify="right")
@@ -164,7 +165,7 @@ def mtpb_command(
         report = mtpb.evaluate(problems, mtpb.model_answer(generate, Sampling(temperature, top_p)), modes,
                                Limits(seconds=timeout), progress=lambda done, total: progress("programs", done, total),
                                parallel=parallel)
-    table = Table(title=f"MTPB: {generate.name}, {len(problems)} problems, temperature {temperature}",
+    table = Table(title=f"MTPB: {generate.name}, {plural(len(problems), 'problem')}, temperature {temperature}",
                   title_justify="left")
     for m in modes:
         table.add_column(f"{m}-turn pass rate", justify="right")
@@ -206,7 +207,7 @@ def perplexity_command(
         for path in paths:
             rows.append(measure(path, files, window=window, threads=threads,
                                 progress=lambda done, total, p=path: progress(p.name[:11], done, total)))
-    table = Table(title=f"Perplexity on {len(files)} files in {folder}", title_justify="left")
+    table = Table(title=f"Perplexity on {plural(len(files), 'file')} in {folder}", title_justify="left")
     for column in ("model", "type", "tokens", "perplexity", "vs first"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in rows:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -72,19 +73,20 @@ def list_command(
         return
     free = available_memory() / 2**30
     bases = {m.base for m in models}
-    available = Table(title=f"Catalog: GB of memory needed per type; {free:.1f} GiB available now",
-                      title_justify="left")
+    # No vertical rules and no installed column (a mark on the name instead): the languages fit at 80 columns.
+    available = Table(title=f"Catalog: GB of memory needed per type; {free:.1f} GiB available now; ✓ installed",
+                      title_justify="left", box=box.SIMPLE_HEAD)
     available.add_column("name", no_wrap=True)
-    available.add_column("params", no_wrap=True)
-    available.add_column("languages", max_width=16, no_wrap=True, overflow="ellipsis")
-    for column in ("infill", "q4_k_m", "q8_0", "f16", "fits", "installed"):
+    available.add_column("size", no_wrap=True)
+    available.add_column("languages", overflow="fold", min_width=12)
+    for column in ("infill", "q4_k_m", "q8_0", "f16", "fits"):
         available.add_column(column, no_wrap=True)
     for entry in catalog.CATALOG:
         fits = [q for q in ("f16", "q8_0", "q4_k_m") if entry.memory_gb(q) <= free]
         available.add_row(
-            entry.name, f"{entry.params_b:g}B", entry.languages, "yes" if entry.infill else "no",
-            *(f"{entry.memory_gb(q):.1f}" for q in ("q4_k_m", "q8_0", "f16")),
-            fits[0] if fits else "no", "yes" if entry.name in bases else "",
+            entry.name + (" ✓" if entry.name in bases else ""), f"{entry.params_b:g}B", entry.languages,
+            "yes" if entry.infill else "no", *(f"{entry.memory_gb(q):.1f}" for q in ("q4_k_m", "q8_0", "f16")),
+            fits[0] if fits else "no",
         )
     console.print(available)
 

@@ -51,6 +51,8 @@ def evaluate(problems: list[dict], answer: Callable[[dict, int], str], samples: 
     """answer(problem, i) gives the i-th completion of a problem (up to `parallel` asked for at once); each is
     run against the tests."""
     jobs = [(problem, i) for problem in problems for i in range(samples)]
+    if progress:
+        progress(0, len(problems))  # at once: the first answer may take a while
     completions = in_order(lambda job: truncate(answer(*job)), jobs, parallel)
     results: dict[str, Result] = {}
     for (problem, i), completion in zip(jobs, completions):

@@ -140,6 +140,8 @@ def evaluate(problems: list[Problem], answer: Answer, modes: tuple[str, ...] = (
     # Pairs only: upstream problem 57 lists 6 outputs for its 5 inputs.
     jobs = [(problem, case, gold, mode) for problem in problems
             for case, gold in enumerate(problem.outputs[:len(problem.inputs)]) for mode in modes]
+    if progress:
+        progress(0, len(jobs))  # at once: the first program takes several answers
     programs = in_order(lambda job: build[job[3]](job[0], job[1], answer), jobs, parallel)
     for (problem, case, gold, mode), code in zip(jobs, programs):
         outcome = run_program(code, limits)

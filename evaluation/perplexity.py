@@ -41,6 +41,8 @@ def measure(model: Path, files: list[Path], *, window: int = 512, threads: int |
     engine = Engine(model, threads=threads, n_ctx=window)
     window = engine.n_ctx  # no longer than the model's own context
     nll, count = 0.0, 0
+    if progress:
+        progress(0, len(files))
     try:
         for done, path in enumerate(files):
             tokens = engine.tokenize(path.read_text(encoding="utf-8", errors="replace"))

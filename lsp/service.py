@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant import heap, prompts
+from assistant import heap, prompts, security
 from assistant.backend import MIN_ANSWER_TOKENS, Backend, Generation, Stats, open_backend, remote_url
 from assistant.model_choice import choose_model
 
@@ -349,9 +349,12 @@ class AssistantService:
                 backend = self.loaded()
                 self.editor.status("generating", self._model_name())
                 try:
-                    return self.run(refinement.ask, backend, instruction, max(self.settings.max_tokens, 256), cancel)
+                    code = self.run(refinement.ask, backend, instruction, max(self.settings.max_tokens, 256), cancel)
                 finally:
                     self.editor.status("ready", self._model_name())
+            for finding in security.findings(code, refinement.conversation.language):
+                self.editor.warn(f"cga: security: {finding}")  # a note, never a block
+            return code
 
         return self._apply(refinement, rewrite, f"Refine: {instruction[:60]}")
 

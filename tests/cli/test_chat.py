@@ -100,3 +100,22 @@ def test_a_user_directory_that_cannot_be_written_is_one_sentence(tmp_path, monke
         refused = run_cga(*command)
         assert refused.returncode == 1 and "point CGA_HOME at a writable folder" in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+def test_an_insecure_answer_gets_a_warning_and_is_kept(isolated_home):
+    """SmolLM2, asked for shell=True, writes it: one warning line, and the turn is kept all the same."""
+    result = run_cga("chat", "-n", "120", input="Write a Python function that runs a shell command given as a "
+                     "string, using subprocess.run with shell=True.\n")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Security:")]
+    assert warnings == ["Security: line 2: subprocess call with shell=True identified, security issue. "
+                        "(B602, high severity)"]
+    assert "shell=True" in saved(isolated_home)["turns"][0]["code"]
+
+
+def test_saved_names_leave_out_the_language_servers_refinements(isolated_home):
+    (isolated_home / "conversations").mkdir(parents=True)
+    for name in ("mine", "lsp-0123456789abcdef01234567"):
+        (isolated_home / "conversations" / f"{name}.json").write_text('{"version": 1}')
+    result = run_cga("chat", "-n", "8", input="/load nothing-here\n")
+    assert "(saved: mine)" in result.stderr

@@ -21,9 +21,9 @@ UP, LEFT, ALT_ENTER, TAB, CTRL_D, CTRL_L = "\x1b[A", "\x1b[D", "\x1b\r", "\t", "
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 
 
-def chat(home, *args: str, columns: int = 100) -> pexpect.spawn:
+def chat(home, *args: str, columns: int = 100, editor: str = "false") -> pexpect.spawn:
     env = {**os.environ, "CGA_HOME": str(home), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1",
-           "EDITOR": "false", "COLUMNS": str(columns)}
+           "EDITOR": editor, "VISUAL": "", "COLUMNS": str(columns)}
     child = pexpect.spawn(sys.executable, ["-m", "cli", "chat", *args], env=env, encoding="utf-8",
                           dimensions=(40, columns), timeout=120)
     until_prompt(child)
@@ -125,3 +125,21 @@ def test_a_long_answer_wraps_at_a_narrow_terminal(isolated_home):
         return re.sub(r"\s+", "", text)
 
     assert squeezed(code) in squeezed(screen) and "…" not in screen
+
+
+def test_edit_uses_the_users_editor_and_later_turns_see_the_edit(isolated_home, codegen2_gguf):
+    conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": [
+        {"instruction": "Define f.", "code": "def f(x):\n    return x * 2"}]}
+    (isolated_home / "conversations").mkdir(parents=True)
+    (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
+    child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume", editor="sed -i s/2/3/")
+    child.send("/edit\r")
+    assert "Updated the last answer (2 lines)" in until_prompt(child)
+    child.send("/test f(1)\r")
+    assert "\n3\n" in until_prompt(child).replace("\r", "")
+    quit_chat(child)
+    assert saved(isolated_home)["turns"][0]["code"] == "def f(x):\n    return x * 3"
+    failing = chat(isolated_home, "--model", str(codegen2_gguf), "--resume", editor="false")
+    failing.send("/edit\r")
+    assert "false did not finish cleanly; the answer is as it was." in until_prompt(failing)
+    quit_chat(failing)

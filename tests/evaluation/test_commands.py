@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +63,10 @@ def test_perplexity_side_by_side(quantizations, tmp_path):
     done = run_cga("eval", "perplexity", src, "-m", quantizations["f32"], "-m", quantizations["f16"],
                    "-m", quantizations["q8_0"], "--window", "128", "--json", out)
     assert done.returncode == 0, done.stderr
+    # Piped, progress comes as plain lines: a start and an end per model, with a count and a rate.
+    name = Path(quantizations["q8_0"]).name[:11]
+    assert f"{name}: 0/2 (0%)" in done.stderr.splitlines()
+    assert re.search(rf"^{re.escape(name)}: 2/2 \(100%\), [\d.]+/s, \d+ s in all$", done.stderr, re.M), done.stderr
     rows = json.loads(out.read_text())["results"]
     assert [r["file_type"] for r in rows] == ["f32", "f16", "q8_0"]
     assert len({r["tokens"] for r in rows}) == 1 and rows[0]["tokens"] > 1000  # the same tokens for every file

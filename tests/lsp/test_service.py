@@ -245,3 +245,13 @@ def test_a_refinement_of_code_the_user_edited_meanwhile_is_refused():
     with pytest.raises(RefineError, match="changed while the model wrote"):
         service.refine(URI, ((4, 6), (4, 6)), "Shorter.")
     assert editor.edits == []
+
+
+def test_a_refinement_with_an_insecure_pattern_is_applied_with_a_warning():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    backend.answer = lambda prompt: "def area(r):\n    return eval(str(math.pi * r * r))\n"
+    assert service.refine(URI, ((4, 6), (4, 6)), "Use eval.")["applied"]
+    assert [w for w in editor.warnings if "security" in w] == [
+        "cga: security: line 2: Use of possibly insecure function - consider using safer ast.literal_eval. "
+        "(B307, medium severity)"]
