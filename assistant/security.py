@@ -8,6 +8,7 @@ shown; low ones (an `import pickle`, an `assert`) would drown them out.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import textwrap
 import warnings
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SHOWN = ("MEDIUM", "HIGH")
+# bandit's plugin loader logs optional formatters it cannot load (sarif); a chat user has no use for that.
+for _name in ("stevedore", "bandit"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)

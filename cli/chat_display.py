@@ -33,8 +33,9 @@ def show_answer(chunks: Iterable[str], out: Console, *, markdown: bool, language
             out.file.write(text)
             out.file.flush()
         answer = "".join(parts)
-        out.file.write(("" if answer.endswith("\n") or not answer else "\n") + "\n")
-        out.file.flush()
+        if answer:  # an empty answer is explained on stderr; no separator for nothing
+            out.file.write(("" if answer.endswith("\n") else "\n") + "\n")
+            out.file.flush()
         return answer
     with Live(console=out, refresh_per_second=12, vertical_overflow="ellipsis") as live:
         for text in chunks:

@@ -92,15 +92,18 @@ def test_run_and_test_happen_in_the_sandbox(isolated_home, codegen2_gguf, tmp_pa
     outside = tmp_path / "written-by-the-program"
     conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": [
         {"instruction": "Define f.", "code": "def f(x):\n    return x * 2"},
-        {"instruction": "Write a file and print.",
-         "code": f"try:\n    open({str(outside)!r}, 'w').write('x')\nexcept OSError:\n    pass\nprint('ran', f(21))"},
+        {"instruction": "Write a file, reach the network and print.",
+         "code": f"try:\n    open({str(outside)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
+                 "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+                 "    print('network: reached')\nexcept OSError:\n    print('network: blocked')\n"
+                 "print('ran', f(21))"},
     ]}
     (isolated_home / "conversations").mkdir(parents=True)
     (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
     child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume")
     child.send("/run\r")
     shown = until_prompt(child)
-    assert "ran 42" in shown and "Run: exit status 0" in shown
+    assert "network: blocked" in shown and "ran 42" in shown and "Run: exit status 0" in shown
     child.send("/test f(5)\r")
     shown = until_prompt(child)
     assert "\n10\n" in shown.replace("\r", "") and "Test: passed" in shown

@@ -1,0 +1,55 @@
+"""One chat turn as the command line handles it, over a scripted backend: what is shown, said and kept.
+
+tests/cli/test_chat.py and test_chat_terminal.py run the whole command on real models.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from assistant.chat import ChatSession
+from assistant.conversation import PYTHON_HEADER, Conversation
+from cli.chat_cmd import _answer
+from cli.chat_commands import ChatState
+from tests.fake_backend import FakeBackend
+
+pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
+
+
+def turn(answer: str, max_tokens: int = 64) -> tuple[ChatState, str, str]:
+    """One instruction answered by a CodeGen-like model: (state, what stdout showed, what stderr said)."""
+    session = ChatSession(FakeBackend(answer, codegen=True), Conversation(header=PYTHON_HEADER), max_tokens=max_tokens)
+    state = ChatState(session, "last", Console(file=io.StringIO(), force_terminal=False))
+    return state, session, state.out
+
+
+def said(capsys) -> list[str]:
+    return capsys.readouterr().err.splitlines()
+
+
+def test_an_answer_the_program_rule_empties_is_explained_and_not_kept(capsys):
+    state, session, out = turn("# Then sort it\nnumbers.sort()\n")
+    _answer(state, "Make a list of numbers.", 64)
+    assert said(capsys) == [
+        "The model began a new step (a comment, a second function or print) without writing code for this one, "
+        "and the program rule cut it; say this step more simply, or /show the program so far. Nothing was added."]
+    assert session.conversation.turns == [] and out.file.getvalue() == ""
+
+
+def test_an_answer_cut_at_the_token_limit_is_kept_and_says_so(capsys):
+    state, session, out = turn("numbers = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]\n", max_tokens=20)
+    _answer(state, "Make a list of numbers.", 20)
+    assert said(capsys) == ["(Cut at 20 tokens; raise --max-tokens for a longer answer.)"]
+    assert session.conversation.turns[-1].code == "numbers = [1, 2, 3, "  # one character is one token here
+    assert out.file.getvalue() == "numbers = [1, 2, 3, \n\n"
+
+
+def test_an_insecure_answer_is_kept_with_one_warning_line(capsys):
+    state, session, _ = turn("value = eval(input())\n")
+    _answer(state, "Read a value.", 64)
+    assert said(capsys) == ["Security: line 1: Use of possibly insecure function - consider using safer "
+                            "ast.literal_eval. (B307, medium severity)"]
+    assert session.conversation.turns[-1].code == "value = eval(input())"
