@@ -32,7 +32,7 @@ class Stats:
     reused_tokens: int | None = None  # of the prompt, already in the cache (None: the server does not say)
     generated: int = 0
     # "end" (the model ended), "stop" (a stop string), "truncated" (the program rule cut the rest), "length" (it
-    # reached max_tokens) or "cancelled"
+    # reached max_tokens), "unsure" (a token under min_probability) or "cancelled"
     stop: str = "length"
     drafted: int = 0  # prompt lookup: tokens proposed from the context
     accepted: int = 0  # and accepted by the model
@@ -82,6 +82,12 @@ class Generation:
     truncate_program: bool = False
     inside_block: bool = False
     prompt_lookup: bool = False  # greedy only: draft from the context (refinement turns)
+    # Stop before the first token the model gives less than this probability (0: never), so a suggestion ends
+    # where the model stops being sure instead of running on into guesses. Local models only.
+    min_probability: float = 0.0
+    # The document this prompt is for: the local engine keeps the KV cache of the last few documents, so going
+    # back to a file does not read it all again. A server keeps its own cache.
+    cache_key: str | None = None
     cancel: threading.Event | None = None
 
     def filters(self) -> TextFilters:
@@ -136,8 +142,10 @@ def remote_url(flag: str | None) -> str | None:
 
 
 def open_backend(model: str | None = None, *, remote: str | None = None, threads: int | None = None,
-                 gpu_layers: str = "auto", n_ctx: int | None = None) -> tuple[Backend, str]:
-    """The backend for a command or the language server, and why it was chosen (to tell the user)."""
+                 gpu_layers: str = "auto", n_ctx: int | None = None, language: str | None = None
+                 ) -> tuple[Backend, str]:
+    """The backend for a command or the language server, and why it was chosen (to tell the user); language:
+    the document's, so that without a --model a Python file gets a Python model where one is installed."""
     from .config import load_config
 
     url = remote_url(remote)
@@ -150,5 +158,5 @@ def open_backend(model: str | None = None, *, remote: str | None = None, threads
     from .engine import Engine
     from .model_choice import choose_model
 
-    choice = choose_model(model)
+    choice = choose_model(model, language)
     return Engine(choice.path, threads=threads, gpu_layers=gpu_layers, n_ctx=n_ctx), choice.reason

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,82 +26,144 @@ from .backend import MIN_ANSWER_TOKENS, Answer, Generation, Stats, filter_stream
 from .errors import ModelLoadError, PromptTooLong
 from .prompt_lookup import greedy_tokens
 
+NO_GPU_BUILD = ("this llama-cpp-python has no GPU support, so it runs on the CPU (README, 'GPU builds', shows how to "
+                "install a CUDA or Metal build)")
+
 
 @dataclass(frozen=True)
 class Placement:
     gpu_layers: int
     n_layers: int
     threads: int
+    gpu_asked: bool = False  # layers were asked for the GPU explicitly (a number or "all")
 
     def describe(self) -> str:
         if self.gpu_layers == 0:
-            return f"CPU, {self.threads} threads"
+            return f"CPU, {self.threads} threads" + (f"; {NO_GPU_BUILD}" if self.gpu_asked else "")
         if self.gpu_layers >= self.n_layers:
             return f"all {self.n_layers} layers on the GPU"
         return f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {self.threads} CPU threads"
 
 
 def resolve_gpu_layers(setting: str, n_layers: int) -> int:
-    """'auto' (all on a GPU build, none otherwise), 'all', 'none' or a number."""
+    """'auto' (all on a GPU build, none otherwise), 'all', 'none' or a number; 0 on a build without a GPU, where
+    llama.cpp would take the number, run everything on the CPU and report layers it never offloaded."""
     setting = str(setting).lower()
     if setting == "none":
         return 0
     if setting in ("auto", "all"):
-        if setting == "auto" and not native.supports_gpu_offload():
-            return 0
-        return n_layers + 1  # + the output layer
-    try:
-        value = int(setting)
-    except ValueError:
-        raise ModelLoadError(f"--gpu-layers takes auto, all, none or a number, not '{setting}'.") from None
-    if value < 0:
-        raise ModelLoadError("--gpu-layers must not be negative.")
-    return min(value, n_layers + 1)
+        value = n_layers + 1  # + the output layer
+    else:
+        try:
+            value = int(setting)
+        except ValueError:
+            raise ModelLoadError(f"--gpu-layers takes auto, all, none or a number, not '{setting}'.") from None
+        if value < 0:
+            raise ModelLoadError("--gpu-layers must not be negative.")
+    return min(value, n_layers + 1) if native.supports_gpu_offload() else 0
 
 
-def lean_memory(path: Path) -> native.MemoryPlan:
-    """The engine's context settings: a third less memory than llama.cpp's defaults, at the same speed.
+def lean_memory(path: Path, *, on_gpu: bool = False) -> native.MemoryPlan:
+    """The engine's context settings on a CPU: a third less memory than llama.cpp's defaults, and faster.
 
-    Measured on codegen-350M Q4_K_M, 2,048-token context, 1,700-token prompt
-    (633 -> 441 MiB resident with 128-token micro-batches, prefill 7.2 -> 6.3 s,
-    decode unchanged; 32-token micro-batches save 20 MiB more):
+    Measured by bench/context_settings_bench.py (codegen-350M Q4_K_M, 2,048-token
+    context, 1,536-token cold prefill, 2 threads; peak resident memory of the process):
+
+        micro-batch  K cache  weights  prefill tok/s  decode tok/s  peak MiB
+        512          f16      mapped   547            119           635   (llama.cpp's defaults)
+        512          q8_0     read     566            110           507
+        256          q8_0     read     586            118           463
+        128          q8_0     read     575            118           440   <- chosen
+        64           q8_0     read     481            109           430
+        32           q8_0     read     409            115           422   (before: 30 % slower prefill for 18 MiB)
+
     - Read the weights instead of mapping them: llama.cpp repacks Q4_K weights
       for faster matmuls, and a mapped file keeps the original pages resident
       beside the repacked copy. A file too big for half the free RAM stays
       mapped, so the OS can page it.
-    - Micro-batches of 32 tokens: a sixteenth of the attention scratch of 512
-      (prompt speed against 128 within the noise on 2 cores).
+    - Micro-batches of 128 tokens: the fastest prefill within the noise of 256,
+      a quarter of the attention scratch of 512.
     - An 8-bit K cache (V stays f16: a quantized V needs flash attention,
       which decodes 2.6x slower on the CPU here).
+    On a GPU none of this applies: llama.cpp's own settings, since small
+    micro-batches starve a GPU's prefill and its memory is not the host's.
     """
+    if on_gpu:
+        return native.MemoryPlan()
     free = psutil.virtual_memory().available
-    return native.MemoryPlan(use_mmap=path.stat().st_size > free / 2, n_ubatch=32, quantized_keys=True)
+    return native.MemoryPlan(use_mmap=path.stat().st_size > free / 2, n_ubatch=128, quantized_keys=True)
+
+
+PREFILL_CHUNK = 128  # tokens read between two looks at the cancel event: about 0.2 s of codegen-350M on 2 cores
+KEEP_CACHES_BYTES = 256 * 2**20  # other documents' KV caches kept: about 3 files of 1,500 tokens with codegen-350M
+
+
+def _shared(a: tuple[int, ...] | list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 class Engine:
     def __init__(self, path: Path, *, threads: int | None = None, gpu_layers: str = "auto",
-                 n_ctx: int | None = None) -> None:
+                 n_ctx: int | None = None, keep_bytes: int = KEEP_CACHES_BYTES) -> None:
         if threads is not None and not 1 <= threads <= MAX_THREADS:
             raise ModelLoadError(f"{threads} threads is more than llama.cpp can run (1–{MAX_THREADS}); "
                                  f"this machine has {os.cpu_count()} CPU threads.")
         self.info: ModelInfo = read_model_info(path)
         n_layers = self.info.block_count
         threads = threads or max(1, (os.cpu_count() or 2))
-        self.placement = Placement(resolve_gpu_layers(gpu_layers, n_layers), n_layers, threads)
+        self.placement = Placement(resolve_gpu_layers(gpu_layers, n_layers), n_layers, threads,
+                                   gpu_asked=str(gpu_layers).lower() not in ("auto", "none", "0"))
         self.n_ctx = min(n_ctx, self.info.context_length) if n_ctx else self.info.context_length
         try:
             self.llm = native.load_model(path, n_ctx=self.n_ctx, n_threads=threads,
-                                         n_gpu_layers=self.placement.gpu_layers, memory=lean_memory(path))
+                                         n_gpu_layers=self.placement.gpu_layers,
+                                         memory=lean_memory(path, on_gpu=self.placement.gpu_layers > 0))
         except ValueError as exc:
             raise ModelLoadError(
                 f"llama.cpp could not load {path}; the file is corrupt or not a supported GGUF. "
                 f"({native.recent_log(2)})"
             ) from exc
         self.pieces = native.piece_table(self.llm)
+        self.keep_bytes = keep_bytes
+        self.kept: OrderedDict[str, native.SavedCache] = OrderedDict()  # other documents' caches, latest last
+        self.cache_key: str | None = None  # the document whose prompt the KV cache holds now
         heap.tidy()  # llama.cpp's load buffers, before they set the process's high-water mark
 
     def describe(self) -> str:
         return self.placement.describe()
+
+    def _switch_to(self, key: str | None, prompt: list[int]) -> None:
+        """Documents take turns in one KV cache: before another document's prompt, keep the one there and bring
+        back the new one's, where that saves reading it again."""
+        if key is None or key == self.cache_key:
+            return
+        if self.cache_key is not None and self.llm.n_tokens:
+            self._keep(self.cache_key, native.save_cache(self.llm))
+        self.cache_key = key
+        saved = self.kept.pop(key, None)
+        if saved is not None and _shared(saved.tokens, prompt) > native.cached_prefix(self.llm, prompt):
+            native.restore_cache(self.llm, saved)
+
+    def _read(self, prompt: list[int], cached: int, cancel: threading.Event) -> bool:
+        """Prefill all of the prompt but its last token (generation decodes that one to sample from) in chunks, so
+        that a cancel (the next keystroke) takes effect within one chunk instead of after the whole prompt; what
+        was read stays cached for the prompt that comes next. False if cancelled."""
+        native.keep_cached(self.llm, cached)  # what differs from the cache goes
+        for start in range(cached, len(prompt) - 1, PREFILL_CHUNK):
+            if cancel.is_set():
+                return False
+            self.llm.eval(prompt[start:min(start + PREFILL_CHUNK, len(prompt) - 1)])
+        return not cancel.is_set()
+
+    def _keep(self, key: str, saved: native.SavedCache) -> None:
+        self.kept[key] = saved
+        while sum(len(s.data) for s in self.kept.values()) > self.keep_bytes:
+            self.kept.popitem(last=False)  # the document left longest ago
 
     def tokenize(self, text: str, *, special: bool = False) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
@@ -119,14 +183,20 @@ class Engine:
             raise PromptTooLong(
                 f"The prompt is {len(prompt)} tokens but the model's context is {self.n_ctx}; shorten it."
             )
+        self._switch_to(options.cache_key, prompt)
         stats.prompt_tokens = len(prompt)
         stats.reused_tokens = native.cached_prefix(self.llm, prompt)
+        if options.cancel is not None and not self._read(prompt, stats.reused_tokens, options.cancel):
+            stats.stop = "cancelled"
+            return
         yield from filter_stream(self._text(prompt, options, stats, min(options.max_tokens, room)), options, stats)
 
     def _text(self, prompt: list[int], options: Generation, stats: Stats, max_tokens: int) -> Iterator[str]:
         """Raw text, token by token; multi-byte characters split across tokens come out whole."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        if options.prompt_lookup and options.temperature == 0:
+        lookup = options.prompt_lookup and options.temperature == 0
+        sure = 0.0 if lookup else options.min_probability  # drafted tokens are not sampled from the last logits
+        if lookup:
             tokens = greedy_tokens(self.llm, prompt, stats)
         else:
             tokens = self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p,
@@ -134,6 +204,9 @@ class Engine:
         for token in tokens:
             if native.is_end_of_generation(self.llm, token):
                 stats.stop = "end"
+                break
+            if sure and native.probability_of(self.llm, token) < sure:
+                stats.stop = "unsure"
                 break
             stats.generated += 1
             yield decoder.decode(self.pieces[token])

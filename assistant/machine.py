@@ -11,6 +11,8 @@ import psutil
 
 from core import native
 
+from .speed_probe import Estimate, Probe, estimate
+
 
 @dataclass(frozen=True)
 class Gpu:
@@ -75,37 +77,81 @@ def inspect() -> Machine:
 BEST_FIRST = ("codegen25-7b-mono", "codegen-16B-mono", "codegen-6B-mono", "codegen-2B-mono", "codegen-350M-mono")
 
 
+EDITOR_WARM_S, EDITOR_COLD_S = 0.5, 3.0  # as-you-type: a suggestion while still typing; a new file soon after
+CHAT_DECODE_TPS = 5.0  # chat: about reading speed
+TYPES_BEST_FIRST = ("q8_0", "q4_k_m")
+
+
 @dataclass(frozen=True)
 class Recommendation:
     use: str  # "editor" or "chat"
     model: str
     quant: str
     memory_gb: float
+    estimate: Estimate
     why: str
 
 
-def recommend(machine: Machine) -> list[Recommendation]:
-    """The best CodeGen model for completion as you type, and for chat, in the memory there is.
+def memory_budget_gb(machine: Machine) -> tuple[float, str]:
+    """60 % of what is free now (the editor and the rest keep running), or of the free VRAM on a GPU."""
+    on_gpu = machine.gpu_offload and any(g.free_bytes for g in machine.gpus)
+    free = max(g.free_bytes or 0 for g in machine.gpus) if on_gpu else machine.available_memory
+    return free * 0.6 / 1e9, "free VRAM" if on_gpu else "free RAM"
 
-    Memory budget: 60 % of what is free now (the editor and the rest keep
-    running), or of the free VRAM when llama.cpp can use a GPU. As-you-type
-    completion on a CPU wants small models (latency grows with size); chat
-    can wait for a bigger one.
+
+def meets(use: str, estimate: Estimate) -> bool:
+    if use == "editor":
+        return estimate.warm_s <= EDITOR_WARM_S and estimate.cold_s <= EDITOR_COLD_S
+    return estimate.decode_tps >= CHAT_DECODE_TPS
+
+
+def best_type(entry, use: str, measured: Probe, budget_gb: float) -> tuple[str, Estimate] | None:
+    """The most faithful type of a catalog entry that fits the memory and meets the use's budget here."""
+    for quant in TYPES_BEST_FIRST:
+        guess = estimate(measured, entry.params_b, entry.file_gb(quant))
+        if entry.memory_gb(quant) <= budget_gb and meets(use, guess):
+            return quant, guess
+    return None
+
+
+def recommend(machine: Machine, measured: Probe) -> list[Recommendation]:
+    """The best Python model for completion as you type, and for chat, by measured speed and the memory there is.
+
+    As you type: a warm single-line suggestion within EDITOR_WARM_S and a cold one within EDITOR_COLD_S; chat:
+    at least CHAT_DECODE_TPS. When nothing meets a budget, the smallest model, saying so.
     """
     from models.catalog import lookup
 
-    on_gpu = machine.gpu_offload and any(g.free_bytes for g in machine.gpus)
-    budget = (max(g.free_bytes or 0 for g in machine.gpus) if on_gpu else machine.available_memory) * 0.6 / 1e9
-    where = "free VRAM" if on_gpu else "free RAM"
+    budget, where = memory_budget_gb(machine)
     picks = []
-    for use, limit in (("editor", None if on_gpu else 2.7), ("chat", None)):
+    for use in ("editor", "chat"):
+        goal = (f"a suggestion in {EDITOR_WARM_S:g} s, a new file in {EDITOR_COLD_S:g} s" if use == "editor"
+                else f"{CHAT_DECODE_TPS:g} tokens/s")
         for name in BEST_FIRST:
             entry = lookup(name)
-            quant = next((q for q in ("q8_0", "q4_k_m") if entry.memory_gb(q) <= budget), None)
-            if quant and (limit is None or entry.params_b <= limit):
-                picks.append(Recommendation(
-                    use, name, quant, entry.memory_gb(quant),
-                    f"the best Python model whose {quant} fits in 60 % of the {where} ({budget:.1f} GB)"
-                    + ("" if limit is None else "; at most 2.7B parameters for as-you-type latency on a CPU")))
+            found = best_type(entry, use, measured, budget)
+            if found:
+                quant, guess = found
+                picks.append(Recommendation(use, name, quant, entry.memory_gb(quant), guess,
+                                            f"the best Python model that meets {goal} here and fits in 60 % of the "
+                                            f"{where} ({budget:.1f} GB)"))
                 break
+        else:
+            entry = lookup(BEST_FIRST[-1])
+            picks.append(Recommendation(use, entry.name, "q4_k_m", entry.memory_gb("q4_k_m"),
+                                        estimate(measured, entry.params_b, entry.file_gb("q4_k_m")),
+                                        f"the smallest; nothing meets {goal} on this machine"))
     return picks
+
+
+def pull_type(entry, machine: Machine, measured: Probe) -> tuple[str, str]:
+    """The type `models pull NAME` installs when none is given, and why: the most faithful that meets the
+    as-you-type budget here, else the chat budget, else the smallest."""
+    budget, _ = memory_budget_gb(machine)
+    for use, what in (("editor", "as you type"), ("chat", "for chat")):
+        found = best_type(entry, use, measured, budget)
+        if found:
+            quant, guess = found
+            return quant, (f"the most faithful type fast enough {what} here (estimated: a suggestion "
+                           f"{guess.warm_s:.2f} s, {guess.decode_tps:.0f} tokens/s)")
+    return "q4_k_m", "the smallest type; this machine is slow for this model (see cga doctor)"

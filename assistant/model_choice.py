@@ -35,8 +35,9 @@ def embedded_default() -> Path:
     return path
 
 
-def choose_model(model: str | None) -> Choice:
-    """A path, an installed model's name, else the best installed CodeGen model, else the embedded default."""
+def choose_model(model: str | None, language: str | None = None) -> Choice:
+    """A path, an installed model's name, else the best installed CodeGen model (for the language, if given),
+    else the embedded default."""
     from models import catalog, store
 
     if model:
@@ -59,9 +60,10 @@ def choose_model(model: str | None) -> Choice:
             f"No model named '{model}' is installed in {store.models_dir()}.{hint} Pass the path of a .gguf "
             "file, `cga models pull` a catalog model (`cga models list --all`), or `cga models import` your own."
         )
-    best = store.best_codegen()
+    best = store.best_codegen(language)
     if best is not None:
-        return Choice(store.checked(best).path, f"the largest installed CodeGen model, '{best.name}'")
+        suited = f" for {language}" if language and store.trained_for(best.base, language) else ""
+        return Choice(store.checked(best).path, f"the largest installed CodeGen model{suited}, '{best.name}'")
     return Choice(
         embedded_default(),
         "using the embedded SmolLM2-135M-Instruct (not a CodeGen model); for better code, "

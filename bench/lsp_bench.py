@@ -3,8 +3,9 @@
 A random-weight codegen-350M-shaped model at Q4_K_M, a 1,500-token Python
 file, a one-character edit before each request; single-line and 32-token
 multi-line completions, cold (a file the server has not seen) and warm (the
-same file after an edit); prompt tokens recomputed per warm request (from the
-server's own log lines) and the server's resident memory.
+same file after an edit) and back to a file after completing in another one;
+where a request's time goes (from the server's own log lines), prompt tokens
+recomputed per warm request and the server's resident memory.
 
     python bench/lsp_bench.py --threads 2 --repeat 5              # the server's default window
     python bench/lsp_bench.py --threads 2 --repeat 5 --context 2048  # CodeGen's whole context
@@ -67,6 +68,7 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
     client.initialized(types.InitializedParams())
     results: dict[str, list[float]] = {}
     recomputed: list[int] = []
+    breakdown: dict[str, list[dict[str, float]]] = {}
     tag = 0
     for kind, tail in (("single-line", SINGLE), ("32-token multi-line", MULTI)):
         for phase in ("cold", "warm"):
@@ -96,17 +98,49 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
                     context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
                 results[f"{kind} {phase}"].append(time.perf_counter() - start)
                 await asyncio.sleep(0.2)
+                last = [m for m in logs if "completion: prompt" in m][-1]
+                times = {k: float(v) for k, v in re.findall(r"(waited|prompt built|first text|generated|request) "
+                                                           r"([\d.]+) s", last)}
+                breakdown.setdefault(f"{kind} {phase}", []).append(
+                    {**times, "client": results[f"{kind} {phase}"][-1]})
                 if phase == "warm":
-                    last = [m for m in logs if "completion: prompt" in m][-1]
                     prompt, reused = map(int, re.search(r"prompt (\d+) tokens, (\d+) reused", last).groups())
                     recomputed.append(prompt - reused)
+    # Back to a file after another one: the server keeps the last documents' KV caches (assistant/engine.py).
+    results["single-line back to a file"] = []
+    for _ in range(repeat):
+        opened = []
+        for _ in range(2):
+            tag += 1
+            uri, text = f"file:///bench/file_{tag}.py", python_file(tag) + f"# request {tag}\n" + SINGLE
+            client.text_document_did_open(types.DidOpenTextDocumentParams(
+                types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+            lines = text.split("\n")
+            await client.text_document_inline_completion_async(types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri),
+                position=types.Position(len(lines) - 1, len(lines[-1])),
+                context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
+            opened.append((uri, lines))
+        uri, lines = opened[0]  # the first file again, one character later
+        line, col = len(lines) - 1, len(lines[-1])
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, col), types.Position(line, col)), text="x")]))
+        start = time.perf_counter()
+        await client.text_document_inline_completion_async(types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri), position=types.Position(line, col + 1),
+            context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
+        results["single-line back to a file"].append(time.perf_counter() - start)
+        await asyncio.sleep(0.2)
     rss = next(int(line.split()[1]) for line in Path(f"/proc/{client._server.pid}/status").read_text().splitlines()
                if line.startswith("VmRSS")) / 1024
     prompt_tokens = int(re.search(r"prompt (\d+) tokens", [m for m in logs if "completion: prompt" in m][-1]).group(1))
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    return {"latency": results, "recomputed": recomputed, "rss_mib": rss, "prompt_tokens": prompt_tokens}
+    return {"latency": results, "recomputed": recomputed, "rss_mib": rss, "prompt_tokens": prompt_tokens,
+            "breakdown": breakdown}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -134,6 +168,16 @@ def main() -> None:
     print("| completion | p50 | p95 |\n|---|---|---|")
     for name, values in out["latency"].items():
         print(f"| {name} | {statistics.median(values):.2f} s | {percentile(values, 0.95):.2f} s |")
+    print("\nWhere a request's time goes (p50, seconds): the model to its first text and to its end, the service's "
+          "whole request, and the client's wait (the rest is the protocol: reading, JSON, the pipe)\n")
+    print("| completion | waited | prompt built | first text | generated | service | client | protocol |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, rows in out["breakdown"].items():
+        p50 = {k: statistics.median(r.get(k, 0.0) for r in rows) for k in
+               ("waited", "prompt built", "first text", "generated", "request", "client")}
+        print(f"| {name} | {p50['waited']:.3f} | {p50['prompt built']:.3f} | {p50['first text']:.3f} | "
+              f"{p50['generated']:.3f} | {p50['request']:.3f} | {p50['client']:.3f} | "
+              f"{statistics.median(r['client'] - r.get('request', 0.0) for r in rows):.3f} |")
     print(f"\nPrompt tokens recomputed per warm request: max {max(out['recomputed'])}, "
           f"median {statistics.median(out['recomputed'])}")
     print(f"Server resident memory: {out['rss_mib']:.0f} MiB")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
 from rich.console import Console
 
 from .errors import user_errors
+from .options import Threads
 from .wording import plural
 
 console = Console(highlight=False, soft_wrap=True)
@@ -22,8 +26,12 @@ def register(app) -> None:
 
 
 @user_errors
-def doctor_command() -> None:
+def doctor_command(
+    threads: Threads = None,
+    probe_again: Annotated[bool, typer.Option("--probe", help="Measure this machine's speed again.")] = False,
+) -> None:
     from assistant.machine import inspect, recommend
+    from assistant.speed_probe import probe
     from models import store
 
     m = inspect()
@@ -31,7 +39,7 @@ def doctor_command() -> None:
                   f"{', '.join(m.cpu_features) or 'no SIMD features'}")
     simd = {"AVX2", "NEON", "AVX512"} & {f.split("=")[0] for f in m.cpu_features}
     if not simd and m.cpu_features:
-        console.print("           [yellow]no AVX2 or NEON: expect slow generation; prefer the 350M model[/]")
+        console.print("           no AVX2 or NEON: expect slow generation; prefer the 350M model", style="yellow")
     console.print(f"Memory     {m.total_memory / 2**30:.1f} GiB, {m.available_memory / 2**30:.1f} GiB available")
     if m.gpu_offload:
         console.print(f"GPU build  llama.cpp built with {', '.join(m.gpu_backends) or 'a GPU backend'}")
@@ -45,7 +53,14 @@ def doctor_command() -> None:
     installed = store.installed()
     console.print(f"Installed  {plural(len(installed), 'model')} in {store.models_dir()}"
                   + (": " + ", ".join(i.name for i in installed) if installed else ""))
-    for pick in recommend(m):
+    with console.status("Measuring this machine's speed with the embedded model…"):
+        measured = probe(threads, fresh=probe_again)
+    console.print(f"Speed      {measured.prefill_tps:,.0f} tokens/s reading a prompt, {measured.decode_tps:,.0f} "
+                  f"writing, with SmolLM2-135M ({measured.key}; cga doctor --probe measures again)")
+    for pick in recommend(m, measured):
         have = any(i.base == pick.model for i in installed)
-        console.print(f"For {pick.use:<6} {pick.model}:{pick.quant} ({pick.memory_gb:.1f} GB) — {pick.why}."
+        guess = pick.estimate
+        console.print(f"For {pick.use:<6} {pick.model}:{pick.quant} ({pick.memory_gb:.1f} GB) — {pick.why}; "
+                      f"estimated here: a suggestion {guess.warm_s:.2f} s, in a new file {guess.cold_s:.1f} s, "
+                      f"{guess.decode_tps:.0f} tokens/s."
                       + ("" if have else f" Get it: cga models pull {pick.model}:{pick.quant}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -112,8 +113,18 @@ def pull_command(
     force: Annotated[bool, typer.Option("--force", help="Pull again even if installed.")] = False,
     threads: Threads = None,
 ) -> None:
+    from models import catalog
     from models.install import pull
 
+    base, _, quant = name.partition(":")
+    entry = catalog.lookup(base)
+    if entry is not None and not quant and not os.environ.get("HF_HUB_OFFLINE"):  # offline: pull refuses at once
+        from assistant.machine import inspect, pull_type
+        from assistant.speed_probe import probe
+
+        quant, why = pull_type(entry, inspect(), probe(threads))
+        stderr.print(f"Type {quant}: {why}; {base}:q4_k_m or :q8_0 picks one.")
+        name = f"{base}:{quant}"
     with phase_progress() as progress:
         model = pull(name, revision=revision, threads=threads, keep_download=keep_download, force=force,
                      progress=progress, say=lambda text: stderr.print(text))

@@ -1,13 +1,14 @@
 """Progress for long work: a line per phase (reading, writing, downloading, problems…) with a count, a rate and
 the time left.
 
-At a terminal the lines are live bars, removed when done. Piped or in a log, they are plain lines: one when a
-phase starts, one at most every PLAIN_EVERY seconds, and one when it ends, so a long run is never silent and
-never floods the log.
+At a terminal the lines are live bars, removed when done. Piped or in a log, they are plain lines, one at most
+every CGA_PROGRESS_EVERY seconds (default 10) and one when the phase ends, for phases that run that long: a long
+run is never silent, a quick one (or one that fails at once with its one-sentence error) adds nothing.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,14 @@ from rich.text import Text
 
 from .errors import stderr
 
-PLAIN_EVERY = 10.0  # seconds
+PLAIN_EVERY = 10.0  # seconds; CGA_PROGRESS_EVERY overrides
+
+
+def plain_every() -> float:
+    try:
+        return max(0.0, float(os.environ.get("CGA_PROGRESS_EVERY", PLAIN_EVERY)))
+    except ValueError:
+        return PLAIN_EVERY
 
 
 def compact(n: float) -> str:
@@ -79,11 +87,13 @@ def phase_progress() -> Iterator[Callable[[str, int, int], None]]:
             yield report
         return
     phases: dict[str, _Phase] = {}
+    every = plain_every()
 
     def report(phase: str, done: int, total: int) -> None:
-        now = time.monotonic()
         state = phases.setdefault(phase, _Phase())
-        if state.said and now - state.said < PLAIN_EVERY and done < total:
+        now = time.monotonic()
+        last = state.said or state.started
+        if now - last < every and not (done >= total and state.said):
             return
         state.said = now
         stderr.print(plain_line(phase, done, total, now - state.started))

@@ -15,6 +15,7 @@ ENDINGS = {
     "stop": "stopped at a --stop text",
     "truncated": "cut where the next part of the program began",
     "length": "reached the token limit",
+    "unsure": "stopped where the model was no longer sure",
     "cancelled": "stopped by you",
 }
 

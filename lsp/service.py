@@ -35,6 +35,10 @@ CACHE_SIZE = 64
 ALTERNATIVES = 4  # suggestions asked for when the user wants others (next/previous): the greedy one, then samples
 ALTERNATIVE_TEMPERATURE = 0.5  # measured on SmolLM2: at 0.7 most samples drift off the document's indentation
 SINGLE_LINE_TOKENS = 48
+MAX_LOADED = 2  # models kept loaded at once: a Python (mono) one and a multi-language one
+# The first suggestion in a file the model has not read yet reads at most this much of it (a few tenths of a
+# second instead of seconds); the whole window is read behind it, and later suggestions use all of it.
+FIRST_WINDOW_TOKENS = 256
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,16 @@ class Editor(Protocol):
 
 
 class BackendLoader:
-    """Opens the model the settings name: a team's server, or a local model. Tests give a fake one."""
+    """Opens the model the settings name: a team's server, or a local model (without a model setting, the one
+    best suited to the document's language). Tests give a fake one."""
 
-    def label(self, settings: Settings) -> str:
-        """What is about to load, for the progress title; raises the user's error early (an unknown model)."""
-        return remote_url(settings.remote_url) or choose_model(settings.model).path.name
+    def label(self, settings: Settings, language: str) -> str:
+        """What is about to load, for the progress title and as its key; raises the user's error early."""
+        return remote_url(settings.remote_url) or choose_model(settings.model, language).path.name
 
-    def open(self, settings: Settings) -> tuple[Backend, str]:
+    def open(self, settings: Settings, language: str) -> tuple[Backend, str]:
         return open_backend(settings.model, remote=settings.remote_url, threads=settings.threads,
-                            gpu_layers=settings.layers, n_ctx=settings.context_tokens)
+                            gpu_layers=settings.layers, n_ctx=settings.context_tokens, language=language)
 
 
 def _direct(fn: Callable[..., Any], *args: Any) -> Any:
@@ -96,44 +101,57 @@ class AssistantService:
         self.run = run
         self.base_settings = settings  # from the command line; the editor's settings go on top
         self.settings = settings
-        self.backend: Backend | None = None
-        self.backend_settings = settings  # what the loaded backend was opened with
+        self.backend: Backend | None = None  # the one that served last
+        self.backends: OrderedDict[str, Backend] = OrderedDict()  # loaded, by what label() names, latest last
+        self.backend_settings = settings  # what the loaded backends were opened with
         self.generation_lock = threading.Lock()
         self.state = threading.Lock()
         self.in_flight: threading.Event | None = None  # the completion or warm-up being generated
         self.by_request: dict[object, threading.Event] = {}  # cancel events of requests being served
         self.cancelled: set[object] = set()  # ids named by $/cancelRequest while they ran
         self.cache: OrderedDict[tuple, list[str]] = OrderedDict()  # the greedy answer (or none) per prompt
+        self.read: set[str] = set()  # documents whose whole window the model has read (warm from now on)
 
     # -- the model -----------------------------------------------------------------------------------------
 
-    def loaded(self) -> Backend:
-        """The backend, (re)opened for the current settings. Callers hold generation_lock."""
+    def loaded(self, language: str = "") -> Backend:
+        """The backend for a document's language, (re)opened for the current settings. Callers hold
+        generation_lock."""
         with self.state:
             settings = self.settings
-        if self.backend is not None and self.backend_settings.reload_needed(settings):
-            backend, self.backend = self.backend, None
-            self.run(backend.close)
-        if self.backend is None:
-            self.backend_settings = settings
-            try:
-                what = self.loader.label(settings)
-            except Exception as exc:
-                self.editor.status("error", None, str(exc))
-                raise
-            self.editor.status("loading", None, what)
-            token = self.editor.begin_progress(f"Loading {what}")
-            try:
-                self.backend, reason = self.run(self.loader.open, settings)
-            except Exception as exc:
-                self.editor.status("error", None, str(exc))
-                raise
-            finally:
-                if token is not None:
-                    self.editor.end_progress(token, "Model loaded")
-            self.editor.status("ready", self.backend.info.name)
-            self.editor.log(f"cga: {self.backend.info.name} ({reason}); {self.backend.describe()}", important=True)
-        return self.backend
+        if self.backends and self.backend_settings.reload_needed(settings):
+            self._close_all()
+        self.backend_settings = settings
+        try:
+            what = self.loader.label(settings, language)
+        except Exception as exc:
+            self.editor.status("error", None, str(exc))
+            raise
+        if what in self.backends:
+            self.backends.move_to_end(what)
+            self.backend = self.backends[what]
+            return self.backend
+        self.editor.status("loading", None, what)
+        token = self.editor.begin_progress(f"Loading {what}")
+        try:
+            backend, reason = self.run(self.loader.open, settings, language)
+        except Exception as exc:
+            self.editor.status("error", None, str(exc))
+            raise
+        finally:
+            if token is not None:
+                self.editor.end_progress(token, "Model loaded")
+        self.backends[what] = self.backend = backend
+        while len(self.backends) > MAX_LOADED:
+            self.run(self.backends.popitem(last=False)[1].close)
+        self.editor.status("ready", backend.info.name)
+        self.editor.log(f"cga: {backend.info.name} ({reason}); {backend.describe()}", important=True)
+        return backend
+
+    def _close_all(self) -> None:
+        while self.backends:
+            self.run(self.backends.popitem()[1].close)
+        self.backend = None
 
     def _model_name(self) -> str | None:
         return self.backend.info.name if self.backend is not None else None
@@ -159,9 +177,7 @@ class AssistantService:
             self.settings = settings
 
     def close(self) -> None:
-        if self.backend is not None:
-            backend, self.backend = self.backend, None
-            self.run(backend.close)
+        self._close_all()
 
     # -- who runs: the latest request wins -------------------------------------------------------------------
 
@@ -224,12 +240,27 @@ class AssistantService:
         with self.generation_lock:
             if cancel.is_set():
                 return
-            backend = self.loaded()
+            backend = self.loaded(document.language)
             tokens = self._prompt(backend, document.text, len(document.text), "")
             if tokens:
-                self.run(_complete_text, backend, tokens, Generation(max_tokens=1, cancel=cancel))
+                self.run(_complete_text, backend, tokens, Generation(max_tokens=1, cancel=cancel, cache_key=uri))
+            if cancel.is_set():
+                return  # a request came: it reads what it needs, and this resumes after it
+            with self.state:
+                self.read.add(uri)
         self.editor.log(f"cga: warmed the cache with {len(tokens)} tokens of {uri}")
         heap.tidy()
+
+    def _warm_quietly(self, uri: str) -> None:
+        try:
+            self.warm(uri)
+        except Exception as exc:  # noqa: BLE001  (background work: logged, never raised into the void)
+            self.editor.log(f"cga: reading {uri} failed: {exc!r}")
+
+    def forget(self, uri: str) -> None:
+        """The editor closed a document: the next time it opens, it is a new file to the model."""
+        with self.state:
+            self.read.discard(uri)
 
     def complete_at(self, uri: str, position: Position, count: int = 1,
                     request_id: object = None) -> tuple[list[str], Context] | None:
@@ -244,7 +275,8 @@ class AssistantService:
         ctx = context_at(document.text, offset)
         if not ctx.prefix.strip():
             return None  # nothing before the cursor to go on (the top of a file, an empty one)
-        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline)  # the exact prompt, not just its tail
+        # The exact prompt, not just its tail, and the language, which may choose another model.
+        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, document.language)
         if count == 1:  # alternatives are sampled afresh each time they are asked for
             with self.state:
                 cached = self.cache.get(key)
@@ -252,24 +284,38 @@ class AssistantService:
                     self.cache.move_to_end(key)
             if cached is not None:
                 return cached, ctx
+        arrived = time.perf_counter()
         cancel = self.take_turn(request_id)
         if settings.debounce_ms and cancel.wait(settings.debounce_ms / 1000):
             return None  # a newer keystroke came within the debounce time
         with self.generation_lock:
             if cancel.is_set():
                 return None
-            backend = self.loaded()
+            backend = self.loaded(document.language)
             started = time.perf_counter()
             tokens = self._prompt(backend, document.text, offset, ctx.suffix)
+            with self.state:
+                first = uri not in self.read and len(tokens) > FIRST_WINDOW_TOKENS
+                if uri not in self.read and not first:
+                    self.read.add(uri)  # it all fits the first window: reading it is reading all of it
+            if first:
+                tokens = self._prompt(backend, document.text, offset, ctx.suffix, FIRST_WINDOW_TOKENS)
+            prompted = time.perf_counter()
             self.editor.status("generating", self._model_name())
             try:
-                answers, stats, greedy = self._answers(backend, tokens, ctx, count, cancel)
+                answers, stats, greedy = self._answers(backend, tokens, ctx, count, cancel, uri)
             finally:
                 self.editor.status("ready", self._model_name())
         heap.tidy()
+        # Where a request's time goes (bench/lsp_bench.py reads this line): waiting for the model, building the
+        # prompt, the model to its first text and to its end, and the whole request as the service saw it.
         self.editor.log(f"cga: completion: prompt {stats.prompt_tokens} tokens, {stats.reused_tokens} reused, "
-                        f"{stats.generated} generated, stopped by {stats.stop}, {len(answers)} answers, "
-                        f"{time.perf_counter() - started:.2f} s")
+                        f"{stats.generated} generated, stopped by {stats.stop}, {len(answers)} answers; "
+                        f"waited {started - arrived:.3f} s, prompt built {prompted - started:.3f} s, "
+                        f"first text {stats.first_text_seconds or 0:.3f} s, generated {stats.seconds or 0:.3f} s, "
+                        f"request {time.perf_counter() - arrived:.3f} s")
+        if first:  # read the whole window behind this answer; the next request cancels that, as any other
+            threading.Thread(target=self._warm_quietly, args=(uri,), name="cga-widen", daemon=True).start()
         if cancel.is_set():
             return None
         with self.state:
@@ -282,13 +328,14 @@ class AssistantService:
         return answers, ctx
 
     def _answers(self, backend: Backend, tokens: list[int], ctx: Context, count: int,
-                 cancel: threading.Event) -> tuple[list[str], Stats, str]:
+                 cancel: threading.Event, uri: str) -> tuple[list[str], Stats, str]:
         """The greedy answer (and its stats), then samples, shaped for the editor; blank and repeated ones left out."""
         answers: list[str] = []
         limit = self.answer_tokens(backend) if ctx.multiline else min(self.answer_tokens(backend), SINGLE_LINE_TOKENS)
         for n in range(count):
             options = Generation(max_tokens=limit, stop=() if ctx.multiline else ("\n",), cancel=cancel,
-                                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0)
+                                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0, cache_key=uri,
+                                 min_probability=0.0 if n else self.settings.confidence_cut)
             text, answer_stats = self.run(_complete_text, backend, tokens, options)
             answer = shape(text, ctx)
             if n == 0:
@@ -303,9 +350,11 @@ class AssistantService:
         """maxTokens, within half the loaded model's window (which the model's own context may have cut)."""
         return min(self.settings.max_tokens, backend.n_ctx // 2)
 
-    def _prompt(self, backend: Backend, text: str, offset: int, suffix: str) -> list[int]:
-        """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer."""
+    def _prompt(self, backend: Backend, text: str, offset: int, suffix: str, limit: int | None = None) -> list[int]:
+        """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer (and
+        is at most limit tokens)."""
         budget = backend.n_ctx - max(self.answer_tokens(backend), MIN_ANSWER_TOKENS)
+        budget = min(budget, limit) if limit else budget
         for start in window_starts(text, offset):
             prefix = text[start:offset]
             if backend.info.can_infill and suffix.strip():
@@ -346,7 +395,7 @@ class AssistantService:
 
         def rewrite() -> str:
             with self.generation_lock:
-                backend = self.loaded()
+                backend = self.loaded(refinement.conversation.language)
                 self.editor.status("generating", self._model_name())
                 try:
                     code = self.run(refinement.ask, backend, instruction, max(self.settings.max_tokens, 256), cancel)

@@ -15,6 +15,7 @@ from core.limits import MAX_THREADS
 CLIENT_ONLY = {"command", "enable", "trace"}
 DEVICES = ("auto", "cpu", "gpu")
 DEFAULT_CONTEXT_TOKENS = 1536
+DEFAULT_CONFIDENCE_CUT = 0.2  # bench/suggestion_bench.py: 97 % of the right characters, 45 % fewer junk ones
 
 
 def _count(low: int, high: int) -> Callable[[Any], bool]:
@@ -39,6 +40,10 @@ class Settings:
     # The model's window: prompt plus answer. The KV cache is allocated for all of it up front, so this
     # is the setting that sets the server's memory (and how long a cold file takes); capped at the model's own.
     context_tokens: int = setting("contextTokens", DEFAULT_CONTEXT_TOKENS, _count(256, 131072))
+    # Stop a suggestion before the first token the model gives less than this probability (0: never); see
+    # bench/suggestion_bench.py for the measurement behind the default. Local models only.
+    confidence_cut: float = setting("confidenceCut", DEFAULT_CONFIDENCE_CUT, lambda v: isinstance(v, (int, float))
+                                    and not isinstance(v, bool) and 0 <= v < 1)
     # A team's completion server (llama.cpp's llama-server or llama-cpp-python's): then no model loads here.
     remote_url: str | None = setting(
         "remoteUrl", None, lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))))

@@ -21,10 +21,14 @@ class CatalogEntry:
     mp_num: int | None  # CodeGen qkv blocks; None for CodeGen2.5 (Llama)
     license: str
 
+    def file_gb(self, quant: str) -> float:
+        """The GGUF's size at a type (bits per weight as llama.cpp's types average them)."""
+        bits = {"f32": 32, "f16": 16, "q8_0": 8.5, "q5_k_m": 5.7, "q4_k_m": 4.9, "q4_0": 4.5}[quant]
+        return self.params_b * bits / 8
+
     def memory_gb(self, quant: str) -> float:
         """Rough RAM for the weights at a type, plus 20 % for context and runtime."""
-        bits = {"f32": 32, "f16": 16, "q8_0": 8.5, "q5_k_m": 5.7, "q4_k_m": 4.9, "q4_0": 4.5}[quant]
-        return round(self.params_b * bits / 8 * 1.2, 1)
+        return round(self.file_gb(quant) * 1.2, 1)
 
 
 _CODEGEN1_DATA = {"nl": "natural language (the Pile)", "multi": "C, C++, Go, Java, JavaScript, Python",

@@ -93,7 +93,19 @@ def closest_names(name: str) -> list[str]:
     return difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.5)
 
 
-def best_codegen() -> Installed | None:
-    """The largest installed CodeGen model: more weights, better code, as the paper's tables show."""
+def best_codegen(language: str | None = None) -> Installed | None:
+    """The largest installed CodeGen model: more weights, better code, as the paper's tables show. For a
+    language, the largest trained for it where one is installed: a Python-only (mono) model for Python, a
+    multi-language one for the rest."""
     codegen = [m for m in installed() if m.info.is_codegen]
+    if language:
+        codegen = [m for m in codegen if trained_for(m.base, language)] or codegen
     return max(codegen, key=lambda m: m.size, default=None)
+
+
+def trained_for(base: str, language: str) -> bool:
+    """By the catalog's naming: -mono models know Python only, -nl ones natural language, the rest many languages."""
+    name = base.lower()
+    if language == "python":
+        return "mono" in name
+    return "mono" not in name and not name.endswith("-nl")

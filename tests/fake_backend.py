@@ -29,6 +29,7 @@ class FakeBackend:
         self.info = ModelInfo(Path(f"/models/{name}.gguf"), name, "phi2", family, 2048, can_infill=infill,
                               special_ids=INFILL_INFO if infill else {}, chat_template=chat_template)
         self.prompts: list[str] = []  # every prompt streamed, as text (control tokens as their names)
+        self.asked: list[Generation] = []  # and the options it came with
         self.gate: threading.Event | None = None  # set: streaming waits here after the first character
         self.streaming = threading.Event()  # set once a stream has started
         self.closed = False
@@ -59,6 +60,7 @@ class FakeBackend:
     def _answer(self, prompt: list[int] | str, options: Generation, stats: Stats) -> Iterator[str]:
         text = self._prompt_text(prompt)
         self.prompts.append(text)
+        self.asked.append(options)
         stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else len(text)
         stats.reused_tokens = 0
         yield from filter_stream(self._chunks(self.answer(text), options, stats), options, stats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -10,6 +11,8 @@ from assistant import prompts
 from assistant.backend import Generation
 from assistant.engine import Engine, resolve_gpu_layers
 from assistant.errors import ModelLoadError, PromptTooLong
+from assistant.model_choice import embedded_default
+from tests.run_cli import run_cga
 
 LONG_TOKENS = [35496, 38093, 16529, 27193]  # GPT-2 pieces of 128, 66, 65 and 64 bytes
 
@@ -94,18 +97,96 @@ def test_missing_and_corrupt_files(tmp_path):
         Engine(text)
 
 
-@pytest.mark.parametrize(
-    "setting, expected",
-    [("none", 0), ("all", 31), ("12", 12), ("99", 31), ("auto", 0)],  # CPU build: auto means none
-)
-def test_gpu_layer_settings(setting, expected):
+@pytest.mark.parametrize("setting, on_a_gpu_build", [("none", 0), ("all", 31), ("12", 12), ("99", 31), ("auto", 31)])
+def test_gpu_layer_settings(setting, on_a_gpu_build):
+    """On a build without a GPU every setting is 0 layers: llama.cpp would otherwise take the number, run on the CPU
+    and report layers it never offloaded."""
     from core import native
 
-    if setting == "auto" and native.supports_gpu_offload():
-        expected = 31
-    assert resolve_gpu_layers(setting, 30) == expected
+    assert resolve_gpu_layers(setting, 30) == (on_a_gpu_build if native.supports_gpu_offload() else 0)
+
+
+def test_gpu_layers_asked_of_a_build_without_a_gpu_are_reported_honestly():
+    from core import native
+
+    shown = run_cga("complete", "def f():", "-n", "2", "--gpu-layers", "all")
+    assert shown.returncode == 0
+    if native.supports_gpu_offload():  # a CUDA or Metal build: the layers are where it says
+        assert "layers on the GPU" in shown.stderr
+        return
+    assert "Running on CPU, " in shown.stderr and "this llama-cpp-python has no GPU support" in shown.stderr
+    assert "layers on the GPU" not in shown.stderr
+    assert "GPU" not in run_cga("complete", "def f():", "-n", "2").stderr.split("Running on", 1)[1]
 
 
 def test_bad_gpu_layer_setting():
     with pytest.raises(ModelLoadError, match="auto, all, none or a number"):
         resolve_gpu_layers("lots", 30)
+
+
+def test_the_probability_of_each_token_is_the_models_own(smollm):
+    """What the confidence cut reads, checked against a full softmax over logits computed separately."""
+    import numpy as np
+
+    from core import native
+
+    prompt = smollm.tokenize("def add(a, b):\n    return")
+    smollm.llm.reset()
+    tokens, seen = [], []
+    for token in smollm.llm.generate(prompt, temp=0.0, top_k=40, min_p=0.0, repeat_penalty=1.0):
+        tokens.append(token)
+        seen.append(native.probability_of(smollm.llm, token))
+        if len(tokens) == 6:
+            break
+    reference = native.load_model(embedded_default(), n_ctx=512, logits_all=True, n_threads=2)
+    logits = native.decode_with_logits(reference, prompt + tokens).astype(np.float64)
+    for n, (token, probability) in enumerate(zip(tokens, seen)):
+        row = logits[len(prompt) - 1 + n]
+        assert probability == pytest.approx(np.exp(row[token] - row.max()) / np.exp(row - row.max()).sum(), abs=0.02)
+
+
+def test_a_confidence_cut_stops_before_the_first_unsure_token(smollm):
+    prompt = smollm.tokenize("import os\n\nfiles = os.")
+    full = smollm.stream(prompt, Generation(max_tokens=24))
+    full_text = full.text()
+    cut = smollm.stream(prompt, Generation(max_tokens=24, min_probability=0.5))
+    cut_text = cut.text()
+    assert cut.stats.stop == "unsure" and cut.stats.generated < full.stats.generated
+    assert full_text.startswith(cut_text)
+    assert smollm.stream(prompt, Generation(max_tokens=24, min_probability=1e-9)).text() == full_text
+
+
+def test_going_back_to_a_document_brings_its_cache_back():
+    engine = Engine(embedded_default(), threads=2, n_ctx=1024)
+    first = engine.tokenize("".join(f"def first_{i}(x):\n    return x + {i}\n\n" for i in range(25)))
+    second = engine.tokenize("".join(f"class Second{i}:\n    size = {i}\n\n" for i in range(25)))
+    answer = engine.stream(first, Generation(max_tokens=6, cache_key="first.py"))
+    before = answer.text()
+    engine.stream(second, Generation(max_tokens=6, cache_key="second.py")).text()
+    back = engine.stream(first, Generation(max_tokens=6, cache_key="first.py"))
+    assert back.text() == before  # the restored cache computes what reading the file again would
+    assert back.stats.reused_tokens >= len(first) - 1 and answer.stats.reused_tokens == 0
+    assert set(engine.kept) == {"second.py"} and engine.cache_key == "first.py"
+    tight = Engine(embedded_default(), threads=2, n_ctx=1024, keep_bytes=0)  # no room to keep anything
+    for key, tokens in (("first.py", first), ("second.py", second), ("first.py", first)):
+        again = tight.stream(tokens, Generation(max_tokens=2, cache_key=key))
+        again.text()
+    assert again.stats.reused_tokens == 0 and not tight.kept
+
+
+def test_a_cancel_stops_reading_a_long_prompt_and_keeps_what_was_read():
+    engine = Engine(embedded_default(), threads=2, n_ctx=2048)
+    prompt = engine.tokenize("".join(f"def step_{i}(value):\n    return value * {i} + 1\n\n" for i in range(120)))[:1800]
+    started = time.monotonic()
+    engine.stream(prompt, Generation(max_tokens=1)).text()
+    whole = time.monotonic() - started  # reading all of it, cold
+    engine.llm.reset()
+    cancel = threading.Event()
+    threading.Timer(whole / 5, cancel.set).start()
+    started = time.monotonic()
+    answer = engine.stream(prompt, Generation(max_tokens=8, cancel=cancel))
+    assert answer.text() == "" and answer.stats.stop == "cancelled"
+    assert time.monotonic() - started < whole / 2
+    again = engine.stream(prompt, Generation(max_tokens=1, cancel=threading.Event()))
+    again.text()
+    assert 0 < again.stats.reused_tokens < len(prompt)  # the part read before the cancel was kept

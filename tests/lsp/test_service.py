@@ -69,14 +69,16 @@ class ScriptedLoader:
     def __init__(self, *backends: FakeBackend) -> None:
         self.backends = list(backends)
         self.opened: list[Settings] = []
+        self.languages: list[str] = []
 
-    def label(self, settings):
+    def label(self, settings, language):
         if settings.model == "missing":
             raise CgaError("No model named 'missing'; run cga models list.")
-        return "fake"
+        return f"{settings.model or 'fake'} for {language}"
 
-    def open(self, settings):
+    def open(self, settings, language):
         self.opened.append(settings)
+        self.languages.append(language)
         return self.backends[len(self.opened) - 1], "scripted"
 
 
@@ -156,16 +158,21 @@ def test_infill_puts_the_text_after_the_cursor_in_the_prompt():
     assert backend.prompts == ["def add(a, b):\n    <mask_1>\n\nprint(add(1, 2))\n<|endoftext|><sep><mask_1>"]
 
 
-def test_a_file_longer_than_the_window_is_cut_to_fit_with_room_for_the_answer():
+def test_a_new_long_file_answers_from_a_short_window_first_and_then_reads_it_all():
     service, editor, backend, _ = make(n_ctx=2048)  # one character is one token: 2,016 for the prompt
     text = "".join(f"value_{n} = {n}\n" for n in range(300)) + "total = "  # 4,198 characters
     editor.open(URI, text)
     service.complete_at(URI, end_of(text))
+    for _ in range(500):  # the whole window is read behind the first answer
+        if URI in service.read:
+            break
+        threading.Event().wait(0.01)
     editor.type(URI, text + "value_0 + ")
     service.complete_at(URI, end_of(text + "value_0 + "))
-    first, second = backend.prompts
-    assert len(first) <= 2048 - 32 and text.endswith(first) and first.startswith("value_")
-    assert second.startswith(first)  # typing keeps the window's start, so the KV cache keeps its work
+    first, whole, second = backend.prompts
+    assert len(first) <= 256 and text.endswith(first)  # quick: a few lines before the cursor
+    assert len(whole) <= 2048 - 32 and text.endswith(whole) and whole.startswith("value_")
+    assert second.startswith(whole)  # typing keeps the window's start, so the KV cache keeps its work
 
 
 def test_new_settings_reload_the_model_and_drop_the_cache():
@@ -255,3 +262,31 @@ def test_a_refinement_with_an_insecure_pattern_is_applied_with_a_warning():
     assert [w for w in editor.warnings if "security" in w] == [
         "cga: security: line 2: Use of possibly insecure function - consider using safer ast.literal_eval. "
         "(B307, medium severity)"]
+
+
+def test_each_language_gets_its_model_and_switching_back_reuses_it():
+    editor, python, javascript, go = RecordingEditor(), FakeBackend("x = 1\n"), FakeBackend("x = 1;\n"), FakeBackend("")
+    loader = ScriptedLoader(python, javascript, go, FakeBackend(""))
+    service = AssistantService(editor, Settings(max_tokens=32), loader=loader)
+    for n, (uri, language) in enumerate((("file:///a.py", "python"), ("file:///b.js", "javascript"),
+                                         ("file:///c.py", "python"))):
+        editor.open(uri, f"total_{n} = ", language)
+        service.complete_at(uri, (0, 10))
+    assert loader.languages == ["python", "javascript"]  # the second Python file reused the first model
+    assert len(python.prompts) == 2 and len(javascript.prompts) == 1
+    editor.open("file:///d.go", "total := ", "go")
+    service.complete_at("file:///d.go", (0, 9))
+    assert loader.languages == ["python", "javascript", "go"]
+    assert javascript.closed and not python.closed  # two stay loaded: the one used longest ago goes
+
+
+def test_the_greedy_suggestion_gets_the_confidence_cut_and_the_document_as_its_cache_key():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    service.change_settings({"confidenceCut": 0.3})
+    service.complete_at(URI, end_of(SOURCE), count=2)
+    greedy, sample = backend.asked
+    assert (greedy.min_probability, greedy.temperature, greedy.cache_key) == (0.3, 0.0, URI)
+    assert sample.min_probability == 0.0 and sample.temperature > 0  # a sample is unsure by design: never cut
+    service.change_settings({"confidenceCut": 1.5})
+    assert "confidenceCut" in editor.warnings[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -55,11 +56,27 @@ def test_bad_imports_are_refused_cleanly(isolated_home, tmp_path):
     assert not list(isolated_home.glob("models/*.gguf")) and not list(isolated_home.glob("models/.*"))
 
 
-def test_doctor_reports_the_machine_and_a_recommendation(isolated_home):
-    doctor = run_cga("doctor")
+def test_doctor_reports_the_machine_and_a_recommendation_by_measured_speed(isolated_home):
+    doctor = run_cga("doctor", "--threads", "2")
     assert doctor.returncode == 0, doctor.stderr
     assert "Memory" in doctor.stdout and "For editor" in doctor.stdout and "For chat" in doctor.stdout
     assert "AVX2" in doctor.stdout or "NEON" in doctor.stdout or "CPU" in doctor.stdout
+    speed = re.search(r"Speed +([\d,]+) tokens/s reading a prompt, ([\d,]+) writing", doctor.stdout)
+    assert speed and all(int(x.replace(",", "")) > 0 for x in speed.groups()), doctor.stdout
+    assert doctor.stdout.count("estimated here: a suggestion") == 2
+    kept = json.loads((isolated_home / "speed_probe.json").read_text())
+    assert kept["prefill_tps"] > 0 and "2 threads" in kept["key"]  # measured once, kept for next time
+
+
+def test_without_a_model_setting_python_gets_the_python_model_and_the_rest_the_multi_language_one(
+        isolated_home, codegen2_gguf):
+    from assistant.model_choice import choose_model
+
+    for name in ("codegen-350M-mono.q8_0", "codegen-350M-multi.q8_0"):
+        assert run_cga("models", "import", codegen2_gguf, "--name", name).returncode == 0
+    assert choose_model(None, "python").path.name == "codegen-350M-mono.q8_0.gguf"
+    assert choose_model(None, "javascript").path.name == "codegen-350M-multi.q8_0.gguf"
+    assert "for python" in choose_model(None, "python").reason
 
 
 @pytest.mark.parametrize("name", ["/../../../../tmp/escaped", "sub/x", "..", ".hidden", "x" * 101, "a b"])

@@ -27,6 +27,7 @@ const SERVER_SETTINGS = [
   "maxTokens",
   "debounceMs",
   "disabledLanguages",
+  "confidenceCut",
   "remoteUrl",
 ] as const;
 

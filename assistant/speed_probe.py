@@ -1,0 +1,116 @@
+"""How fast this machine runs a model, measured, and what that predicts for each catalog model.
+
+A probe runs the embedded SmolLM2-135M (always here, no download) for a second or
+two: prefill tokens/s and decode tokens/s. Decoding reads every weight once per
+token, so it scales with the file's size; prefill is matrix arithmetic, so it
+scales with the parameter count. From those two figures come an as-you-type
+estimate for any catalog model and type: a warm single-line suggestion (about
+SINGLE_LINE tokens of decode) and a cold one (a COLD_PROMPT-token prefill first).
+The estimates are coarse (another architecture, another quantization kernel);
+they rank models and reject the hopeless, which is what a recommendation needs.
+The probe is kept in the user folder, keyed by what it depends on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from core import native
+from core.errors import UserDirError
+from core.paths import created, user_dir
+
+PROBE_PARAMS_B = 0.135  # SmolLM2-135M
+PROBE_PROMPT, PROBE_DECODE = 256, 24
+SINGLE_LINE = 16  # tokens in a typical single-line suggestion
+COLD_PROMPT = 1500  # tokens of a file opened for the first time (the language server's default window)
+OVERHEAD_S = 0.03  # per request, measured by bench/lsp_bench.py (prompt building, protocol)
+
+
+@dataclass(frozen=True)
+class Probe:
+    prefill_tps: float
+    decode_tps: float
+    file_bytes: int
+    on_gpu: bool
+    key: str  # what the figures depend on: threads, llama.cpp, device
+
+
+@dataclass(frozen=True)
+class Estimate:
+    warm_s: float  # a single-line suggestion in a file the model has read
+    cold_s: float  # the first one in a file it has not
+    decode_tps: float
+
+
+def _key(threads: int, on_gpu: bool) -> str:
+    import llama_cpp
+
+    return f"llama-cpp-python {llama_cpp.__version__}, {threads} threads, {'GPU' if on_gpu else 'CPU'}"
+
+
+def measure(threads: int | None = None, gpu_layers: str = "auto") -> Probe:
+    from .backend import Generation
+    from .engine import Engine
+    from .model_choice import embedded_default
+
+    model = embedded_default()
+    engine = Engine(model, threads=threads, gpu_layers=gpu_layers, n_ctx=1024)
+    try:
+        words = "def step(value):\n    return value * 2 + 1\n\n" * 40
+        prompt = engine.tokenize(words)[:PROBE_PROMPT]
+        engine.stream(prompt[:16], Generation(max_tokens=2)).text()  # first use: llama.cpp's one-time setup
+        engine.llm.reset()
+        started = time.perf_counter()
+        engine.stream(prompt, Generation(max_tokens=1)).text()
+        prefill = time.perf_counter() - started
+        engine.llm.reset()
+        answer = engine.stream(prompt[:8], Generation(max_tokens=PROBE_DECODE + 1))
+        next(answer, None)
+        started = time.perf_counter()
+        for _ in answer:
+            pass
+        decode = time.perf_counter() - started
+        decoded = max(answer.stats.generated - 1, 1)
+        on_gpu = engine.placement.gpu_layers > 0
+        return Probe(PROBE_PROMPT / prefill, decoded / decode, model.stat().st_size, on_gpu,
+                     _key(engine.placement.threads, on_gpu))
+    finally:
+        engine.close()
+
+
+def probe(threads: int | None = None, gpu_layers: str = "auto", *, fresh: bool = False) -> Probe:
+    """The kept probe for these settings, or a new one (kept where the user folder is writable)."""
+    on_gpu = gpu_layers != "none" and native.supports_gpu_offload()
+    key = _key(threads or os.cpu_count() or 1, on_gpu)
+    path = probe_path()
+    if not fresh:
+        try:
+            kept = json.loads(path.read_text())
+            if kept.get("key") == key:
+                return Probe(**kept)
+        except (OSError, ValueError, TypeError):
+            pass
+    measured = measure(threads, gpu_layers)
+    try:
+        from core.atomic_files import write_atomically
+
+        created(path.parent)
+        write_atomically(path, json.dumps(asdict(measured)).encode())
+    except (UserDirError, OSError):
+        pass  # a read-only home measures again next time
+    return measured
+
+
+def estimate(measured: Probe, params_b: float, file_gb: float) -> Estimate:
+    decode = measured.decode_tps * measured.file_bytes / (file_gb * 1e9)
+    prefill = measured.prefill_tps * PROBE_PARAMS_B / params_b
+    warm = SINGLE_LINE / decode + OVERHEAD_S
+    return Estimate(warm, COLD_PROMPT / prefill + warm, decode)
+
+
+def probe_path() -> Path:
+    return user_dir() / "speed_probe.json"
