@@ -8,7 +8,10 @@ byte-level text, stopping, truncation, cancellation and device placement.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -18,8 +21,10 @@ from pathlib import Path
 import psutil
 
 from core import native
+from core.errors import UserDirError
 from core.limits import MAX_THREADS
 from core.model_info import ModelInfo, read_model_info
+from core.paths import cache_dir, created
 
 from . import heap
 from .backend import MIN_ANSWER_TOKENS, Answer, Generation, Stats, filter_stream
@@ -94,8 +99,26 @@ def lean_memory(path: Path, *, on_gpu: bool = False) -> native.MemoryPlan:
     return native.MemoryPlan(use_mmap=path.stat().st_size > free / 2, n_ubatch=128, quantized_keys=True)
 
 
-PREFILL_CHUNK = 128  # tokens read between two looks at the cancel event: about 0.2 s of codegen-350M on 2 cores
-KEEP_CACHES_BYTES = 256 * 2**20  # other documents' KV caches kept: about 3 files of 1,500 tokens with codegen-350M
+# Tokens read between two looks at the cancel event: about 0.1 s of codegen-350M on 2 cores, which is what a
+# keystroke waits at most behind reading a file (bench/lsp_bench.py's "waited"); 128 read 16 % faster but made
+# every keystroke wait twice as long.
+PREFILL_CHUNK = 64
+# Other documents' KV caches, kept in files (the page cache, not this process, holds them while there is room):
+# about 5 files of 1,500 tokens with codegen-350M.
+KEEP_CACHES_BYTES = 512 * 2**20
+KEPT_PREFIX = "kv-"
+
+
+def remove_orphaned_caches() -> None:
+    """The kept caches of engines whose process is gone (killed before close())."""
+    try:
+        folders = list(cache_dir().glob(f"{KEPT_PREFIX}*-*"))
+    except OSError:
+        return
+    for folder in folders:
+        pid = folder.name[len(KEPT_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _shared(a: tuple[int, ...] | list[int], b: list[int]) -> int:
@@ -131,6 +154,7 @@ class Engine:
         self.pieces = native.piece_table(self.llm)
         self.keep_bytes = keep_bytes
         self.kept: OrderedDict[str, native.SavedCache] = OrderedDict()  # other documents' caches, latest last
+        self.kept_dir: Path | None = None  # made at the first switch, removed by close()
         self.cache_key: str | None = None  # the document whose prompt the KV cache holds now
         heap.tidy()  # llama.cpp's load buffers, before they set the process's high-water mark
 
@@ -142,12 +166,14 @@ class Engine:
         back the new one's, where that saves reading it again."""
         if key is None or key == self.cache_key:
             return
-        if self.cache_key is not None and self.llm.n_tokens:
-            self._keep(self.cache_key, native.save_cache(self.llm))
+        if self.cache_key is not None and self.llm.n_tokens and self.keep_bytes:
+            self._keep(self.cache_key)
         self.cache_key = key
         saved = self.kept.pop(key, None)
-        if saved is not None and _shared(saved.tokens, prompt) > native.cached_prefix(self.llm, prompt):
-            native.restore_cache(self.llm, saved)
+        if saved is not None:
+            if _shared(saved.tokens, prompt) > native.cached_prefix(self.llm, prompt):
+                native.restore_cache(self.llm, saved)
+            saved.path.unlink(missing_ok=True)
 
     def _read(self, prompt: list[int], cached: int, cancel: threading.Event) -> bool:
         """Prefill all of the prompt but its last token (generation decodes that one to sample from) in chunks, so
@@ -160,10 +186,22 @@ class Engine:
             self.llm.eval(prompt[start:min(start + PREFILL_CHUNK, len(prompt) - 1)])
         return not cancel.is_set()
 
-    def _keep(self, key: str, saved: native.SavedCache) -> None:
+    def _keep(self, key: str) -> None:
+        """Write the cache there is now to a file of its own (see native.save_cache), within keep_bytes."""
+        try:
+            if self.kept_dir is None:
+                remove_orphaned_caches()
+                self.kept_dir = Path(tempfile.mkdtemp(prefix=f"{KEPT_PREFIX}{os.getpid()}-",
+                                                      dir=created(cache_dir())))
+            path = self.kept_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.kv"
+        except (OSError, UserDirError):
+            return  # nowhere to keep it: going back to the document reads it again
+        saved = native.save_cache(self.llm, path)
+        if saved is None:
+            return
         self.kept[key] = saved
-        while sum(len(s.data) for s in self.kept.values()) > self.keep_bytes:
-            self.kept.popitem(last=False)  # the document left longest ago
+        while sum(s.size for s in self.kept.values()) > self.keep_bytes:
+            self.kept.popitem(last=False)[1].path.unlink(missing_ok=True)  # the document left longest ago
 
     def tokenize(self, text: str, *, special: bool = False) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
@@ -220,3 +258,6 @@ class Engine:
     def close(self) -> None:
         """Free the model and its context now rather than whenever the garbage collector runs."""
         self.llm.close()
+        if self.kept_dir is not None:
+            shutil.rmtree(self.kept_dir, ignore_errors=True)
+            self.kept.clear()

@@ -47,9 +47,7 @@ class Estimate:
 
 
 def _key(threads: int, on_gpu: bool) -> str:
-    import llama_cpp
-
-    return f"llama-cpp-python {llama_cpp.__version__}, {threads} threads, {'GPU' if on_gpu else 'CPU'}"
+    return f"llama-cpp-python {native.version()}, {threads} threads, {'GPU' if on_gpu else 'CPU'}"
 
 
 def measure(threads: int | None = None, gpu_layers: str = "auto") -> Probe:

@@ -2,10 +2,11 @@
 
 A random-weight codegen-350M-shaped model at Q4_K_M, a 1,500-token Python
 file, a one-character edit before each request; single-line and 32-token
-multi-line completions, cold (a file the server has not seen) and warm (the
-same file after an edit) and back to a file after completing in another one;
-where a request's time goes (from the server's own log lines), prompt tokens
-recomputed per warm request and the server's resident memory.
+multi-line completions: cold (the first request in a file just opened, while
+the server starts reading it), warm (the same file once read, after an edit),
+and back to a file after completing in another one. Where a request's time goes
+(from the server's own log lines), prompt tokens recomputed per warm request
+and the server's resident memory.
 
     python bench/lsp_bench.py --threads 2 --repeat 5              # the server's default window
     python bench/lsp_bench.py --threads 2 --repeat 5 --context 2048  # CodeGen's whole context
@@ -50,7 +51,8 @@ SINGLE = "value = handler_3(request"  # a line to finish
 MULTI = "def handler_extra(request):\n    "  # a block to write
 
 
-async def measure(model: Path, threads: int, repeat: int, context: int | None, stderr_log: Path) -> dict:
+async def measure(model: Path, threads: int, repeat: int, context: int | None, stderr_log: Path,
+                  confidence_cut: float | None = None) -> dict:
     client = LanguageClient("cga-bench", "1")
     logs: list[str] = []
 
@@ -63,7 +65,8 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
     await client.initialize_async(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
         initialization_options={"model": str(model), "threads": threads, "maxTokens": 32,
-                                **({"contextTokens": context} if context else {})},
+                                **({"contextTokens": context} if context else {}),
+                                **({"confidenceCut": confidence_cut} if confidence_cut is not None else {})},
     ))
     client.initialized(types.InitializedParams())
     results: dict[str, list[float]] = {}
@@ -82,7 +85,11 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
             client.text_document_did_open(types.DidOpenTextDocumentParams(
                 types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
             for phase, version in (("cold", 1), ("warm", 2)):
-                if phase == "warm":  # a one-character edit in the last line, then ask again
+                if phase == "warm":  # the file read whole (a pause in typing), a one-character edit, then ask again
+                    for _ in range(600):
+                        if any("warmed the cache with" in m and m.endswith(uri) for m in logs):
+                            break
+                        await asyncio.sleep(0.05)
                     lines = text.split("\n")
                     line, col = len(lines) - 1, len(lines[-1])
                     client.text_document_did_change(types.DidChangeTextDocumentParams(
@@ -101,6 +108,8 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
                 last = [m for m in logs if "completion: prompt" in m][-1]
                 times = {k: float(v) for k, v in re.findall(r"(waited|prompt built|first text|generated|request) "
                                                            r"([\d.]+) s", last)}
+                times["prompt tokens"] = int(re.search(r"prompt (\d+) tokens", last).group(1))
+                times["tokens"] = int(re.search(r"(\d+) generated", last).group(1))
                 breakdown.setdefault(f"{kind} {phase}", []).append(
                     {**times, "client": results[f"{kind} {phase}"][-1]})
                 if phase == "warm":
@@ -135,12 +144,10 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
         await asyncio.sleep(0.2)
     rss = next(int(line.split()[1]) for line in Path(f"/proc/{client._server.pid}/status").read_text().splitlines()
                if line.startswith("VmRSS")) / 1024
-    prompt_tokens = int(re.search(r"prompt (\d+) tokens", [m for m in logs if "completion: prompt" in m][-1]).group(1))
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    return {"latency": results, "recomputed": recomputed, "rss_mib": rss, "prompt_tokens": prompt_tokens,
-            "breakdown": breakdown}
+    return {"latency": results, "recomputed": recomputed, "rss_mib": rss, "breakdown": breakdown}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -154,6 +161,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--context", type=int, help="The server's contextTokens (default: the server's default).")
     parser.add_argument("--model", type=Path, help="Use this GGUF instead of building a random-weight 350M Q4_K_M.")
+    parser.add_argument("--confidence-cut", type=float, help="The server's confidenceCut (default: the server's; "
+                        "random weights are unsure of almost every token, so 0 measures suggestions of full length).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
         model = args.model
@@ -163,21 +172,24 @@ def main() -> None:
             model = Path(tmp) / "c350.q4_k_m.gguf"
             subprocess.run([sys.executable, "-m", "cli", "convert", str(ckpt), "-o", str(model),
                             "-q", "q4_k_m"], check=True)
-        out = asyncio.run(measure(model, args.threads, args.repeat, args.context, Path(tmp) / "server-stderr.log"))
-    print(f"Prompt: {out['prompt_tokens']} tokens; {args.threads} threads; {args.repeat} runs each.\n")
+        out = asyncio.run(measure(model, args.threads, args.repeat, args.context, Path(tmp) / "server-stderr.log",
+                                  args.confidence_cut))
+    print(f"A 1,500-token file; {args.threads} threads; {args.repeat} runs each"
+          + (f"; confidenceCut {args.confidence_cut:g}" if args.confidence_cut is not None else "") + ".\n")
     print("| completion | p50 | p95 |\n|---|---|---|")
     for name, values in out["latency"].items():
         print(f"| {name} | {statistics.median(values):.2f} s | {percentile(values, 0.95):.2f} s |")
     print("\nWhere a request's time goes (p50, seconds): the model to its first text and to its end, the service's "
           "whole request, and the client's wait (the rest is the protocol: reading, JSON, the pipe)\n")
-    print("| completion | waited | prompt built | first text | generated | service | client | protocol |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| completion | prompt tokens | tokens written | waited | prompt built | first text | generated | service "
+          "| client | protocol |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in out["breakdown"].items():
         p50 = {k: statistics.median(r.get(k, 0.0) for r in rows) for k in
-               ("waited", "prompt built", "first text", "generated", "request", "client")}
-        print(f"| {name} | {p50['waited']:.3f} | {p50['prompt built']:.3f} | {p50['first text']:.3f} | "
-              f"{p50['generated']:.3f} | {p50['request']:.3f} | {p50['client']:.3f} | "
-              f"{statistics.median(r['client'] - r.get('request', 0.0) for r in rows):.3f} |")
+               ("prompt tokens", "tokens", "waited", "prompt built", "first text", "generated", "request", "client")}
+        print(f"| {name} | {p50['prompt tokens']:.0f} | {p50['tokens']:.0f} | {p50['waited']:.3f} | "
+              f"{p50['prompt built']:.3f} | {p50['first text']:.3f} | {p50['generated']:.3f} | {p50['request']:.3f} | "
+              f"{p50['client']:.3f} | {statistics.median(r['client'] - r.get('request', 0.0) for r in rows):.3f} |")
     print(f"\nPrompt tokens recomputed per warm request: max {max(out['recomputed'])}, "
           f"median {statistics.median(out['recomputed'])}")
     print(f"Server resident memory: {out['rss_mib']:.0f} MiB")

@@ -1,6 +1,6 @@
 """The metadata keys our GGUF files carry beyond llama.cpp's own.
 
-Written by convert/writer.py, read by assistant/model_info.py: one spelling
+Written by convert/writer.py, read by core/model_info.py: one spelling
 for both. llama.cpp ignores keys it does not know, so stock llama.cpp runs
 the files unchanged.
 """

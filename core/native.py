@@ -266,6 +266,11 @@ def probability_of(llm: llama_cpp.Llama, token: int) -> float:
     return float(np.exp(logits[token] - top) / np.exp(logits - top).sum())
 
 
+def version() -> str:
+    """llama-cpp-python's version (what llama.cpp it carries)."""
+    return str(llama_cpp.__version__)
+
+
 def supports_gpu_offload() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
 
@@ -314,30 +319,34 @@ def cached_prefix(llm: llama_cpp.Llama, prompt: list[int]) -> int:
 
 @dataclass(frozen=True)
 class SavedCache:
-    """One sequence's KV cache as llama.cpp serializes it, and the tokens it holds."""
+    """One sequence's KV cache in a file as llama.cpp writes it, and the tokens it holds."""
 
     tokens: tuple[int, ...]
-    data: bytes
+    path: Path
+    size: int  # bytes
 
 
-def save_cache(llm: llama_cpp.Llama) -> SavedCache:
-    """The KV cache of what the context holds now (only the cells in use: about 60 KiB a token for
-    codegen-350M with 8-bit keys)."""
-    size = llama_cpp.llama_state_seq_get_size(llm._ctx.ctx, 0)
-    buffer = (ctypes.c_uint8 * size)()
-    written = llama_cpp.llama_state_seq_get_data(llm._ctx.ctx, buffer, size, 0)
-    return SavedCache(tuple(int(t) for t in llm._input_ids), bytes(buffer[:written]))
+def save_cache(llm: llama_cpp.Llama, path: Path) -> SavedCache | None:
+    """The KV cache of what the context holds now, written to path (only the cells in use: about 60 KiB a token
+    for codegen-350M with 8-bit keys); None where it cannot be written. A file, not memory: the page cache
+    holds it while there is room, and the process stays small."""
+    count = llm.n_tokens
+    tokens = (llama_cpp.llama_token * count)(*llm._input_ids)
+    size = llama_cpp.llama_state_seq_save_file(llm._ctx.ctx, str(path).encode(), 0, tokens, count)
+    return SavedCache(tuple(int(t) for t in tokens), path, int(size)) if size else None
 
 
 def restore_cache(llm: llama_cpp.Llama, saved: SavedCache) -> bool:
     """Put a saved KV cache back in place of the current one; False (and an empty cache) if llama.cpp refuses."""
     llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-    buffer = (ctypes.c_uint8 * len(saved.data)).from_buffer_copy(saved.data)
-    if not llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, buffer, len(saved.data), 0):
+    tokens = (llama_cpp.llama_token * len(saved.tokens))()
+    count = ctypes.c_size_t(0)
+    if not llama_cpp.llama_state_seq_load_file(llm._ctx.ctx, str(saved.path).encode(), 0, tokens, len(tokens),
+                                               ctypes.byref(count)):
         llm.n_tokens = 0
         return False
-    llm.input_ids[: len(saved.tokens)] = saved.tokens
-    llm.n_tokens = len(saved.tokens)
+    llm.input_ids[: count.value] = tokens[: count.value]
+    llm.n_tokens = count.value
     llm._requires_eval = True  # the logits are not the restored state's: the next prompt replays a token
     return True
 

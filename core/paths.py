@@ -23,6 +23,12 @@ def user_dir() -> Path:
     return Path(override).expanduser() if override else platformdirs.user_data_path(APP, appauthor=False)
 
 
+def cache_dir() -> Path:
+    """Where work that can be thrown away lives ($CGA_HOME/cache, else the platform's user cache dir)."""
+    override = os.environ.get("CGA_HOME")
+    return Path(override).expanduser() / "cache" if override else platformdirs.user_cache_path(APP, appauthor=False)
+
+
 def created(folder: Path) -> Path:
     """The folder, made if missing, that something is about to be written into; one sentence where it cannot be."""
     try:

@@ -103,6 +103,7 @@ class AssistantService:
         self.settings = settings
         self.backend: Backend | None = None  # the one that served last
         self.backends: OrderedDict[str, Backend] = OrderedDict()  # loaded, by what label() names, latest last
+        self.chosen: dict[str, str] = {}  # language → what label() named for it under the loaded settings
         self.backend_settings = settings  # what the loaded backends were opened with
         self.generation_lock = threading.Lock()
         self.state = threading.Lock()
@@ -119,14 +120,16 @@ class AssistantService:
         generation_lock."""
         with self.state:
             settings = self.settings
-        if self.backends and self.backend_settings.reload_needed(settings):
+        if self.backend_settings.reload_needed(settings):
             self._close_all()
         self.backend_settings = settings
         try:
-            what = self.loader.label(settings, language)
+            # Chosen once per language (choosing reads the store): a keystroke does not pay for it again.
+            what = self.chosen.get(language) or self.loader.label(settings, language)
         except Exception as exc:
             self.editor.status("error", None, str(exc))
             raise
+        self.chosen[language] = what
         if what in self.backends:
             self.backends.move_to_end(what)
             self.backend = self.backends[what]
@@ -152,6 +155,7 @@ class AssistantService:
         while self.backends:
             self.run(self.backends.popitem()[1].close)
         self.backend = None
+        self.chosen.clear()
 
     def _model_name(self) -> str | None:
         return self.backend.info.name if self.backend is not None else None
@@ -303,7 +307,10 @@ class AssistantService:
             prompted = time.perf_counter()
             self.editor.status("generating", self._model_name())
             try:
-                answers, stats, greedy = self._answers(backend, tokens, ctx, count, cancel, uri)
+                # The first window is kept apart from the whole one, so that reading the whole window (behind
+                # this answer, between keystrokes) resumes where it stopped instead of starting over.
+                answers, stats, greedy = self._answers(backend, tokens, ctx, count, cancel,
+                                                       f"{uri}#first-window" if first else uri)
             finally:
                 self.editor.status("ready", self._model_name())
         heap.tidy()
@@ -328,13 +335,13 @@ class AssistantService:
         return answers, ctx
 
     def _answers(self, backend: Backend, tokens: list[int], ctx: Context, count: int,
-                 cancel: threading.Event, uri: str) -> tuple[list[str], Stats, str]:
+                 cancel: threading.Event, cache_key: str) -> tuple[list[str], Stats, str]:
         """The greedy answer (and its stats), then samples, shaped for the editor; blank and repeated ones left out."""
         answers: list[str] = []
         limit = self.answer_tokens(backend) if ctx.multiline else min(self.answer_tokens(backend), SINGLE_LINE_TOKENS)
         for n in range(count):
             options = Generation(max_tokens=limit, stop=() if ctx.multiline else ("\n",), cancel=cancel,
-                                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0, cache_key=uri,
+                                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0, cache_key=cache_key,
                                  min_probability=0.0 if n else self.settings.confidence_cut)
             text, answer_stats = self.run(_complete_text, backend, tokens, options)
             answer = shape(text, ctx)

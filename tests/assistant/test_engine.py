@@ -156,7 +156,7 @@ def test_a_confidence_cut_stops_before_the_first_unsure_token(smollm):
     assert smollm.stream(prompt, Generation(max_tokens=24, min_probability=1e-9)).text() == full_text
 
 
-def test_going_back_to_a_document_brings_its_cache_back():
+def test_going_back_to_a_document_brings_its_cache_back(isolated_home):
     engine = Engine(embedded_default(), threads=2, n_ctx=1024)
     first = engine.tokenize("".join(f"def first_{i}(x):\n    return x + {i}\n\n" for i in range(25)))
     second = engine.tokenize("".join(f"class Second{i}:\n    size = {i}\n\n" for i in range(25)))
@@ -167,6 +167,10 @@ def test_going_back_to_a_document_brings_its_cache_back():
     assert back.text() == before  # the restored cache computes what reading the file again would
     assert back.stats.reused_tokens >= len(first) - 1 and answer.stats.reused_tokens == 0
     assert set(engine.kept) == {"second.py"} and engine.cache_key == "first.py"
+    kept = engine.kept["second.py"].path
+    assert kept.is_file() and kept.is_relative_to(isolated_home)  # a file in the cache folder, not memory
+    engine.close()
+    assert not kept.parent.exists()
     tight = Engine(embedded_default(), threads=2, n_ctx=1024, keep_bytes=0)  # no room to keep anything
     for key, tokens in (("first.py", first), ("second.py", second), ("first.py", first)):
         again = tight.stream(tokens, Generation(max_tokens=2, cache_key=key))
