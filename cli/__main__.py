@@ -1,4 +1,4 @@
 from .app import main
 
-if __name__ == "__main__":  # a spawned child process (the quantizer) imports this module too
+if __name__ == "__main__":
     main()

@@ -5,42 +5,47 @@ process, Ctrl-C would surface only in llama.cpp's log callback (as a
 traceback that callback cannot raise) and the file would be finished anyway,
 with exit status 0. In a child, the parent keeps waiting in Python, so Ctrl-C,
 SIGTERM or SIGHUP reach it at once; it kills the child and its temporaries
-are removed on the way out.
+are removed on the way out. The child runs in a session of its own, so the
+terminal's Ctrl-C (sent to the whole foreground process group) reaches only
+the parent, which decides; before, a Ctrl-C that came while the child was
+still starting Python killed it there, and the parent reported a failed
+quantization instead of an interruption.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .errors import QuantizeError
 
+ROOT = Path(__file__).resolve().parents[1]  # the folder holding the packages, for the child's imports
+
 
 def quantize(source: Path, dest: Path, quant: str, threads: int | None) -> None:
     """Quantize source into dest; raises QuantizeError on failure, and whatever stopped the parent on interrupt."""
-    spawn = multiprocessing.get_context("spawn")  # never fork a process that holds llama.cpp's threads
-    receiver, sender = spawn.Pipe(duplex=False)
-    child = spawn.Process(target=_child, args=(str(source), str(dest), quant, threads, os.getpid(), sender),
-                          name="cga-quantize", daemon=True)
+    command = [sys.executable, "-m", "convert.quantizer", str(source), str(dest), quant, str(threads or 0),
+               str(os.getpid())]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with _stop_signals_held():
-        child.start()
-    sender.close()
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                 text=True, env=env, start_new_session=True)
     try:
-        child.join()
+        said, _ = child.communicate()
     finally:
-        if child.is_alive():
+        if child.poll() is None:
             child.kill()
-            child.join()
-    error = _message(receiver)
-    if error or child.exitcode != 0:
-        raise QuantizeError(f"Quantizing to {quant} failed: {error or f'the quantizer exited with {child.exitcode}'}")
+            child.wait()
+    if child.returncode != 0:
+        error = said.strip().splitlines()[-1] if said.strip() else f"the quantizer exited with {child.returncode}"
+        raise QuantizeError(f"Quantizing to {quant} failed: {error}")
 
 
 _STOP_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
@@ -52,7 +57,7 @@ def _stop_signals_held() -> Iterator[None]:
 
     Two layers: Python's handlers are swapped for ones that only note the signal (another thread, such as
     the progress bar's, may take delivery and Python would still run the handler here, mid-start), and the
-    signals are blocked in this thread, a mask the child inherits and lifts once it ignores Ctrl-C itself.
+    signals are blocked in this thread, a mask the child inherits and lifts as it starts.
     """
     noted: list[int] = []
     swap = threading.current_thread() is threading.main_thread()  # signal.signal works only there
@@ -71,25 +76,19 @@ def _stop_signals_held() -> Iterator[None]:
             signal.raise_signal(number)
 
 
-def _message(receiver: Connection) -> str | None:
-    try:
-        return receiver.recv() if receiver.poll() else None
-    except EOFError:  # the child ended without a word: it succeeded, or its exit code says why not
-        return None
-
-
-def _child(source: str, dest: str, quant: str, threads: int | None, parent: int, report: Connection) -> None:
-    # The terminal sends Ctrl-C to the whole process group; the parent decides and kills this process.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def main(args: list[str]) -> None:
+    """The child: quantize, print llama.cpp's complaint and exit 1 on failure."""
+    source, dest, quant, threads, parent = args
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # the parent's hold is inherited
+    threading.Thread(target=_exit_when_orphaned, args=(int(parent),), daemon=True).start()
     from core.native import quantize as native_quantize
 
     try:
-        native_quantize(Path(source), Path(dest), quant, threads)
+        native_quantize(Path(source), Path(dest), quant, int(threads) or None)
     except RuntimeError as exc:
-        report.send(str(exc))
+        print(exc, flush=True)
+        sys.exit(1)
 
 
 def _exit_when_orphaned(parent: int) -> None:
@@ -97,3 +96,7 @@ def _exit_when_orphaned(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
     os._exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
