@@ -34,17 +34,26 @@ def quantize(source: Path, dest: Path, quant: str, threads: int | None) -> None:
     command = [sys.executable, "-m", "convert.quantizer", str(source), str(dest), quant, str(threads or 0),
                str(os.getpid())]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    with _stop_signals_held():
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                 text=True, env=env, start_new_session=True)
-    try:
-        said, _ = child.communicate()
-    finally:
-        if child.poll() is None:
-            child.kill()
+    noted: list[int] = []
+    with _stop_signals_noted(noted):
+        with _stop_signals_blocked():  # neither process is stopped halfway through starting the child
+            child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL, text=True, env=env, start_new_session=True)
+        try:
+            while child.poll() is None and not noted:
+                try:
+                    child.wait(timeout=0.1)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            if child.poll() is None:
+                child.kill()
             child.wait()
+    for number in noted:
+        signal.raise_signal(number)  # the user's signal, as if it had come now: the temporaries go on the way out
+    said = child.stdout.read().strip() if child.stdout else ""
     if child.returncode != 0:
-        error = said.strip().splitlines()[-1] if said.strip() else f"the quantizer exited with {child.returncode}"
+        error = said.splitlines()[-1] if said else f"the quantizer exited with {child.returncode}"
         raise QuantizeError(f"Quantizing to {quant} failed: {error}")
 
 
@@ -52,16 +61,29 @@ _STOP_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP
 
 
 @contextmanager
-def _stop_signals_held() -> Iterator[None]:
-    """Delay a stop signal until the child is started, so that neither process is stopped halfway through it.
+def _stop_signals_noted(noted: list[int]) -> Iterator[None]:
+    """For the whole quantization, a stop signal is only noted (the caller stops the child and raises it after).
 
-    Two layers: Python's handlers are swapped for ones that only note the signal (another thread, such as
-    the progress bar's, may take delivery and Python would still run the handler here, mid-start), and the
-    signals are blocked in this thread, a mask the child inherits and lifts as it starts.
+    Python runs a signal's handler later, on the main thread, whichever handler is installed by then; swapping
+    handlers only around the child's start let a Ctrl-C that came in between be handled by neither. Signals
+    are blocked while the handlers change, so one that comes then waits for the handler in place after.
     """
-    noted: list[int] = []
-    swap = threading.current_thread() is threading.main_thread()  # signal.signal works only there
-    previous = {number: signal.signal(number, lambda n, _: noted.append(n)) for number in _STOP_SIGNALS} if swap else {}
+    if threading.current_thread() is not threading.main_thread():  # signal.signal works only there
+        yield
+        return
+    with _stop_signals_blocked():
+        previous = {number: signal.signal(number, lambda n, _: noted.append(n)) for number in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        with _stop_signals_blocked():
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+@contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """Stop signals wait (in this thread; a child started meanwhile inherits the mask and lifts it as it starts)."""
     masked = hasattr(signal, "pthread_sigmask")  # not on Windows
     if masked:
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
@@ -70,10 +92,6 @@ def _stop_signals_held() -> Iterator[None]:
     finally:
         if masked:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        for number in noted:
-            signal.raise_signal(number)
 
 
 def main(args: list[str]) -> None:
