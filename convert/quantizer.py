@@ -72,7 +72,8 @@ def _stop_signals_noted(noted: list[int]) -> Iterator[None]:
         yield
         return
     with _stop_signals_blocked():
-        previous = {number: signal.signal(number, lambda n, _: noted.append(n)) for number in _STOP_SIGNALS}
+        previous = {number: signal.signal(number, lambda n, _: noted.append(n)) for number in _STOP_SIGNALS
+                    if signal.getsignal(number) is not signal.SIG_IGN}  # ignored stays ignored (a background job)
     try:
         yield
     finally:

@@ -16,9 +16,11 @@ pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes 
 
 def _convert_until_quantizing(checkpoint, dest) -> tuple[subprocess.Popen, psutil.Process]:
     """`cga convert` in its own session (as a terminal would run it), stopped at once when its quantizer starts."""
+    # A shell gives a foreground job the default Ctrl-C, whatever it was itself given (a test runner started in
+    # the background ignores SIGINT, and a child would inherit that).
     proc = subprocess.Popen([sys.executable, "-m", "cli", "convert", str(checkpoint), "-o", str(dest),
                              "-q", "q4_k_m"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     parent = psutil.Process(proc.pid)
     while proc.poll() is None:
         children = parent.children()
