@@ -121,15 +121,6 @@ def remove_orphaned_caches() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _shared(a: tuple[int, ...] | list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 class Engine:
     def __init__(self, path: Path, *, threads: int | None = None, gpu_layers: str = "auto",
                  n_ctx: int | None = None, keep_bytes: int = KEEP_CACHES_BYTES) -> None:
@@ -171,7 +162,7 @@ class Engine:
         self.cache_key = key
         saved = self.kept.pop(key, None)
         if saved is not None:
-            if _shared(saved.tokens, prompt) > native.cached_prefix(self.llm, prompt):
+            if native.shared_prefix(saved.tokens, prompt) > native.cached_prefix(self.llm, prompt):
                 native.restore_cache(self.llm, saved)
             saved.path.unlink(missing_ok=True)
 

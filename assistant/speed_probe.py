@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,33 +50,16 @@ def _key(threads: int, on_gpu: bool) -> str:
 
 
 def measure(threads: int | None = None, gpu_layers: str = "auto") -> Probe:
-    from .backend import Generation
-    from .engine import Engine
+    """`cga bench`'s measurement (median of 3 cold runs, so llama.cpp's one-time setup does not count) of the
+    embedded model."""
+    from .benchmark import measure_gguf
     from .model_choice import embedded_default
 
     model = embedded_default()
-    engine = Engine(model, threads=threads, gpu_layers=gpu_layers, n_ctx=1024)
-    try:
-        words = "def step(value):\n    return value * 2 + 1\n\n" * 40
-        prompt = engine.tokenize(words)[:PROBE_PROMPT]
-        engine.stream(prompt[:16], Generation(max_tokens=2)).text()  # first use: llama.cpp's one-time setup
-        engine.llm.reset()
-        started = time.perf_counter()
-        engine.stream(prompt, Generation(max_tokens=1)).text()
-        prefill = time.perf_counter() - started
-        engine.llm.reset()
-        answer = engine.stream(prompt[:8], Generation(max_tokens=PROBE_DECODE + 1))
-        next(answer, None)
-        started = time.perf_counter()
-        for _ in answer:
-            pass
-        decode = time.perf_counter() - started
-        decoded = max(answer.stats.generated - 1, 1)
-        on_gpu = engine.placement.gpu_layers > 0
-        return Probe(PROBE_PROMPT / prefill, decoded / decode, model.stat().st_size, on_gpu,
-                     _key(engine.placement.threads, on_gpu))
-    finally:
-        engine.close()
+    measured = measure_gguf(model, PROBE_PROMPT, PROBE_DECODE + 1, 3, threads, gpu_layers)
+    on_gpu = gpu_layers != "none" and native.supports_gpu_offload()
+    return Probe(measured.prefill_tps, measured.decode_tps, model.stat().st_size, on_gpu,
+                 _key(threads or os.cpu_count() or 1, on_gpu))
 
 
 def probe(threads: int | None = None, gpu_layers: str = "auto", *, fresh: bool = False) -> Probe:

@@ -4,8 +4,9 @@
    the CPU and on the GPU: top-1 agreement of the next-token logits and max |Δ|.
 2. Speed: a --size (default 2B) Q8_0 file all on the device: prefill and decode
    tokens/s, and the language server's own completion path (lsp/service.py over
-   the real engine): cold (a 1,500-token file not seen before) and warm (after a
-   one-character edit) single-line completion, p50 of --repeat.
+   the real engine): cold (the first request in a 1,500-token file not seen
+   before) and warm (once it is read, after a one-character edit) single-line
+   completion, p50 of --repeat.
 
 Weights are random at real shapes (tests/builders.py), so the numbers are speed
 and agreement, not quality. Without a GPU it measures the CPU and says so.
@@ -17,6 +18,7 @@ and agreement, not quality. Without a GPU it measures the CPU and says so.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -27,16 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import core.native  # noqa: E402,F401  (llama_cpp before numpy)
-from assistant.backend import Generation  # noqa: E402
 from assistant.engine import Engine  # noqa: E402
 from bench.convert_bench import build  # noqa: E402
+from bench.engine_bench import engine_run  # noqa: E402
 from bench.lsp_bench import SINGLE, python_file  # noqa: E402
 from convert.pipeline import convert  # noqa: E402
 from core import native  # noqa: E402
 from lsp.service import AssistantService, Document  # noqa: E402
 from lsp.settings import Settings  # noqa: E402
 
-PREFILL, DECODE = 512, 64
+PREFILL = 512
 
 
 def agreement(f16: Path, threads: int) -> tuple[float, float]:
@@ -54,22 +56,13 @@ def agreement(f16: Path, threads: int) -> tuple[float, float]:
 
 
 def speed(model: Path, layers: str, threads: int) -> tuple[float, float]:
+    """Prefill and decode tokens/s as bench/engine_bench.py measures them, after one run to set llama.cpp up."""
     engine = Engine(model, threads=threads, gpu_layers=layers, n_ctx=2048)
     prompt = engine.tokenize((ROOT / "convert" / "writer.py").read_text() * 4)[:PREFILL]
-    engine.stream(prompt[:16], Generation(max_tokens=2)).text()  # one-time setup out of the timing
-    engine.llm.reset()
-    started = time.perf_counter()
-    engine.stream(prompt, Generation(max_tokens=1)).text()
-    prefill = PREFILL / (time.perf_counter() - started)
-    engine.llm.reset()
-    answer = engine.stream(prompt[:8], Generation(max_tokens=DECODE + 1))
-    next(answer)
-    started = time.perf_counter()
-    for _ in answer:
-        pass
-    decode = max(answer.stats.generated - 1, 1) / (time.perf_counter() - started)
+    engine_run(engine, prompt[:16])
+    measured = engine_run(engine, prompt)
     engine.close()
-    return prefill, decode
+    return measured
 
 
 class _Editor:
@@ -102,7 +95,9 @@ class _Editor:
 
 def lsp_latency(model: Path, device: str, threads: int, repeat: int) -> tuple[list[float], list[float]]:
     editor = _Editor()
-    service = AssistantService(editor, Settings(model=str(model), device=device, threads=threads, max_tokens=32))
+    # Whole suggestions (random weights are unsure of every token), as bench/lsp_bench.py --confidence-cut 0.
+    service = AssistantService(editor, Settings(model=str(model), device=device, threads=threads, max_tokens=32,
+                                                confidence_cut=0.0))
     cold, warm = [], []
     for n in range(repeat + 1):  # the first one loads the model: left out
         uri, text = f"file:///gpu/{n}.py", python_file(1000 + n) + SINGLE
@@ -111,6 +106,7 @@ def lsp_latency(model: Path, device: str, threads: int, repeat: int) -> tuple[li
         started = time.perf_counter()
         service.complete_at(uri, (len(lines) - 1, len(lines[-1])))
         first = time.perf_counter() - started
+        service.warm(uri)  # the file read whole, as during a pause in typing
         text += "x"
         editor.documents[uri] = Document(text, 2, "python")
         started = time.perf_counter()
@@ -134,7 +130,7 @@ def main() -> None:
     if on_gpu and not native.supports_gpu_offload():
         sys.exit("This llama-cpp-python has no GPU support; run bench/gpu_check.sh, which builds one.")
     size = args.size or ("2B" if on_gpu else "350M")
-    threads = args.threads or __import__("os").cpu_count()
+    threads = args.threads or os.cpu_count()
     print(f"Device: {'GPU (' + ', '.join(native.system_info()) + ')' if on_gpu else 'CPU only (no GPU here)'}; "
           f"{threads} CPU threads")
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:

@@ -51,6 +51,31 @@ SINGLE = "value = handler_3(request"  # a line to finish
 MULTI = "def handler_extra(request):\n    "  # a block to write
 
 
+def open_file(client: LanguageClient, uri: str, text: str) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+
+
+def type_at_end(client: LanguageClient, uri: str, text: str, version: int) -> str:
+    """One character typed at the end of the file; the text after it."""
+    lines = text.split("\n")
+    end = types.Position(len(lines) - 1, len(lines[-1]))
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangePartial(range=types.Range(end, end), text="x")]))
+    return text + "x"
+
+
+async def ask_at_end(client: LanguageClient, uri: str, text: str) -> float:
+    """An inline completion at the end of the file, as typing asks for one; the seconds the client waited."""
+    lines = text.split("\n")
+    start = time.perf_counter()
+    await client.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri), position=types.Position(len(lines) - 1, len(lines[-1])),
+        context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
+    return time.perf_counter() - start
+
+
 async def measure(model: Path, threads: int, repeat: int, context: int | None, stderr_log: Path,
                   confidence_cut: float | None = None) -> dict:
     client = LanguageClient("cga-bench", "1")
@@ -86,28 +111,15 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
             # Unique at the top (so nothing of the KV cache is shared: cold is cold) and near the
             # cursor (so the server's cache of identical contexts cannot answer).
             text = python_file(tag) + f"# request {tag}\n" + tail
-            client.text_document_did_open(types.DidOpenTextDocumentParams(
-                types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+            open_file(client, uri, text)
             for phase, version in (("cold", 1), ("warm", 2)):
                 if phase == "warm":  # the file read whole (a pause in typing), a one-character edit, then ask again
                     for _ in range(600):
                         if any("warmed the cache with" in m and m.endswith(uri) for m in logs):
                             break
                         await asyncio.sleep(0.05)
-                    lines = text.split("\n")
-                    line, col = len(lines) - 1, len(lines[-1])
-                    client.text_document_did_change(types.DidChangeTextDocumentParams(
-                        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                        content_changes=[types.TextDocumentContentChangePartial(
-                            range=types.Range(types.Position(line, col), types.Position(line, col)), text="x")]))
-                    text += "x"
-                lines = text.split("\n")
-                start = time.perf_counter()
-                await client.text_document_inline_completion_async(types.InlineCompletionParams(
-                    text_document=types.TextDocumentIdentifier(uri),
-                    position=types.Position(len(lines) - 1, len(lines[-1])),
-                    context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
-                results[f"{kind} {phase}"].append(time.perf_counter() - start)
+                    text = type_at_end(client, uri, text, version)
+                results[f"{kind} {phase}"].append(await ask_at_end(client, uri, text))
                 await asyncio.sleep(0.2)
                 last = [m for m in logs if "completion: prompt" in m][-1]
                 times = {k: float(v) for k, v in re.findall(r"(waited|prompt built|first text|generated|request) "
@@ -126,25 +138,12 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
         for _ in range(2):
             tag += 1
             uri, text = f"file:///bench/file_{tag}.py", python_file(tag) + f"# request {tag}\n" + SINGLE
-            client.text_document_did_open(types.DidOpenTextDocumentParams(
-                types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
-            lines = text.split("\n")
-            await client.text_document_inline_completion_async(types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri),
-                position=types.Position(len(lines) - 1, len(lines[-1])),
-                context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
-            opened.append((uri, lines))
-        uri, lines = opened[0]  # the first file again, one character later
-        line, col = len(lines) - 1, len(lines[-1])
-        client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[types.TextDocumentContentChangePartial(
-                range=types.Range(types.Position(line, col), types.Position(line, col)), text="x")]))
-        start = time.perf_counter()
-        await client.text_document_inline_completion_async(types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri), position=types.Position(line, col + 1),
-            context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
-        results["single-line back to a file"].append(time.perf_counter() - start)
+            open_file(client, uri, text)
+            await ask_at_end(client, uri, text)
+            opened.append((uri, text))
+        uri, text = opened[0]  # the first file again, one character later
+        text = type_at_end(client, uri, text, 2)
+        results["single-line back to a file"].append(await ask_at_end(client, uri, text))
         await asyncio.sleep(0.2)
     rss = next(int(line.split()[1]) for line in Path(f"/proc/{client._server.pid}/status").read_text().splitlines()
                if line.startswith("VmRSS")) / 1024

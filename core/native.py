@@ -11,6 +11,7 @@ import ctypes
 import functools
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -307,14 +308,19 @@ def decode_for_next(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
     return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).copy()
 
 
-def cached_prefix(llm: llama_cpp.Llama, prompt: list[int]) -> int:
-    """How many leading tokens of prompt the KV cache already holds."""
+def shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens two token sequences have in common."""
     n = 0
-    for a, b in zip(llm._input_ids[: llm.n_tokens], prompt):
-        if a != b:
+    for x, y in zip(a, b):
+        if x != y:
             break
         n += 1
     return n
+
+
+def cached_prefix(llm: llama_cpp.Llama, prompt: list[int]) -> int:
+    """How many leading tokens of prompt the KV cache already holds."""
+    return shared_prefix(llm._input_ids[: llm.n_tokens], prompt)
 
 
 @dataclass(frozen=True)

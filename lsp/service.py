@@ -112,6 +112,7 @@ class AssistantService:
         self.cancelled: set[object] = set()  # ids named by $/cancelRequest while they ran
         self.cache: OrderedDict[tuple, list[str]] = OrderedDict()  # the greedy answer (or none) per prompt
         self.read: set[str] = set()  # documents whose whole window the model has read (warm from now on)
+        self.closed = False  # close() was called: background work that comes after it does nothing
 
     # -- the model -----------------------------------------------------------------------------------------
 
@@ -181,7 +182,11 @@ class AssistantService:
             self.settings = settings
 
     def close(self) -> None:
-        self._close_all()
+        """Free the models, after the work in progress (a closed llama.cpp model crashes the process when used)."""
+        self.cancel_in_flight()
+        with self.generation_lock:
+            self.closed = True
+            self._close_all()
 
     # -- who runs: the latest request wins -------------------------------------------------------------------
 
@@ -242,7 +247,7 @@ class AssistantService:
             return
         cancel = self.take_turn()
         with self.generation_lock:
-            if cancel.is_set():
+            if cancel.is_set() or self.closed:
                 return
             backend = self.loaded(document.language)
             tokens = self._prompt(backend, document.text, len(document.text), "")

@@ -58,6 +58,8 @@ class FakeBackend:
         return Answer(self._answer(prompt, options, stats), stats)
 
     def _answer(self, prompt: list[int] | str, options: Generation, stats: Stats) -> Iterator[str]:
+        if self.closed:
+            raise RuntimeError("used after close")  # llama.cpp would crash here
         text = self._prompt_text(prompt)
         self.prompts.append(text)
         self.asked.append(options)
@@ -79,3 +81,4 @@ class FakeBackend:
 
     def close(self) -> None:
         self.closed = True
+        self.prompts_before_close = list(self.prompts)

@@ -290,3 +290,23 @@ def test_the_greedy_suggestion_gets_the_confidence_cut_and_the_document_as_its_c
     assert sample.min_probability == 0.0 and sample.temperature > 0  # a sample is unsure by design: never cut
     service.change_settings({"confidenceCut": 1.5})
     assert "confidenceCut" in editor.warnings[-1]
+
+
+def test_closing_waits_for_the_model_and_nothing_runs_on_it_after():
+    """A closed llama.cpp model crashes the process when used: close() waits for generation in progress, and
+    background reading that comes after it (behind a first answer) does not open the model again."""
+    service, editor, backend, loader = make("return a + b\n")
+    editor.open(URI, SOURCE)
+    backend.gate = threading.Event()
+    writing = threading.Thread(target=service.complete_at, args=(URI, end_of(SOURCE)))
+    writing.start()
+    assert backend.streaming.wait(5)
+    closing = threading.Thread(target=service.close)
+    closing.start()
+    closing.join(0.3)
+    assert closing.is_alive() and not backend.closed  # still writing: the close waits
+    backend.gate.set()
+    writing.join(5), closing.join(5)
+    assert backend.closed
+    service.warm(URI)  # as the reading behind a first answer would, after the close
+    assert len(loader.opened) == 1 and not [m for m in editor.logs if "failed" in m]
