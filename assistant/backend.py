@@ -83,12 +83,22 @@ class Generation:
     inside_block: bool = False
     prompt_lookup: bool = False  # greedy only: draft from the context (refinement turns)
     # Stop before the first token the model gives less than this probability (0: never), so a suggestion ends
-    # where the model stops being sure instead of running on into guesses. Local models only.
+    # where the model stops being sure instead of running on into guesses. Local models only. It trims the end of
+    # an answer, never refuses one: it applies only once the answer holds its first line (sure_enough).
     min_probability: float = 0.0
     # The document this prompt is for: the local engine keeps the KV cache of the last few documents, so going
     # back to a file does not read it all again. A server keeps its own cache.
     cache_key: str | None = None
     cancel: threading.Event | None = None
+
+    def sure_enough(self, written: str) -> bool:
+        """Whether an answer that begins with written may be cut from here on: it has a visible character and,
+        unless it is one line ("\n" is a stop string), a line break after one. A model is least sure at a block
+        opener, where the user most wants a suggestion (issue 19: `def fibonacci(n):` + Enter came back empty)."""
+        visible = len(written) - len(written.lstrip())
+        if visible == len(written):
+            return False
+        return "\n" in self.stop or "\n" in written[visible:]
 
     def filters(self) -> TextFilters:
         return TextFilters(self.stop, self.truncate_program, self.inside_block)

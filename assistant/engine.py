@@ -230,15 +230,21 @@ class Engine:
         else:
             tokens = self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p,
                                        top_k=0 if options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0)
+        written = ""  # until the cut may apply (see Generation.min_probability)
         for token in tokens:
             if native.is_end_of_generation(self.llm, token):
                 stats.stop = "end"
                 break
-            if sure and native.probability_of(self.llm, token) < sure:
+            if sure and written is None and native.probability_of(self.llm, token) < sure:
                 stats.stop = "unsure"
                 break
             stats.generated += 1
-            yield decoder.decode(self.pieces[token])
+            text = decoder.decode(self.pieces[token])
+            if written is not None:
+                written += text
+                if options.sure_enough(written):
+                    written = None
+            yield text
             if stats.generated >= max_tokens:
                 break
         yield decoder.decode(b"", final=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from typing import Annotated, Optional
 
 import typer
 
 from assistant import prompts
 from assistant.backend import Answer, Generation
+from assistant.joining import join_stream
 from assistant.stopping import prompt_leaves_block_open
 
 from .errors import fail, stderr, user_errors
@@ -71,15 +73,17 @@ def complete_command(
         if not backend.info.can_infill:
             fail(f"{backend.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix.")
         suffix = suffix.replace("\\n", "\n") if "\n" not in suffix else suffix
-        _write(backend.stream(prompts.infill(backend.info, backend.tokenize, prompt, suffix), options), max_tokens)
+        answer = backend.stream(prompts.infill(backend.info, backend.tokenize, prompt, suffix), options)
     else:
-        _write(backend.stream(prompt, options), max_tokens)
+        answer = backend.stream(prompt, options)
+    _write(answer, join_stream(prompt, answer), max_tokens)
 
 
-def _write(answer: Answer, max_tokens: int) -> None:
+def _write(answer: Answer, text_chunks: Iterable[str], max_tokens: int) -> None:
+    """text_chunks: the answer's text as it joins the prompt (answer itself holds the stats)."""
     wrote = shown = False  # anything; anything but white space
     try:
-        for text in answer:
+        for text in text_chunks:
             sys.stdout.write(text)
             sys.stdout.flush()
             wrote, shown = wrote or bool(text), shown or bool(text.strip())

@@ -11,6 +11,7 @@ import ctypes
 import functools
 import os
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,25 +326,53 @@ def cached_prefix(llm: llama_cpp.Llama, prompt: list[int]) -> int:
 
 @dataclass(frozen=True)
 class SavedCache:
-    """One sequence's KV cache in a file as llama.cpp writes it, and the tokens it holds."""
+    """One sequence's KV cache in a file as llama.cpp writes it, and what it must be to be read back.
+
+    The record stays in this process, never in the file: a file that is cut short (a crash mid-write, a full
+    disk), damaged or replaced (another model's, of the same shapes) does not match its size and checksum, and
+    llama.cpp never reads it (it aborts the whole process on a short file: `GGML_ASSERT(nread <= state_size)`).
+    """
 
     tokens: tuple[int, ...]
     path: Path
     size: int  # bytes
+    checksum: int  # CRC-32 of the file: 4 GB/s, a few hundredths of a second for a long document's cache
+
+
+def _crc32(path: Path, size: int) -> int | None:
+    """The file's CRC-32, or None if it is not size bytes long (or cannot be read)."""
+    crc = 0
+    try:
+        with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size != size:
+                return None
+            while chunk := file.read(1 << 22):
+                crc = zlib.crc32(chunk, crc)
+    except OSError:
+        return None
+    return crc
 
 
 def save_cache(llm: llama_cpp.Llama, path: Path) -> SavedCache | None:
     """The KV cache of what the context holds now, written to path (only the cells in use: about 60 KiB a token
-    for codegen-350M with 8-bit keys); None where it cannot be written. A file, not memory: the page cache
-    holds it while there is room, and the process stays small."""
+    for codegen-350M with 8-bit keys); None, and no file left, where it cannot be written whole. A file, not
+    memory: the page cache holds it while there is room, and the process stays small."""
     count = llm.n_tokens
     tokens = (llama_cpp.llama_token * count)(*llm._input_ids)
-    size = llama_cpp.llama_state_seq_save_file(llm._ctx.ctx, str(path).encode(), 0, tokens, count)
-    return SavedCache(tuple(int(t) for t in tokens), path, int(size)) if size else None
+    size = int(llama_cpp.llama_state_seq_save_file(llm._ctx.ctx, str(path).encode(), 0, tokens, count))
+    checksum = _crc32(path, size) if size else None
+    if checksum is None:
+        path.unlink(missing_ok=True)  # a partial file (a full disk) goes now, not when the process ends
+        return None
+    return SavedCache(tuple(int(t) for t in tokens), path, size, checksum)
 
 
 def restore_cache(llm: llama_cpp.Llama, saved: SavedCache) -> bool:
-    """Put a saved KV cache back in place of the current one; False (and an empty cache) if llama.cpp refuses."""
+    """Put a saved KV cache back in place of the current one; False (the file deleted, and an empty cache) if the
+    file is not the one saved or llama.cpp refuses it: the prompt is then read again."""
+    if _crc32(saved.path, saved.size) != saved.checksum:
+        saved.path.unlink(missing_ok=True)
+        return False
     llm._ctx.kv_cache_seq_rm(-1, 0, -1)
     tokens = (llama_cpp.llama_token * len(saved.tokens))()
     count = ctypes.c_size_t(0)

@@ -43,11 +43,14 @@ from pathlib import Path
 
 import psutil
 
+from core.errors import CgaError
+
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 SCRATCH_PREFIX = "cga-eval-"
+SCRATCH = "/cga-sandbox"  # the program's folder inside bubblewrap: a name no Python installation uses
 POLL_S = 0.02
 
 # Runs in the child before the program: the network is refused at the socket level too.
@@ -85,16 +88,35 @@ class Outcome:
         return self.status == "passed"
 
 
+class SandboxError(CgaError):
+    """The sandbox cannot run even a trivial program: every score would be a failure, so there is none."""
+
+
 @functools.cache
 def containment() -> str:
-    """"bubblewrap" where it runs here, else "process limits" (see the module docstring)."""
+    """"bubblewrap" where it runs here, else "process limits" (see the module docstring).
+
+    Bubblewrap that starts but cannot start this Python inside it (an interpreter it does not see) raises
+    SandboxError: every program would fail and pass@k would read 0 % (issue 20, a venv under /tmp).
+    """
     bwrap = shutil.which("bwrap")
-    if bwrap and sys.platform.startswith("linux"):
-        probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", *_system_binds(), "true"],
-                               capture_output=True, timeout=30)
-        if probe.returncode == 0:
-            return "bubblewrap"
-    return "process limits"
+    if not (bwrap and sys.platform.startswith("linux")):
+        return "process limits"
+    probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", *_system_binds(), "true"],
+                           capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        return "process limits"
+    with tempfile.TemporaryFile() as program:
+        program.write(b"import sys\nprint(sys.version_info[0])\n")
+        program.flush()
+        program.seek(0)
+        python = subprocess.run([bwrap, *_bubblewrap_args(program.fileno()), sys.executable, "-I", "-c", BOOT],
+                                capture_output=True, timeout=60, pass_fds=(program.fileno(),))
+    if python.returncode != 0 or python.stdout.strip() != b"3":
+        why = (python.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
+        raise SandboxError(f"The bubblewrap sandbox cannot start {sys.executable} ({why[:200]}); no program could "
+                           "be scored. Uninstall bubblewrap to run programs with process limits only, or report this.")
+    return "bubblewrap"
 
 
 def run_program(code: str, limits: Limits = Limits(), *, contain: str | None = None) -> Outcome:
@@ -137,13 +159,15 @@ def _python_dirs() -> list[str]:
 
 
 def _bubblewrap_args(program_fd: int) -> list[str]:
-    args = ["--unshare-all", "--die-with-parent", "--new-session", *_system_binds()]
+    # The empty folders first, the interpreter's after: bubblewrap mounts in order, so a Python installed under
+    # /tmp or /work (`python -m venv /tmp/x`) stays visible instead of being hidden by the empty /tmp.
+    args = ["--unshare-all", "--die-with-parent", "--new-session", *_system_binds(),
+            "--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp",
+            "--size", str(64 << 20), "--tmpfs", SCRATCH]
     for folder in _python_dirs():
         args += ["--ro-bind", folder, folder]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp",
-             "--size", str(64 << 20), "--tmpfs", "/work", "--chdir", "/work",
-             "--file", str(program_fd), "/work/program.py", "--clearenv", "--setenv", "HOME", "/work",
-             "--setenv", "PATH", "/usr/bin:/bin"]
+    args += ["--chdir", SCRATCH, "--file", str(program_fd), f"{SCRATCH}/program.py", "--clearenv",
+             "--setenv", "HOME", SCRATCH, "--setenv", "PATH", "/usr/bin:/bin"]
     for key, value in _QUIET_ENV.items():
         args += ["--setenv", key, value]
     return args

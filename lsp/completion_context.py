@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.joining import join
+
 BLOCK_OPENERS = (":", "{", "(", "[")
 MAX_PREFIX_CHARS = 8000
 MAX_SUFFIX_CHARS = 2000
@@ -86,10 +88,8 @@ def shape(completion: str, ctx: Context) -> str:
         if not completion.startswith(ctx.typed_indent):
             return ""  # the model's next line is less indented than the cursor: nothing to write here
         completion = completion[len(ctx.typed_indent):]
-    elif ctx.typed_indent and completion[:1] == " " and completion[1:2].strip():
-        # The same merge from the other side: GPT-2-style vocabularies carry a word's leading space
-        # (" return"), so after typed indentation the model's first token adds one space too many.
-        completion = completion[1:]
+    else:
+        completion = join(ctx.prefix, completion)  # a typed space and the token's own are not both kept
     if not ctx.multiline:
         line = completion.split("\n", 1)[0].rstrip("\r")
         if ctx.right_of_cursor.strip() and line.endswith(ctx.right_of_cursor.strip()):

@@ -29,6 +29,7 @@ from assistant.model_choice import choose_model
 from .completion_context import Context, context_at, shape, window_starts
 from .positions import offset_at, position_at
 from .refinement import RefineError, Refinement, enclosing_function
+from .secret_files import looks_secret
 from .settings import Settings, parse_settings
 
 CACHE_SIZE = 64
@@ -49,6 +50,17 @@ class Document:
 
 
 Position = tuple[int, int]  # line, UTF-16 character (the editor's units)
+
+
+class Turn:
+    """One piece of model work and the requests waiting for it (more than one when they ask the same)."""
+
+    def __init__(self, key: tuple | None, count: int) -> None:
+        self.key, self.count = key, count
+        self.cancel = threading.Event()
+        self.done = threading.Event()
+        self.waiters: set[object] = set()  # request ids; $/cancelRequest stops the work when none is left
+        self.result: tuple[list[str], Context] | None = None
 
 
 class Editor(Protocol):
@@ -107,8 +119,8 @@ class AssistantService:
         self.backend_settings = settings  # what the loaded backends were opened with
         self.generation_lock = threading.Lock()
         self.state = threading.Lock()
-        self.in_flight: threading.Event | None = None  # the completion or warm-up being generated
-        self.by_request: dict[object, threading.Event] = {}  # cancel events of requests being served
+        self.in_flight: Turn | None = None  # the completion or warm-up being generated
+        self.by_request: dict[object, Turn] = {}  # the work each request being served waits for
         self.cancelled: set[object] = set()  # ids named by $/cancelRequest while they ran
         self.cache: OrderedDict[tuple, list[str]] = OrderedDict()  # the greedy answer (or none) per prompt
         self.read: set[str] = set()  # documents whose whole window the model has read (warm from now on)
@@ -188,47 +200,66 @@ class AssistantService:
             self.closed = True
             self._close_all()
 
-    # -- who runs: the latest request wins -------------------------------------------------------------------
+    # -- who runs: the latest request wins, and requests for the same prompt share one answer -----------------
 
-    def take_turn(self, request_id: object = None) -> threading.Event:
-        """A cancel event for new work; the completion in flight is told to stop (the latest request wins)."""
-        cancel = threading.Event()
+    def take_turn(self, request_id: object = None, key: tuple | None = None, count: int = 1) -> tuple[Turn, bool]:
+        """The turn for new work, and whether it leads (generates) or joins a generation in flight.
+
+        A newer cursor tells the completion in flight to stop (the latest request wins). A request for the very
+        prompt in flight (key) instead waits for its answer: VS Code asks for the popup and the ghost text at one
+        cursor, and cancelling one for the other left the popup empty (issue 19). One that wants more answers
+        than the one in flight computes waits its turn behind it instead of stopping it.
+        """
         with self.state:
-            previous, self.in_flight = self.in_flight, cancel
+            previous = self.in_flight
+            same = (key is not None and previous is not None and previous.key == key
+                    and not previous.cancel.is_set() and not previous.done.is_set())
+            if same and previous.count >= count:
+                turn, leads = previous, False
+            else:
+                turn, leads = Turn(key, count), True
+                self.in_flight = turn
             if request_id is not None:
-                self.by_request[request_id] = cancel
-        if previous is not None:
-            previous.set()
-        return cancel
+                turn.waiters.add(request_id)
+                self.by_request[request_id] = turn
+        if leads and previous is not None and not same:
+            previous.cancel.set()
+        return turn, leads
 
     def _register(self, request_id: object) -> threading.Event:
         """A cancel event that only $/cancelRequest sets (a refinement is not stale when the user types)."""
-        cancel = threading.Event()
+        turn = Turn(None, 1)
         if request_id is not None:
             with self.state:
-                self.by_request[request_id] = cancel
-        return cancel
+                turn.waiters.add(request_id)
+                self.by_request[request_id] = turn
+        return turn.cancel
 
     def cancel_in_flight(self) -> None:
         """Stop the completion or warm-up being generated (the text it was for just changed)."""
         with self.state:
             in_flight = self.in_flight
         if in_flight is not None:
-            in_flight.set()
+            in_flight.cancel.set()
 
     def cancel_request(self, request_id: object) -> None:
-        """$/cancelRequest: stop that request's generation between two tokens."""
+        """$/cancelRequest: stop that request's generation between two tokens, unless another request waits for
+        the same answer."""
         with self.state:
-            cancel = self.by_request.get(request_id)
-            if cancel is not None:
+            turn = self.by_request.get(request_id)
+            if turn is not None:
                 self.cancelled.add(request_id)
-        if cancel is not None:
-            cancel.set()
+                turn.waiters.discard(request_id)
+            stop = turn is not None and not turn.waiters
+        if stop:
+            turn.cancel.set()
 
     def finish_request(self, request_id: object) -> bool:
         """Forget a request that was served; whether the client cancelled it meanwhile."""
         with self.state:
-            self.by_request.pop(request_id, None)
+            turn = self.by_request.pop(request_id, None)
+            if turn is not None:
+                turn.waiters.discard(request_id)
             was_cancelled = request_id in self.cancelled
             self.cancelled.discard(request_id)
         if was_cancelled:
@@ -245,7 +276,9 @@ class AssistantService:
         document = self.editor.document(uri)
         if document is None:
             return
-        cancel = self.take_turn()
+        if not self._may_read(uri, document):
+            return
+        cancel = self.take_turn()[0].cancel
         with self.generation_lock:
             if cancel.is_set() or self.closed:
                 return
@@ -275,26 +308,42 @@ class AssistantService:
                     request_id: object = None) -> tuple[list[str], Context] | None:
         """Up to count different answers at a cursor (the greedy one first), or None if the user moved on."""
         document = self.editor.document(uri)
-        if document is None:
-            return None  # not opened by the client: nothing to complete
-        settings = self.settings
-        if document.language in settings.disabled_languages:
-            return None
+        if document is None or not self._may_read(uri, document):
+            return None  # not opened by the client, or a document the user keeps from the model
         offset = offset_at(document.text, *position)
         ctx = context_at(document.text, offset)
         if not ctx.prefix.strip():
             return None  # nothing before the cursor to go on (the top of a file, an empty one)
         # The exact prompt, not just its tail, and the language, which may choose another model.
-        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, document.language)
+        key = (uri, document.version, hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, document.language)
         if count == 1:  # alternatives are sampled afresh each time they are asked for
             with self.state:
-                cached = self.cache.get(key)
+                cached = self.cache.get(key[2:])
                 if cached is not None:
-                    self.cache.move_to_end(key)
+                    self.cache.move_to_end(key[2:])
             if cached is not None:
                 return cached, ctx
         arrived = time.perf_counter()
-        cancel = self.take_turn(request_id)
+        turn, leads = self.take_turn(request_id, key, count)
+        if not leads:
+            turn.done.wait()
+            return turn.result if turn.result is None else (turn.result[0][:count], turn.result[1])
+        try:
+            turn.result = self._generate(uri, document, offset, ctx, count, turn.cancel, key, arrived)
+        finally:
+            turn.done.set()
+        return turn.result
+
+    def _may_read(self, uri: str, document: Document) -> bool:
+        """Whether the model may see this document at all: not a disabled language, not a file of secrets."""
+        settings = self.settings
+        if document.language in settings.disabled_languages:
+            return False
+        return settings.complete_secret_files or not looks_secret(uri)
+
+    def _generate(self, uri: str, document: Document, offset: int, ctx: Context, count: int,
+                  cancel: threading.Event, key: tuple, arrived: float) -> tuple[list[str], Context] | None:
+        settings = self.settings
         if settings.debounce_ms and cancel.wait(settings.debounce_ms / 1000):
             return None  # a newer keystroke came within the debounce time
         with self.generation_lock:
@@ -331,7 +380,7 @@ class AssistantService:
         if cancel.is_set():
             return None
         with self.state:
-            self.cache[key] = answers[:1] if answers and answers[0] is greedy else []
+            self.cache[key[2:]] = answers[:1] if answers and answers[0] is greedy else []
             while len(self.cache) > CACHE_SIZE:
                 self.cache.popitem(last=False)
         current = self.editor.document(uri)

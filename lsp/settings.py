@@ -44,6 +44,9 @@ class Settings:
     # bench/suggestion_bench.py for the measurement behind the default. Local models only.
     confidence_cut: float = setting("confidenceCut", DEFAULT_CONFIDENCE_CUT, lambda v: isinstance(v, (int, float))
                                     and not isinstance(v, bool) and 0 <= v < 1)
+    # Complete in files that look like secrets (lsp/secret_files.py: .env, keys, credentials); off, they are
+    # never read, tokenized or sent to a server.
+    complete_secret_files: bool = setting("completeSecretFiles", False, lambda v: isinstance(v, bool))
     # A team's completion server (llama.cpp's llama-server or llama-cpp-python's): then no model loads here.
     remote_url: str | None = setting(
         "remoteUrl", None, lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))))

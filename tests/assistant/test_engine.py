@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,7 @@ from assistant.errors import ModelLoadError, PromptTooLong
 from assistant.model_choice import embedded_default
 from tests.run_cli import run_cga
 
+ROOT = Path(__file__).resolve().parents[2]
 LONG_TOKENS = [35496, 38093, 16529, 27193]  # GPT-2 pieces of 128, 66, 65 and 64 bytes
 
 
@@ -147,13 +152,78 @@ def test_the_probability_of_each_token_is_the_models_own(smollm):
 
 def test_a_confidence_cut_stops_before_the_first_unsure_token(smollm):
     prompt = smollm.tokenize("import os\n\nfiles = os.")
-    full = smollm.stream(prompt, Generation(max_tokens=24))
+    full = smollm.stream(prompt, Generation(max_tokens=24, stop=("\n",)))
     full_text = full.text()
-    cut = smollm.stream(prompt, Generation(max_tokens=24, min_probability=0.5))
+    cut = smollm.stream(prompt, Generation(max_tokens=24, stop=("\n",), min_probability=0.5))
     cut_text = cut.text()
     assert cut.stats.stop == "unsure" and cut.stats.generated < full.stats.generated
-    assert full_text.startswith(cut_text)
-    assert smollm.stream(prompt, Generation(max_tokens=24, min_probability=1e-9)).text() == full_text
+    assert full_text.startswith(cut_text) and cut_text.strip()
+    assert smollm.stream(prompt, Generation(max_tokens=24, stop=("\n",), min_probability=1e-9)).text() == full_text
+
+
+def test_the_cut_trims_an_answer_but_never_refuses_one(smollm):
+    """Issue 19: after a block opener the model is unsure of its first token, and the cut emptied the suggestion.
+    It now applies once the first line is written (a multi-line answer) or its first visible text (one line)."""
+    for text in ("def fibonacci(n):\n    ", "import os\n\ndef fibonacci(n):\n    "):
+        prompt = smollm.tokenize(text)
+        block = smollm.stream(prompt, Generation(max_tokens=48, min_probability=0.99)).text()
+        first = block.lstrip().split("\n", 1)[0]
+        assert first.strip(), f"empty suggestion after {text!r}"
+        full = smollm.stream(prompt, Generation(max_tokens=48)).text()
+        assert full.startswith(block) and full.lstrip().split("\n", 1)[0] == first  # the whole first line
+    for text in ("def add(a, b):\n    return a", "import os\n\nfiles = os."):
+        line = smollm.stream(smollm.tokenize(text), Generation(max_tokens=48, stop=("\n",), min_probability=0.99))
+        assert line.text().strip(), f"empty suggestion after {text!r}"
+
+
+DAMAGE = r"""
+import sys
+from pathlib import Path
+from assistant.backend import Generation
+from assistant.engine import Engine
+from assistant.model_choice import embedded_default
+
+engine = Engine(embedded_default(), threads=2, n_ctx=1024)
+docs = {name: engine.tokenize("".join(f"{word}_{i} = {i} * {i}\n" for i in range(60)))
+        for name, word in (("first.py", "alpha"), ("second.py", "beta"), ("third.py", "gamma"))}
+answers = {name: engine.stream(tokens, Generation(max_tokens=6, cache_key=name)).text() for name, tokens in docs.items()}
+first, second = engine.kept["first.py"].path, engine.kept["second.py"].path
+how = sys.argv[1]
+if how == "cut":
+    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
+elif how == "flipped":
+    data = bytearray(first.read_bytes()); data[len(data) // 2] ^= 0xFF; first.write_bytes(bytes(data))
+elif how == "foreign":  # another document's cache (the same model and shapes) in its place
+    first.write_bytes(second.read_bytes()[: first.stat().st_size].ljust(first.stat().st_size, b"\0"))
+back = engine.stream(docs["first.py"], Generation(max_tokens=6, cache_key="first.py"))
+text = back.text()
+assert text == answers["first.py"], (text, answers["first.py"])
+assert back.stats.reused_tokens == 0, back.stats.reused_tokens  # read again, not restored
+assert not first.exists()  # the doubtful file is gone
+print("read again")
+"""
+
+
+@pytest.mark.parametrize("how", ["cut", "flipped", "foreign"])
+def test_a_damaged_kept_cache_is_deleted_and_the_document_read_again(how, isolated_home, tmp_path):
+    """Issue 20: a kept cache cut to half its size made llama.cpp abort the whole language server (SIGABRT). Run in
+    a child, so that a regression is this test failing, not the test run dying."""
+    script = tmp_path / "damage.py"
+    script.write_text(DAMAGE)
+    done = subprocess.run([sys.executable, str(script), how], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "read again" in done.stdout
+
+
+def test_a_save_that_cannot_be_written_whole_leaves_no_file(isolated_home, tmp_path):
+    from core import native
+    engine = Engine(embedded_default(), threads=2, n_ctx=512)
+    engine.stream(engine.tokenize("x = 1\n" * 20), Generation(max_tokens=1)).text()
+    folder = tmp_path / "gone"
+    assert native.save_cache(engine.llm, folder / "a.kv") is None  # nowhere to write it
+    assert not (folder / "a.kv").exists()
+    engine.close()
 
 
 def test_going_back_to_a_document_brings_its_cache_back(isolated_home):

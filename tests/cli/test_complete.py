@@ -81,3 +81,13 @@ def test_a_full_disk_on_standard_output_is_one_sentence():
                                 stdout=full, stderr=subprocess.PIPE, text=True)
     assert result.returncode == 1 and "Could not write the completion" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_answer_joins_typed_indentation_and_a_typed_space_without_doubling_them():
+    """Issue 23: after `    ` the model's ` return` gave a 5-space indent (the editor's doubled space, issue 19)."""
+    indent = run_cga("complete", "--max-tokens", "6", input="def add(a, b):\n    ")
+    assert indent.returncode == 0, indent.stderr
+    assert indent.stdout.startswith("return"), indent.stdout
+    space = run_cga("complete", "--max-tokens", "4", input="def add(a, b):\n    return a ")
+    assert space.returncode == 0, space.stderr
+    assert space.stdout.strip() and not space.stdout.startswith((" ", "\t")), repr(space.stdout)

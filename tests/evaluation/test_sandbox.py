@@ -166,3 +166,39 @@ def test_a_program_cannot_kill_its_evaluator(bubblewrap):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert out.strip() in ("passed", "failed")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_interpreter_under_tmp_runs_in_the_sandbox(bubblewrap):
+    """Issue 20: with the venv under /tmp (`python -m venv /tmp/x`), bubblewrap's empty /tmp hid the interpreter,
+    every program failed to start and pass@k read 0 %."""
+    venv = Path(tempfile.mkdtemp(prefix="cga-venv-", dir="/tmp")) / "venv"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+                       check=True, timeout=120)
+        check = ("from evaluation.sandbox import containment, run_program\n"
+                 "outcome = run_program('import sys\\nprint(6 * 7, sys.prefix)')\n"
+                 "print(containment(), outcome.status, outcome.stdout.strip())\n")
+        done = subprocess.run([str(venv / "bin" / "python"), "-c", check], capture_output=True, text=True,
+                              timeout=120, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == ["bubblewrap", "passed", "42", str(venv)]
+    finally:
+        import shutil
+        shutil.rmtree(venv.parent, ignore_errors=True)
+
+
+def test_a_sandbox_that_cannot_start_python_is_an_error_not_a_score(bubblewrap, monkeypatch):
+    from evaluation import sandbox
+
+    if sys.base_prefix.startswith("/usr"):
+        pytest.skip("this Python is the system's, which the sandbox always shows")
+    monkeypatch.setattr(sandbox, "_python_dirs", lambda: [])  # bubblewrap shown no Python at all
+    sandbox.containment.cache_clear()
+    try:
+        with pytest.raises(sandbox.SandboxError, match="cannot start"):
+            containment()
+    finally:
+        sandbox.containment.cache_clear()

@@ -113,7 +113,7 @@ def test_the_latest_request_wins():
     first = threading.Thread(target=lambda: results.setdefault("first", service.complete_at(URI, end_of(SOURCE))))
     first.start()
     assert backend.streaming.wait(5)
-    stale = service.in_flight
+    stale = service.in_flight.cancel
     second = threading.Thread(target=lambda: results.setdefault("second", service.complete_at(other, (1, 4))))
     second.start()
     while not stale.is_set():  # the second request has told the first to stop
@@ -122,6 +122,89 @@ def test_the_latest_request_wins():
     first.join(5), second.join(5)
     assert results["first"] is None
     assert results["second"][0] == ["return a + b"]
+
+
+def _in_flight_then(service, backend, second):
+    """Start a completion at the end of SOURCE, hold it mid-answer, run second() beside it, then let it finish."""
+    backend.gate = threading.Event()
+    results = {}
+    first = threading.Thread(target=lambda: results.setdefault("first", service.complete_at(
+        URI, end_of(SOURCE), 1, "ghost")))
+    first.start()
+    assert backend.streaming.wait(5)
+    other = threading.Thread(target=lambda: results.setdefault("second", second()))
+    other.start()
+    threading.Event().wait(0.2)
+    backend.gate.set()
+    first.join(5), other.join(5)
+    return results
+
+
+def test_a_popup_and_a_ghost_text_request_at_one_cursor_share_one_answer():
+    """Issue 19: VS Code asks for both at one cursor; cancelling one for the other left the popup empty."""
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    results = _in_flight_then(service, backend, lambda: service.complete_at(URI, end_of(SOURCE), 1, "popup"))
+    assert results["first"][0] == results["second"][0] == ["return a + b"]
+    assert len(backend.prompts) == 1  # one generation for both
+    assert not service.finish_request("ghost") and not service.finish_request("popup")
+
+
+def test_the_editor_cancelling_one_of_two_requests_for_one_answer_leaves_the_other_its_answer():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+
+    def popup_then_cancel_the_ghost():
+        threading.Timer(0.05, service.cancel_request, args=("ghost",)).start()
+        return service.complete_at(URI, end_of(SOURCE), 1, "popup")
+
+    results = _in_flight_then(service, backend, popup_then_cancel_the_ghost)
+    assert results["second"][0] == ["return a + b"]
+    assert service.finish_request("ghost") and not service.finish_request("popup")
+    # …while a request cancelled by the editor with no one else waiting stops the generation
+    editor.type(URI, SOURCE + "x = ")
+    backend.gate = threading.Event()
+    backend.streaming.clear()
+    alone = threading.Thread(target=lambda: service.complete_at(URI, end_of(SOURCE + "x = "), 1, "alone"))
+    alone.start()
+    assert backend.streaming.wait(5)
+    service.cancel_request("alone")
+    backend.gate.set()
+    alone.join(5)
+    assert service.finish_request("alone") and backend.asked[-1].cancel.is_set()
+
+
+def test_a_newer_cursor_still_wins_over_a_request_in_flight():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    editor.type(URI, SOURCE)  # a newer version of the document: another prompt
+    results = _in_flight_then(service, backend, lambda: None)
+    assert results["first"][0] == ["return a + b"]
+
+
+@pytest.mark.parametrize("uri, language, settings", [
+    ("file:///project/.env", "dotenv", {"disabledLanguages": ["dotenv"]}),
+    ("file:///project/.env", "sh", {}),  # looks like secrets, whatever its language
+    ("file:///home/me/.ssh/id_rsa", "", {}),
+    ("file:///project/certs/server.PEM", "", {}),
+])
+def test_a_disabled_or_secret_document_is_never_read(uri, language, settings):
+    """Issue 20: the warm-up read a disabled `.env` (and sent it to the team's server)."""
+    service, editor, backend, loader = make()
+    service.change_settings(settings)
+    editor.open(uri, "API_KEY=sk-live-1234\nPASSWORD=")
+    editor.documents[uri] = Document(editor.documents[uri].text, 1, language)
+    service.warm(uri)
+    assert service.complete_at(uri, (1, 9)) is None
+    assert backend.prompts == [] and loader.opened == []  # nothing tokenized, nothing loaded, nothing sent
+
+
+def test_secret_files_are_read_when_the_user_opts_in():
+    service, editor, backend, _ = make()
+    service.change_settings({"completeSecretFiles": True})
+    editor.open("file:///project/.env", "API_KEY=")
+    service.complete_at("file:///project/.env", (0, 8))
+    assert backend.prompts == ["API_KEY="]
 
 
 def test_an_answer_for_text_that_changed_meanwhile_is_dropped():

@@ -27,6 +27,7 @@ const SERVER_SETTINGS = [
   "maxTokens",
   "debounceMs",
   "disabledLanguages",
+  "completeSecretFiles",
   "confidenceCut",
   "remoteUrl",
 ] as const;
