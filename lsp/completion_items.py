@@ -1,12 +1,28 @@
 """Answers as the editor's completion items: popup items and inline (ghost-text) items.
 
-Why the popup item is built this way:
-- Its `textEdit` replaces the word being typed with that word plus the answer,
-  and `filterText` starts with the word, so clients that filter by the word
-  before the cursor (Neovim's omnifunc, VS Code's popup) keep it: an answer such
-  as `1, i)` after `print(len(l` does not start with `l`, but `l1, i)` does.
-- `insertTextMode` is asIs: a multi-line answer already carries its
-  indentation, and VS Code would otherwise add the current line's on top.
+A popup item is inserted by the client, and clients differ in what they do
+with one (issue 19, each seen in the real client):
+
+- Vim's popup menu holds one line per item: a plain-text item with line breaks
+  goes in as one line with NUL bytes for them (Vim + ALE, Neovim 0.7's
+  omnifunc). Neovim 0.11's `vim.lsp.completion` inserts only the first word of
+  a plain-text `textEdit`, and ALE only the text before the first `(`.
+- A snippet is expanded by the client after the item is chosen, line breaks
+  included: VS Code, Neovim 0.11+ (`vim.snippet`), our Neovim plugin, and Emacs
+  where yasnippet is loaded. Copilot's language server and Tabby's agent leave
+  blocks to ghost text for the same reason.
+
+So a client that advertises `snippetSupport` gets each answer as a snippet
+(its text escaped, nothing to fill in) whose lines after the first are
+indented relative to the cursor's line (`insertTextMode` adjustIndentation:
+VS Code and `vim.snippet` both add that line's indentation); any other client
+gets one line, the block's first one, and no item where that line is empty
+(an answer that starts on the next line): ghost text shows the block.
+
+Either way the item's `textEdit` replaces the word being typed with that word
+plus the answer, and `filterText` starts with the word, so clients that filter
+by the word before the cursor keep it: `1, i)` after `print(len(l` does not
+start with `l`, but `l1, i)` does.
 """
 
 from __future__ import annotations
@@ -18,6 +34,7 @@ from lsprotocol import types
 from .positions import utf16_units
 
 _WORD = re.compile(r"\w*$")
+_SNIPPET_SPECIAL = re.compile(r"([\\$}])")
 LABEL_CHARS = 60
 
 
@@ -26,21 +43,44 @@ def word_before(prefix: str) -> str:
     return _WORD.search(prefix[prefix.rfind("\n") + 1:]).group(0)
 
 
-def popup_item(answer: str, prefix: str, position: types.Position) -> types.CompletionItem:
+def snippet_text(text: str) -> str:
+    """Text as a snippet that inserts exactly it, the cursor ending after it."""
+    return _SNIPPET_SPECIAL.sub(r"\\\1", text) + "$0"
+
+
+def _relative_to(text: str, indent: str) -> str:
+    """Lines after the first with the cursor line's indentation taken off (the client puts it back)."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(line[len(indent):] if line.startswith(indent) else line.lstrip(" \t")
+                               for line in rest)])
+
+
+def popup_item(answer: str, prefix: str, position: types.Position, *,
+               snippets: bool = True) -> types.CompletionItem | None:
+    """The popup item for an answer at a cursor: a snippet, or a single line where the client has no snippets
+    (None if that line would be empty)."""
     word = word_before(prefix)
+    if not snippets:
+        answer = answer.split("\n", 1)[0].rstrip("\r")
+        if not answer.strip():
+            return None
     text = word + answer
     start = types.Position(position.line, position.character - utf16_units(word))
     first_line = text.strip().split("\n", 1)[0]
+    lines = text.count("\n") + 1
+    line = prefix[prefix.rfind("\n") + 1:]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
     return types.CompletionItem(
         label=first_line[:LABEL_CHARS] or text[:LABEL_CHARS],
         kind=types.CompletionItemKind.Text,
-        detail="cga" + (f" ({text.count(chr(10)) + 1} lines)" if "\n" in text else ""),
-        documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{text}\n```") if "\n" in text else None,
+        detail="cga" + (f" ({lines} lines)" if lines > 1 else ""),
+        documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{text}\n```") if lines > 1 else None,
         filter_text=text,
         sort_text="0",
-        text_edit=types.TextEdit(types.Range(start, position), text),
-        insert_text_format=types.InsertTextFormat.PlainText,
-        insert_text_mode=types.InsertTextMode.AsIs,
+        text_edit=types.TextEdit(types.Range(start, position), snippet_text(_relative_to(text, indent))
+                                 if snippets else text),
+        insert_text_format=types.InsertTextFormat.Snippet if snippets else types.InsertTextFormat.PlainText,
+        insert_text_mode=types.InsertTextMode.AdjustIndentation if snippets else types.InsertTextMode.AsIs,
     )
 
 

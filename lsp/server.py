@@ -82,6 +82,13 @@ class AssistantServer(LanguageServer):
             edit=types.WorkspaceEdit(changes={uri: [edit]}), label=label)).result(timeout=60)
         return result.applied
 
+    def snippets(self) -> bool:
+        """Whether the client expands snippet items (see lsp/completion_items.py for why that decides the shape)."""
+        try:
+            return bool(self.client_capabilities.text_document.completion.completion_item.snippet_support)
+        except AttributeError:  # a client that says nothing of completion items
+            return False
+
     def finish_request(self) -> None:
         """Forget the request this thread served; raise RequestCancelled if the client cancelled it."""
         request_id = current_request_id()
@@ -163,8 +170,8 @@ def completion(ls: AssistantServer, params: types.CompletionParams) -> types.Com
     if not result:
         return types.CompletionList(is_incomplete=True, items=[])
     answers, ctx = result
-    items = [popup_item(answers[0], ctx.prefix, params.position)] if answers else []
-    return types.CompletionList(is_incomplete=True, items=items)
+    item = popup_item(answers[0], ctx.prefix, params.position, snippets=ls.snippets()) if answers else None
+    return types.CompletionList(is_incomplete=True, items=[item] if item else [])
 
 
 # The options object matters: without one, pygls advertises no inlineCompletionProvider and VS Code never asks.

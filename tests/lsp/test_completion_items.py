@@ -14,16 +14,27 @@ def test_the_popup_item_replaces_the_word_being_typed_so_word_filters_keep_it():
     # Neovim's omnifunc and VS Code filter items by the word before the cursor: `1, i)` after
     # `print(len(l` would be dropped, `l1, i)` replacing `l` is kept and inserts the same text.
     item = popup_item("1, i)", "x = 1\nprint(len(l", types.Position(1, 11))
-    assert item.text_edit.new_text == item.filter_text == "l1, i)"
+    assert item.text_edit.new_text == "l1, i)$0" and item.filter_text == "l1, i)"
     assert item.text_edit.range == types.Range(types.Position(1, 10), types.Position(1, 11))
     assert item.label == "l1, i)"
 
 
-def test_a_multi_line_popup_item_is_inserted_as_is():
-    answer = "if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)"
+def test_a_multi_line_popup_item_is_a_snippet_indented_from_the_cursors_line():
+    """VS Code and Neovim's vim.snippet add the cursor line's indentation to the lines after the first."""
+    answer = "if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)  # ${x}"
     item = popup_item(answer, "def fib(n):\n    ", types.Position(1, 4))
-    assert item.insert_text_mode == types.InsertTextMode.AsIs  # VS Code would add the line's indentation again
-    assert item.text_edit.new_text == answer and item.label == "if n < 2:" and "3 lines" in item.detail
+    assert item.insert_text_format == types.InsertTextFormat.Snippet
+    assert item.insert_text_mode == types.InsertTextMode.AdjustIndentation
+    assert item.text_edit.new_text == "if n < 2:\n    return n\nreturn fib(n - 1) + fib(n - 2)  # \\${x\\}$0"
+    assert item.label == "if n < 2:" and "3 lines" in item.detail
+
+
+def test_a_client_without_snippets_gets_one_line_or_nothing():
+    """Vim's popup puts a line break in as a NUL byte (ALE, Neovim 0.7's omnifunc): the block is ghost text's."""
+    item = popup_item("if n < 2:\n        return n", "def fib(n):\n    ", types.Position(1, 4), snippets=False)
+    assert item.text_edit.new_text == item.label == "if n < 2:"
+    assert item.insert_text_format == types.InsertTextFormat.PlainText
+    assert popup_item("\n    return 1", "def f():", types.Position(0, 8), snippets=False) is None
 
 
 def test_word_positions_count_utf16_units():

@@ -1,4 +1,5 @@
-"""Real Neovim (the one installed: Debian's 0.7 in CI) with our plugin, against `cga lsp`.
+"""Real Neovim with our plugin, against `cga lsp`: Debian's 0.7, and for what lands in the file 0.11.4 and
+0.12-dev too (tests/lsp/neovim_builds.py), each with its default options.
 
 pynvim starts `nvim --embed --headless` and types through Neovim's input queue, as
 a keyboard does: insert mode, autoindent, autocommands, mappings and the LSP client
@@ -8,7 +9,6 @@ the plugin's extmarks (the ghost text).
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,9 +17,12 @@ import pytest
 
 from assistant.model_choice import embedded_default
 
+from tests.lsp.neovim_builds import neovim as neovim_build
+
 pynvim = pytest.importorskip("pynvim")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("nvim") is None,
-                                                  reason="Neovim is not installed (.ci/run installs Debian's)")]
+pytestmark = pytest.mark.slow
+BUILDS = ["0.7", "0.11", "0.12"]
+GHOST_NAMESPACES = ("cga_ghost", "nvim.lsp.inline_completion")  # the plugin's (before 0.12), Neovim's own
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "lsp" / "editors" / "nvim"
@@ -47,8 +50,9 @@ class Neovim:
 
     def ghost(self) -> str | None:
         """The suggestion drawn at the cursor: its virtual text and virtual lines, as it would be inserted."""
-        ns = self.nvim.api.get_namespaces().get("cga_ghost")
-        marks = self.nvim.api.buf_get_extmarks(0, ns, 0, -1, {"details": True}) if ns is not None else []
+        namespaces = self.nvim.api.get_namespaces()
+        marks = [mark for name in GHOST_NAMESPACES if (ns := namespaces.get(name)) is not None
+                 for mark in self.nvim.api.buf_get_extmarks(0, ns, 0, -1, {"details": True})]
         if not marks:
             return None
         (_, _, _, details), = marks
@@ -61,12 +65,21 @@ class Neovim:
 
 
 @pytest.fixture
-def neovim(tmp_path, monkeypatch):
+def nvim_version() -> str:
+    return "0.7"  # tests of what lands in the file parametrize this over BUILDS
+
+
+@pytest.fixture
+def neovim(tmp_path, monkeypatch, nvim_version):
+    binary, why = neovim_build(nvim_version)
+    if binary is None:
+        pytest.skip(f"Neovim {nvim_version}: {why}")
+
     def start(text: str, cmd: list[str] = SERVER, settings: dict | None = None) -> Neovim:
         monkeypatch.setenv("PYTHONPATH", str(ROOT))
         path = tmp_path / "example.py"
         path.write_text(text)
-        nvim = pynvim.attach("child", argv=["nvim", "--embed", "--headless", "--clean", "-n"])
+        nvim = pynvim.attach("child", argv=[str(binary), "--embed", "--headless", "--clean", "-n"])
         started.append(nvim)
         nvim.exec_lua("""
             local plugin, cmd, settings = ...
@@ -113,6 +126,70 @@ def test_ghost_text_appears_while_typing_and_tab_inserts_exactly_it(neovim):
     assert not any("\x00" in line for line in editor.lines())
     editor.type("<Esc>")
     editor.wait("the ghost text to go", lambda: editor.ghost() is None)
+
+
+def saved(editor: Neovim) -> str:
+    """What the user's file holds after Esc and :write."""
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.nvim.api.get_mode()["mode"] == "n")
+    editor.nvim.command("write")
+    return editor.path.read_bytes().decode("utf-8")
+
+
+def default_completeopt(editor: Neovim) -> str:
+    return editor.nvim.command_output("set completeopt?").strip()
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
+def test_a_new_file_gets_a_suggestion_at_a_block_opener_and_tab_saves_exactly_it(neovim):
+    """Issue 19: the README's example, in a new file, showed no ghost text (the confidence cut emptied it)."""
+    editor = neovim("")
+    attached(editor)
+    editor.type("idef fibonacci(n):<CR>")
+    suggestion = editor.wait("ghost text", editor.ghost)
+    assert suggestion.strip()
+    editor.type("<Tab>")
+    editor.wait("the suggestion to be inserted", lambda: len(editor.lines()) > 2 or editor.lines()[-1].strip())
+    assert saved(editor) == "def fibonacci(n):\n    " + suggestion + "\n"
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
+def test_a_multi_line_popup_with_the_default_completeopt_saves_what_ghost_text_showed(neovim):
+    """Issue 19: with Neovim's default 'completeopt' (no menuone) a block went in line by line at later keys."""
+    editor = neovim("")
+    attached(editor)
+    user_completeopt = default_completeopt(editor)
+    assert "menuone" not in user_completeopt
+    editor.type("idef fibonacci(n):<CR>")
+    suggestion = editor.wait("ghost text", editor.ghost)
+    assert "\n" in suggestion
+    editor.type("<C-]><C-x><C-o>")
+    editor.wait("the popup", lambda: editor.nvim.funcs.pumvisible())
+    editor.type("<C-y>")
+    editor.wait("the popup item to be inserted", lambda: len(editor.lines()) > 2)
+    assert saved(editor) == "def fibonacci(n):\n    " + suggestion + "\n"
+    assert default_completeopt(editor) == user_completeopt  # the user's value is back
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
+def test_after_a_typed_space_neither_ghost_text_nor_the_popup_doubles_it(neovim):
+    """Issue 19: at `    return a ` the token ` +` brought a second space: Tab gave `return a  + b`."""
+    source = "def add(a, b):\n    return a\n"
+    editor = neovim(source)
+    attached(editor)
+    editor.type("2GA ")
+    suggestion = editor.wait("ghost text", editor.ghost)
+    assert not suggestion.startswith((" ", "\t")), repr(suggestion)
+    editor.type("<Tab>")
+    editor.wait("the suggestion to be inserted", lambda: editor.lines()[1] != "    return a ")
+    ghost_line = saved(editor).split("\n")[1]
+    assert ghost_line == "    return a " + suggestion
+    editor.nvim.command("normal! u")
+    editor.type("2GA <C-x><C-o>")
+    editor.wait("the popup", lambda: editor.nvim.funcs.pumvisible())
+    editor.type("<C-y>")
+    editor.wait("the popup item to be inserted", lambda: editor.lines()[1] != "    return a ")
+    assert saved(editor).split("\n")[1] == ghost_line
 
 
 def test_a_word_or_a_line_of_the_suggestion_and_dismiss(neovim):
@@ -170,7 +247,6 @@ def popup_items(editor: Neovim) -> list[dict]:
 def test_popup_after_a_word_character_and_multi_line_popup(neovim):
     editor = neovim(TEXT)
     attached(editor)
-    editor.nvim.command("set completeopt=menu,menuone")  # the menu even for one item, as LSP setups have it
     # The multi-line answer through the popup: the same text the ghost text showed, on real lines.
     editor.type("GAdef fibonacci(n):<CR>")
     suggestion = editor.wait("ghost text", editor.ghost)
@@ -219,3 +295,102 @@ def test_a_refinement_that_cannot_run_is_explained_once(neovim):
     time.sleep(1)  # anything else that would say it again has arrived by now
     said = [note for note in editor.notes() if "refine a selection first" in note]
     assert len(said) == 1, editor.notes()
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
+def test_ghost_text_is_styled_apart_from_typed_text_without_truecolor(neovim, nvim_version):
+    """Issue 19: on 0.11/0.12 in a terminal without truecolor (tmux by default) ghost text had no attribute."""
+    editor = neovim("")
+    attached(editor)
+    editor.nvim.command("set notermguicolors")
+    editor.type("idef fibonacci(n):<CR>")
+    editor.wait("ghost text", editor.ghost)
+    namespaces = editor.nvim.api.get_namespaces()
+    (_, _, _, details), = [mark for name in GHOST_NAMESPACES if (ns := namespaces.get(name)) is not None
+                           for mark in editor.nvim.api.buf_get_extmarks(0, ns, 0, -1, {"details": True})]
+    group = details["virt_text"][0][1]
+    if nvim_version == "0.7":
+        attributes = editor.nvim.api.get_hl_by_name(group, False)  # the terminal's attributes
+    else:
+        attributes = editor.nvim.api.get_hl(0, {"name": group, "link": False})
+        attributes = {k: v for k, v in attributes.items() if k in ("ctermfg", "ctermbg", "cterm") and v}
+    assert attributes, f"{group} looks like typed text in a 256-colour terminal"
+
+
+# Neovim 0.11+ with no plugin: the user's own LSP setup, and its built-in completion set up as `:h lsp-completion`
+# shows (its 'completeopt' line included: without menuone a lone item's first line goes in at once and the rest
+# only at the next key, which is Neovim's own doing).
+VANILLA = """
+local cmd, settings = ...
+vim.cmd[[set completeopt+=menuone,noselect,popup]]
+vim.api.nvim_create_autocmd("FileType", { pattern = "python", callback = function(event)
+  vim.lsp.start({ name = "cga", cmd = cmd, root_dir = vim.fn.getcwd(), init_options = settings,
+    on_attach = function(client, bufnr) vim.lsp.completion.enable(true, client.id, bufnr) end })
+end })
+"""
+
+
+@pytest.fixture
+def vanilla(tmp_path, monkeypatch, nvim_version):
+    binary, why = neovim_build(nvim_version)
+    if binary is None:
+        pytest.skip(f"Neovim {nvim_version}: {why}")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    started = []
+
+    def start(text: str) -> Neovim:
+        path = tmp_path / "example.py"
+        path.write_text(text)
+        nvim = pynvim.attach("child", argv=[str(binary), "--embed", "--headless", "--clean", "-n"])
+        started.append(nvim)
+        nvim.exec_lua(VANILLA, SERVER, {"model": str(embedded_default()), "threads": 2, "maxTokens": 64})
+        nvim.exec_lua("_G.cga_test_notes = {}")
+        nvim.command(f"cd {tmp_path} | edit {path}")
+        editor = Neovim(nvim, path)
+        editor.wait("the client to attach", lambda: nvim.exec_lua(
+            "local c = vim.lsp.get_clients({ bufnr = 0, name = 'cga' })[1]; "
+            "return c ~= nil and c.initialized == true"))
+        return editor
+
+    yield start
+    for nvim in started:
+        try:
+            nvim.command("qa!")
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def server_answer(editor: Neovim) -> str:
+    """What the server suggests at the cursor (its ghost text), asked directly: what the popup must insert."""
+    return editor.wait("the server's answer", lambda: editor.nvim.exec_lua("""
+        local client = vim.lsp.get_clients({ bufnr = 0, name = 'cga' })[1]
+        local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+        params.context = { triggerKind = 2 }
+        local reply = client:request_sync("textDocument/inlineCompletion", params, 60000, 0)
+        local items = reply and reply.result and (reply.result.items or reply.result) or {}
+        return items[1] and items[1].insertText or false
+    """))
+
+
+@pytest.mark.parametrize("nvim_version", ["0.11", "0.12"])
+@pytest.mark.parametrize("source, keys, line", [
+    ("", "idef fibonacci(n):<CR>", "    "),  # a block opener in a new file: a multi-line item
+    ("def add(a, b):\n    return a\n", "2GA ", "    return a "),  # after a typed space
+    ("import os\n\nfiles = os\n", "3GA.", "files = os."),  # after a word and a dot
+])
+def test_vanilla_neovim_completion_saves_exactly_the_servers_answer(vanilla, source, keys, line):
+    """Issue 19: vim.lsp.completion inserted only the first word of a plain-text item (`if`), and nothing of one
+    that began with a space; snippet items are expanded whole."""
+    editor = vanilla(source)
+    editor.type(keys)
+    editor.wait("the typing", lambda: line in editor.lines())
+    answer = server_answer(editor)
+    assert answer.strip() and ("\n" in answer) == (not source)  # a block after the opener, else one line
+    before = editor.lines()
+    editor.type("<C-x><C-o>")
+    editor.wait("the menu", lambda: editor.nvim.funcs.pumvisible())
+    editor.type("<C-n><C-y>")  # select the item, then accept it (noselect: nothing is selected at first)
+    editor.wait("the item to be inserted", lambda: editor.lines() != before)
+    row = before.index(line)
+    lines = before[:row] + (line + answer).split("\n") + before[row + 1:]
+    assert saved(editor) == "\n".join(lines) + "\n"

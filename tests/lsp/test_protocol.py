@@ -50,7 +50,9 @@ def test_a_cancelled_request_is_answered_quietly(codegen2_gguf, tmp_path):
                 "context": {"triggerKind": 2}}})
         server.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 8}})
         assert server.response(8)["error"]["code"] == -32800  # RequestCancelled
-        assert server.response(7)["result"] == {"items": []}  # superseded by 8: latest wins, nothing stale
+        # 8 asked for 7's very prompt, so it waited for 7's answer instead of stopping it (issue 19); its cancel
+        # leaves 7 the answer
+        assert server.response(7)["result"]["items"]
         assert server.shut_down() == 0
         stderr.seek(0)
         log = stderr.read().decode()

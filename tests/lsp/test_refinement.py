@@ -58,6 +58,24 @@ async def session() -> LanguageClient:
 def test_enclosing_function():
     start, end = enclosing_function(SOURCE, SOURCE.index("pi"))
     assert SOURCE[start:end] == "def area(r):\n    x = math.pi * r * r\n    return x\n"
+    nested = "class A:\n    def f(self):\n        return 1\n\n    size = 2\n"
+    start, end = enclosing_function(nested, nested.index("size"))
+    assert nested[start:end] == nested  # the class, not the method above the cursor
+    for outside in ("import", "print(area"):  # above any function, and after the last one
+        with pytest.raises(RefineError, match="no function around the cursor"):
+            enclosing_function(SOURCE, SOURCE.index(outside))
+
+
+@pytest.mark.asyncio
+async def test_refine_outside_any_function_changes_nothing_and_says_so():
+    """Issue 19: `cga.refine` with the cursor on `import os` replaced it with a made-up decorator."""
+    client = await session()
+    editor = Editor(client, SOURCE)
+    cursor = types.Position(0, 3)
+    result = await editor.run("cga.refine", URI, types.Range(cursor, cursor), "Add a docstring.")
+    assert result["applied"] is False and "no function around the cursor" in result["error"]
+    assert editor.edits == [] and editor.text == SOURCE
+    await client.shutdown_session()
 
 
 @pytest.mark.asyncio

@@ -73,6 +73,10 @@ function M.attach(bufnr)
     cmd = M.config.cmd,
     root_dir = vim.fn.getcwd(),
     init_options = M.config.settings,
+    -- The popup (lua/cga/popup.lua) expands the server's snippet items itself, line breaks included, on every
+    -- Neovim; without this the server would send 0.7 one line per item.
+    capabilities = vim.tbl_deep_extend("force", vim.lsp.protocol.make_client_capabilities(),
+      { textDocument = { completion = { completionItem = { snippetSupport = true } } } }),
     settings = { cga = M.config.settings },
     on_attach = function(_, attached)
       enable_ghost_text(attached)
@@ -162,6 +166,8 @@ end
 
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
+  vim.cmd("highlight default link CgaSuggestion Comment")
+  require("cga.highlight").enable()
   local group = vim.api.nvim_create_augroup("cga", { clear = true })
   vim.api.nvim_create_autocmd("FileType", {
     group = group,

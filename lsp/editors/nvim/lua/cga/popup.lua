@@ -11,15 +11,28 @@ local lsp_client = require("cga.client")
 
 local M = {}
 local shown = {} -- buffers whose popup menu holds our items
+local saved_completeopt = nil -- the user's 'completeopt' while our menu is up
 
 local function notify(message, level)
   vim.notify("cga: " .. message, level or vim.log.levels.INFO)
+end
+
+--- The text a snippet item of the server's inserts: its escapes undone, and its lines after the first
+--- indented like the cursor's line (insertTextMode adjustIndentation). The server's snippets have nothing to
+--- fill in, only the final $0.
+local function snippet_text(text, line)
+  text = text:gsub("%$0$", ""):gsub("\\(.)", "%1")
+  local indent = line:match("^[ \t]*")
+  return (text:gsub("\n", "\n" .. indent))
 end
 
 --- The item's full text as it goes in from byte column start (where Vim's completion begins) on line.
 local function text_from(client, item, line, start, col)
   local edit = item.textEdit
   local text = edit and edit.newText or item.insertText or item.label
+  if item.insertTextFormat == 2 then
+    text = snippet_text(text, line)
+  end
   if not edit then
     return line:sub(start + 1, col) .. text
   end
@@ -85,6 +98,14 @@ function M.omnifunc(findstart, _)
       ghost.release(bufnr)
       return notify("no suggestion here", vim.log.levels.INFO)
     end
+    -- The menu must show, and nothing go in, until an item is chosen, whatever the user's 'completeopt': with
+    -- Neovim's default (no menuone) Vim inserted a lone item's first line at once and our CompleteDone then
+    -- put the rest in where the cursor had gone (issue 19). The user's value comes back at CompleteDone.
+    saved_completeopt = saved_completeopt or vim.o.completeopt
+    local keep = vim.tbl_filter(function(flag)
+      return flag ~= "noselect" and flag ~= "menu" and flag ~= "menuone" and flag ~= "noinsert" and flag ~= ""
+    end, vim.split(saved_completeopt, ",", { plain = true }))
+    vim.o.completeopt = table.concat(vim.list_extend({ "menuone", "noinsert" }, keep), ",")
     vim.fn.complete(start + 1, matches)
     shown[bufnr] = true -- the CompleteDone that closes this menu releases the ghost text
   end, bufnr)
@@ -118,6 +139,9 @@ function M.enable(bufnr)
         return -- not our menu (Vim also ends the CTRL-X mode when the omnifunc returns, before the answer)
       end
       shown[bufnr] = nil
+      if saved_completeopt then
+        vim.o.completeopt, saved_completeopt = saved_completeopt, nil
+      end
       local item = vim.v.completed_item
       vim.schedule(function()
         M.on_complete_done(bufnr, item)
