@@ -44,6 +44,7 @@ from typing import Any, BinaryIO
 from lsprotocol import types
 from pygls.exceptions import (
     JsonRpcException,
+    JsonRpcInternalError,
     JsonRpcInvalidRequest,
     JsonRpcParseError,
     JsonRpcRequestCancelled,
@@ -185,12 +186,22 @@ class Protocol(LanguageServerProtocol):
         super()._handle_cancel_notification(msg_id)  # one not started yet never starts
 
     def _send_handler_result(self, future: Future[Any], *, msg_id):
-        if not future.cancelled() and isinstance(future.exception(), JsonRpcRequestCancelled):
-            self._request_futures.pop(msg_id, None)
-            logger.debug("request %s cancelled", msg_id)
-            self._send_response(msg_id, error=future.exception().to_response_error())
+        """The answer to a request. A client's mistake (an unknown command, wrong arguments) is its proper error
+        and one line in the log: pygls printed a whole traceback to stderr for each, which editors show as the
+        server's output. A fault of ours is logged with its traceback, and the client gets the error's sentence
+        without the traceback in `data`."""
+        failure = None if future.cancelled() else future.exception()
+        if failure is None:
+            return super()._send_handler_result(future, msg_id=msg_id)
+        self._request_futures.pop(msg_id, None)
+        if isinstance(failure, JsonRpcException):
+            (logger.debug if isinstance(failure, JsonRpcRequestCancelled) else logger.info)(
+                "request %s: %s", msg_id, failure)
+            self._send_response(msg_id, error=failure.to_response_error())
             return
-        super()._send_handler_result(future, msg_id=msg_id)
+        logger.error("request %s failed", msg_id, exc_info=failure)
+        self._send_response(msg_id, error=JsonRpcInternalError(
+            f"{type(failure).__name__}: {failure}").to_response_error())
 
     def _send_data(self, data):
         if self.exiting or (self._shutdown and hasattr(data, "method")):

@@ -8,12 +8,15 @@ way (refinements too) and answers it with RequestCancelled.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
 from assistant import heap
@@ -194,8 +197,28 @@ def _complete(ls: AssistantServer, uri: str, position: types.Position, count: in
         ls.finish_request()
 
 
+def arguments_checked(command: Callable[..., dict]) -> Callable[..., dict]:
+    """A command's arguments checked before it runs: a wrong count (`arguments: null` included) or a text that is
+    not a string is Invalid Params, not a TypeError from inside the command."""
+    signature = inspect.signature(command)
+    wanted = [p for p in list(signature.parameters.values())[1:]]
+
+    @functools.wraps(command)
+    def checked(ls: AssistantServer, *arguments: Any) -> dict:
+        usage = f"takes [{', '.join(p.name for p in wanted)}]"
+        if len(arguments) != len(wanted):
+            raise JsonRpcInvalidParams(f"{command.__name__} {usage}, not {len(arguments)} arguments")
+        for parameter, value in zip(wanted, arguments):
+            if parameter.annotation in (str, "str") and not isinstance(value, str):
+                raise JsonRpcInvalidParams(f"{command.__name__} {usage}; {parameter.name} must be a string")
+        return command(ls, *arguments)
+
+    return checked
+
+
 @server.command("cga.refine")
 @server.thread()
+@arguments_checked
 def refine(ls: AssistantServer, uri: str, selection: types.Range | None, instruction: str) -> dict:
     span = ((selection.start.line, selection.start.character),
             (selection.end.line, selection.end.character)) if selection else None
@@ -204,18 +227,21 @@ def refine(ls: AssistantServer, uri: str, selection: types.Range | None, instruc
 
 @server.command("cga.followUp")
 @server.thread()
+@arguments_checked
 def follow_up(ls: AssistantServer, uri: str, instruction: str) -> dict:
     return _command(ls, ls.service.follow_up, uri, instruction, current_request_id())
 
 
 @server.command("cga.undo")
 @server.thread()
+@arguments_checked
 def undo(ls: AssistantServer, uri: str) -> dict:
     return _command(ls, ls.service.undo_refinement, uri)
 
 
 @server.command("cga.reset")
 @server.thread()
+@arguments_checked
 def reset(ls: AssistantServer, uri: str) -> dict:
     return _command(ls, ls.service.reset_refinement, uri)
 

@@ -165,3 +165,23 @@ def test_a_spliced_edit_leaves_the_text_pygls_would(text, insert, cuts):
     theirs._apply_incremental_change(change)
     splice_change(ours, change)
     assert ours.source == theirs.source == text[:start] + insert + text[end:]
+
+
+def test_a_clients_mistakes_get_invalid_params_and_no_traceback_anywhere(tmp_path):
+    """Issue 19: an unknown command or a wrong argument count got the right answer, and a full traceback on stderr
+    each time (editors show stderr in their log); `arguments: null` got -32603 with the traceback in `data`."""
+    stderr = (tmp_path / "stderr").open("w+b")
+    with RawServer(stderr=stderr) as server:
+        server.initialize({"model": str(embedded_default()), "threads": 2})
+        mistakes = [("cga.nope", []), ("cga.undo", [URI, 2, 3]), ("cga.undo", None), ("cga.followUp", [URI]),
+                    ("cga.refine", [URI])]
+        for request_id, (command, arguments) in enumerate(mistakes, start=10):
+            server.send({"jsonrpc": "2.0", "id": request_id, "method": "workspace/executeCommand",
+                         "params": {"command": command, "arguments": arguments}})
+            error = server.response(request_id)["error"]
+            assert error["code"] == -32602, (command, arguments, error)
+            assert "data" not in error or "traceback" not in json.dumps(error["data"])
+        assert server.shut_down() == 0
+    stderr.seek(0)
+    log = stderr.read().decode()
+    assert "Traceback" not in log and "Exception occurred" not in log, log
