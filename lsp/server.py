@@ -222,14 +222,14 @@ def arguments_checked(command: Callable[..., dict]) -> Callable[..., dict]:
 def refine(ls: AssistantServer, uri: str, selection: types.Range | None, instruction: str) -> dict:
     span = ((selection.start.line, selection.start.character),
             (selection.end.line, selection.end.character)) if selection else None
-    return _command(ls, ls.service.refine, uri, span, instruction, current_request_id())
+    return _rewrite(ls, ls.service.refine, uri, span, instruction)
 
 
 @server.command("cga.followUp")
 @server.thread()
 @arguments_checked
 def follow_up(ls: AssistantServer, uri: str, instruction: str) -> dict:
-    return _command(ls, ls.service.follow_up, uri, instruction, current_request_id())
+    return _rewrite(ls, ls.service.follow_up, uri, instruction)
 
 
 @server.command("cga.undo")
@@ -244,6 +244,18 @@ def undo(ls: AssistantServer, uri: str) -> dict:
 @arguments_checked
 def reset(ls: AssistantServer, uri: str) -> dict:
     return _command(ls, ls.service.reset_refinement, uri)
+
+
+def _rewrite(ls: AssistantServer, action, *args) -> dict:
+    """A refinement: answered when the edit is made, or with refineInBackground at once (`{"started": true}`),
+    the edit following by workspace/applyEdit and a failure by window/showMessage. Emacs's eglot waits for a
+    command's answer with the editor blocked, and gives up after 10 s (issue 19)."""
+    if not ls.service.settings.refine_in_background:
+        return _command(ls, action, *args, current_request_id())
+    ls.finish_request()
+    threading.Thread(target=_quietly, args=(ls, _command, ls, action, *args, None), name="cga-refine",
+                     daemon=True).start()
+    return {"started": True}
 
 
 def _command(ls: AssistantServer, action, *args) -> dict:

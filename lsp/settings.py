@@ -47,6 +47,9 @@ class Settings:
     # Complete in files that look like secrets (lsp/secret_files.py: .env, keys, credentials); off, they are
     # never read, tokenized or sent to a server.
     complete_secret_files: bool = setting("completeSecretFiles", False, lambda v: isinstance(v, bool))
+    # Answer cga.refine and cga.followUp at once and make the edit when the model is done (workspace/applyEdit):
+    # for clients that block while a command runs (Emacs's eglot).
+    refine_in_background: bool = setting("refineInBackground", False, lambda v: isinstance(v, bool))
     # A team's completion server (llama.cpp's llama-server or llama-cpp-python's): then no model loads here.
     remote_url: str | None = setting(
         "remoteUrl", None, lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))))

@@ -1,0 +1,59 @@
+;;; session.el --- Emacs + eglot as a user has them, in batch: open a file, then complete at point after
+;; typing (CGA_ACTION=complete) or refine the function at the cursor (refine), and save.
+;; Driven by tests/lsp/test_emacs.py through CGA_* variables; prints the server's own answer at the cursor
+;; (ANSWER) so the test can tell what the saved file must hold, and how long the refine command took (ANSWERED).
+(add-to-list 'load-path (car (file-expand-wildcards "/usr/share/emacs/site-lisp/elpa/eglot-*")))
+(require 'eglot)
+(require 'project)
+(setq python-indent-guess-indent-offset nil)
+(defvar cga-python (getenv "CGA_PYTHON"))
+(defvar cga-file (getenv "CGA_FILE"))
+(defun cga-wait (what pred &optional seconds)
+  (let ((deadline (+ (float-time) (or seconds 120))))
+    (while (and (not (funcall pred)) (< (float-time) deadline))
+      (accept-process-output nil 0.05))
+    (unless (funcall pred) (error "timed out waiting for %s" what))))
+(find-file cga-file)
+(python-mode)
+(let ((project (cons 'transient (file-name-directory cga-file))))
+  (eglot '(python-mode) project 'eglot-lsp-server
+         (list cga-python "-m" "cli" "lsp" :initializationOptions
+               (list :model (getenv "CGA_MODEL") :threads 2 :maxTokens 64 :refineInBackground t))
+         "python"))
+(cga-wait "eglot" (lambda () (eglot-current-server)))
+(defun cga-complete ()
+  (goto-char (point-max))
+  (insert (getenv "CGA_TYPED"))
+  (eglot--signal-textDocument/didChange)
+  (let* ((server (eglot-current-server))
+         (reply (jsonrpc-request server :textDocument/inlineCompletion
+                                 (append (eglot--TextDocumentPositionParams) '(:context (:triggerKind 2)))
+                                 :timeout 120))
+         (items (plist-get reply :items))
+         (answer (and (> (length items) 0) (plist-get (aref items 0) :insertText))))
+    (princ (format "ANSWER %s\n" (json-encode answer))))
+  (let ((before (buffer-string)))
+    (completion-at-point)
+    (cga-wait "the completion" (lambda () (not (equal before (buffer-string)))) 60)))
+
+(defun cga-refine ()
+  ;; As a user would call it, with eglot's own timeout (jsonrpc-default-request-timeout, 10 s).
+  (goto-char (point-min))
+  (search-forward (getenv "CGA_CURSOR"))
+  ;; eglot asks before it applies an edit the server sends ("Server wants to edit … Proceed?"): the user says y.
+  (advice-add 'y-or-n-p :override (lambda (&rest _) (princ "CONFIRMED\n") t))
+  (let ((before (buffer-string))
+        (started (float-time))
+        (here (eglot--pos-to-lsp-position)))
+    (princ (format "REPLY %s\n" (json-encode
+                                  (eglot-execute-command (eglot-current-server) "cga.refine"
+                                                         (vector (eglot--path-to-uri cga-file)
+                                                                 (list :start here :end here)
+                                                                 "Add a docstring.")))))
+    (princ (format "ANSWERED %.3f\n" (- (float-time) started)))
+    (cga-wait "the refinement" (lambda () (not (equal before (buffer-string)))) 240)))
+
+(if (equal (getenv "CGA_ACTION") "refine") (cga-refine) (cga-complete))
+(save-buffer)
+(princ "SAVED\n")
+(kill-emacs 0)

@@ -1,0 +1,64 @@
+"""Emacs 28 + eglot 1.9 (Debian's `emacs-nox elpa-eglot`) against `cga lsp`: what completion saves in the file.
+
+Eglot without yasnippet advertises no snippet support, so it gets one line per popup item
+(lsp/completion_items.py); Emacs runs in batch (`emacs -Q --batch`), as a user's Emacs with no init file.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.model_choice import embedded_default
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).parent / "emacs" / "session.el"
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    shutil.which("emacs") is None or not glob.glob("/usr/share/emacs/site-lisp/elpa/eglot-*"),
+    reason="Emacs and eglot are not installed (.ci/run installs Debian's emacs-nox and elpa-eglot)")]
+
+
+def emacs(path: Path, **variables: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CGA_PYTHON": sys.executable, "CGA_FILE": str(path),
+           "CGA_MODEL": str(embedded_default()), **variables}
+    done = subprocess.run(["emacs", "-Q", "--batch", "-l", str(SCRIPT)], capture_output=True, text=True,
+                          env=env, timeout=400, cwd=path.parent)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done, (done.stdout + done.stderr).splitlines()
+
+
+@pytest.mark.parametrize("typed", [
+    "def fibonacci(n):\n    ",  # a block opener in a new file: the block's first line
+    "def add(a, b):\n    return a ",  # after a typed space
+    "import os\n\nfiles = os.",  # after a dot
+])
+def test_eglot_completion_saves_exactly_the_first_line_of_the_servers_answer(typed, tmp_path):
+    path = tmp_path / "example.py"
+    path.write_text("")
+    done, said = emacs(path, CGA_ACTION="complete", CGA_TYPED=typed)
+    answer = json.loads(next(line for line in said if line.startswith("ANSWER "))[len("ANSWER "):])
+    assert answer.split("\n")[0].strip()
+    assert path.read_text() == typed + answer.split("\n")[0] + "\n"
+    assert "Traceback" not in done.stderr
+
+
+def test_an_eglot_refine_answers_at_once_and_the_rewrite_follows(tmp_path):
+    """Issue 19: eglot waits for a command's answer with Emacs blocked, and gives up after 10 s, while the model
+    writes for longer than that on a laptop's CPU. With refineInBackground (README, Emacs) the command answers at
+    once and the edit comes by workspace/applyEdit, which eglot applies."""
+    source = "import math\n\n\ndef area(r):\n    x = math.pi * r * r\n    return x\n\n\nprint(area(2))\n"
+    path = tmp_path / "example.py"
+    path.write_text(source)
+    done, said = emacs(path, CGA_ACTION="refine", CGA_CURSOR="x = math")
+    reply = json.loads(next(line for line in said if line.startswith("REPLY "))[len("REPLY "):])
+    assert reply == {"started": True}
+    assert float(next(line for line in said if line.startswith("ANSWERED ")).split()[1]) < 5
+    refined = path.read_text()
+    assert refined != source and refined.startswith("import math\n") and refined.endswith("print(area(2))\n")
