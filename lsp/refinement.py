@@ -92,7 +92,7 @@ class Refinement:
         if not code.strip():
             self.conversation.undo()
             raise RefineError("The model wrote nothing for that instruction; rephrase it.")
-        code += "\n" if self.conversation.meta["original"].endswith("\n") else ""
+        code = self._as_placed(code)
         if code == self.conversation.meta["current"]:
             self.conversation.undo()  # a turn that changed nothing is not worth a place in the conversation
             raise RefineError("The model returned the code unchanged; say more precisely what to change.")
@@ -101,8 +101,9 @@ class Refinement:
     def undo(self) -> str:
         if self.conversation.undo() is None:
             raise RefineError("Nothing to undo in this refinement.")
-        previous = self.conversation.turns[-1].code + "\n" if self.conversation.turns else None
-        return self._replace_with(previous if previous is not None else self.conversation.meta["original"])
+        if not self.conversation.turns:
+            return self._replace_with(self.conversation.meta["original"])
+        return self._replace_with(self._as_placed(self.conversation.turns[-1].code))
 
     def reset(self) -> str:
         if not self.conversation.turns and self.conversation.meta["current"] == self.conversation.meta["original"]:
@@ -110,9 +111,26 @@ class Refinement:
         self.conversation.reset()
         return self._replace_with(self.conversation.meta["original"])
 
+    def _as_placed(self, code: str) -> str:
+        """A turn's code as it goes in the document: ending in a line break where the original did, so that a
+        selection that stopped mid-line gets no blank line (issue 20: undo added one)."""
+        return code + "\n" if self.conversation.meta["original"].endswith("\n") else code
+
+    def stored(self) -> Conversation | None:
+        """The state kept on disk for this document now, if any: put back if the editor does not take a step."""
+        try:
+            return conversation_store.load(store_name(self.uri))
+        except conversation_store.ConversationError:
+            return None
+
     def _replace_with(self, code: str) -> str:
         self.conversation.meta["current"] = code
         return code
 
     def save(self) -> None:
+        """Keep the state on disk (ConversationError, one sentence, where it cannot be kept)."""
         conversation_store.save(self.conversation, store_name(self.uri))
+
+    def forget(self) -> None:
+        """Remove the kept state (a first step the editor did not take leaves no refinement behind)."""
+        conversation_store.path_for(store_name(self.uri)).unlink(missing_ok=True)

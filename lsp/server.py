@@ -8,6 +8,7 @@ way (refinements too) and answers it with RequestCancelled.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import inspect
 import threading
@@ -31,9 +32,11 @@ from .protocol import (
     use_resynchronising_reader,
     use_splicing_documents,
 )
+from .refinement import RefineError
 from .service import ALTERNATIVES, AssistantService, Document, Position
 from .settings import Settings, section
 
+APPLY_EDIT_SECONDS = 60
 STATUS = "cga/status"  # notification: {state: loading|ready|generating|error, model, message}; see README
 main_thread = MainThreadWorker()
 
@@ -81,9 +84,17 @@ class AssistantServer(LanguageServer):
 
     def apply_edit(self, uri: str, start: Position, end: Position, text: str, label: str) -> bool:
         edit = types.TextEdit(types.Range(types.Position(*start), types.Position(*end)), text)
-        result = self.workspace_apply_edit(types.ApplyWorkspaceEditParams(
-            edit=types.WorkspaceEdit(changes={uri: [edit]}), label=label)).result(timeout=60)
-        return result.applied
+        answer = self.workspace_apply_edit(types.ApplyWorkspaceEditParams(
+            edit=types.WorkspaceEdit(changes={uri: [edit]}), label=label))
+        try:
+            result = answer.result(timeout=APPLY_EDIT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            answer.cancel()
+            raise RefineError(f"The editor did not answer the edit within {APPLY_EDIT_SECONDS} s; the refinement "
+                              "was not kept.") from None
+        except Exception as exc:  # noqa: BLE001  (the editor answered with an error)
+            raise RefineError(f"The editor refused the edit ({exc}); the refinement was not kept.") from None
+        return bool(getattr(result, "applied", False))  # `null` is not a yes
 
     def snippets(self) -> bool:
         """Whether the client expands snippet items (see lsp/completion_items.py for why that decides the shape)."""

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from assistant import heap, prompts, security
 from assistant.backend import MIN_ANSWER_TOKENS, Backend, Generation, Stats, open_backend, remote_url
+from assistant.conversation import Conversation
 from assistant.model_choice import choose_model
 
 from .completion_context import Context, context_at, shape, window_starts
@@ -486,14 +487,33 @@ class AssistantService:
         before = self._document(refinement.uri).text
         start, end = refinement.span  # where the code is now, before the step moves it
         previous = before[start:end]
+        kept = refinement.stored()  # what is on disk now (another refinement of this document, or none)
         code = step()
         text = self._document(refinement.uri).text
         if text[start:end] != previous:  # the user edited there while the model wrote
             raise RefineError("The code changed while the model wrote; select it and refine again.")
-        applied = self.editor.apply_edit(refinement.uri, position_at(text, start), position_at(text, end), code, label)
-        if applied:
-            refinement.save()
+        # Saved before the editor changes anything: a save that fails after the edit was applied lost the undo
+        # and reset of a rewrite already in the document (issue 20). An edit the editor does not take puts the
+        # state before it back.
+        refinement.save()
+        try:
+            applied = self.editor.apply_edit(refinement.uri, position_at(text, start), position_at(text, end), code,
+                                             label)
+        except BaseException:
+            self._put_back(refinement, kept)
+            raise
+        if not applied:
+            self._put_back(refinement, kept)
         return {"applied": applied, "text": code, "turns": len(refinement.conversation.turns)}
+
+    @staticmethod
+    def _put_back(refinement: Refinement, kept: Conversation | None) -> None:
+        """The state on disk as it was before a step the editor did not take."""
+        if kept is None:
+            refinement.forget()
+        else:
+            refinement.conversation = kept
+            refinement.save()
 
 
 def _complete_text(backend: Backend, tokens: list[int], options: Generation) -> tuple[str, Stats]:

@@ -130,3 +130,26 @@ def test_reset_with_nothing_to_reset_says_so():
     refinement = Refinement.start("file:///project/shapes.py", "x = 1\n", 0, "python")
     with pytest.raises(RefineError, match="already as it was"):
         refinement.reset()
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_an_editor_that_answers_the_edit_with_null_gets_no_traceback_and_keeps_no_refinement():
+    """Issue 20: `null` for workspace/applyEdit's answer was an AttributeError traceback, and no answer a
+    TimeoutError one after 60 s. (pygls's client sends no response for a handler's None, so this waits out the 60 s:
+    either way the user gets one sentence and nothing is kept.)"""
+    client = await session()
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply(params):
+        return None
+
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=URI, language_id="python", version=1, text=SOURCE)))
+    cursor = types.Position(4, 8)
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="cga.refine", arguments=[URI, types.Range(cursor, cursor), "Rename the variable x to result."]))
+    assert result["applied"] is False and ("text" in result or "did not answer" in result["error"]), result
+    with pytest.raises(RefineError):
+        Refinement.load(URI)  # nothing kept for an edit that was not made
+    await client.shutdown_session()

@@ -393,3 +393,47 @@ def test_closing_waits_for_the_model_and_nothing_runs_on_it_after():
     assert backend.closed
     service.warm(URI)  # as the reading behind a first answer would, after the close
     assert len(loader.opened) == 1 and not [m for m in editor.logs if "failed" in m]
+
+
+def test_undo_after_a_follow_up_on_a_selection_without_a_line_break_goes_back_to_turn_one():
+    """Issue 20: undo added a blank line (every turn's code was given a line break the selection never had)."""
+    service, editor, backend, _ = make()
+    source = "def area(r):\n    return 3 * r * r  # keep\n"
+    editor.open(URI, source)
+    selection = ((0, 0), (1, len("    return 3 * r * r")))  # ends mid-line, before the comment
+    backend.answer = lambda prompt: "def area(r):\n    return 3.14 * r * r\n"
+    service.refine(URI, selection, "Use a better pi.")
+    after_one = editor.documents[URI].text
+    assert after_one == "def area(r):\n    return 3.14 * r * r  # keep\n"
+    backend.answer = lambda prompt: "def area(r: float) -> float:\n    return 3.14 * r * r\n"
+    service.follow_up(URI, "Add type hints.")
+    service.undo_refinement(URI)
+    assert editor.documents[URI].text == after_one
+    service.reset_refinement(URI)
+    assert editor.documents[URI].text == source
+
+
+def test_a_refinement_that_cannot_be_saved_changes_nothing_and_one_the_editor_refuses_keeps_the_undo(
+        isolated_home):
+    """Issue 20: the save came after the editor applied the edit, so a failed save lost undo and reset."""
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    backend.answer = lambda prompt: "def area(r):\n    return math.pi * r ** 2\n"
+    service.refine(URI, ((4, 6), (4, 6)), "Return the area directly.")
+    after_one = editor.documents[URI].text
+    # The editor says no to the next step: the document and the kept refinement stay at turn one.
+    backend.answer = lambda prompt: "def area(r: float) -> float:\n    return math.pi * r ** 2\n"
+    editor.apply_edit = lambda *a: False
+    assert service.follow_up(URI, "Add type hints.")["applied"] is False
+    del editor.apply_edit
+    assert editor.documents[URI].text == after_one
+    assert service.undo_refinement(URI)["applied"] and editor.documents[URI].text == SOURCE
+    # Nowhere to save: nothing changes in the document, and the user is told.
+    conversations = isolated_home / "conversations"
+    for saved in conversations.iterdir():
+        saved.unlink()
+    conversations.rmdir()
+    conversations.write_text("a file where the folder should be")
+    with pytest.raises(CgaError, match="Could not save"):
+        service.refine(URI, ((4, 6), (4, 6)), "Return the area directly.")
+    assert editor.documents[URI].text == SOURCE and editor.edits[-1][0] == "Undo the last refinement"
