@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from assistant import conversation_store
 from assistant.chat import ChatSession
@@ -26,6 +27,7 @@ from evaluation.sandbox import Limits, containment, run_program
 
 from .chat_display import show_code
 from .errors import error, stderr
+from .terminal_text import printable
 from .wording import plural
 
 RUN_LIMITS = Limits(seconds=10, memory_mb=1024)
@@ -124,11 +126,12 @@ def _run(state: ChatState, check: str | None) -> None:
     seconds = time.monotonic() - started
     lines = outcome.stdout.splitlines()
     for text in lines[-SHOWN_OUTPUT_LINES:]:
-        state.out.print(text, markup=False, highlight=False)
+        state.out.print(Text.from_ansi(printable(text)), highlight=False)
     if len(lines) > SHOWN_OUTPUT_LINES:
         stderr.print(f"({plural(len(lines) - SHOWN_OUTPUT_LINES, 'earlier line')} not shown)", style="dim")
     if outcome.stderr.strip():
-        stderr.print("\n".join(program_frames(outcome.stderr).splitlines()[-12:]), style="red")
+        stderr.print(Text(printable("\n".join(program_frames(outcome.stderr).splitlines()[-12:]), colours=False)),
+                     style="red")
     verdict = {"passed": "passed" if check else "exit status 0", "failed": f"failed (exit status {outcome.returncode})",
                "timeout": f"stopped at the {RUN_LIMITS.seconds:g} s limit",
                "output limit": "stopped: it printed too much", "process limit": "stopped: it started too many "

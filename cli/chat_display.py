@@ -15,6 +15,8 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.syntax import Syntax
 
+from .terminal_text import printable
+
 THEME = "ansi_dark"  # the terminal's own colours: readable on dark and light backgrounds
 
 
@@ -40,14 +42,14 @@ def show_answer(chunks: Iterable[str], out: Console, *, markdown: bool, language
     with Live(console=out, refresh_per_second=12, vertical_overflow="ellipsis") as live:
         for text in chunks:
             parts.append(text)
-            live.update(rendered("".join(parts), markdown=markdown, language=language))
+            live.update(rendered(printable("".join(parts), colours=False), markdown=markdown, language=language))
     return "".join(parts)
 
 
 def show_code(code: str, out: Console, *, language: str) -> None:
     """A program (/show): highlighted at a terminal, exactly as is to a pipe."""
     if out.is_terminal:
-        out.print(rendered(code, markdown=False, language=language))
+        out.print(rendered(printable(code, colours=False), markdown=False, language=language))
     else:
         out.file.write(code)
         out.file.flush()

@@ -146,3 +146,20 @@ def test_edit_uses_the_users_editor_and_later_turns_see_the_edit(isolated_home, 
     failing.send("/edit\r")
     assert "false did not finish cleanly; the answer is as it was." in until_prompt(failing)
     quit_chat(failing)
+
+
+def test_run_output_cannot_act_on_the_terminal(isolated_home, codegen2_gguf):
+    """Issue 20: a program printing OSC 52 wrote the user's clipboard, OSC 0 set the window title."""
+    conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": [
+        {"instruction": "Print escapes.", "code": "print('a\\x1b]52;c;aGk=\\x07b\\x1b]0;pwned\\x07c\\x1b[31mred\\x1b[0m')"},
+    ]}
+    (isolated_home / "conversations").mkdir(parents=True)
+    (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
+    child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume")
+    child.send("/run\r")
+    child.expect_exact("Run: exit status 0")
+    raw = child.before
+    until_prompt(child)
+    quit_chat(child)
+    assert "abc" in ANSI.sub("", raw) and "red" in raw
+    assert "\x1b]" not in raw and "pwned" not in raw
