@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from core.atomic_files import write_atomically
@@ -68,3 +69,23 @@ def load(name: str) -> Conversation:
         return Conversation.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         raise ConversationError(f"{path} is not a valid saved conversation ({exc}).") from exc
+
+
+def keep_aside(name: str) -> str | None:
+    """Move the conversation saved under name to a name of its own with the time (`last-20261202-1905`), so a
+    new conversation under name does not overwrite it; that name, or None if nothing was saved under name."""
+    path = path_for(name)
+    if not path.is_file():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+    base = f"{name[:MAX_NAME_BYTES - len(stamp) - 5]}-{stamp}"
+    for n in range(1, 100):
+        kept = base if n == 1 else f"{base}-{n}"
+        if not path_for(kept).exists():
+            try:
+                path.rename(path_for(kept))
+            except OSError as exc:
+                raise ConversationError(f"Could not keep the earlier conversation '{name}' aside "
+                                        f"({exc.strerror or exc}); it was not overwritten.") from exc
+            return kept
+    raise ConversationError(f"Too many earlier conversations named after '{name}'; remove some from {path.parent}.")

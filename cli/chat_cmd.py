@@ -32,7 +32,7 @@ At a terminal: Enter sends, Alt-Enter or Ctrl-J starts a new line, Up/Down walk 
 sessions), Tab completes /commands and saved names, --vi for Vi keys. Ctrl-C stops an answer (or drops the
 line) and keeps the conversation; Ctrl-D quits. Commands: /show, /run, /test EXPR, /edit, /undo, /reset,
 /save NAME, /load NAME, /help, /quit. The conversation is saved after every turn (as 'last', or --name) and
-comes back with --resume.
+comes back with --resume; a new one keeps the earlier one under its name and time (last-20261202-190512).
 
 Examples:
 
@@ -80,7 +80,7 @@ def chat_command(
     session = ChatSession(backend, conversation, max_tokens=max_tokens, temperature=temperature,
                           prompt_lookup=prompt_lookup)
     session.check_template()
-    state = ChatState(session, name, Console(highlight=False, soft_wrap=False))
+    state = ChatState(session, name, Console(highlight=False, soft_wrap=False), keep_earlier=not resume)
     lines = reader(conversation_store.names, vi=vi)
     interactive = isinstance(lines, TerminalLines)
     if resume:
@@ -134,7 +134,7 @@ def _answer(state: ChatState, instruction: str, max_tokens: int) -> None:
     for finding in security.findings(session.conversation.turns[-1].code, session.conversation.language):
         stderr.print(f"Security: {finding}", style="yellow")
     try:
-        conversation_store.save(session.conversation, state.name)
+        state.autosave()
     except conversation_store.ConversationError as exc:
         error(exc)
 

@@ -52,6 +52,18 @@ class ChatState:
     session: ChatSession
     name: str  # autosaved under this name after every change
     out: Console
+    # A new conversation (no --resume): the one saved under name before is kept aside at the first save, not
+    # overwritten (issue 20: a second `cga chat` replaced the 3-turn 'last' with a 1-turn one).
+    keep_earlier: bool = False
+
+    def autosave(self) -> None:
+        if self.keep_earlier:
+            kept = conversation_store.keep_aside(self.name)
+            self.keep_earlier = False
+            if kept:
+                stderr.print(f"The earlier conversation '{self.name}' is kept as '{kept}' "
+                             f"(cga chat --resume --name {kept}).", style="dim")
+        conversation_store.save(self.session.conversation, self.name)
 
 
 def run_command(line: str, state: ChatState) -> bool:
@@ -93,7 +105,7 @@ def run_command(line: str, state: ChatState) -> bool:
         else:
             stderr.print(f"Unknown command {word}; /help lists them.")
         if changed:
-            conversation_store.save(state.session.conversation, state.name)
+            state.autosave()
     except conversation_store.ConversationError as exc:
         error(exc)
     return True

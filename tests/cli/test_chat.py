@@ -119,3 +119,23 @@ def test_saved_names_leave_out_the_language_servers_refinements(isolated_home):
         (isolated_home / "conversations" / f"{name}.json").write_text('{"version": 1}')
     result = run_cga("chat", "-n", "8", input="/load nothing-here\n")
     assert "(saved: mine)" in result.stderr
+
+
+def test_a_new_chat_keeps_the_earlier_conversation_instead_of_overwriting_it(isolated_home, codegen2_gguf):
+    """Issue 20: a second `cga chat` replaced the saved 3-turn 'last' with its own 1-turn one, without a word."""
+    first = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8",
+                    input="Define a function f.\nDefine a function g.\nDefine a function h.\n")
+    assert first.returncode == 0, first.stderr
+    earlier = saved(isolated_home)
+    assert len(earlier["turns"]) == 3
+    second = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8", input="Define a function k.\n")
+    assert second.returncode == 0, second.stderr
+    assert len(saved(isolated_home)["turns"]) == 1
+    kept = [p for p in (isolated_home / "conversations").glob("last-*.json")]
+    assert len(kept) == 1 and json.loads(kept[0].read_text()) == earlier
+    assert f"kept as '{kept[0].stem}'" in second.stderr and f"--resume --name {kept[0].stem}" in second.stderr
+    again = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8", "--resume", "--name", kept[0].stem,
+                    input="/show\n")
+    assert "# Define a function h." in again.stdout
+    quiet = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8", input="/show\n")  # nothing new said
+    assert len(list((isolated_home / "conversations").glob("last-*.json"))) == 1 and "kept as" not in quiet.stderr
