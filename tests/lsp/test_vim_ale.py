@@ -1,0 +1,102 @@
+"""Vim 9 + ALE (Debian's `vim-ale`) against `cga lsp`, in a real terminal (tmux): what completion saves.
+
+ALE advertises no snippet support, so it gets one line per popup item (lsp/completion_items.py); before, a
+multi-line item went in as one line with NUL bytes and the client's and server's documents drifted apart.
+The user's defaults: `:set omnifunc=ale#completion#OmniFunc`, Vim's own 'completeopt'.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.model_choice import embedded_default
+from tests.lsp.raw_client import RawServer
+
+ROOT = Path(__file__).resolve().parents[2]
+ALE = Path("/usr/share/vim-ale")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    not (shutil.which("vim") and shutil.which("tmux") and ALE.is_dir()),
+    reason="Vim, tmux and ALE are not all installed (.ci/run installs Debian's vim, tmux and vim-ale)")]
+SETTINGS = {"model": str(embedded_default()), "threads": 2, "maxTokens": 64}
+
+
+def server_answer(text: str) -> str:
+    """The server's suggestion at the end of text, asked in raw JSON-RPC of a server of its own."""
+    with RawServer() as server:
+        server.initialize(SETTINGS)
+        uri = "file:///answer/example.py"
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": text}}})
+        lines = text.split("\n")
+        server.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/inlineCompletion", "params": {
+            "textDocument": {"uri": uri}, "position": {"line": len(lines) - 1, "character": len(lines[-1])},
+            "context": {"triggerKind": 2}}})
+        items = server.response(2)["result"]["items"]
+        server.shut_down()
+    return items[0]["insertText"] if items else ""
+
+
+def vimrc(folder: Path) -> Path:
+    path = folder / "vimrc"
+    options = repr(SETTINGS).replace("'", '"')
+    path.write_text(f"""set nocompatible
+set runtimepath^={ALE}
+filetype plugin indent on
+let g:ale_linters = {{'python': ['cga']}}
+call ale#linter#Define('python', {{'name': 'cga', 'lsp': 'stdio', 'executable': '{sys.executable}',
+\\ 'command': '%e -m cli lsp', 'project_root': '{folder}', 'initialization_options': {options}}})
+set omnifunc=ale#completion#OmniFunc
+""")
+    return path
+
+
+@pytest.mark.parametrize("typed", [
+    "def fibonacci(n):\n    ",  # a block opener: the block's first line (the rest is not Vim's popup's to insert)
+    "def add(a, b):\n    return a ",  # after a typed space
+    "import os\n\nfiles = os.",  # after a dot
+])
+def test_ale_completion_saves_exactly_what_ale_takes_of_the_servers_first_line(typed, tmp_path):
+    answer = server_answer(typed)
+    first = answer.split("\n", 1)[0]
+    assert first.strip()
+    # ALE puts in an item's text up to its first `(` (its completion is made for names): that much, exactly
+    inserted = first.split("(", 1)[0]
+    shown = (typed.split("\n")[-1] + inserted).rstrip()  # the cursor's line once the item is in
+    path = tmp_path / "example.py"
+    path.write_text("")
+    session = f"cga-ale-{tmp_path.name}"[:60]
+    tmux = ["tmux", "-L", session]
+    subprocess.run([*tmux, "new-session", "-d", "-x", "160", "-y", "40", "-s", session,
+                    f"cd {tmp_path} && PYTHONPATH={ROOT} vim -N -u {vimrc(tmp_path)} -i NONE {path}"], check=True)
+    try:
+        time.sleep(1)
+        subprocess.run([*tmux, "send-keys", "-t", session, "i"], check=True)
+        for n, line in enumerate(typed.split("\n")):
+            if n:  # Vim's Python indent puts the indentation in after Enter: type what comes after it
+                subprocess.run([*tmux, "send-keys", "-t", session, "Enter"], check=True)
+            if line.strip():
+                subprocess.run([*tmux, "send-keys", "-t", session, "-l", line.lstrip() if n else line], check=True)
+        time.sleep(0.5)
+        subprocess.run([*tmux, "send-keys", "-t", session, "C-x", "C-o"], check=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            screen = subprocess.run([*tmux, "capture-pane", "-t", session, "-p"], capture_output=True,
+                                    text=True).stdout
+            if shown in (line.rstrip() for line in screen.splitlines()):
+                break
+            time.sleep(0.2)
+        subprocess.run([*tmux, "send-keys", "-t", session, "Escape", ":w", "Enter"], check=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not path.read_text():
+            time.sleep(0.1)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+    saved = path.read_bytes().decode("utf-8")
+    assert "\x00" not in saved
+    assert saved == typed + inserted + "\n", (saved, answer)
