@@ -35,6 +35,7 @@ from bench.engine_bench import engine_run  # noqa: E402
 from bench.lsp_bench import SINGLE, python_file  # noqa: E402
 from convert.pipeline import convert  # noqa: E402
 from core import native  # noqa: E402
+from bench._quiet_editor import QuietEditor  # noqa: E402
 from lsp.service import AssistantService, Document  # noqa: E402
 from lsp.settings import Settings  # noqa: E402
 
@@ -65,36 +66,8 @@ def speed(model: Path, layers: str, threads: int) -> tuple[float, float]:
     return measured
 
 
-class _Editor:
-    """The language server's editor side, as a plain object: documents and nothing to show."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, Document] = {}
-
-    def document(self, uri):
-        return self.documents.get(uri)
-
-    def status(self, *args, **kwargs):
-        pass
-
-    def log(self, *args, **kwargs):
-        pass
-
-    def warn(self, message):
-        print(message)
-
-    def begin_progress(self, title):
-        return None
-
-    def end_progress(self, token, message):
-        pass
-
-    def apply_edit(self, *args):
-        return False
-
-
 def lsp_latency(model: Path, device: str, threads: int, repeat: int) -> tuple[list[float], list[float]]:
-    editor = _Editor()
+    editor = QuietEditor()
     # Whole suggestions (random weights are unsure of every token), as bench/lsp_bench.py --confidence-cut 0.
     service = AssistantService(editor, Settings(model=str(model), device=device, threads=threads, max_tokens=32,
                                                 confidence_cut=0.0))

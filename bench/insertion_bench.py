@@ -40,40 +40,13 @@ sys.path.insert(0, str(ROOT))
 
 import core.native  # noqa: E402,F401  (llama_cpp before numpy)
 from assistant.model_choice import embedded_default  # noqa: E402
+from bench._quiet_editor import QuietEditor  # noqa: E402
 from lsp.service import AssistantService, Document  # noqa: E402
 from lsp.settings import Settings  # noqa: E402
 
 MODULES = ("heapq", "bisect", "textwrap", "shlex", "fnmatch", "filelock._api", "platformdirs.unix")
 KINDS = ("opener", "word", "space", "line start")
 CUTS = (0.0, 0.1, 0.2, 0.3)
-
-
-class BenchEditor:
-    """The editor's side: one document at a time, nothing shown."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, Document] = {}
-
-    def document(self, uri):
-        return self.documents.get(uri)
-
-    def status(self, *args, **kwargs):
-        pass
-
-    def log(self, *args, **kwargs):
-        pass
-
-    def warn(self, message):
-        print(message, file=sys.stderr)
-
-    def begin_progress(self, title):
-        return None
-
-    def end_progress(self, token, message):
-        pass
-
-    def apply_edit(self, *args):
-        return False
 
 
 @dataclass(frozen=True)
@@ -167,7 +140,7 @@ def main() -> None:
             pool[kind].extend(found)
     chosen = [c for kind in KINDS for c in random.Random(args.seed).sample(pool[kind], min(args.per_kind,
                                                                                          len(pool[kind])))]
-    editor = BenchEditor()
+    editor = QuietEditor()
     service = AssistantService(editor, Settings(model=str(model), threads=args.threads, max_tokens=64))
     tallies = {(kind, cut): Tally() for kind in KINDS for cut in CUTS}
     print(f"{model.name}: {len(chosen)} cursors in {', '.join(MODULES)}; {args.threads} threads\n", flush=True)
