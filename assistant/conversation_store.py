@@ -71,6 +71,11 @@ def load(name: str) -> Conversation:
         raise ConversationError(f"{path} is not a valid saved conversation ({exc}).") from exc
 
 
+def remove(name: str) -> None:
+    """Forget the conversation saved under name, if there is one."""
+    path_for(name).unlink(missing_ok=True)
+
+
 def keep_aside(name: str) -> str | None:
     """Move the conversation saved under name to a name of its own with the time (`last-20261202-1905`), so a
     new conversation under name does not overwrite it; that name, or None if nothing was saved under name."""

@@ -230,7 +230,7 @@ class Engine:
         else:
             tokens = self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p,
                                        top_k=0 if options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0)
-        written = ""  # until the cut may apply (see Generation.min_probability)
+        written = "" if sure else None  # the answer until the cut may apply (see Generation.sure_enough)
         for token in tokens:
             if native.is_end_of_generation(self.llm, token):
                 stats.stop = "end"

@@ -50,10 +50,6 @@ def join_stream(prompt: str, chunks: Iterable[str]) -> Iterator[str]:
         held += chunk
         if held.strip(_HORIZONTAL):
             break
-    else:
-        if out := join(prompt, held):
-            yield out
-        return
     if out := join(prompt, held):
         yield out
-    yield from chunks
+    yield from chunks  # the rest as it comes (nothing, where the loop ran out)

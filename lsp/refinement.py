@@ -133,4 +133,4 @@ class Refinement:
 
     def forget(self) -> None:
         """Remove the kept state (a first step the editor did not take leaves no refinement behind)."""
-        conversation_store.path_for(store_name(self.uri)).unlink(missing_ok=True)
+        conversation_store.remove(store_name(self.uri))

@@ -212,7 +212,7 @@ def arguments_checked(command: Callable[..., dict]) -> Callable[..., dict]:
     """A command's arguments checked before it runs: a wrong count (`arguments: null` included) or a text that is
     not a string is Invalid Params, not a TypeError from inside the command."""
     signature = inspect.signature(command)
-    wanted = [p for p in list(signature.parameters.values())[1:]]
+    wanted = list(signature.parameters.values())[1:]  # after the server
 
     @functools.wraps(command)
     def checked(ls: AssistantServer, *arguments: Any) -> dict:

@@ -316,21 +316,22 @@ class AssistantService:
         if not ctx.prefix.strip():
             return None  # nothing before the cursor to go on (the top of a file, an empty one)
         # The exact prompt, not just its tail, and the language, which may choose another model.
-        key = (uri, document.version, hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, document.language)
+        prompt_key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, document.language)
         if count == 1:  # alternatives are sampled afresh each time they are asked for
             with self.state:
-                cached = self.cache.get(key[2:])
+                cached = self.cache.get(prompt_key)
                 if cached is not None:
-                    self.cache.move_to_end(key[2:])
+                    self.cache.move_to_end(prompt_key)
             if cached is not None:
                 return cached, ctx
         arrived = time.perf_counter()
-        turn, leads = self.take_turn(request_id, key, count)
+        # Requests share work only for the same version of the document: an answer is dropped when its version is gone.
+        turn, leads = self.take_turn(request_id, (uri, document.version, prompt_key), count)
         if not leads:
             turn.done.wait()
             return turn.result if turn.result is None else (turn.result[0][:count], turn.result[1])
         try:
-            turn.result = self._generate(uri, document, offset, ctx, count, turn.cancel, key, arrived)
+            turn.result = self._generate(uri, document, offset, ctx, count, turn.cancel, prompt_key, arrived)
         finally:
             turn.done.set()
         return turn.result
@@ -343,7 +344,7 @@ class AssistantService:
         return settings.complete_secret_files or not looks_secret(uri)
 
     def _generate(self, uri: str, document: Document, offset: int, ctx: Context, count: int,
-                  cancel: threading.Event, key: tuple, arrived: float) -> tuple[list[str], Context] | None:
+                  cancel: threading.Event, prompt_key: tuple, arrived: float) -> tuple[list[str], Context] | None:
         settings = self.settings
         if settings.debounce_ms and cancel.wait(settings.debounce_ms / 1000):
             return None  # a newer keystroke came within the debounce time
@@ -381,7 +382,7 @@ class AssistantService:
         if cancel.is_set():
             return None
         with self.state:
-            self.cache[key[2:]] = answers[:1] if answers and answers[0] is greedy else []
+            self.cache[prompt_key] = answers[:1] if answers and answers[0] is greedy else []
             while len(self.cache) > CACHE_SIZE:
                 self.cache.popitem(last=False)
         current = self.editor.document(uri)

@@ -174,12 +174,18 @@ def test_the_editor_cancelling_one_of_two_requests_for_one_answer_leaves_the_oth
     assert service.finish_request("alone") and backend.asked[-1].cancel.is_set()
 
 
-def test_a_newer_cursor_still_wins_over_a_request_in_flight():
+def test_the_same_text_at_a_newer_version_still_wins_over_the_request_in_flight():
+    """Sharing is for one version of the document: the answer in flight would be dropped as stale anyway."""
     service, editor, backend, _ = make()
     editor.open(URI, SOURCE)
-    editor.type(URI, SOURCE)  # a newer version of the document: another prompt
-    results = _in_flight_then(service, backend, lambda: None)
-    assert results["first"][0] == ["return a + b"]
+
+    def newer():
+        editor.type(URI, SOURCE)  # the same text, a new version (an edit undone)
+        return service.complete_at(URI, end_of(SOURCE), 1, "newer")
+
+    results = _in_flight_then(service, backend, newer)
+    assert results["first"] is None and results["second"][0] == ["return a + b"]
+    assert len(backend.prompts) == 2
 
 
 @pytest.mark.parametrize("uri, language, settings", [

@@ -16,7 +16,6 @@ local ns = vim.api.nvim_create_namespace("cga_ghost")
 local INVOKED, AUTOMATIC = 1, 2 -- InlineCompletionTriggerKind
 local state = {} -- per buffer: pending request, timer, items, index, shown suggestion
 
-vim.cmd("highlight default link CgaSuggestion Comment")
 
 local function buf_state(bufnr)
   state[bufnr] = state[bufnr] or {}

@@ -28,6 +28,7 @@ function M.ensure_visible()
 end
 
 function M.enable()
+  vim.cmd("highlight default link CgaSuggestion Comment") -- the ghost text's group; a colour scheme may set it
   M.ensure_visible()
   vim.api.nvim_create_autocmd({ "ColorScheme", "OptionSet" }, {
     group = vim.api.nvim_create_augroup("cga_highlight", { clear = true }),

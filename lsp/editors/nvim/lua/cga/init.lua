@@ -166,7 +166,6 @@ end
 
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
-  vim.cmd("highlight default link CgaSuggestion Comment")
   require("cga.highlight").enable()
   local group = vim.api.nvim_create_augroup("cga", { clear = true })
   vim.api.nvim_create_autocmd("FileType", {
