@@ -17,6 +17,7 @@ else:  # Python 3.10
 from core.paths import user_dir
 
 from .errors import EngineError
+from .server_url import BadServerUrl, parse_server_url
 
 
 @dataclass(frozen=True)
@@ -39,4 +40,9 @@ def load_config() -> Config:
     for key in ("remote_url", "model"):
         if key in data and not isinstance(data[key], str):
             raise EngineError(f"{path}: {key} must be a string.")
+    if data.get("remote_url"):
+        try:
+            parse_server_url(data["remote_url"])
+        except BadServerUrl as exc:
+            raise EngineError(f"{path}: remote_url: {exc}") from None
     return Config(remote_url=data.get("remote_url"), model=data.get("model"))

@@ -21,13 +21,13 @@ Stop strings and program truncation apply here, as for the local engine.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.client
 import json
 import socket
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,9 +35,14 @@ from core.model_info import INFILL_IDS, ModelInfo
 
 from .backend import Answer, Generation, Stats, filter_stream
 from .errors import EngineError
+from .server_url import parse_server_url, shown
 
 INFILL_TEXT = {"mask_1": "<mask_1>", "eos": "<|endoftext|>", "sep": "<sep>", "eom": "<eom>"}
 DEFAULT_CONTEXT = 2048
+MAX_CONTEXT = 1 << 24  # tokens: more is not a context size any model has
+# A completion server's answers are small; these bound what a misbehaving one can make us hold.
+MAX_BODY_BYTES = 16 * 2**20
+MAX_LINE_BYTES = 4 * 2**20
 
 
 class RemoteError(EngineError):
@@ -47,12 +52,13 @@ class RemoteError(EngineError):
 class RemoteBackend:
     def __init__(self, url: str, *, expected: str | None = None, context: int | None = None,
                  timeout: float = 60.0) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise RemoteError(f"'{url}' is not an http(s) URL; give the server's base URL, e.g. http://127.0.0.1:8080.")
-        self.url = url.rstrip("/").removesuffix("/v1")
+        self.address = parse_server_url(url)
+        self.url = str(self.address)  # as shown in messages: never with the password
         self.timeout = timeout
-        models = self._call("GET", "/v1/models").get("data") or [{}]
-        self.model_id = str(models[0].get("id") or "remote")
+        self.kind = ""  # not known until the server has answered what it is
+        models = self._call("GET", "/v1/models").get("data")
+        first = models[0] if isinstance(models, list) and models and isinstance(models[0], dict) else {}
+        self.model_id = str(first.get("id") or "remote")[:200]
         _check_expected(self.url, self.model_id, expected)
         self.kind = self._kind()
         # llama-server says what it runs: its context and the model file's chat template, which chat renders
@@ -68,18 +74,20 @@ class RemoteBackend:
         for kind, path, body in (("llama-server", "/tokenize", {"content": "a"}),
                                  ("llama-cpp-python", "/extras/tokenize", {"input": "a"})):
             try:
-                if "tokens" in self._call("POST", path, body, quiet=True):
+                if isinstance(self._call("POST", path, body, quiet=True).get("tokens"), list):
                     return kind
             except RemoteError:
                 continue
         return "openai"
 
     def _context(self) -> int | None:
-        settings = self.props.get("default_generation_settings") or {}
-        try:
-            return int(settings.get("n_ctx") or self.props.get("n_ctx") or 0) or None
-        except (TypeError, ValueError):
-            raise RemoteError(f"{self.url} reports a context size that is not a number; is it llama-server?") from None
+        settings = self.props.get("default_generation_settings")
+        settings = settings if isinstance(settings, dict) else {}
+        size = settings.get("n_ctx") or self.props.get("n_ctx") or 0
+        if size is True or not isinstance(size, int) or size < 0 or size > MAX_CONTEXT:
+            raise RemoteError(f"{self.url} reports a context size of {str(size)[:40]!r}, which is not a token "
+                              "count; is it llama-server?")
+        return size or None
 
     def _info(self) -> ModelInfo:
         ids: dict[str, int] = {}
@@ -97,7 +105,7 @@ class RemoteBackend:
                          can_infill=infill, special_ids=ids, chat_template=template)
 
     def describe(self) -> str:
-        return f"the server at {self.url} ({self.kind})"
+        return f"the server at {self.url}" + (f" ({self.kind})" if self.kind else "")
 
     # -- tokens ------------------------------------------------------------------------------------------------
 
@@ -105,20 +113,32 @@ class RemoteBackend:
         """llama-cpp-python's server always reads control-token text as the control token."""
         if self.kind == "llama-server":
             body = {"content": text, "add_special": False, "parse_special": special}
-            return list(self._call("POST", "/tokenize", body)["tokens"])
+            return self._tokens(self._call("POST", "/tokenize", body).get("tokens"), "/tokenize")
         if self.kind == "llama-cpp-python":
-            return list(self._call("POST", "/extras/tokenize", {"input": text})["tokens"])
+            return self._tokens(self._call("POST", "/extras/tokenize", {"input": text}).get("tokens"),
+                                "/extras/tokenize")
         raise RemoteError(f"{self.describe()} has no tokenizer; the language server and chat need llama.cpp's "
                           "llama-server or llama-cpp-python's server.")
+
+    def _tokens(self, tokens: object, path: str) -> list[int]:
+        if not isinstance(tokens, list) or not all(type(t) is int for t in tokens):
+            raise RemoteError(f"{self.describe()} answered {path} without a list of token ids.")
+        return tokens
 
     def text_of(self, tokens: list[int]) -> str:
         if not tokens:
             return ""
         if self.kind == "llama-server":
-            return str(self._call("POST", "/detokenize", {"tokens": tokens})["content"])
+            return self._text(self._call("POST", "/detokenize", {"tokens": tokens}).get("content"), "/detokenize")
         if self.kind == "llama-cpp-python":
-            return str(self._call("POST", "/extras/detokenize", {"tokens": tokens})["text"])
+            return self._text(self._call("POST", "/extras/detokenize", {"tokens": tokens}).get("text"),
+                              "/extras/detokenize")
         raise RemoteError(f"{self.describe()} has no tokenizer.")
+
+    def _text(self, text: object, path: str) -> str:
+        if not isinstance(text, str):
+            raise RemoteError(f"{self.describe()} answered {path} without text.")
+        return text
 
     def _prompt_text(self, tokens: list[int]) -> str:
         """Tokens as text the server reads back into the same ids: control tokens as their own text."""
@@ -152,62 +172,84 @@ class RemoteBackend:
             body = {"prompt": text, "max_tokens": options.max_tokens, "stream": True, "model": self.model_id,
                     **sampling}
             chunks = self._openai_chunks(body, options, stats)
-        yield from filter_stream(chunks, options, stats)
+        yield from filter_stream(self._at_most(chunks, options, stats), options, stats)
+
+    def _at_most(self, chunks: Iterator[str], options: Generation, stats: Stats) -> Iterator[str]:
+        """The token limit, kept on this side too: a server that ignores n_predict does not write on."""
+        for chunk in chunks:
+            if stats.generated > options.max_tokens:  # read on to the limit's end: its event has the timings
+                stats.generated, stats.stop = options.max_tokens, "length"
+                return
+            yield chunk
 
     def _native_chunks(self, body: dict, options: Generation, stats: Stats) -> Iterator[str]:
         for event in self._events("/completion", body, options):
-            if event.get("content"):
+            content = event.get("content")
+            if not isinstance(content, str):
+                raise RemoteError(f"{self.describe()} sent a /completion event without text.")
+            if content:
                 stats.generated += 1
-                yield event["content"]
+                yield content
             if event.get("stop"):
                 stats.stop = {"eos": "end", "word": "stop"}.get(event.get("stop_type"), "length")
-                stats.reused_tokens = (event.get("timings") or {}).get("cache_n", event.get("tokens_cached"))
+                timings = event.get("timings")
+                cached = (timings if isinstance(timings, dict) else {}).get("cache_n", event.get("tokens_cached"))
+                stats.reused_tokens = cached if type(cached) is int else None
+                return
+        self._ended_early(options)
 
     def _openai_chunks(self, body: dict, options: Generation, stats: Stats) -> Iterator[str]:
         for event in self._events("/v1/completions", body, options):
-            choice = (event.get("choices") or [{}])[0]
+            choices = event.get("choices")
+            choice = choices[0] if isinstance(choices, list) and choices else None
+            if not isinstance(choice, dict) or not isinstance(choice.get("text", ""), str):
+                raise RemoteError(f"{self.describe()} sent a completion event without a choice of text.")
             stats.generated += 1
-            if choice.get("finish_reason") == "stop":
-                stats.stop = "end"
             yield choice.get("text", "")
+            if choice.get("finish_reason"):
+                stats.stop = "end" if choice["finish_reason"] == "stop" else "length"
+                return
+        self._ended_early(options)
+
+    def _ended_early(self, options: Generation) -> None:
+        """A stream that closes without its last event was cut off: an error, never a short answer."""
+        if options.cancel is None or not options.cancel.is_set():
+            why = ("was given another request (start it with --interrupt_requests false to answer several at once)"
+                   if self.kind == "llama-cpp-python" else "stopped or restarted mid-answer")
+            raise RemoteError(f"{self.describe()} ended its answer without saying it was done; it may have {why}.")
 
     def _events(self, path: str, body: dict, options: Generation) -> Iterator[dict]:
-        """Server-sent events; a cancel closes the connection at once, even while the server is still reading
-        the prompt (a keystroke must not wait for a prefill it no longer needs)."""
+        """Server-sent events, up to `data: [DONE]` (an OpenAI server) or the server's end of the stream.
+
+        A cancel closes the connection at once, even while the server is still reading the prompt (a keystroke
+        must not wait for a prefill it no longer needs), and every line is bounded: a server that sends one
+        endless line, or nothing at all for the timeout, ends the answer with an error instead of a hang.
+        """
         if options.cancel is not None and options.cancel.is_set():
             return
-        target = urllib.parse.urlsplit(self.url)
-        kind = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
-        connection = kind(target.netloc, timeout=self.timeout)
-        finished = threading.Event()
-        if options.cancel is not None:
-            threading.Thread(target=_hang_up_on_cancel, args=(connection, options.cancel, finished),
-                             daemon=True, name="cga-remote-cancel").start()
-        try:
-            connection.request("POST", target.path + path, json.dumps(body).encode(),
-                               {"Content-Type": "application/json", "Accept": "text/event-stream"})
-            response = connection.getresponse()
-            if response.status >= 400:
-                detail = response.read(300).decode("utf-8", errors="replace")
-                raise RemoteError(f"The server at {self.url} answered HTTP {response.status} to {path}: {detail}")
-            for raw in response:
+        with self._exchange("POST", path, body, options.cancel, stream=True) as response:
+            quiet_since = time.monotonic()
+            while True:
+                try:
+                    raw = response.readline(MAX_LINE_BYTES + 1)
+                except (OSError, http.client.HTTPException) as exc:
+                    if options.cancel is not None and options.cancel.is_set():
+                        return  # we hung up
+                    raise RemoteError(f"The server at {self.url} broke off its answer ({exc}).") from None
+                if not raw:
+                    return
+                if len(raw) > MAX_LINE_BYTES:
+                    raise RemoteError(f"{self.describe()} sent a line longer than {MAX_LINE_BYTES // 2**20} MiB.")
                 line = raw.decode("utf-8", errors="replace").strip()
                 if not line.startswith("data:"):
+                    if time.monotonic() - quiet_since > self.timeout:
+                        raise RemoteError(f"{self.describe()} sent no answer for {self.timeout:g} s.")
                     continue
+                quiet_since = time.monotonic()
                 data = line[5:].strip()
                 if data == "[DONE]":
                     return
-                try:
-                    yield json.loads(data)
-                except ValueError as exc:
-                    raise RemoteError(f"{self.describe()} sent something that is not JSON: {data[:80]!r}") from exc
-        except (OSError, http.client.HTTPException) as exc:
-            if options.cancel is not None and options.cancel.is_set():
-                return  # we hung up
-            raise RemoteError(f"Cannot reach the server at {self.url} ({exc}); is it running?") from exc
-        finally:
-            finished.set()
-            connection.close()
+                yield self._json_object(data, f"an event {data[:80]!r}")
 
     def close(self) -> None:
         """Nothing is held between requests."""
@@ -215,36 +257,103 @@ class RemoteBackend:
     # -- HTTP --------------------------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: dict | None = None, *, quiet: bool = False) -> dict:
-        request = urllib.request.Request(self.url + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Content-Type": "application/json"})
-        with self._open(request, quiet=quiet) as response:
+        """One JSON request and its JSON object answer, read up to MAX_BODY_BYTES."""
+        with self._exchange(method, path, body, None, quiet=quiet) as response:
             try:
-                answer = json.loads(response.read())
-            except ValueError as exc:
-                raise RemoteError(f"The server at {self.url} answered {path} with something that is not JSON.") from exc
-        if not isinstance(answer, dict):
-            raise RemoteError(f"The server at {self.url} answered {path} with an unexpected shape.")
-        return answer
+                raw = response.read(MAX_BODY_BYTES + 1)
+            except (OSError, http.client.HTTPException) as exc:
+                raise RemoteError(f"The server at {self.url} broke off its answer to {path} ({exc}).") from None
+        if len(raw) > MAX_BODY_BYTES:
+            raise RemoteError(f"The server at {self.url} answered {path} with more than "
+                              f"{MAX_BODY_BYTES // 2**20} MiB; that is not a completion server's answer.")
+        return self._json_object(raw, f"its answer to {path}")
 
-    def _open(self, request: urllib.request.Request, *, quiet: bool = False):
+    def _json_object(self, data: str | bytes, what: str) -> dict:
         try:
-            return urllib.request.urlopen(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            detail = "" if quiet else exc.read(300).decode("utf-8", errors="replace")
-            raise RemoteError(f"The server at {self.url} answered HTTP {exc.code} to {request.full_url}"
-                              + (f": {detail}" if detail else ".")) from exc
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise RemoteError(f"Cannot reach the server at {self.url} ({reason}); is it running?") from exc
+            value = json.loads(data)
+        except (ValueError, RecursionError):
+            raise RemoteError(f"{self.describe()} sent {what}, which is not JSON.") from None
+        if not isinstance(value, dict):
+            raise RemoteError(f"{self.describe()} sent {what}, which is not a JSON object (an unexpected shape).")
+        return value
 
-
-def _hang_up_on_cancel(connection: http.client.HTTPConnection, cancel: threading.Event,
-                       finished: threading.Event) -> None:
-    while not finished.wait(0.02):
-        if cancel.is_set() and connection.sock is not None:
+    @contextlib.contextmanager
+    def _exchange(self, method: str, path: str, body: dict | None, cancel: threading.Event | None, *,
+                  stream: bool = False, quiet: bool = False) -> Iterator[http.client.HTTPResponse]:
+        """A request and its response, with one rule for failures: a sentence naming the server, never a
+        traceback. Redirects are not followed (a prompt goes only where the user pointed it)."""
+        address = self.address
+        kind = http.client.HTTPSConnection if address.scheme == "https" else http.client.HTTPConnection
+        connection = kind(address.host, address.port, timeout=self.timeout)
+        headers = {"Content-Type": "application/json"}
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        if address.username is not None:
+            secret = f"{address.username}:{address.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(secret).decode()
+        finished = threading.Event()
+        try:
             try:
-                connection.sock.shutdown(socket.SHUT_RDWR)  # the reading thread gets end-of-stream now
+                connection.connect()
+                # Our own hold on the socket: http.client lets go of it for a response read to the close of the
+                # connection, and a cancel must still be able to hang up.
+                sock = connection.sock
+                if cancel is not None:
+                    threading.Thread(target=_hang_up_on_cancel, args=(sock, cancel, finished),
+                                     daemon=True, name="cga-remote-cancel").start()
+                connection.request(method, address.path + path,
+                                   json.dumps(body).encode() if body is not None else None, headers)
+                response = connection.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                if cancel is not None and cancel.is_set():
+                    yield _EMPTY_RESPONSE
+                    return
+                reason = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
+                raise RemoteError(f"Cannot reach the server at {self.url} ({reason}); is it running?") from None
+            if 300 <= response.status < 400:
+                where = response.getheader("Location") or "somewhere else"
+                raise RemoteError(f"The server at {self.url} redirects {path} to {shown(where)}; give --remote "
+                                  "the address that serves the API itself.")
+            if response.status >= 400:
+                detail = "" if quiet else _read_quietly(response, 300)
+                raise RemoteError(f"The server at {self.url} answered HTTP {response.status} to {path}"
+                                  + (f": {printable_detail(detail)}" if detail else "."))
+            yield response
+        finally:
+            finished.set()
+            connection.close()
+
+
+class _NoResponse:
+    """What a request cancelled before its answer reads as: nothing."""
+
+    def readline(self, limit: int = -1) -> bytes:
+        return b""
+
+    def read(self, amount: int = -1) -> bytes:
+        return b"{}"
+
+
+_EMPTY_RESPONSE = _NoResponse()
+
+
+def _read_quietly(response: http.client.HTTPResponse, amount: int) -> str:
+    try:
+        return response.read(amount).decode("utf-8", errors="replace")
+    except (OSError, http.client.HTTPException):
+        return ""
+
+
+def printable_detail(text: str) -> str:
+    """A server's error text as one line of plain characters."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()
+
+
+def _hang_up_on_cancel(sock: socket.socket | None, cancel: threading.Event, finished: threading.Event) -> None:
+    while not finished.wait(0.02):
+        if cancel.is_set() and sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # the reading thread gets end-of-stream now
             except OSError:
                 pass
             return

@@ -101,7 +101,7 @@ def humaneval_command(
     _say_how_programs_run()
     problems = humaneval.load_problems(limit)
     answer = humaneval.model_answer(generate, Sampling(temperature, top_p), max_tokens)
-    with phase_progress() as progress:
+    with phase_progress() as progress, generate.stopping():
         results = humaneval.evaluate(problems, answer, samples, Limits(seconds=timeout),
                                      progress=lambda done, total: progress("problems", done, total), parallel=parallel)
     scores = humaneval.scores(results, ks)
@@ -161,7 +161,7 @@ def mtpb_command(
         problems = [replace(p, max_gen_length=min(p.max_gen_length, max_tokens)) for p in problems]
     generate = _generator(model, remote, threads, gpu_layers, parallel)
     _say_how_programs_run()
-    with phase_progress() as progress:
+    with phase_progress() as progress, generate.stopping():
         report = mtpb.evaluate(problems, mtpb.model_answer(generate, Sampling(temperature, top_p)), modes,
                                Limits(seconds=timeout), progress=lambda done, total: progress("programs", done, total),
                                parallel=parallel)

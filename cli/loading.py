@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from assistant.backend import Backend, open_backend, remote_url
+from assistant.server_url import redacted
 
 from .errors import stderr
 
@@ -10,7 +11,7 @@ from .errors import stderr
 def open_for_command(model: str | None, *, remote: str | None = None, gpu_layers: str = "auto",
                      threads: int | None = None) -> Backend:
     url = remote_url(remote)
-    with stderr.status(f"Connecting to {url}…" if url else "Loading the model…"):
+    with stderr.status(f"Connecting to {redacted(url)}…" if url else "Loading the model…"):
         backend, reason = open_backend(model, remote=url, threads=threads, gpu_layers=gpu_layers)
     stderr.print(f"Model: {backend.info.name} — {reason}. Running on {backend.describe()}.", style="dim")
     return backend

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,14 +31,33 @@ class BackendGenerator:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.name = backend.info.name
+        # Set when the run is interrupted: answers being written stop (a server's connections hang up).
+        self.stopped = threading.Event()
+
+    @contextlib.contextmanager
+    def stopping(self) -> Iterator[None]:
+        """A run that, when interrupted (Ctrl-C, SIGTERM) or failing, stops the answers other threads are
+        waiting for, so that the process ends now rather than when the last of them is written."""
+        try:
+            yield
+        except BaseException:
+            self.stopped.set()
+            raise
 
     def __call__(self, prompt: str, max_tokens: int, sampling: Sampling, stop: tuple[str, ...] = ()) -> str:
-        options = Generation(max_tokens=max_tokens, temperature=sampling.temperature, top_p=sampling.top_p, stop=stop)
+        if self.stopped.is_set():
+            raise Interrupted("The evaluation was interrupted.")
+        options = Generation(max_tokens=max_tokens, temperature=sampling.temperature, top_p=sampling.top_p, stop=stop,
+                             cancel=self.stopped)
         try:
             tokens = self.backend.tokenize(prompt)
         except EngineError:  # a server without a tokenizer: the prompt goes as text, and the server cuts it
             return "".join(self.backend.stream(prompt, options))
         return "".join(self.backend.stream(tokens[-(self.backend.n_ctx - max_tokens):], options))
+
+
+class Interrupted(EngineError):
+    """Work asked for after the run was stopped."""
 
 
 Job = TypeVar("Job")
@@ -51,5 +72,12 @@ def in_order(work: Callable[[Job], Out], jobs: Iterable[Job], parallel: int = 1)
     if parallel <= 1:
         yield from map(work, jobs)
         return
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="cga-eval") as pool:
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="cga-eval")
+    try:
         yield from pool.map(work, jobs)
+    except BaseException:
+        # Ctrl-C, SIGTERM or an error: the jobs not started are dropped now instead of the pool waiting for
+        # every one of them (the caller stops those under way: BackendGenerator.stopped).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()

@@ -26,6 +26,7 @@ from assistant import heap, prompts, security
 from assistant.backend import MIN_ANSWER_TOKENS, Backend, Generation, Stats, open_backend, remote_url
 from assistant.conversation import Conversation
 from assistant.model_choice import choose_model
+from assistant.server_url import redacted
 
 from .completion_context import Context, context_at, shape, window_starts
 from .positions import offset_at, position_at
@@ -94,7 +95,8 @@ class BackendLoader:
 
     def label(self, settings: Settings, language: str) -> str:
         """What is about to load, for the progress title and as its key; raises the user's error early."""
-        return remote_url(settings.remote_url) or choose_model(settings.model, language).path.name
+        url = remote_url(settings.remote_url)
+        return redacted(url) if url else choose_model(settings.model, language).path.name
 
     def open(self, settings: Settings, language: str) -> tuple[Backend, str]:
         return open_backend(settings.model, remote=settings.remote_url, threads=settings.threads,

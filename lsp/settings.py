@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.server_url import BadServerUrl, parse_server_url, shown
 from core.limits import MAX_THREADS
 
 # Editor-side settings that clients send along with ours: how to start us, the client's own switch for
@@ -20,6 +21,23 @@ DEFAULT_CONFIDENCE_CUT = 0.2  # bench/suggestion_bench.py: 97 % of the right cha
 
 def _count(low: int, high: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _server_url(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return isinstance(value, str) and bool(parse_server_url(value))
+    except BadServerUrl:
+        return False
+
+
+def _brief(value: Any) -> str:
+    """A value as an error message may quote it: short, and a URL without its password."""
+    if isinstance(value, str) and "://" in value:
+        return shown(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "…"
 
 
 def setting(wire: str, default: Any, valid: Callable[[Any], bool]) -> Any:
@@ -51,8 +69,7 @@ class Settings:
     # for clients that block while a command runs (Emacs's eglot).
     refine_in_background: bool = setting("refineInBackground", False, lambda v: isinstance(v, bool))
     # A team's completion server (llama.cpp's llama-server or llama-cpp-python's): then no model loads here.
-    remote_url: str | None = setting(
-        "remoteUrl", None, lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))))
+    remote_url: str | None = setting("remoteUrl", None, _server_url)
 
     @property
     def layers(self) -> str:
@@ -95,7 +112,8 @@ def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, lis
         if name == "model" and value == "":
             value = None  # editors' way of saying "not set"
         if not known.metadata["valid"](value):
-            problems.append(f"Setting '{key}' has an invalid value {value!r} ({known.type}); keeping {getattr(base, name)!r}.")
+            problems.append(f"Setting '{key}' has an invalid value {_brief(value)} ({known.type}); "
+                            f"keeping {_brief(getattr(base, name))}.")
             continue
         values[name] = tuple(value) if name == "disabled_languages" else (str(value) if name == "gpu_layers" else value)
     settings = dataclasses.replace(base, **values)

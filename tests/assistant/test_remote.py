@@ -18,6 +18,7 @@ import pytest
 from assistant import prompts
 from assistant.backend import Generation
 from assistant.chat import ChatSession
+from assistant.errors import EngineError
 from assistant.model_choice import embedded_default
 from assistant.remote import RemoteBackend, RemoteError
 from tests.lsp.raw_client import RawServer
@@ -56,7 +57,9 @@ def running(command: list[str], ready_path: str) -> Iterator[str]:
 
 
 def python_server(model) -> list[str]:
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--n_ctx", "2048", "--n_threads", "2"]
+    # Not interrupted by the next request: --parallel answers must come whole (issue 20: a cut-off answer is an error).
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--n_ctx", "2048", "--n_threads", "2",
+            "--interrupt_requests", "false"]
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +237,7 @@ def test_unreachable_server_is_one_clear_sentence():
 
 
 def test_bad_url():
-    with pytest.raises(RemoteError, match="not an http"):
+    with pytest.raises(EngineError, match="not an http"):
         RemoteBackend("ftp://example")
 
 

@@ -51,3 +51,11 @@ def test_a_max_tokens_that_leaves_no_room_for_a_prompt_is_cut_with_a_message():
     settings, problems = parse_settings({"maxTokens": 300, "contextTokens": 256})
     assert settings.max_tokens == 128 and settings.context_tokens == 256
     assert len(problems) == 1 and "maxTokens 300" in problems[0] and "using 128" in problems[0]
+
+
+@pytest.mark.parametrize("url", ["http://user:s3cret@[::1", "http://user:s3cret@host:abc", "ftp://user:s3cret@host",
+                                 "http://host/" + "a" * 10_000_000])
+def test_a_bad_remote_url_is_refused_without_echoing_it_whole_or_its_password(url):
+    settings, problems = parse_settings({"remoteUrl": url})
+    assert settings.remote_url is None and len(problems) == 1
+    assert "s3cret" not in problems[0] and len(problems[0]) < 300 and "remoteUrl" in problems[0]
