@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from core.atomic_files import write_atomically
@@ -23,6 +24,14 @@ MAX_NAME_BYTES = 100  # with ".json" and a temporary's prefix and suffix, well i
 
 class ConversationError(CgaError):
     """A conversation cannot be saved or loaded."""
+
+
+class NoConversation(ConversationError):
+    """Nothing is saved under that name."""
+
+
+class DamagedConversation(ConversationError):
+    """The saved file is there but not a conversation (cut short, edited by hand, from elsewhere)."""
 
 
 def conversations_dir() -> Path:
@@ -60,15 +69,34 @@ def save(conversation: Conversation, name: str) -> Path:
     return dest
 
 
-def load(name: str) -> Conversation:
+def load(name: str, check: Callable[[Conversation], None] | None = None) -> Conversation:
+    """The conversation saved under name; check(conversation) may raise ValueError for what its owner needs
+    beyond the schema. A damaged file is moved aside, so that it is reported once and never hides a new save."""
     path = path_for(name)
     if not path.is_file():
         saved = ", ".join(names()) or "none yet"
-        raise ConversationError(f"No saved conversation named '{name}' (saved: {saved}).")
+        raise NoConversation(f"No saved conversation named '{name}' (saved: {saved}).")
     try:
-        return Conversation.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConversationError(f"{path} is not a valid saved conversation ({exc}).") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConversationError(f"{path} cannot be read ({exc.strerror or exc}); check its permissions.") from None
+    try:
+        conversation = Conversation.from_dict(json.loads(data.decode("utf-8")))
+        if check is not None:
+            check(conversation)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise DamagedConversation(f"{path} is damaged ({why}); {_set_aside(path)}") from None
+    return conversation
+
+
+def _set_aside(path: Path) -> str:
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        path.rename(aside)
+    except OSError as exc:
+        return f"it could not be moved aside ({exc.strerror or exc}); remove it."
+    return f"it was kept aside as {aside.name}."
 
 
 def remove(name: str) -> None:

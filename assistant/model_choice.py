@@ -7,7 +7,10 @@ the user is told how to get one.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +38,42 @@ def embedded_default() -> Path:
     return path
 
 
+def _brief(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.endswith(".gguf") or "/" in model or "\\" in model
+
+
+def _a_folder(model: str) -> ModelNotFound:
+    return ModelNotFound(f"{_brief(model)} is a folder, not a model file; give the .gguf file in it, or convert a "
+                         "checkpoint folder with `cga convert`.")
+
+
+def _usable_file(path: Path, model: str) -> bool:
+    """Whether path is a model file to open; False where nothing is there, and one sentence for anything else
+    that is there (a folder, a device, a pipe, a file that cannot be read) instead of "does not exist"."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return False  # not a path: maybe a (too long) name, which the caller refuses
+        raise ModelNotFound(f"{_brief(model)} cannot be read ({exc.strerror or exc}).") from None
+    if stat.S_ISDIR(mode):
+        if _looks_like_path(model):  # a bare name is looked up in the store first (a checkpoint folder may share it)
+            raise _a_folder(model)
+        return False
+    if not stat.S_ISREG(mode):
+        raise ModelNotFound(f"{_brief(model)} is not a regular file (a device, a pipe or a socket); give a .gguf "
+                            "file.")
+    if not os.access(path, os.R_OK):
+        raise ModelNotFound(f"{_brief(model)} cannot be read (permission denied); check its permissions.")
+    return True
+
+
 def choose_model(model: str | None, language: str | None = None) -> Choice:
     """A path, an installed model's name, else the best installed CodeGen model (for the language, if given),
     else the embedded default."""
@@ -42,10 +81,13 @@ def choose_model(model: str | None, language: str | None = None) -> Choice:
 
     if model:
         path = Path(model).expanduser()
-        if path.is_file():
+        if _usable_file(path, model):
             return Choice(path, f"using {path}")
-        if path.suffix == ".gguf" or "/" in model:
-            raise ModelNotFound(f"{model} does not exist; check the path.")
+        if _looks_like_path(model):
+            raise ModelNotFound(f"{_brief(model)} does not exist; check the path.")
+        if len(model) > store.MAX_NAME:
+            raise ModelNotFound(f"'{_brief(model)}' is {len(model):,} characters long: neither a file here nor the "
+                                "name of an installed model (`cga models list`).")
         found = store.find(model)
         if found is not None:
             return Choice(store.checked(found).path, f"installed model '{found.name}'")
@@ -54,6 +96,12 @@ def choose_model(model: str | None, language: str | None = None) -> Choice:
             raise ModelNotFound(
                 f"{model} is a known model but not installed; get it with `cga models pull {model}`."
             )
+        damaged = store.unreadable(model)
+        if damaged:
+            raise ModelNotFound(f"The installed model '{model}' cannot be read ({damaged}); check its permissions, "
+                                f"or `cga models remove {model}` and install it again.")
+        if path.is_dir():
+            raise _a_folder(model)
         close = store.closest_names(model) or catalog.closest(model)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise ModelNotFound(

@@ -159,13 +159,22 @@ class Protocol(LanguageServerProtocol):
         return super().handle_message(message)
 
     def structure_message(self, data):
+        if "jsonrpc" not in data:
+            return data  # an object inside the message: the whole message comes last
+        if "id" in data and not _usable_id(data["id"]):
+            # JSON-RPC ids are strings, numbers or null; anything else is an Invalid Request, answered to null.
+            error = JsonRpcInvalidRequest("A request id must be a string or a number.")
+            self._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": error.code, "message": error.message}})
+            return _REJECTED
+        data = _without_lone_surrogates(data)
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
             if not ("id" in data and "method" in data):
                 raise
+            logger.info("request %s (%s): params do not fit: %s", data["id"], data["method"], exc.__cause__ or exc)
             self._send_response(data["id"], None, exc.to_response_error())
-            return JsonRPCNotification(method="$/cga/rejected", jsonrpc="2.0", params=None)
+            return _REJECTED
 
     def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
         if is_thread_function(handler):
@@ -208,6 +217,38 @@ class Protocol(LanguageServerProtocol):
             logger.debug("not sent after shutdown: %s", getattr(data, "method", data))
             return
         super()._send_data(data)
+
+
+_REJECTED = JsonRPCNotification(method="$/cga/rejected", jsonrpc="2.0", params=None)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _usable_id(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool))
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """The message with every lone UTF-16 surrogate (`\\ud800`, which JSON allows and UTF-8 cannot hold) made
+    U+FFFD: one such character in a URI, a document or an instruction failed every later encode (the
+    tokenizer, a file name, the answer) with UnicodeEncodeError. Pairs were already joined by the JSON reader."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value
+
+
+class _NoDeserializeTraceback(logging.Filter):
+    """pygls logs a traceback at error level for every message whose params do not fit; the client gets
+    InvalidParams, and structure_message above logs one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable to deserialize message")
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_NoDeserializeTraceback())
 
 
 def splice_change(document: TextDocument, change: types.TextDocumentContentChangePartial) -> None:

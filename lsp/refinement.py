@@ -57,6 +57,17 @@ def enclosing_function(text: str, offset: int) -> tuple[int, int]:
                       "inside a function.")
 
 
+def _check_meta(conversation: Conversation) -> None:
+    """What a refinement keeps beside its conversation: where the code sits, and its text before and now."""
+    meta = conversation.meta
+    start = meta.get("start")
+    if type(start) is not int or start < 0:
+        raise ValueError("its start is not a place in the document")
+    for key in ("uri", "original", "current"):
+        if not isinstance(meta.get(key), str):
+            raise ValueError(f"its {key} is not text")
+
+
 class Refinement:
     """One document's refinement: original code, conversation and where the current code sits."""
 
@@ -73,9 +84,15 @@ class Refinement:
     @classmethod
     def load(cls, uri: str) -> Refinement:
         try:
-            return cls(uri, conversation_store.load(store_name(uri)))
+            return cls(uri, conversation_store.load(store_name(uri), _check_meta))
+        except conversation_store.NoConversation:
+            raise RefineError("There is no refinement to follow up in this document; refine a selection first.") \
+                from None
+        except conversation_store.DamagedConversation as exc:
+            raise RefineError(f"The saved refinement of this document is damaged: {exc} Refine a selection "
+                              "again.") from None
         except conversation_store.ConversationError as exc:
-            raise RefineError("There is no refinement to follow up in this document; refine a selection first.") from exc
+            raise RefineError(str(exc)) from None
 
     @property
     def span(self) -> tuple[int, int]:
@@ -119,7 +136,7 @@ class Refinement:
     def stored(self) -> Conversation | None:
         """The state kept on disk for this document now, if any: put back if the editor does not take a step."""
         try:
-            return conversation_store.load(store_name(self.uri))
+            return conversation_store.load(store_name(self.uri), _check_meta)
         except conversation_store.ConversationError:
             return None
 

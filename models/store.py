@@ -82,6 +82,21 @@ def find(name: str) -> Installed | None:
     return min(same_base, key=lambda m: QUANT_PREFERENCE.index(m.name.rpartition(".")[2]), default=None)
 
 
+def unreadable(name: str) -> str | None:
+    """Why the store's file for name cannot be read, if there is such a file (installed() leaves it out)."""
+    try:
+        path = models_dir() / f"{check_name(name.replace(':', '.', 1))}.gguf"
+    except StoreError:
+        return None
+    if not path.exists():
+        return None
+    try:
+        read_model_info(path)
+    except ModelLoadError as exc:
+        return str(exc).rstrip(".")
+    return None
+
+
 def checked(model: Installed) -> Installed:
     """The model, after its file is checked against the manifest (raises TamperedModel)."""
     manifest.check(models_dir(), model.name, model.path)

@@ -68,6 +68,22 @@ def test_budget_drops_oldest_whole_turns_first():
     assert len(words(kept)) == len(tokens)
 
 
+def test_fitting_a_long_conversation_tokenizes_what_is_kept_not_everything_per_dropped_turn():
+    conv = Conversation(header="import os\n\n")
+    for i in range(2000):
+        conv.add(f"step {i}", f"x{i} = {i} + {i}")
+    read: list[int] = []
+
+    def counting(text: str) -> list[int]:
+        read.append(len(text))
+        return words(text)
+
+    tokens, dropped = conv.fit("final step", counting, budget=60)
+    assert len(tokens) <= 60 and 2000 - dropped >= 5  # as many turns kept as fit: 5 of 9 tokens each
+    assert len(words(conv.prompt("final step", conv.turns[dropped - 1:]))) > 60  # and no more
+    assert sum(read) < 10 * len(conv.prompt("final step", conv.turns[dropped:]))  # the old way: 2,000 × the whole
+
+
 def test_budget_too_small_for_the_latest_turn():
     conv = Conversation(header="import os\n\n")
     conv.add("one", "a = 1 " * 50)
@@ -91,7 +107,7 @@ def test_bad_names_and_files_are_refused(isolated_home):
         conversation_store.load("nope")
     conversation_store.conversations_dir().mkdir(parents=True)
     (conversation_store.conversations_dir() / "broken.json").write_text("{not json")
-    with pytest.raises(conversation_store.ConversationError, match="not a valid saved conversation"):
+    with pytest.raises(conversation_store.ConversationError, match="broken.json is damaged .*kept aside as broken.json.damaged-"):
         conversation_store.load("broken")
 
 

@@ -41,6 +41,17 @@ def test_resume_of_an_unknown_name(isolated_home):
     assert "No saved conversation named 'never-saved'" in result.stderr
 
 
+def test_resume_of_a_damaged_conversation_names_the_file_and_keeps_it_aside(isolated_home):
+    folder = isolated_home / "conversations"
+    folder.mkdir()
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = run_cga("chat", "--resume", "--name", "deep", input="")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{folder / 'deep.json'} is damaged (nested too deeply); it was kept aside as deep.json.damaged-" \
+        in result.stderr
+    assert [p.name.split("-")[0] for p in folder.iterdir()] == ["deep.json.damaged"]
+
+
 def test_ctrl_c_mid_answer_keeps_the_conversation(isolated_home):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "chat", "--max-tokens", "400", "--temperature", "0.8"],

@@ -153,3 +153,66 @@ async def test_an_editor_that_answers_the_edit_with_null_gets_no_traceback_and_k
     with pytest.raises(RefineError):
         Refinement.load(URI)  # nothing kept for an edit that was not made
     await client.shutdown_session()
+
+
+def _saved_refinement() -> dict:
+    refinement = Refinement.start(URI, "def f(x):\n    return x\n", 0, "python")
+    refinement.conversation.add("Add types.", "def f(x: int) -> int:\n    return x")
+    refinement.save()
+    return refinement.conversation.to_dict()
+
+
+DAMAGE = {
+    "cut short": lambda raw: raw[: len(raw) // 2],
+    "not JSON at all": lambda raw: b"\x00\xff garbage",
+    "a list": lambda raw: b"[1, 2]",
+    "nested 100,000 deep": lambda raw: b"[" * 100_000 + b"]" * 100_000,
+    "turns missing their code": lambda raw: raw.replace(b'"code"', b'"cod"'),
+    "turns not a list": lambda raw: _edited(raw, turns="many"),
+    "a huge number for start": lambda raw: raw.replace(b'"start": 0', b'"start": 1e400'),
+    "a negative start": lambda raw: raw.replace(b'"start": 0', b'"start": -4'),
+    "start as text": lambda raw: raw.replace(b'"start": 0', b'"start": "0"'),
+    "current missing": lambda raw: raw.replace(b'"current"', b'"kurrent"'),
+    "original a number": lambda raw: _edited_meta(raw, original=5),
+    "meta a list": lambda raw: _edited(raw, meta=[1]),
+    "header a number": lambda raw: _edited(raw, header=1),
+    "instruction null": lambda raw: raw.replace(b'"instruction": "Add types."', b'"instruction": null'),
+    "another version": lambda raw: _edited(raw, version=2),
+}
+
+
+def _edited(raw: bytes, **changes) -> bytes:
+    import json
+
+    return json.dumps({**json.loads(raw), **changes}).encode()
+
+
+def _edited_meta(raw: bytes, **changes) -> bytes:
+    import json
+
+    data = json.loads(raw)
+    data["meta"].update(changes)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_a_damaged_saved_refinement_is_named_and_kept_aside(isolated_home, damage):
+    """followUp, undo and reset all begin with Refinement.load."""
+    from assistant import conversation_store
+    from lsp.refinement import store_name
+
+    _saved_refinement()
+    path = conversation_store.path_for(store_name(URI))
+    path.write_bytes(DAMAGE[damage](path.read_bytes()))
+    with pytest.raises(RefineError) as failure:
+        Refinement.load(URI)
+    message = str(failure.value)
+    assert "is damaged" in message and str(path) in message and "kept aside as" in message, message
+    assert not path.exists() and len(list(path.parent.glob(path.name + ".damaged-*"))) == 1
+    with pytest.raises(RefineError, match="There is no refinement"):  # reported once, then a fresh start
+        Refinement.load(URI)
+
+
+def test_an_intact_saved_refinement_loads(isolated_home):
+    saved = _saved_refinement()
+    assert Refinement.load(URI).conversation.to_dict() == saved

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 
@@ -80,3 +81,60 @@ def test_malformed_params_and_invalid_utf8_get_errors_not_a_dead_server(codegen2
         assert "error" in server.response(3)
         server.send(b'{"jsonrpc": "2.0", "id": 4, "method": "textDocument/hover", "params": "\xff\xfe"}')
         assert server.shut_down() == 0  # still alive, answering
+
+
+HOSTILE = [  # (what it is, the message as raw JSON text); each a request with the id given, answered somehow
+    ("null arguments to each command", [
+        f'{{"jsonrpc": "2.0", "id": {10 + i}, "method": "workspace/executeCommand", '
+        f'"params": {{"command": "{command}", "arguments": null}}}}'
+        for i, command in enumerate(("cga.refine", "cga.followUp", "cga.undo", "cga.reset"))]),
+    ("lone surrogates in a URI, a document and an instruction", [
+        '{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": '
+        '"file:///p/\\ud800.py", "languageId": "python", "version": 1, "text": "def f(x):\\n    "}}}',
+        '{"jsonrpc": "2.0", "id": 20, "method": "textDocument/completion", "params": {"textDocument": '
+        '{"uri": "file:///p/\\ud800.py"}, "position": {"line": 1, "character": 4}}}',
+        '{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": '
+        '"file:///p/s.py", "languageId": "python", "version": 1, "text": "def f(x):\\n    y = \\"\\ud800\\"\\n    "}}}',
+        '{"jsonrpc": "2.0", "id": 21, "method": "textDocument/completion", "params": {"textDocument": '
+        '{"uri": "file:///p/s.py"}, "position": {"line": 2, "character": 4}}}',
+        '{"jsonrpc": "2.0", "id": 22, "method": "workspace/executeCommand", "params": {"command": "cga.refine", '
+        '"arguments": ["file:///p/s.py", {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}},'
+        ' "Add \\udfff a docstring."]}}',
+    ]),
+    ("odd request ids", [
+        '{"jsonrpc": "2.0", "id": [1], "method": "textDocument/hover", "params": {}}',
+        '{"jsonrpc": "2.0", "id": {"a": 1}, "method": "shutdown"}',
+        '{"jsonrpc": "2.0", "id": true, "method": "shutdown"}',
+    ]),
+    ("params of the wrong shape", [
+        '{"jsonrpc": "2.0", "id": 30, "method": "textDocument/completion", "params": null}',
+        '{"jsonrpc": "2.0", "id": 31, "method": "textDocument/inlineCompletion", "params": [1, 2]}',
+        '{"jsonrpc": "2.0", "id": 32, "method": "workspace/executeCommand", "params": {"command": "cga.refine", '
+        '"arguments": [5, 6, 7]}}',
+        '{"jsonrpc": "2.0", "id": 33, "method": "workspace/executeCommand", "params": {"command": "cga.undo", '
+        '"arguments": ["file:///p/never-opened.py"]}}',
+    ]),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_hostile_messages_get_answers_and_no_traceback_anywhere(codegen2_gguf, tmp_path, case):
+    """The property of the fuzzer: every request answered (a result or a proper error), the server alive, and no
+    traceback, neither in a response nor on stderr (which editors show in their log)."""
+    _, messages = case
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr, RawServer(stderr=stderr) as server:
+        server.initialize({"model": str(codegen2_gguf), "threads": 2, "maxTokens": 4})
+        for message in messages:
+            server.send(message.encode())
+        answers = []
+        for message in messages:
+            if '"id"' in message:
+                sent = json.loads(message)["id"]
+                answers.append(server.response(sent if isinstance(sent, (int, str)) and not isinstance(sent, bool)
+                                               else None))
+        assert server.shut_down() == 0
+    for answer in answers:
+        assert "result" in answer or answer["error"]["code"] in (-32600, -32601, -32602, -32603, -32800, 1), answer
+        assert "Traceback" not in json.dumps(answer) and answer.get("error", {}).get("code") != -32603, answer
+    assert "Traceback" not in log.read_text(errors="replace")
