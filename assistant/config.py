@@ -32,8 +32,10 @@ def load_config() -> Config:
         return Config()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise EngineError(f"{path} is not valid TOML ({exc}); fix or delete it.") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise EngineError(f"{path} is not valid TOML ({exc}); fix or delete it.") from None
+    except OSError as exc:
+        raise EngineError(f"{path} cannot be read ({exc.strerror or exc}); check its permissions.") from None
     unknown = set(data) - {"remote_url", "model"}
     if unknown:
         raise EngineError(f"{path} has unknown setting(s) {', '.join(sorted(unknown))}; known: remote_url, model.")

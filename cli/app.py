@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from importlib.metadata import version
 from typing import Annotated
 
@@ -54,6 +55,10 @@ def _exit_on(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    if sys.stdout is None or sys.stderr is None:  # started with `>&-` or `2>&-`: print() would raise
+        if sys.stderr is not None:
+            sys.stderr.write("Error: standard output is closed; run cga with it open, or send it to a file.\n")
+        raise SystemExit(1)
     for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal was closed (there is none on Windows)
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _exit_on)

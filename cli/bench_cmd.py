@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from .consoles import plain_console
 from .errors import fail, stderr, user_errors
 from .options import GpuLayers, Threads
 
-console = Console(highlight=False, soft_wrap=True)
+console = plain_console(soft_wrap=True)
 
 HELP = """Measure prefill and decode tokens/s, time to first token and peak memory of one or more models.
 

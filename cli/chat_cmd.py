@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from assistant import conversation_store, security
 from assistant.chat import ChatSession
@@ -17,6 +16,7 @@ from core.errors import CgaError
 
 from .chat_commands import ChatState, restored, run_command
 from .chat_display import show_answer
+from .consoles import plain_console
 from .errors import error, fail, stderr, user_errors
 from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
@@ -80,7 +80,7 @@ def chat_command(
     session = ChatSession(backend, conversation, max_tokens=max_tokens, temperature=temperature,
                           prompt_lookup=prompt_lookup)
     session.check_template()
-    state = ChatState(session, name, Console(highlight=False, soft_wrap=False), keep_earlier=not resume)
+    state = ChatState(session, name, plain_console(soft_wrap=False), keep_earlier=not resume)
     lines = reader(conversation_store.names, vi=vi)
     interactive = isinstance(lines, TerminalLines)
     if resume:

@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from assistant import prompts
-from assistant.backend import Answer, Generation
+from assistant.backend import MIN_ANSWER_TOKENS, Answer, Backend, Generation
+from assistant.errors import EngineError
 from assistant.joining import join_stream
 from assistant.stopping import prompt_leaves_block_open
 
@@ -18,6 +19,9 @@ from .errors import fail, stderr, user_errors
 from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
 from .wording import cut_short_note, empty_answer_note, how_it_ended
+
+MAX_INPUT_BYTES = 8 * 2**20
+MAX_CHARS_PER_TOKEN = 8  # the most a window is read beyond what can fit: code averages 3 to 4 per token
 
 HELP = """Complete code from an argument or standard input, streaming to standard output.
 
@@ -51,7 +55,10 @@ def complete_command(
     if prompt is None:
         if sys.stdin.isatty():
             fail("Give the code to complete as an argument or on standard input.")
-        raw = sys.stdin.buffer.read()
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)  # refused by size before anything reads it all
+        if len(raw) > MAX_INPUT_BYTES:
+            fail(f"Standard input holds more than {MAX_INPUT_BYTES // 2**20} MiB; give the code just before the "
+                 "cursor (for example `tail -c 100000 FILE | cga complete`).")
         try:
             prompt = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -68,7 +75,10 @@ def complete_command(
         max_tokens=max_tokens, temperature=temperature, stop=tuple(stop or ()),
         truncate_program=not no_truncate and suffix is None, inside_block=prompt_leaves_block_open(prompt),
     )
+    if len(prompt) > MAX_INPUT_BYTES or len(suffix or "") > MAX_INPUT_BYTES:
+        fail(f"The code is more than {MAX_INPUT_BYTES // 2**20} MiB; give the part around the cursor.")
     backend = open_for_command(model, remote=remote, gpu_layers=gpu_layers, threads=threads)
+    prompt = _last_window(prompt, backend, backend.n_ctx - max(max_tokens, MIN_ANSWER_TOKENS))
     if suffix is not None:
         if not backend.info.can_infill:
             fail(f"{backend.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix.")
@@ -77,6 +87,33 @@ def complete_command(
     else:
         answer = backend.stream(prompt, options)
     _write(answer, join_stream(prompt, answer), max_tokens)
+
+
+def _last_window(prompt: str, backend: Backend, budget: int) -> str:
+    """The end of the prompt that fits the model's context, from a line start. Only a window about that size
+    is tokenized (tokenizing 1 MB took 53 s, only to refuse it); what cannot fit even from the last line
+    start is refused by the backend, as before."""
+    window = prompt
+    for _ in range(8):
+        if len(window) > budget * MAX_CHARS_PER_TOKEN:
+            chars = budget * MAX_CHARS_PER_TOKEN
+        else:
+            try:
+                count = len(backend.tokenize(window))
+            except EngineError:
+                break  # a server without a tokenizer: it cuts the prompt itself
+            if count <= budget:
+                break
+            chars = int(len(window) * budget / count * 0.95)
+        start = window.find("\n", len(window) - chars) + 1
+        if start <= 0:
+            break  # one line longer than the budget
+        window = window[start:]
+    if len(window) < len(prompt):
+        left_out = prompt.count("\n", 0, len(prompt) - len(window))
+        stderr.print(f"Only the last {window.count(chr(10)) + 1:,} lines fit the model's context; the "
+                     f"{left_out:,} before them were left out.", style="dim")
+    return window
 
 
 def _write(answer: Answer, text_chunks: Iterable[str], max_tokens: int) -> None:

@@ -6,17 +6,17 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from convert.pipeline import convert
 from convert.verify import VerifyReport, check, verify
 from core.limits import QUANT_TYPES
 
+from .consoles import plain_console
 from .errors import fail, user_errors
 from .options import CheckpointDir, MpNum, Threads
 from .progress import phase_progress
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = plain_console(stderr=True, soft_wrap=True)
 
 CONVERT_HELP = """Convert a CodeGen checkpoint folder into a GGUF file that llama.cpp runs.
 
@@ -100,7 +100,7 @@ def _verify_and_print(checkpoint: Path, gguf_file: Path, **kwargs) -> None:
         report = verify(checkpoint, gguf_file, **kwargs)
     print(format_report(report))
     check(report)
-    console.print("[green]Passed.[/]")
+    console.print("Passed.", style="green")
 
 
 def format_report(r: VerifyReport) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from .consoles import plain_console
 from .errors import user_errors
 from .options import Threads
 from .wording import plural
 
-console = Console(highlight=False, soft_wrap=True)
+console = plain_console(soft_wrap=True)
 
 HELP = """Show the CPU features, memory and GPU llama.cpp can use here, and the models that fit.
 

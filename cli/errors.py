@@ -9,15 +9,16 @@ from functools import wraps
 from typing import TypeVar
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from convert.errors import VerifyFailed
 from core.errors import CgaError
 
+from .consoles import plain_console
+
 F = TypeVar("F", bound=Callable)
 # markup off: messages carry user text (paths, instructions) and install hints such as [torch]; style by argument.
-stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+stderr = plain_console(stderr=True, soft_wrap=True)
 
 EXIT_CODES: dict[type[BaseException], int] = {VerifyFailed: 2, CgaError: 1}
 

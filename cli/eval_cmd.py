@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from .consoles import plain_console
 from .errors import fail, stderr, user_errors
 from .options import GpuLayers, ModelOption, RemoteUrl, Threads
 from .progress import phase_progress
 from .wording import plural
 
-console = Console(highlight=False, soft_wrap=True)
+console = plain_console(soft_wrap=True)
 
 app = typer.Typer(
     rich_markup_mode=None,  # help text is plain: install hints such as [torch] must show as written
@@ -29,7 +30,7 @@ Output = Annotated[Optional[Path], typer.Option("--json", help="Write every samp
 Limit = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N problems.")]
 TemperatureOpt = Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature (paper: 0.2 for pass@1).")]
 TopP = Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling (paper: 0.95).")]
-Timeout = Annotated[float, typer.Option(min=0.5, help="Seconds each generated program may run.")]
+Timeout = Annotated[float, typer.Option(min=0.5, max=3600, help="Seconds each generated program may run.")]
 Parallel = Annotated[int, typer.Option(min=1, max=64, help="Requests sent at once to a --remote server (use its "
                                                            "number of parallel slots).")]
 
@@ -50,11 +51,23 @@ def _generator(model: str | None, remote: str | None, threads: int | None, gpu_l
     return BackendGenerator(open_for_command(model, remote=remote, gpu_layers=gpu_layers, threads=threads))
 
 
+def _check_json_target(path: Path | None) -> None:
+    """Before the run, not after it: a place where the results cannot go fails now, with nothing lost. Only
+    a regular file is ever replaced (a symlink, a device or a folder named by mistake stays as it is)."""
+    if path is None:
+        return
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        fail(f"Cannot write the results to {path}: it is not a regular file; give a new file name.")
+    if not path.parent.is_dir():
+        fail(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail(f"Cannot write {path}: permission denied; give a place you can write to.")
+
+
 def _write_json(path: Path | None, payload: dict) -> None:
     if path is None:
         return
-    if not path.parent.is_dir():
-        fail(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    _check_json_target(path)  # again: the run took a while
     from core.atomic_files import publish, temporary_beside
 
     with temporary_beside(path) as tmp:
@@ -97,6 +110,7 @@ def humaneval_command(
     ks = tuple(sorted(set(k or [1])))
     if max(ks) > samples:
         fail(f"pass@{max(ks)} needs at least {max(ks)} samples per problem; pass --samples {max(ks)} or more.")
+    _check_json_target(output)
     generate = _generator(model, remote, threads, gpu_layers, parallel)
     _say_how_programs_run()
     problems = humaneval.load_problems(limit)
@@ -159,6 +173,7 @@ def mtpb_command(
         fail(str(exc))
     if max_tokens is not None:
         problems = [replace(p, max_gen_length=min(p.max_gen_length, max_tokens)) for p in problems]
+    _check_json_target(output)
     generate = _generator(model, remote, threads, gpu_layers, parallel)
     _say_how_programs_run()
     with phase_progress() as progress, generate.stopping():
@@ -202,6 +217,7 @@ def perplexity_command(
     except ValueError as exc:
         fail(str(exc))
     paths = [choose_model(m).path for m in models]
+    _check_json_target(output)
     rows = []
     with phase_progress() as progress:
         for path in paths:

@@ -41,7 +41,7 @@ def lsp_command(
         "--context", min=256, help="Tokens the model sees at once, prompt and answer (at most the model's own "
         "context). Memory grows with it: about 60 KiB a token for codegen-350M, 245 KiB for 2B.")
     ] = DEFAULT_CONTEXT_TOKENS,
-    tcp: Annotated[Optional[int], typer.Option(help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
+    tcp: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
     remote: RemoteUrl = None,
 ) -> None:
     settings = Settings(model=model, threads=threads, gpu_layers=gpu_layers, context_tokens=context, remote_url=remote)

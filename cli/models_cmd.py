@@ -9,14 +9,15 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from .consoles import plain_console
 from .errors import fail, stderr, user_errors
 from .options import Threads
 from .progress import phase_progress
 
-console = Console(highlight=False, soft_wrap=True)
+console = plain_console(soft_wrap=True)
 
 app = typer.Typer(
     rich_markup_mode=None,  # help text is plain: install hints such as [torch] must show as written
@@ -185,14 +186,14 @@ def info_command(name: Annotated[str, typer.Argument(help="A catalog or installe
         fail(f"'{name}' is neither installed nor in the catalog." + (f" Did you mean {' or '.join(close)}?" if close
                                                                        else ""))
     if entry is not None:
-        console.print(f"[bold]{entry.name}[/]  {entry.hub_id}")
+        console.print(Text.assemble((entry.name, "bold"), f"  {entry.hub_id}"))
         console.print(f"  family {entry.family}, {entry.params_b:g}B parameters, languages: {entry.languages}")
         console.print(f"  infill {'yes' if entry.infill else 'no'}, qkv blocks {entry.mp_num or '-'}, "
                       f"license {entry.license}")
         console.print("  memory: " + ", ".join(f"{q} {entry.memory_gb(q):.1f} GB" for q in
                                                ("q4_k_m", "q5_k_m", "q8_0", "f16")))
     for m in found:
-        console.print(f"[bold]{m.name}[/]  {m.path} ({_gib(m.size)})")
+        console.print(Text.assemble((m.name, "bold"), f"  {m.path} ({_gib(m.size)})"))
         console.print(f"  {m.info.arch} / {m.info.family}, context {m.info.context_length}, "
                       f"infill {'yes' if m.info.can_infill else 'no'}")
         if m.record:

@@ -13,6 +13,9 @@ from assistant.backend import Backend, Generation
 from assistant.errors import EngineError
 
 
+MIN_PROMPT_TOKENS = 64  # of the context, kept for the problem itself
+
+
 @dataclass(frozen=True)
 class Sampling:
     """The paper's decoding settings: temperature 0.2 and top-p 0.95 for pass@1 (0 means greedy)."""
@@ -49,6 +52,10 @@ class BackendGenerator:
             raise Interrupted("The evaluation was interrupted.")
         options = Generation(max_tokens=max_tokens, temperature=sampling.temperature, top_p=sampling.top_p, stop=stop,
                              cancel=self.stopped)
+        if self.backend.n_ctx - max_tokens < MIN_PROMPT_TOKENS:
+            raise EngineError(f"Answers of up to {max_tokens:,} tokens leave no room for the prompt in {self.name}'s "
+                              f"{self.backend.n_ctx:,}-token context; pass --max-tokens {self.backend.n_ctx // 2} or "
+                              "less.")
         try:
             tokens = self.backend.tokenize(prompt)
         except EngineError:  # a server without a tokenizer: the prompt goes as text, and the server cuts it

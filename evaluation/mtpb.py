@@ -52,19 +52,30 @@ class Problem:
                 for p in self.prompts]
 
 
+MAX_GEN_LENGTH = 32768
+
+
 def load_problems(path: Path = DATA, limit: int | None = None) -> list[Problem]:
     problems = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadData(f"{path} is not UTF-8 text (bad byte at offset {exc.start}).") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             raw = json.loads(line)
             problem = Problem(str(raw["id"]), raw["name"], list(raw["prompts"]), list(raw["inputs"]),
                               list(raw["outputs"]), int(raw.get("max_gen_length", DEFAULT_GEN_LENGTH)))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BadData(f"{path}, line {number}: not an MTPB problem ({exc}); see FORMAT.md beside it.") from exc
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
+            raise BadData(f"{path}, line {number}: not an MTPB problem ({exc}); see FORMAT.md beside it.") from None
         if not problem.inputs or not problem.outputs or not problem.prompts:
             raise BadData(f"{path}, line {number}: a problem needs prompts, inputs and outputs.")
+        if not all(isinstance(p, str) for p in problem.prompts) or not all(isinstance(i, dict) for i in problem.inputs):
+            raise BadData(f"{path}, line {number}: prompts must be text and each input an object of values.")
+        if not 1 <= problem.max_gen_length <= MAX_GEN_LENGTH:
+            raise BadData(f"{path}, line {number}: max_gen_length must be 1 to {MAX_GEN_LENGTH} tokens.")
         problems.append(problem)
     return problems[:limit] if limit else problems
 

@@ -91,3 +91,23 @@ def test_the_answer_joins_typed_indentation_and_a_typed_space_without_doubling_t
     space = run_cga("complete", "--max-tokens", "4", input="def add(a, b):\n    return a ")
     assert space.returncode == 0, space.stderr
     assert space.stdout.strip() and not space.stdout.startswith((" ", "\t")), repr(space.stdout)
+
+
+def test_a_huge_input_is_cut_to_the_window_that_fits_before_it_is_tokenized():
+    from tests.remote_server.misbehaving import misbehaving_server
+
+    code = "".join(f"value_{i} = {i}\n" for i in range(80_000))  # 1.2 MB
+    with misbehaving_server() as server:  # a tokenizer of one token per character, a 2,048-token context
+        result = run_cga("complete", "--remote", server.url, "--max-tokens", "8", input=code, timeout=120)
+        tokenized = [len(body["content"]) for path, body in server.seen if path == "/tokenize"]
+        (prompt,) = [body["prompt"] for path, body in server.seen if path == "/completion"]
+    assert result.returncode == 0, result.stderr
+    assert "lines fit the model's context; the" in result.stderr and "before them were left out" in result.stderr
+    assert max(tokenized) <= 8 * 2048  # never the whole input
+    assert 1800 < len(prompt) <= 2048 - 64 and code.endswith(prompt)
+    assert code[-len(prompt) - 1] == "\n"  # from a line start
+
+
+def test_input_over_the_size_limit_is_refused_before_it_is_read():
+    result = run_cga("complete", input="x" * (9 * 2**20))
+    assert result.returncode == 1 and "more than 8 MiB" in result.stderr

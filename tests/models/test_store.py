@@ -58,3 +58,19 @@ def test_catalog_covers_every_public_checkpoint():
     assert lookup("codegen25-7b-mono").family == "codegen25" and lookup("codegen25-7b-mono").infill
     assert lookup("CODEGEN-16B-MULTI").hub_id == "Salesforce/codegen-16B-multi"
     assert lookup("codegen-350M-mono").memory_gb("q4_k_m") < lookup("codegen-350M-mono").memory_gb("f16")
+
+
+def test_names_and_paths_with_brackets_are_shown_as_written(tmp_path, codegen2_gguf):
+    import shutil
+
+    from tests.run_cli import run_cga
+
+    home = tmp_path / "home [v2] [/]"
+    (home / "models").mkdir(parents=True)
+    shutil.copy(codegen2_gguf, home / "models" / "tiny.gguf")
+    listed = run_cga("models", "list", env={"CGA_HOME": str(home)}, timeout=120)
+    info = run_cga("models", "info", "tiny", env={"CGA_HOME": str(home)}, timeout=120)
+    for result in (listed, info):
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "home [v2] [/]" in listed.stdout.replace("\n", "") and "tiny" in listed.stdout
+    assert str(home / "models" / "tiny.gguf") in info.stdout.replace("\n", "")
