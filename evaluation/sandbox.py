@@ -6,7 +6,7 @@ Never in the assistant's process. What contains a program depends on the machine
   allowed; Debian/Ubuntu: `apt install bubblewrap`): the program runs in its
   own user, PID, mount, network, IPC and UTS namespaces. It sees the system's
   /usr and the Python installation read-only, an empty /tmp and a scratch
-  folder /work (both in memory, 64 MiB, gone when it ends), and nothing of the
+  folder /cga-sandbox and /dev/shm (each in memory, 64 MiB, gone when it ends), and nothing of the
   user's files, home or network. It cannot signal the evaluator (it lives in
   another PID namespace), and when it ends, or the evaluator dies, every
   process it started dies with it.
@@ -18,8 +18,10 @@ Never in the assistant's process. What contains a program depends on the machine
   read and write what the user can: evaluate untrusted models with bubblewrap.
 
 Both: a wall-clock limit, RLIMIT_AS / RLIMIT_CPU / RLIMIT_FSIZE / RLIMIT_NPROC,
-at most `Limits.processes` processes (counted while it runs: RLIMIT_NPROC does
-not bind root), at most `Limits.output_kb` of stdout and stderr kept (a flood
+at most `Limits.processes` processes and `Limits.memory_mb` resident memory for
+the whole process tree together (both counted while it runs, every 20 ms:
+RLIMIT_NPROC does not bind root, RLIMIT_AS binds each process alone and macOS
+does not enforce it), at most `Limits.output_kb` of stdout and stderr kept (a flood
 stops the program), and the whole process tree killed at the end.
 """
 
@@ -52,6 +54,9 @@ PR_SET_CHILD_SUBREAPER = 36
 SCRATCH_PREFIX = "cga-eval-"
 SCRATCH = "/cga-sandbox"  # the program's folder inside bubblewrap: a name no Python installation uses
 POLL_S = 0.02
+# Each in-memory folder the program may write to under bubblewrap (/tmp, its scratch folder, /dev/shm, which
+# --dev alone would make a tmpfs of half the RAM: 1.5 GiB were written there in a second).
+TMPFS_BYTES = 64 << 20
 
 # Runs in the child before the program: the network is refused at the socket level too.
 BOOT = """
@@ -78,7 +83,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "passed", "failed", "timeout", "output limit" or "process limit"
+    status: str  # "passed", "failed", "timeout", "output limit", "process limit" or "memory limit"
     returncode: int | None
     stdout: str
     stderr: str
@@ -162,8 +167,8 @@ def _bubblewrap_args(program_fd: int) -> list[str]:
     # The empty folders first, the interpreter's after: bubblewrap mounts in order, so a Python installed under
     # /tmp or /work (`python -m venv /tmp/x`) stays visible instead of being hidden by the empty /tmp.
     args = ["--unshare-all", "--die-with-parent", "--new-session", *_system_binds(),
-            "--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp",
-            "--size", str(64 << 20), "--tmpfs", SCRATCH]
+            "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
+            "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--size", str(TMPFS_BYTES), "--tmpfs", SCRATCH]
     for folder in _python_dirs():
         args += ["--ro-bind", folder, folder]
     args += ["--chdir", SCRATCH, "--file", str(program_fd), f"{SCRATCH}/program.py", "--clearenv",
@@ -214,8 +219,12 @@ def _supervise(command: list[str], cwd: Path | None, env: dict[str, str], limits
                 status = "output limit"
             elif time.monotonic() > deadline:
                 status = "timeout"
-            elif _count_tree(proc.pid) > limits.processes:
-                status = "process limit"
+            else:
+                count, resident = _tree(proc.pid)
+                if count > limits.processes:
+                    status = "process limit"
+                elif resident > limits.memory_mb * 2**20:
+                    status = "memory limit"
             if status:
                 break
             time.sleep(POLL_S)
@@ -267,11 +276,21 @@ def _user_tasks() -> int:
     return total
 
 
-def _count_tree(pid: int) -> int:
+def _tree(pid: int) -> tuple[int, int]:
+    """Processes in the program's tree and the memory they hold together (resident bytes): the one bound for
+    the whole tree, where RLIMIT_AS bounds each process alone (4 children × 700 MiB held 2.5 GiB under it)."""
     try:
-        return 1 + len(psutil.Process(pid).children(recursive=True))
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0
+    resident = 0
+    for process in processes:
+        try:
+            resident += process.memory_info().rss
+        except psutil.Error:
+            pass  # it ended meanwhile
+    return len(processes), resident
 
 
 def _kill_tree(proc: subprocess.Popen, before: set[int]) -> None:

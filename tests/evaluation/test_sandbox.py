@@ -100,6 +100,32 @@ def test_a_flood_of_output_stops_at_the_limit(kind):
     assert time.monotonic() - started < 5
 
 
+def test_memory_is_bounded_for_the_whole_process_tree(kind):
+    """Four children of 200 MiB each are each under the 512 MiB limit, and over it together."""
+    mark = uuid.uuid4().hex
+    program = textwrap.dedent(f"""
+        import subprocess, sys, time
+        hold = "b = bytearray(200 * 2**20); import time; time.sleep(30)  # {mark}"
+        children = [subprocess.Popen([sys.executable, "-c", hold]) for _ in range(4)]
+        time.sleep(30)
+    """)
+    outcome = run_program(program, Limits(seconds=20, memory_mb=512), contain=kind)
+    assert outcome.status == "memory limit", outcome
+    assert not survivors(mark)
+
+
+def test_shared_memory_is_a_small_folder_in_the_sandbox(bubblewrap):
+    program = textwrap.dedent("""
+        block = b"x" * 2**20
+        for n in range(150):  # 1.5 GiB in files of 10 MiB, each under the limit on one file's size
+            with open(f"/dev/shm/part{n}", "wb") as out:
+                for _ in range(10):
+                    out.write(block)
+    """)
+    outcome = run_program(program, Limits(seconds=20), contain=bubblewrap)
+    assert outcome.status == "failed" and "No space left on device" in outcome.stderr, outcome
+
+
 def test_a_fork_bomb_is_stopped_and_nothing_is_left(kind):
     mark = uuid.uuid4().hex
     program = textwrap.dedent(f"""
