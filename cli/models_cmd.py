@@ -45,6 +45,7 @@ def list_command(
     import json
 
     from assistant.machine import available_memory
+    from assistant.model_choice import EMBEDDED_NAME
     from models import catalog, store
 
     models = store.installed()
@@ -71,6 +72,8 @@ def list_command(
         console.print(table)
     else:
         console.print(f"No models installed in {store.models_dir()}; `cga models pull codegen-350M-mono` gets one.")
+    console.print(f"Embedded: {EMBEDDED_NAME} (SmolLM2-135M-Instruct, not a CodeGen model), always there; "
+                  f"--model {EMBEDDED_NAME} picks it.", style="dim")
     if not all_models:
         return
     free = available_memory() / 2**30

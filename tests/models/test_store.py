@@ -29,7 +29,12 @@ def test_the_largest_installed_codegen_model_wins(isolated_home, tmp_path):
     (store.models_dir() / "broken.gguf").write_bytes(b"not a gguf")
     choice = choose_model(None)
     assert choice.path.name == "codegen-big.gguf" and "largest installed CodeGen" in choice.reason
+    assert "--model smollm2 picks the embedded one" in choice.reason  # says what it was picked over
     assert {m.name for m in store.installed()} == {"codegen-small", "codegen-big", "not-codegen"}
+    for name in ("smollm2", "SmolLM2", "SmolLM2-135M-Instruct.Q4_1.gguf"):  # by name, whatever is installed
+        assert choose_model(name).path == embedded_default()
+    with pytest.raises(ModelNotFound, match="Did you mean smollm2"):
+        choose_model("smal")
 
 
 def test_installed_names_and_suggestions(isolated_home, codegen1):
