@@ -22,7 +22,7 @@ import psutil
 
 from core import native
 from core.errors import UserDirError
-from core.limits import MAX_THREADS
+from core.limits import MAX_THREADS, default_threads
 from core.model_info import ModelInfo, read_model_info
 from core.paths import cache_dir, created
 
@@ -44,10 +44,14 @@ class Placement:
 
     def describe(self) -> str:
         if self.gpu_layers == 0:
-            return f"CPU, {self.threads} threads" + (f"; {NO_GPU_BUILD}" if self.gpu_asked else "")
+            return f"CPU, {_threads(self.threads)}" + (f"; {NO_GPU_BUILD}" if self.gpu_asked else "")
         if self.gpu_layers >= self.n_layers:
             return f"all {self.n_layers} layers on the GPU"
-        return f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {self.threads} CPU threads"
+        return f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {_threads(self.threads, 'CPU ')}"
+
+
+def _threads(count: int, kind: str = "") -> str:
+    return f"{count} {kind}thread" + ("" if count == 1 else "s")
 
 
 def resolve_gpu_layers(setting: str, n_layers: int) -> int:
@@ -129,7 +133,7 @@ class Engine:
                                  f"this machine has {os.cpu_count()} CPU threads.")
         self.info: ModelInfo = read_model_info(path)
         n_layers = self.info.block_count
-        threads = threads or max(1, (os.cpu_count() or 2))
+        threads = threads or default_threads()
         self.placement = Placement(resolve_gpu_layers(gpu_layers, n_layers), n_layers, threads,
                                    gpu_asked=str(gpu_layers).lower() not in ("auto", "none", "0"))
         self.n_ctx = min(n_ctx, self.info.context_length) if n_ctx else self.info.context_length

@@ -14,12 +14,12 @@ The probe is kept in the user folder, keyed by what it depends on.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import native
 from core.errors import UserDirError
+from core.limits import default_threads
 from core.paths import created, user_dir
 
 PROBE_PARAMS_B = 0.135  # SmolLM2-135M
@@ -59,13 +59,13 @@ def measure(threads: int | None = None, gpu_layers: str = "auto") -> Probe:
     measured = measure_gguf(model, PROBE_PROMPT, PROBE_DECODE + 1, 3, threads, gpu_layers)
     on_gpu = gpu_layers != "none" and native.supports_gpu_offload()
     return Probe(measured.prefill_tps, measured.decode_tps, model.stat().st_size, on_gpu,
-                 _key(threads or os.cpu_count() or 1, on_gpu))
+                 _key(threads or default_threads(), on_gpu))
 
 
 def probe(threads: int | None = None, gpu_layers: str = "auto", *, fresh: bool = False) -> Probe:
     """The kept probe for these settings, or a new one (kept where the user folder is writable)."""
     on_gpu = gpu_layers != "none" and native.supports_gpu_offload()
-    key = _key(threads or os.cpu_count() or 1, on_gpu)
+    key = _key(threads or default_threads(), on_gpu)
     path = probe_path()
     if not fresh:
         try:

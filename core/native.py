@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import llama_cpp
 from llama_cpp import llama_chat_format
 
+from .limits import default_threads
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -59,7 +61,7 @@ def quantize(source: Path, dest: Path, quant: str, threads: int | None = None) -
     """Quantize a GGUF with llama.cpp's own quantizer; raises RuntimeError on failure."""
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = FTYPES[quant]
-    params.nthread = threads or os.cpu_count() or 1
+    params.nthread = threads or default_threads()
     status = llama_cpp.llama_model_quantize(
         str(source).encode(), str(dest).encode(), ctypes.byref(params)
     )

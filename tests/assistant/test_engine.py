@@ -264,3 +264,11 @@ def test_a_cancel_stops_reading_a_long_prompt_and_keeps_what_was_read():
     again = engine.stream(prompt, Generation(max_tokens=1, cancel=threading.Event()))
     again.text()
     assert 0 < again.stats.reused_tokens < len(prompt)  # the part read before the cancel was kept
+
+
+def test_where_it_runs_is_said_in_plain_words():
+    from assistant.engine import Placement
+
+    assert Placement(0, 24, 1).describe() == "CPU, 1 thread"
+    assert Placement(0, 24, 4).describe() == "CPU, 4 threads"
+    assert Placement(10, 24, 1).describe() == "10 of 24 layers on the GPU, the rest on 1 CPU thread"
