@@ -10,8 +10,8 @@ import typer
 from assistant.backend import REMOTE_ENV
 from core.limits import MAX_THREADS
 
-Threads = Annotated[Optional[int], typer.Option("--threads", "-t", min=1, max=MAX_THREADS,
-                                                help="CPU threads (default: all cores).")]
+Threads = Annotated[Optional[int], typer.Option(
+    "--threads", "-t", min=1, max=MAX_THREADS, help="CPU threads (default: the physical cores, one left free above four).")]
 MpNum = Annotated[
     Optional[int],
     typer.Option("--mp-num", help="qkv block count of the checkpoint (default: 8 for codegen2-1B/3_7B, else 4)."),
