@@ -76,16 +76,31 @@ async function typeAtEnd(page, text) {
   await page.keyboard.type(text, { delay: 10 }); // each keystroke its own request, most of them cancelled
 }
 
+/** Quick Open until the file's editor is there: wait for what each step needs, not for time. On a busy
+ * machine the workbench can take the Enter before Quick Open has its results, and the file never opens. */
+async function openFile(page, name) {
+  await until(`an editor for ${name}`, async () => {
+    await chord(page, ["Control"], "KeyP");
+    const input = await page.waitForSelector(".quick-input-widget input", { visible: true, timeout: 30000 });
+    await input.click({ clickCount: 3 });
+    await page.keyboard.type(name);
+    const listed = await page.waitForFunction(
+      (wanted) => Array.from(document.querySelectorAll(".quick-input-list .monaco-list-row"))
+        .some((row) => row.textContent.includes(wanted)),
+      { timeout: 30000 }, name).then(() => true, () => false);
+    if (!listed) {
+      await page.keyboard.press("Escape");
+      return false;
+    }
+    await page.keyboard.press("Enter");
+    return page.waitForSelector(".monaco-editor .view-lines", { timeout: 15000 }).then(() => true, () => false);
+  }, 180000);
+}
+
 async function run(page) {
   await page.goto(URL, { waitUntil: "domcontentloaded" });
   await page.waitForSelector(".monaco-workbench", { timeout: 120000 });
-  await sleep(2000);
-  await chord(page, ["Control"], "KeyP");
-  await page.waitForSelector(".quick-input-widget input", { visible: true, timeout: 30000 });
-  await page.keyboard.type(path.basename(FILE));
-  await sleep(1000);
-  await page.keyboard.press("Enter");
-  await page.waitForSelector(".monaco-editor .view-lines", { timeout: 30000 });
+  await openFile(page, path.basename(FILE));
   report.steps.push("opened");
 
   // The status-bar item says the model is loaded ("$(check) cga: NAME" renders as "cga: NAME").
