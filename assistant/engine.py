@@ -25,6 +25,7 @@ from core.errors import UserDirError
 from core.limits import MAX_THREADS, default_threads
 from core.model_info import ModelInfo, read_model_info
 from core.paths import cache_dir, created
+from core.wording import plural
 
 from . import heap
 from .backend import MIN_ANSWER_TOKENS, Answer, Generation, Stats, filter_stream
@@ -44,14 +45,10 @@ class Placement:
 
     def describe(self) -> str:
         if self.gpu_layers == 0:
-            return f"CPU, {_threads(self.threads)}" + (f"; {NO_GPU_BUILD}" if self.gpu_asked else "")
+            return f"CPU, {plural(self.threads, 'thread')}" + (f"; {NO_GPU_BUILD}" if self.gpu_asked else "")
         if self.gpu_layers >= self.n_layers:
             return f"all {self.n_layers} layers on the GPU"
-        return f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {_threads(self.threads, 'CPU ')}"
-
-
-def _threads(count: int, kind: str = "") -> str:
-    return f"{count} {kind}thread" + ("" if count == 1 else "s")
+        return f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {plural(self.threads, 'CPU thread')}"
 
 
 def resolve_gpu_layers(setting: str, n_layers: int) -> int:

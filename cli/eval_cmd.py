@@ -11,11 +11,12 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from core.wording import plural
+
 from .consoles import plain_console
 from .errors import fail, stderr, user_errors
 from .options import GpuLayers, ModelOption, RemoteUrl, Threads
 from .progress import phase_progress
-from .wording import plural
 
 console = plain_console(soft_wrap=True)
 

@@ -1,14 +1,9 @@
-"""How the command line words counts and outcomes: plurals, and the line that explains how an answer ended."""
+"""How the command line words outcomes: the line that explains how an answer ended (plurals: core.wording)."""
 
 from __future__ import annotations
 
 from assistant.backend import Stats
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """ "1 token", "2 tokens", "0 tokens"."""
-    return f"{count:,} {word if count == 1 else (words or word + 's')}"
-
+from core.wording import plural
 
 ENDINGS = {
     "end": "the model ended",

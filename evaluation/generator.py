@@ -12,7 +12,6 @@ from typing import Protocol, TypeVar
 from assistant.backend import Backend, Generation
 from assistant.errors import EngineError
 
-
 MIN_PROMPT_TOKENS = 64  # of the context, kept for the problem itself
 
 

@@ -38,6 +38,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, BinaryIO
 
@@ -102,7 +103,8 @@ async def read_messages(stop_event, reader, protocol, logger=None, error_handler
         if not body:
             break
         try:
-            message = json.loads(body, object_hook=protocol.structure_message)
+            message = json.loads(body, object_hook=_surrogate_free(protocol.structure_message)
+                                 if _MAY_HOLD_SURROGATES.search(body) else protocol.structure_message)
         except (ValueError, UnicodeDecodeError):  # not JSON (or cut short): the id is unknowable, so null
             error = JsonRpcParseError("The message is not valid JSON.")
             protocol._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": error.code, "message": error.message}})
@@ -166,7 +168,6 @@ class Protocol(LanguageServerProtocol):
             error = JsonRpcInvalidRequest("A request id must be a string or a number.")
             self._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": error.code, "message": error.message}})
             return _REJECTED
-        data = _without_lone_surrogates(data)
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
@@ -221,6 +222,14 @@ class Protocol(LanguageServerProtocol):
 
 _REJECTED = JsonRPCNotification(method="$/cga/rejected", jsonrpc="2.0", params=None)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# UTF-8 cannot carry a surrogate, so only a JSON escape can: a message without one is not walked (a
+# whole-document didChange of a large file arrives at every keystroke).
+_MAY_HOLD_SURROGATES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _surrogate_free(structure: Callable[[dict], Any]) -> Callable[[dict], Any]:
+    """The object hook for a message with surrogate escapes: the whole message cleaned, then structured."""
+    return lambda data: structure(_without_lone_surrogates(data)) if "jsonrpc" in data else data
 
 
 def _usable_id(value: object) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from assistant.server_url import BadServerUrl, parse_server_url, shown
 from core.limits import MAX_THREADS
+from core.wording import brief
 
 # Editor-side settings that clients send along with ours: how to start us, the client's own switch for
 # completions, and VS Code's standard `<section>.trace.server`.
@@ -36,8 +37,7 @@ def _brief(value: Any) -> str:
     """A value as an error message may quote it: short, and a URL without its password."""
     if isinstance(value, str) and "://" in value:
         return shown(value)
-    text = repr(value)
-    return text if len(text) <= 80 else text[:80] + "…"
+    return brief(repr(value))
 
 
 def setting(wire: str, default: Any, valid: Callable[[Any], bool]) -> Any:
