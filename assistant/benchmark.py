@@ -49,7 +49,9 @@ def _peak_mib() -> float:
 
 
 def measure_gguf(path: Path, prompt_tokens: int, gen_tokens: int, repeat: int, threads: int | None,
-                 gpu_layers: str) -> Measurement:
+                 gpu_layers: str, *, warm_up: bool = False) -> Measurement:
+    """warm_up: pay llama.cpp's one-time setup (buffers, threads, a GPU's kernels) with a few tokens first, so
+    that one run measures the steady state that a median of three otherwise finds."""
     from core import native
 
     from .backend import Generation
@@ -57,6 +59,9 @@ def measure_gguf(path: Path, prompt_tokens: int, gen_tokens: int, repeat: int, t
 
     engine = Engine(path, threads=threads, gpu_layers=gpu_layers)
     prompt = engine.tokenize(sample_prompt())[:prompt_tokens]
+    if warm_up:
+        for _ in engine.stream(prompt[:8], Generation(max_tokens=2)):
+            pass
     runs = []
     for _ in range(repeat):
         engine.llm.reset()  # cold: nothing of the prompt cached

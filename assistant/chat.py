@@ -7,11 +7,11 @@ default) get the same turns as chat messages.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field
 
 from . import chat_template, prompts
+from .answer_code import code_of_answer
 from .backend import Answer, Backend, Generation, Stats
 from .conversation import Conversation
 
@@ -30,7 +30,7 @@ class ChatSession:
 
     @property
     def uses_chat_template(self) -> bool:
-        return not self.engine.info.is_codegen and bool(self.engine.info.chat_template)
+        return self.engine.info.is_chat_model
 
     def check_template(self) -> None:
         """Render a short conversation once, so that a broken or hostile template is refused before the first turn."""
@@ -66,14 +66,6 @@ class ChatSession:
         return answer
 
     def accept(self, instruction: str, answer: str) -> None:
-        """Keep the answer as the turn's code; a chat model's fenced block is the code."""
-        self.conversation.add(instruction, extract_code(answer) if self.uses_chat_template else answer)
-
-
-def extract_code(answer: str) -> str:
-    """The first fenced code block of a chat answer, or the whole answer when there is none."""
-    match = _FENCE.search(answer)
-    return match.group(1) if match else answer
-
-
-_FENCE = re.compile(r"```[\w+-]*\n(.*?)(?:```|$)", re.S)
+        """Keep the answer as the turn's code; of a chat model's answer, the code in it."""
+        self.conversation.add(instruction, code_of_answer(answer, self.conversation.language)
+                              if self.uses_chat_template else answer)

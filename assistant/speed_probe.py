@@ -1,7 +1,7 @@
 """How fast this machine runs a model, measured, and what that predicts for each catalog model.
 
 A probe runs the embedded SmolLM2-135M (always here, no download) for a second or
-two: prefill tokens/s and decode tokens/s. Decoding reads every weight once per
+two (a warm-up of a few tokens, then one run): prefill tokens/s and decode tokens/s. Decoding reads every weight once per
 token, so it scales with the file's size; prefill is matrix arithmetic, so it
 scales with the parameter count. From those two figures come an as-you-type
 estimate for any catalog model and type: a warm single-line suggestion (about
@@ -50,13 +50,13 @@ def _key(threads: int, on_gpu: bool) -> str:
 
 
 def measure(threads: int | None = None, gpu_layers: str = "auto") -> Probe:
-    """`cga bench`'s measurement (median of 3 cold runs, so llama.cpp's one-time setup does not count) of the
-    embedded model."""
+    """`cga bench`'s measurement of the embedded model: one cold run after a warm-up of a few tokens, so that
+    llama.cpp's one-time setup does not count (a median of three took 3× as long for the same figures)."""
     from .benchmark import measure_gguf
     from .model_choice import embedded_default
 
     model = embedded_default()
-    measured = measure_gguf(model, PROBE_PROMPT, PROBE_DECODE + 1, 3, threads, gpu_layers)
+    measured = measure_gguf(model, PROBE_PROMPT, PROBE_DECODE + 1, 1, threads, gpu_layers, warm_up=True)
     on_gpu = gpu_layers != "none" and native.supports_gpu_offload()
     return Probe(measured.prefill_tps, measured.decode_tps, model.stat().st_size, on_gpu,
                  _key(threads or default_threads(), on_gpu))

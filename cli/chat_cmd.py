@@ -109,10 +109,12 @@ def chat_command(
 
 
 def _answer(state: ChatState, instruction: str, max_tokens: int) -> None:
+    from .chat_input import keys_not_echoed
+
     session = state.session
     cancel = threading.Event()
     try:
-        with _ctrl_c_sets(cancel):
+        with _ctrl_c_sets(cancel), keys_not_echoed():
             answer = session.respond(instruction, cancel)
             text = show_answer(answer, state.out, markdown=session.uses_chat_template,
                                language=session.conversation.language)

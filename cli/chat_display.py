@@ -1,4 +1,5 @@
-"""Showing chat answers as they stream: code as code, a chat model's Markdown as Markdown, plain text to a pipe.
+"""Showing chat answers as they stream: code as code (fenced or not), a chat model's Markdown as Markdown, plain
+text to a pipe.
 
 At a terminal the answer is redrawn as it grows (rich's Live), wrapped at the
 terminal's width instead of cut; an answer taller than the terminal shows its
@@ -15,14 +16,16 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.syntax import Syntax
 
+from assistant.answer_code import with_code_fenced
+
 from .terminal_text import printable
 
 THEME = "ansi_dark"  # the terminal's own colours: readable on dark and light backgrounds
 
 
 def rendered(text: str, *, markdown: bool, language: str) -> RenderableType:
-    if markdown:
-        return Markdown(text, code_theme=THEME)
+    if markdown:  # code the model wrote without fences shows as code too, line for line
+        return Markdown(with_code_fenced(text, language), code_theme=THEME)
     return Syntax(text, language, theme=THEME, word_wrap=True, background_color="default")
 
 

@@ -10,7 +10,8 @@ can be typed, and a pasted block arrives whole without being sent line by line.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from prompt_toolkit import PromptSession
@@ -103,3 +104,33 @@ def reader(saved_names: Callable[[], Iterable[str]], *, vi: bool = False) -> Lin
     if sys.stdin.isatty() and sys.stdout.isatty():
         return TerminalLines(saved_names, vi=vi)
     return PipedLines()
+
+
+@contextmanager
+def keys_not_echoed() -> Iterator[None]:
+    """While an answer is drawn, the terminal does not echo keys: its `^C` (or typed-ahead text) lands after
+    the drawn region's last, full-width line, wraps onto a new one, and the next redraw, one line short, leaves
+    the answer's first line on the screen twice. Typed-ahead keys are still read by the next prompt.
+
+    POSIX terminals only; Windows' console does not echo while a program writes, and a pipe has nothing to hide.
+    """
+    try:
+        import termios
+    except ImportError:
+        yield
+        return
+    try:
+        fd = sys.stdin.fileno()
+        before = termios.tcgetattr(fd) if sys.stdin.isatty() else None
+    except (OSError, ValueError, termios.error):
+        before = None
+    if before is None:
+        yield
+        return
+    quiet = list(before)
+    quiet[3] &= ~(termios.ECHO | getattr(termios, "ECHOCTL", 0))
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, before)

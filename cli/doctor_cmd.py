@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -26,6 +27,33 @@ def register(app) -> None:
     app.command("doctor", help=HELP)(doctor_command)
 
 
+def llama_cpp_requirement() -> str:
+    """The llama-cpp-python this project is pinned to (its installed metadata: pyproject.toml is the one home of
+    the pin); a reinstall without it would build whatever release is newest."""
+    from importlib import metadata
+
+    try:
+        for requirement in metadata.requires("codegen-assistant") or []:
+            if requirement.lower().startswith("llama-cpp-python") and "extra ==" not in requirement:
+                return requirement.split(";")[0].strip()
+    except metadata.PackageNotFoundError:
+        pass
+    from core import native
+
+    return f"llama-cpp-python=={native.version()}"
+
+
+def gpu_build_hint() -> str:
+    """How to rebuild llama.cpp with the GPU backend of this OS, in this OS's shell."""
+    package = llama_cpp_requirement()
+    install = f"pip install --force-reinstall --no-cache-dir {package}"
+    if sys.platform == "darwin":
+        return f"For Metal (Apple silicon) reinstall with CMAKE_ARGS=\"-DGGML_METAL=on\" {install}"
+    if sys.platform == "win32":
+        return f"For an NVIDIA GPU reinstall, in PowerShell: $env:CMAKE_ARGS=\"-DGGML_CUDA=on\"; {install}"
+    return f"For an NVIDIA GPU reinstall with CMAKE_ARGS=\"-DGGML_CUDA=on\" {install}"
+
+
 @user_errors
 def doctor_command(
     threads: Threads = None,
@@ -45,8 +73,7 @@ def doctor_command(
     if m.gpu_offload:
         console.print(f"GPU build  llama.cpp built with {', '.join(m.gpu_backends) or 'a GPU backend'}")
     else:
-        console.print("GPU build  none: llama.cpp was built for the CPU only. For an NVIDIA GPU reinstall with "
-                      "CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall --no-cache-dir llama-cpp-python")
+        console.print(f"GPU build  none: llama.cpp was built for the CPU only. {gpu_build_hint()}")
     for gpu in m.gpus:
         free = f"{gpu.free_bytes / 2**30:.1f} GiB free of {gpu.total_bytes / 2**30:.1f}" if gpu.free_bytes else \
             "free memory unknown"

@@ -126,6 +126,7 @@ def humaneval_command(
         table.add_column(name, justify="right")
     table.add_row(*(f"{v:.2%}" for v in scores.values()))
     console.print(table)
+    _say_why_programs_failed("HumanEval", [o for r in results for o in r.outcomes])
     _write_json(output, {"benchmark": "humaneval", "model": generate.name, "samples": samples,
                          "temperature": temperature, "top_p": top_p, "scores": scores,
                          "results": [asdict(r) for r in results]})
@@ -187,6 +188,8 @@ def mtpb_command(
         table.add_column(f"{m}-turn pass rate", justify="right")
     table.add_row(*(f"{report.pass_rate(m):.2%}" for m in modes))
     console.print(table)
+    for m in modes:
+        _say_why_programs_failed(f"{m}-turn", [r.outcome for r in report.results if r.mode == m])
     _write_json(output, {"benchmark": "mtpb", "model": generate.name, "temperature": temperature, "top_p": top_p,
                          "pass_rate": {m: report.pass_rate(m) for m in modes},
                          "results": [asdict(r) for r in report.results]})
@@ -223,7 +226,7 @@ def perplexity_command(
     with phase_progress() as progress:
         for path in paths:
             rows.append(measure(path, files, window=window, threads=threads,
-                                progress=lambda done, total, p=path: progress(p.name[:11], done, total)))
+                                progress=lambda done, total, p=path: progress(f"{p.name} tokens", done, total)))
     table = Table(title=f"Perplexity on {plural(len(files), 'file')} in {folder}", title_justify="left")
     for column in ("model", "type", "tokens", "perplexity", "vs first"):
         table.add_column(column, justify="left" if column == "model" else "right")
@@ -233,6 +236,19 @@ def perplexity_command(
     console.print(table)
     _write_json(output, {"folder": str(folder), "files": len(files),
                          "results": [{**asdict(r), "model": str(r.model)} for r in rows]})
+
+
+def _say_why_programs_failed(what: str, outcomes: list[str]) -> None:
+    """A score of 0 % from prose that does not parse reads differently from one of wrong answers."""
+    from evaluation.verdict import PASSED
+
+    failed: dict[str, int] = {}
+    for outcome in outcomes:
+        if outcome != PASSED:
+            failed[outcome] = failed.get(outcome, 0) + 1
+    if failed:
+        reasons = ", ".join(f"{count} {kind}" for kind, count in sorted(failed.items(), key=lambda i: (-i[1], i[0])))
+        console.print(f"{what} programs that failed: {reasons} (each one's reason is in --json).")
 
 
 def _say_how_programs_run() -> None:

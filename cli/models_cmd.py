@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -100,8 +99,10 @@ def list_command(
 
 NAME is a catalog name (`cga models list --all`) or a hub id such as
 Salesforce/codegen-350M-mono for fine-tunes, optionally with :QUANT
-(default q4_k_m). An interrupted pull resumes where it stopped. HF_ENDPOINT
-points at another hub; HF_HUB_OFFLINE=1 refuses at once.
+(q8_0, q4_k_m, f16, …). Without it, a catalog model gets the most faithful
+type fast enough on this machine (measured in a few seconds, as `cga doctor`
+shows) and a fine-tune q4_k_m. An interrupted pull resumes where it stopped.
+HF_ENDPOINT points at another hub; HF_HUB_OFFLINE=1 refuses at once.
 
 Examples:
 
@@ -117,21 +118,18 @@ def pull_command(
     force: Annotated[bool, typer.Option("--force", help="Pull again even if installed.")] = False,
     threads: Threads = None,
 ) -> None:
-    from models import catalog
     from models.install import pull
 
-    base, _, quant = name.partition(":")
-    entry = catalog.lookup(base)
-    if entry is not None and not quant and not os.environ.get("HF_HUB_OFFLINE"):  # offline: pull refuses at once
+    def choose_type(entry) -> tuple[str, str]:
         from assistant.machine import inspect, pull_type
         from assistant.speed_probe import probe
 
-        quant, why = pull_type(entry, inspect(), probe(threads))
-        stderr.print(f"Type {quant}: {why}; {base}:q4_k_m or :q8_0 picks one.")
-        name = f"{base}:{quant}"
+        with stderr.status("Measuring this machine's speed to choose the type…"):
+            return pull_type(entry, inspect(), probe(threads))
+
     with phase_progress() as progress:
         model = pull(name, revision=revision, threads=threads, keep_download=keep_download, force=force,
-                     progress=progress, say=lambda text: stderr.print(text))
+                     progress=progress, say=lambda text: stderr.print(text), choose_type=choose_type)
     console.print(f"Installed {model.name} ({_gib(model.size)}): cga chat --model {model.base}")
 
 

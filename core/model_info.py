@@ -30,6 +30,12 @@ class ModelInfo:
     def is_codegen(self) -> bool:
         return self.family.startswith("codegen")
 
+    @property
+    def is_chat_model(self) -> bool:
+        """A model that answers messages in Markdown (its template) rather than continuing code: its answers
+        are read for the code in them."""
+        return not self.is_codegen and bool(self.chat_template)
+
 
 INFILL_IDS = ("mask_1", "eos", "sep", "eom")  # what prompts.infill and its stop need
 

@@ -172,7 +172,14 @@ def read_file_type(path: Path) -> str:
     """The file type ("f16", "q4_k_m", …) recorded in a GGUF's metadata."""
     value = int((read_metadata(path) or {}).get("general.file_type", -1))
     names = {v: k for k, v in FTYPES.items()}
-    return names.get(value, f"type-{value}")
+    if value in names:
+        return names[value]
+    try:  # a type this project does not write (the embedded model's Q4_1): gguf-py's name for it
+        from gguf import LlamaFileType
+
+        return LlamaFileType(value).name.lower().removeprefix("mostly_")
+    except (ImportError, ValueError):
+        return f"type-{value}"
 
 
 @dataclass(frozen=True)

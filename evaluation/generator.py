@@ -25,6 +25,7 @@ class Sampling:
 
 class Generator(Protocol):
     name: str
+    chat_model: bool  # answers in Markdown: the harnesses take the code out of it (assistant/answer_code.py)
 
     def __call__(self, prompt: str, max_tokens: int, sampling: Sampling, stop: tuple[str, ...] = ()) -> str: ...
 
@@ -33,6 +34,7 @@ class BackendGenerator:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.name = backend.info.name
+        self.chat_model = backend.info.is_chat_model
         # Set when the run is interrupted: answers being written stop (a server's connections hang up).
         self.stopped = threading.Event()
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from assistant.answer_code import code_of_continuation
+
 from .generator import Generator, Sampling, in_order
 from .pass_at_k import mean_pass_at_k
 from .sandbox import Limits, run_program
+from .verdict import judge
 
 STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 
@@ -38,7 +41,8 @@ def program(problem: dict, completion: str) -> str:
 class Result:
     task_id: str
     samples: list[str] = field(default_factory=list)
-    outcomes: list[str] = field(default_factory=list)  # passed / failed / timeout per sample
+    outcomes: list[str] = field(default_factory=list)  # per sample: "passed" or why not (evaluation/verdict.py)
+    details: list[str] = field(default_factory=list)  # the line that says more: the exception, the parse error
 
     @property
     def correct(self) -> int:
@@ -58,13 +62,19 @@ def evaluate(problems: list[dict], answer: Callable[[dict, int], str], samples: 
     for (problem, i), completion in zip(jobs, completions):
         result = results.setdefault(problem["task_id"], Result(problem["task_id"]))
         result.samples.append(completion)
-        result.outcomes.append(run_program(program(problem, completion), limits).status)
+        code = program(problem, completion)
+        verdict = judge(code, run_program(code, limits))
+        result.outcomes.append(verdict.kind)
+        result.details.append(verdict.detail)
         if progress and i == samples - 1:
             progress(len(results), len(problems))
     return list(results.values())
 
 
 def model_answer(generate: Generator, sampling: Sampling, max_tokens: int = 512) -> Callable[[dict, int], str]:
+    """A chat model's completion ends at its closing fence: what follows it is prose."""
+    if generate.chat_model:
+        return lambda problem, _: code_of_continuation(generate(problem["prompt"], max_tokens, sampling, STOP))
     return lambda problem, _: generate(problem["prompt"], max_tokens, sampling, STOP)
 
 

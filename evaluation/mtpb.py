@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.answer_code import code_of_continuation
 from assistant.conversation import PYTHON_HEADER, Conversation
 from assistant.stopping import truncate_program
 
 from .generator import Generator, Sampling, in_order
 from .sandbox import Limits, run_program
+from .verdict import judge, wrong_output
 
 DATA = Path(__file__).parent / "data" / "mtpb.jsonl"
 DEFAULT_GEN_LENGTH = 128  # FORMAT.md: "mostly 128"; a few problems leave it out
@@ -113,6 +115,8 @@ class CaseResult:
     mode: str  # "multi" or "single"
     program: str
     passed: bool
+    outcome: str = "passed"  # or why not: evaluation/verdict.py
+    detail: str = ""
 
 
 @dataclass
@@ -124,7 +128,7 @@ class Report:
         return sum(r.passed for r in mine) / len(mine) if mine else 0.0
 
 
-# answer(prompt_so_far, max_tokens) -> raw completion text
+# answer(prompt_so_far, max_tokens) -> the code the model wrote next
 Answer = Callable[[str, int], str]
 
 
@@ -156,12 +160,17 @@ def evaluate(problems: list[Problem], answer: Answer, modes: tuple[str, ...] = (
     programs = in_order(lambda job: build[job[3]](job[0], job[1], answer), jobs, parallel)
     for (problem, case, gold, mode), code in zip(jobs, programs):
         outcome = run_program(code, limits)
-        report.results.append(CaseResult(problem.id, case, mode, code,
-                                         outcome.passed and output_matches(outcome.stdout, gold)))
+        verdict = judge(code, outcome)
+        if verdict.passed and not output_matches(outcome.stdout, gold):
+            verdict = wrong_output(outcome.stdout, gold)
+        report.results.append(CaseResult(problem.id, case, mode, code, verdict.passed, verdict.kind, verdict.detail))
         if progress:
             progress(len(report.results), len(jobs))
     return report
 
 
 def model_answer(generate: Generator, sampling: Sampling) -> Answer:
+    """A chat model continues the program and then closes a fence and explains it: only the code is kept."""
+    if generate.chat_model:
+        return lambda prompt, max_tokens: code_of_continuation(generate(prompt, max_tokens, sampling))
     return lambda prompt, max_tokens: generate(prompt, max_tokens, sampling)

@@ -41,11 +41,13 @@ def measure(model: Path, files: list[Path], *, window: int = 512, threads: int |
     engine = Engine(model, threads=threads, n_ctx=window)
     window = engine.n_ctx  # no longer than the model's own context
     nll, count = 0.0, 0
-    if progress:
-        progress(0, len(files))
     try:
-        for done, path in enumerate(files):
-            tokens = engine.tokenize(path.read_text(encoding="utf-8", errors="replace"))
+        # Progress counts tokens scored, not files: files differ a hundredfold in size, and so would the estimates.
+        texts = [engine.tokenize(path.read_text(encoding="utf-8", errors="replace")) for path in files]
+        total = sum(max(len(tokens) - 1, 0) for tokens in texts)
+        if progress:
+            progress(0, total)
+        for tokens in texts:
             for start in range(0, max(len(tokens) - 1, 0), window - 1):
                 chunk = tokens[start:start + window]
                 if len(chunk) < 2:
@@ -57,8 +59,8 @@ def measure(model: Path, files: list[Path], *, window: int = 512, threads: int |
                 targets = np.array(chunk[1:])
                 nll -= float(log_probs[np.arange(len(chunk) - 1), targets].sum())
                 count += len(chunk) - 1
-            if progress:
-                progress(done + 1, len(files))
+                if progress:
+                    progress(count, total)
     finally:
         engine.close()
     if count == 0:

@@ -69,16 +69,29 @@ def downloads_dir() -> Path:
     return created(user_dir() / "downloads")
 
 
+# For a pull without :QUANT: (type, why), once the hub has answered (it measures this machine, which takes seconds).
+ChooseType = Callable[[catalog.CatalogEntry], tuple[str, str]]
+
+
 def pull(spec: str, *, revision: str | None = None, threads: int | None = None, keep_download: bool = False,
-         force: bool = False, progress: Progress | None = None, say: Callable[[str], None] = print) -> store.Installed:
+         force: bool = False, progress: Progress | None = None, say: Callable[[str], None] = print,
+         choose_type: ChooseType | None = None) -> store.Installed:
+    """choose_type picks the type of a catalog model named without one; without it, DEFAULT_QUANT."""
     wanted = parse_wanted(spec)
-    existing = store.find(wanted.name)
+    choosing = choose_type is not None and wanted.entry is not None and ":" not in spec
+    # Without a type, any installed type of the model is the one asked for: nothing to fetch, no network needed.
+    existing = store.find(wanted.base if choosing else wanted.name)
     if existing is not None and not force:
-        say(f"{wanted.name} is already installed ({existing.path}); --force pulls it again.")
+        other = ", :QUANT pulls another type" if choosing else ""
+        say(f"{existing.name} is already installed ({existing.path}); --force pulls it again{other}.")
         return store.checked(existing)
     created(store.models_dir())  # before a download that could not be installed
     folder = downloads_dir() / wanted.base
     found = hub.plan(wanted.hub_id, revision, folder)
+    if choosing:
+        quant, why = choose_type(wanted.entry)
+        say(f"Type {quant}: {why}; {wanted.base}:q4_k_m or :q8_0 picks one.")
+        wanted = Wanted(wanted.base, wanted.hub_id, quant, wanted.entry)
     hub.check_space(folder, found.to_download, f"Downloading {wanted.hub_id}")
     say(f"Downloading {wanted.hub_id} at {found.revision[:12]} ({found.to_download / 2**20:.0f} MiB to fetch, "
         f"{len(found.files)} files) into {folder}")

@@ -32,6 +32,46 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What the selected tests need built (tests/prepare.py), made now: before the first test, and said."""
+    if pure_tier(session.config) or session.config.option.collectonly:
+        return
+    from tests.prepare import needed_by, prepare
+
+    tests = Path(__file__).resolve().parent
+    files = {Path(item.path).resolve().relative_to(tests).as_posix() for item in session.items
+             if Path(item.path).resolve().is_relative_to(tests)}
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = reporter.write_line if reporter else (lambda text: print(text, file=sys.stderr))
+    session.config.stash[_PREPARED] = prepare(needed_by(files), say)
+
+
+_PREPARED = pytest.StashKey[float]()
+_TIERS: dict[str, list[float]] = {}  # tier: [tests, seconds]
+
+
+def tier_of(keywords) -> str:
+    return "pure" if "pure" in keywords else "slow" if "slow" in keywords else "standard"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    counts = _TIERS.setdefault(tier_of(report.keywords), [0, 0.0])
+    counts[1] += report.duration
+    if report.when == "setup":
+        counts[0] += 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The suite's time per tier (issue 23, item 9): where a slow run went, in every run's last lines."""
+    from cli.progress import duration
+
+    parts = [f"preparing {duration(config.stash[_PREPARED])}"] if _PREPARED in config.stash else []
+    parts += [f"{name} {int(_TIERS[name][0])} tests {duration(_TIERS[name][1])}"
+              for name in ("pure", "standard", "slow") if name in _TIERS]
+    if parts:
+        terminalreporter.write_line("Time per tier: " + "; ".join(parts))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     heavy = [name for name in HEAVY if name in sys.modules]
     if pure_tier(session.config) and heavy:

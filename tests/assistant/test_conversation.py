@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from assistant import conversation_store
-from assistant.chat import ChatSession, extract_code
+from assistant.chat import ChatSession
 from assistant.conversation import PYTHON_HEADER, Conversation
 from assistant.errors import PromptTooLong
 
@@ -160,8 +160,3 @@ def test_chat_template_model_gets_messages(smollm):
     text = smollm.llm.detokenize(session.prompt_tokens("Now make it multiply."), special=True).decode()
     assert "adds two numbers" in text and "Now make it multiply." in text and "<|im_start|>" in text
     assert "```" not in session.conversation.turns[0].code
-
-
-def test_extract_code():
-    assert extract_code("Sure:\n```python\ndef f():\n    pass\n```\nDone.") == "def f():\n    pass\n"
-    assert extract_code("x = 1") == "x = 1"

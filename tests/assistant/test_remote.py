@@ -11,7 +11,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +19,9 @@ from assistant.backend import Generation
 from assistant.chat import ChatSession
 from assistant.errors import EngineError
 from assistant.model_choice import embedded_default
-from assistant.remote import RemoteBackend, RemoteError
+from assistant.remote import RemoteBackend
 from tests.lsp.raw_client import RawServer
+from tests.prepare import made
 from tests.run_cli import run_cga
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
@@ -76,16 +76,11 @@ def infill_server(codegen2_gguf):
         yield url
 
 
-BUILD = Path(__file__).resolve().parent.parent / "remote_server" / "build.sh"
-
-
 @pytest.fixture(scope="module")
 def llama_server_binary() -> str:
-    """llama.cpp's own llama-server, built once per machine by tests/remote_server/build.sh."""
-    built = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=3000)
-    if built.returncode != 0:
-        pytest.skip(f"llama-server could not be built here: {built.stderr.strip().splitlines()[-1:]}")
-    return built.stdout.strip().splitlines()[-1]
+    """llama.cpp's own llama-server, built once per machine (tests/remote_server/build.sh, before the tests
+    start: tests/prepare.py)."""
+    return str(made("llama-server"))
 
 
 @pytest.fixture(scope="module")

@@ -38,3 +38,14 @@ def test_a_pipe_gets_the_text_as_written_and_a_blank_line_after_it():
     show_answer(iter(["x = 1", "\ny = 2"]), out, markdown=False, language="python")
     show_answer(iter(["z = 3\n"]), out, markdown=False, language="python")
     assert out.file.getvalue() == "x = 1\ny = 2\n\nz = 3\n\n"
+
+
+def test_code_a_chat_model_wrote_without_fences_keeps_its_lines():
+    """The embedded model's later turns: a bare def with its body between sentences (issue 23, item 1)."""
+    answer = ("Sure, here it is:\ndef csv_to_list_list(filename):\n    with open(filename) as csvfile:\n"
+              "        return list(csv.reader(csvfile))\nIt reads the file.\n")
+    shown = screen([answer[i:i + 5] for i in range(0, len(answer), 5)], markdown=True, width=60)
+    lines = [line.strip() for line in shown.splitlines()]
+    assert lines.index("def csv_to_list_list(filename):") + 1 == lines.index("with open(filename) as csvfile:")
+    assert "return list(csv.reader(csvfile))" in lines
+    assert lines[0] == "Sure, here it is:" and lines[-1] == "It reads the file."

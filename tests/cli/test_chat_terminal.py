@@ -130,6 +130,56 @@ def test_a_long_answer_wraps_at_a_narrow_terminal(isolated_home):
     assert squeezed(code) in squeezed(screen) and "…" not in screen
 
 
+def test_code_without_fences_shows_as_code(isolated_home):
+    """Issue 23, item 1: the embedded model's second answer is a bare def, which Markdown reflowed into one
+    paragraph. On the screen (read by pyte, a terminal emulator) each line of it stays a line."""
+    pyte = pytest.importorskip("pyte")
+    columns, rows = 100, 40
+    child = chat(isolated_home, "-n", "160", columns=columns)
+    child.send("Write a function that reads a CSV file into a list of lists.\r")
+    until_prompt(child, timeout=180)
+    screen = pyte.Screen(columns, rows)
+    stream = pyte.Stream(screen)
+    child.send("Now skip the header row.\r")
+    child.expect_exact(NEW_PROMPT, timeout=180)
+    stream.feed(child.before)
+    child.expect_exact(PROMPT)
+    quit_chat(child)
+    code = saved(isolated_home)["turns"][1]["code"]
+    assert "```" not in code and len(code.splitlines()) > 2, code
+    shown = [line.strip() for line in screen.display if line.strip()]
+    for line in (line.strip() for line in code.splitlines() if line.strip()):
+        assert line in shown, (line, shown)  # a line of its own, not run together with the next
+
+
+def test_ctrl_c_during_an_answer_leaves_each_line_of_it_once(isolated_home):
+    """Issue 23, item 7: the terminal's `^C` wrapped after the answer's full-width last line, and the redraw that
+    followed left the answer's first line on the screen twice. What the screen shows is read by a terminal
+    emulator (pyte), as a person would see it."""
+    pyte = pytest.importorskip("pyte")
+    columns, rows = 100, 40
+    child = chat(isolated_home, "-n", "300", columns=columns)
+    screen = pyte.Screen(columns, rows)
+    stream = pyte.Stream(screen)
+    stream.feed(child.before + child.after)
+    child.send("Write a Python function that parses a CSV file into a list of dictionaries, with comments.\r")
+    child.expect("def", timeout=180)  # the answer is being drawn
+    stream.feed(child.before + child.after)
+    child.send("\x03")
+    child.expect_exact("Stopped; the conversation is as it was.", timeout=60)
+    stream.feed(child.before + child.after)
+    until_prompt(child)
+    quit_chat(child)
+    shown = [line.rstrip() for line in screen.display]
+    asked = next(i for i, line in enumerate(shown) if "with comments." in line)
+    stopped = next(i for i, line in enumerate(shown) if line.startswith("Stopped;"))
+    answer = shown[asked + 1:stopped]
+    assert "^C" not in "\n".join(shown), shown
+    assert any("def" in line for line in answer), shown
+    assert not any(a == b == "" for a, b in zip(answer, answer[1:])), answer  # no line left behind by a redraw
+    assert not any(line and answer.count(line) > 1 for line in answer), answer
+
+
 def test_edit_uses_the_users_editor_and_later_turns_see_the_edit(isolated_home, codegen2_gguf):
     conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": [
         {"instruction": "Define f.", "code": "def f(x):\n    return x * 2"}]}

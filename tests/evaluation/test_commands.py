@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.progress import compact
 from convert.pipeline import convert
 from tests.run_cli import run_cga
 
@@ -47,6 +48,25 @@ def test_mtpb_runs_both_modes(quantizations, tmp_path):
     assert multi[0]["program"].count("\n# ") == 5  # one comment per turn after the header's
 
 
+def test_mtpb_with_the_embedded_chat_model_runs_its_code_and_says_why_it_failed(tmp_path):
+    """Issue 23, item 2: every program ended in a stray fence and prose (a syntax error); now only the code
+    runs, and each result says why it failed."""
+    out = tmp_path / "mtpb.json"
+    done = run_cga("eval", "mtpb", "--limit", "1", "--mode", "multi", "--max-tokens", "48", "--temperature", "0",
+                   "--threads", "2", "--json", out)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())["results"]
+    assert len(results) == 5
+    kinds = {"passed", "syntax error", "raised", "wrong output", "did not start", "killed", "timeout",
+             "memory limit", "output limit", "process limit"}
+    for r in results:
+        assert "```" not in r["program"] and r["outcome"] in kinds, r
+        assert r["passed"] == (r["outcome"] == "passed") and (r["detail"] or r["outcome"] in ("passed", "timeout"))
+    failed = [r["outcome"] for r in results if not r["passed"]]
+    if failed:
+        assert f"{failed.count(failed[0])} {failed[0]}" in done.stdout and "multi-turn programs that failed" in done.stdout
+
+
 def test_mtpb_refuses_a_malformed_data_file(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")
@@ -64,10 +84,14 @@ def test_perplexity_side_by_side(quantizations, tmp_path):
                    "-m", quantizations["q8_0"], "--window", "128", "--json", out, env={"CGA_PROGRESS_EVERY": "0"})
     assert done.returncode == 0, done.stderr
     # Piped, progress comes as plain lines (here at every step): a count, a rate, and the time at the end.
-    name = Path(quantizations["q8_0"]).name[:11]
-    assert f"{name}: 0/2 (0%)" in done.stderr.splitlines()
-    assert re.search(rf"^{re.escape(name)}: 2/2 \(100%\), [\d.]+/s, \d+ s in all$", done.stderr, re.M), done.stderr
+    # The whole file name, counting the tokens scored (files differ a hundredfold: a count of files misleads).
+    name = f"{Path(quantizations['q8_0']).name} tokens"
     rows = json.loads(out.read_text())["results"]
+    total = compact(rows[0]["tokens"])
+    assert f"{name}: 0/{total} (0%)" in done.stderr.splitlines(), done.stderr
+    steps = re.findall(rf"^{re.escape(name)}: .*$", done.stderr, re.M)
+    assert len(steps) > 4 and re.fullmatch(rf"{re.escape(name)}: {total}/{total} \(100%\), [\d.,k]+/s, \d+ s in all",
+                                            steps[-1]), steps
     assert [r["file_type"] for r in rows] == ["f32", "f16", "q8_0"]
     assert len({r["tokens"] for r in rows}) == 1 and rows[0]["tokens"] > 1000  # the same tokens for every file
     f32, f16, q8 = (r["perplexity"] for r in rows)
@@ -80,13 +104,19 @@ def test_perplexity_side_by_side(quantizations, tmp_path):
 
 def test_bench_table_json_and_plot(quantizations, codegen1, tmp_path):
     out, plot = tmp_path / "bench.json", tmp_path / "bench.png"
-    done = run_cga("bench", quantizations["f16"], quantizations["q8_0"], "--transformers", codegen1.path,
+    long_name = tmp_path / "codegen-350M-mono-fine-tuned-on-our-own-code.f16.gguf"  # cut runners at 80 columns once
+    shutil.copy(quantizations["f16"], long_name)
+    done = run_cga("bench", long_name, quantizations["q8_0"], "--transformers", codegen1.path,
                    "--prompt-tokens", "64", "--gen-tokens", "16", "--repeat", "1", "--threads", "2",
-                   "--json", out, "--plot", plot)
+                   "--json", out, "--plot", plot, env={"COLUMNS": "80"})
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())["results"]
     assert [(r["file_type"], r["runner"]) for r in results] == [
         ("f16", "llama.cpp"), ("q8_0", "llama.cpp"), ("f32", "transformers")]
+    table = done.stdout.splitlines()
+    assert max(len(line) for line in table) <= 80, done.stdout
+    assert sum("llama.cpp" in line for line in table) == 2 and sum("transformers" in line for line in table) == 1
+    assert "…" not in done.stdout  # nothing cut: each runner, type and figure whole
     assert all(r["prefill_tps"] > 0 and r["decode_tps"] > 0 and r["ttft_s"] > 0 and r["peak_mib"] > 10
                for r in results)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

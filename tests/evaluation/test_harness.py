@@ -113,3 +113,27 @@ def test_jobs_run_up_to_parallel_at_once_and_come_back_in_order():
     assert most == 4
     most = 0
     assert list(in_order(work, range(5))) == [0, 10, 20, 30, 40] and most == 1
+
+
+def test_each_failed_program_says_why():
+    """Issue 23, item 2: a result keeps what went wrong, not only that it did."""
+    problem = next(p for p in mtpb.load_problems() if p.id == "1")
+    answers = {
+        "syntax error": "x = 1\nThis sets x to one.",
+        "raised": "print(undefined_name)",
+        "wrong output": "print('nope')",
+        "timeout": "while True:\n    pass",
+    }
+    for kind, text in answers.items():
+        report = mtpb.evaluate([problem], lambda history, n, text=text: text, modes=("single",),
+                               limits=Limits(seconds=2))
+        outcomes = {(r.outcome, r.passed) for r in report.results}
+        assert outcomes == {(kind, False)}, (kind, outcomes)
+    detail = {r.detail for r in report.results}
+    raised = mtpb.evaluate([problem], lambda history, n: "print(undefined_name)", modes=("single",)).results[0]
+    assert raised.detail == "NameError: name 'undefined_name' is not defined", raised.detail
+    wrong = mtpb.evaluate([problem], lambda history, n: "print('nope')", modes=("single",)).results[0]
+    assert wrong.detail.startswith("printed 'nope', expected "), wrong.detail
+    assert detail == {""}  # a timeout needs no more words
+    empty = humaneval.evaluate(humaneval.load_problems()[:1], lambda p, _: "    return (", samples=1)
+    assert empty[0].outcomes == ["syntax error"] and empty[0].details[0].startswith("line ")

@@ -21,14 +21,15 @@ from pathlib import Path
 import pytest
 
 from assistant.model_choice import embedded_default
+from tests.prepare import made
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "lsp" / "editors" / "vscode"
-RIG_SCRIPT = ROOT / "tests" / "lsp" / "vscode" / "rig.sh"
 DRIVER = ROOT / "tests" / "lsp" / "vscode" / "drive.cjs"
 TYPED = "import os\n\n\ndef fibonacci(n):\n    "  # the file's text when the ghost text appears
+SPACE_FILE = "def add(a, b):\n    return a"  # then a space is typed at its end
 
 
 @pytest.fixture(scope="session")
@@ -47,12 +48,8 @@ def vsix(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def rig() -> Path:
-    if shutil.which("npm") is None or shutil.which("chromium") is None:
-        pytest.skip("npm and Debian's chromium are needed for the VS Code test (.ci/run installs them)")
-    built = subprocess.run(["bash", str(RIG_SCRIPT)], capture_output=True, text=True, timeout=1800)
-    if built.returncode != 0:
-        pytest.skip(f"the VS Code rig could not be built here: {built.stderr.strip().splitlines()[-1:]}")
-    return Path(built.stdout.strip().splitlines()[-1])
+    """Built once per machine by tests/lsp/vscode/rig.sh, before the tests start (tests/prepare.py)."""
+    return made("the VS Code rig")
 
 
 def free_port() -> int:
@@ -84,6 +81,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
         folder.mkdir(parents=True)
     source = workspace / "example.py"
     source.write_text("import os\n\n\n")
+    after_space = workspace / "add.py"
+    after_space.write_text(SPACE_FILE)
     (data / "User" / "settings.json").write_text(json.dumps({
         "cga.command": [sys.executable, "-m", "cli", "lsp"],
         "cga.model": str(embedded_default()),  # a real (small) trained model: its suggestions are code
@@ -123,6 +122,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
         driven = subprocess.run(
             ["node", str(DRIVER)], capture_output=True, text=True, timeout=900,
             env=dict(env, URL=f"http://127.0.0.1:{port}/?folder={workspace}", FILE=str(source), OUT=str(out),
+                     SPACE_FILE=str(after_space),
                      CHROMIUM=shutil.which("chromium"), NODE_PATH=str(rig / "driver" / "node_modules")),
         )
         report = json.loads((out / "report.json").read_text())
@@ -140,6 +140,12 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     assert ghost.strip() and report["afterTab"] == TYPED + ghost
     # The popup inserted the same (multi-line) suggestion with its indentation as is, not doubled.
     assert "\n" in ghost and report["afterPopup"] == report["afterTab"]
+    # After a typed space, mid-line: one line, inserted after the space without a second one, by Tab and by
+    # the popup's item alike.
+    space_ghost = "\n".join(report["spaceGhost"])
+    assert space_ghost.strip() and "\n" not in space_ghost and not space_ghost.startswith(" "), report["spaceGhost"]
+    assert report["spaceAfterTab"] == SPACE_FILE + " " + space_ghost
+    assert report["spaceAfterPopup"] == report["spaceAfterTab"], report["spacePopupLabels"]
     # Refine rewrote the function through workspace/applyEdit, and one Ctrl+Z put it back.
     assert report["afterRefine"] != report["beforeRefine"] and report["afterRefine"].startswith("import os\n")
     assert report["afterUndo"] == report["beforeRefine"]

@@ -7,11 +7,14 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from models import manifest
 from tests.run_cli import run_cga
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_a_gguf_then_inspect_and_remove_it(isolated_home, codegen2_gguf):
@@ -66,6 +69,9 @@ def test_doctor_reports_the_machine_and_a_recommendation_by_measured_speed(isola
     assert doctor.stdout.count("estimated here: a suggestion") == 2
     kept = json.loads((isolated_home / "speed_probe.json").read_text())
     assert kept["prefill_tps"] > 0 and "2 threads" in kept["key"]  # measured once, kept for next time
+    pin = re.search(r'"llama-cpp-python==([\d.]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    if "GPU build  none" in doctor.stdout:  # the rebuild it suggests keeps the version this project needs
+        assert f"--no-cache-dir llama-cpp-python=={pin}" in doctor.stdout, doctor.stdout
 
 
 def test_without_a_model_setting_python_gets_the_python_model_and_the_rest_the_multi_language_one(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -63,6 +64,9 @@ def test_pull_installs_a_verified_registered_model(hub, isolated_home):
     again = run_cga("models", "pull", "codegen-350M-mono:q8_0")
     assert again.returncode == 0 and "already installed" in again.stderr
     assert len(hub.requests) == downloads  # nothing fetched
+    untyped = run_cga("models", "pull", "codegen-350M-mono")  # any installed type is the one asked for
+    assert untyped.returncode == 0 and "codegen-350M-mono.q8_0 is already installed" in untyped.stderr
+    assert len(hub.requests) == downloads and "Type " not in untyped.stderr  # no speed probe either
 
 
 def test_a_dropped_connection_resumes_from_the_byte_it_reached(hub, isolated_home):
@@ -95,7 +99,8 @@ def test_an_interrupted_pull_registers_nothing_and_the_next_one_resumes(hub, iso
     weights = [(path.rsplit("/", 1)[1], r) for method, path, r in hub.requests[before:]
                if method == "GET" and path.endswith(".safetensors")]
     assert weights == [(SHARDS[2], f"bytes={reached}-")]  # only the rest of the unfinished shard
-    assert "codegen-350M-mono.q4_k_m.gguf" in models(isolated_home)
+    chosen = re.search(r"^Type (\w+): ", resumed.stderr, re.M)  # no :QUANT: chosen for this machine, and said
+    assert chosen and f"codegen-350M-mono.{chosen.group(1)}.gguf" in models(isolated_home), resumed.stderr
 
 
 def test_a_tampered_model_is_refused(hub, isolated_home):
@@ -120,6 +125,7 @@ def test_offline_and_unreachable_hubs_fail_fast_and_clearly(checkpoint, isolated
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     down = run_cga("models", "pull", "codegen-350M-mono", timeout=120)
     assert down.returncode == 1 and "Cannot reach http://127.0.0.1:9" in down.stderr, down.stderr
+    assert "Type " not in down.stderr  # the hub is asked before the machine is measured to choose a type
     assert time.perf_counter() - started < 60
     assert [n for n in models(isolated_home) if n.endswith(".gguf")] == []
 

@@ -3,17 +3,19 @@
 // command palette, presses Ctrl+Z, saves. Writes what it saw to $OUT/report.json
 // (the pytest test asserts on it) and screenshots to $OUT/*.png.
 //
-// Environment: URL (code-server with the folder open), FILE (the Python file, on disk),
-// OUT (a folder), CHROMIUM (the browser binary). NODE_PATH must reach puppeteer-core.
+// Environment: URL (code-server with the folder open), FILE (the Python file, on disk), SPACE_FILE
+// (a second one, ending in "return a"), OUT (a folder), CHROMIUM (the browser binary). NODE_PATH must reach
+// puppeteer-core.
 
 const fs = require("fs");
 const path = require("path");
 const puppeteer = require("puppeteer-core");
 
-const { URL, FILE, OUT, CHROMIUM } = process.env;
+const { URL, FILE, SPACE_FILE, OUT, CHROMIUM } = process.env;
 const report = { steps: [], statusTexts: [], notifications: [] };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const read = () => fs.readFileSync(FILE, "utf8");
+let current = FILE; // the file on disk that the steps read
+const read = () => fs.readFileSync(current, "utf8");
 
 async function chord(page, modifiers, key) {
   for (const m of modifiers) await page.keyboard.down(m);
@@ -178,6 +180,39 @@ async function run(page) {
     return text && !text.includes("off") ? text : null;
   }, 10000);
   report.steps.push("toggled");
+
+  // 5. After a typed space, mid-line: ghost text and the popup's single-line item, each accepted.
+  await openFile(page, path.basename(SPACE_FILE));
+  current = SPACE_FILE;
+  await page.click(".monaco-editor .view-lines");
+  await chord(page, ["Control"], "End");
+  await page.keyboard.type(" ");
+  await until("ghost text after a space", async () => (await ghostLines(page)).length > 0, 60000);
+  await sleep(500);
+  report.spaceGhost = await ghostLines(page);
+  await page.keyboard.press("Tab");
+  await saveChanged(page, "the ghost text after a space on disk");
+  report.spaceAfterTab = read();
+  await chord(page, ["Control"], "KeyZ");
+  await saveChanged(page, "the ghost text after a space taken back");
+  await page.keyboard.press("Escape");
+  await chord(page, ["Control"], "Space");
+  await page.waitForSelector(".suggest-widget.visible .monaco-list-row", { visible: true, timeout: 60000 });
+  // Ours among the editor's word suggestions: walk the list to the row that shows the suggestion.
+  const wanted = report.spaceGhost[0].trim();
+  report.spacePopupLabels = await page.$$eval(".suggest-widget.visible .monaco-list-row", (rows) =>
+    rows.map((row) => row.getAttribute("aria-label") || row.textContent));
+  for (let i = 0; i < 20; i++) {
+    const focused = await page.$eval(".suggest-widget.visible .monaco-list-row.focused",
+      (row) => row.getAttribute("aria-label") || row.textContent).catch(() => "");
+    if (focused.includes(wanted)) break;
+    await page.keyboard.press("ArrowDown");
+  }
+  await page.screenshot({ path: path.join(OUT, "space-popup.png") });
+  await page.keyboard.press("Enter");
+  await saveChanged(page, "the popup item after a space on disk");
+  report.spaceAfterPopup = read();
+  report.steps.push("after a space");
 }
 
 (async () => {
