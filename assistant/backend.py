@@ -1,15 +1,12 @@
 """What generates text, behind one interface: the local llama.cpp engine or a team's server.
 
 The CLI, chat, the language server and the evaluation harnesses hold a
-`Backend` and never ask which kind it is. `open_backend` is the one place that
-decides, in this order: the --remote flag (or the editor's remoteUrl), the
-CGA_REMOTE_URL environment variable, `remote_url` in config.toml, else a local
-model chosen by `model_choice`.
+`Backend` and never ask which kind it is; `opening.open_backend` is the one
+place that decides which.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +17,6 @@ from core.model_info import ModelInfo
 
 from .stopping import TextFilters
 
-REMOTE_ENV = "CGA_REMOTE_URL"
 MIN_ANSWER_TOKENS = 16  # a prompt that leaves less room than this in the context is refused (PromptTooLong)
 
 
@@ -142,31 +138,3 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Free the model (or the connection) now."""
-
-
-def remote_url(flag: str | None) -> str | None:
-    """The server to use, if any: flag, then environment, then config.toml."""
-    from .config import load_config
-
-    return flag or os.environ.get(REMOTE_ENV) or load_config().remote_url
-
-
-def open_backend(model: str | None = None, *, remote: str | None = None, threads: int | None = None,
-                 gpu_layers: str = "auto", n_ctx: int | None = None, language: str | None = None
-                 ) -> tuple[Backend, str]:
-    """The backend for a command or the language server, and why it was chosen (to tell the user); language:
-    the document's, so that without a --model a Python file gets a Python model where one is installed."""
-    from .config import load_config
-
-    url = remote_url(remote)
-    model = model or load_config().model
-    if url:
-        from .remote import RemoteBackend
-
-        backend = RemoteBackend(url, expected=model)
-        return backend, f"served by {backend.url}"
-    from .engine import Engine
-    from .model_choice import choose_model
-
-    choice = choose_model(model, language)
-    return Engine(choice.path, threads=threads, gpu_layers=gpu_layers, n_ctx=n_ctx), choice.reason

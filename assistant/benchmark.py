@@ -13,7 +13,6 @@ against the next. The prompt is real Python source from the standard library.
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,13 @@ def sample_prompt() -> str:
 
 
 def _peak_mib() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows: the peak working set
+        import psutil
+
+        info = psutil.Process().memory_info()
+        return getattr(info, "peak_wset", info.rss) / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 

@@ -41,7 +41,7 @@ def register(parent: typer.Typer) -> None:
 
 
 def _generator(model: str | None, remote: str | None, threads: int | None, gpu_layers: str, parallel: int = 1):
-    from assistant.backend import remote_url
+    from assistant.opening import remote_url
     from evaluation.generator import BackendGenerator
 
     from .loading import open_for_command

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.backend import Backend, open_backend, remote_url
+from assistant.backend import Backend
+from assistant.opening import open_backend, remote_url
 from assistant.server_url import redacted
 
 from .errors import stderr

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from typing import Annotated, Optional
 
 import typer
 
-from lsp.settings import DEFAULT_CONTEXT_TOKENS, Settings
+from lsp.settings import DEFAULT_CONTEXT_TOKENS, Settings, wire_names
 
 from .options import GpuLayers, ModelOption, RemoteUrl, Threads
 
 HELP = """Serve completions and refinement commands to an editor over the Language Server Protocol (stdio).
 
 The options set the defaults; the editor's initializationOptions and
-workspace/didChangeConfiguration (section "cga") override them: model, device
-(auto, cpu, gpu), threads, gpuLayers, contextTokens, maxTokens, debounceMs,
-disabledLanguages, remoteUrl (a team's completion server instead of a local model).
+workspace/didChangeConfiguration (section "cga") override them:
+{settings}.
 
 Editors: the VS Code extension in lsp/editors/vscode and the Neovim (0.7+)
 plugin in lsp/editors/nvim give ghost text, the popup and the refinement
 commands; any LSP client can start `cga lsp` on stdio.
-"""
+""".format(settings="\n".join(textwrap.wrap(", ".join(wire_names()), 78)))  # the list has one home: lsp/settings.py
 
 # Not `-m lsp`: that would put the current directory first on sys.path, where a
 # user's own `lsp` folder would shadow ours.

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from assistant.backend import REMOTE_ENV
+from assistant.opening import REMOTE_ENV
 from core.limits import MAX_THREADS
 
 Threads = Annotated[Optional[int], typer.Option(

@@ -85,13 +85,13 @@ def _stop_signals_noted(noted: list[int]) -> Iterator[None]:
 @contextmanager
 def _stop_signals_blocked() -> Iterator[None]:
     """Stop signals wait (in this thread; a child started meanwhile inherits the mask and lifts it as it starts)."""
-    masked = hasattr(signal, "pthread_sigmask")  # not on Windows
-    if masked:
+    posix_masks = hasattr(signal, "pthread_sigmask")  # not on Windows
+    if posix_masks:
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
     finally:
-        if masked:
+        if posix_masks:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 

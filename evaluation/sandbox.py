@@ -30,7 +30,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import resource
 import select
 import shutil
 import signal
@@ -179,7 +178,9 @@ def _bubblewrap_args(program_fd: int) -> list[str]:
 
 
 def _limit(limits: Limits, tasks: int, unshare_net: bool) -> None:
-    """In the child, before exec."""
+    """In the child, before exec (POSIX only: Windows has no rlimits; there the supervisor's counts bound it)."""
+    import resource
+
     memory = limits.memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = int(limits.seconds) + 1
@@ -201,9 +202,10 @@ def _supervise(command: list[str], cwd: Path | None, env: dict[str, str], limits
                pass_fds: tuple[int, ...] = (), unshare_net: bool = False) -> Outcome:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     tasks = _user_tasks() + limits.processes
+    posix = os.name == "posix"
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, pass_fds=pass_fds,
-                            preexec_fn=lambda: _limit(limits, tasks, unshare_net))
+                            stderr=subprocess.PIPE, start_new_session=posix, pass_fds=pass_fds,
+                            preexec_fn=(lambda: _limit(limits, tasks, unshare_net)) if posix else None)
     budget = limits.output_kb * 1024
     kept: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
     flooded, stop = threading.Event(), threading.Event()
@@ -249,13 +251,15 @@ def _drain(fd: int, into: bytearray, both: dict[str, bytearray], budget: int, fl
            stop: threading.Event) -> None:
     """Read to the end or until stopped, keeping at most the budget (both streams together); more sets flooded.
 
-    Never blocked in read(): a pipe held open by a process that escaped would keep a blocked reader, and
-    closing the pipe would wait for that reader.
+    Never blocked in read() on POSIX: a pipe held open by a process that escaped would keep a blocked reader,
+    and closing the pipe would wait for that reader. Windows cannot select() a pipe: there the reader blocks,
+    in a daemon thread, and the tree kill ends its writers.
     """
     while not stop.is_set():
-        ready, _, _ = select.select([fd], [], [], POLL_S)
-        if not ready:
-            continue
+        if os.name == "posix":
+            ready, _, _ = select.select([fd], [], [], POLL_S)
+            if not ready:
+                continue
         chunk = os.read(fd, 1 << 16)
         if not chunk:
             return
@@ -266,8 +270,10 @@ def _drain(fd: int, into: bytearray, both: dict[str, bytearray], budget: int, fl
 
 
 def _user_tasks() -> int:
-    """Processes and threads this user runs now (what RLIMIT_NPROC counts)."""
-    uid = os.getuid()
+    """Processes and threads this user runs now (what RLIMIT_NPROC counts; Windows has no such limit)."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    if uid is None:
+        return 0
     total = 0
     for process in psutil.process_iter(["uids", "num_threads"]):
         uids, threads = process.info["uids"], process.info["num_threads"]
@@ -295,9 +301,14 @@ def _tree(pid: int) -> tuple[int, int]:
 
 def _kill_tree(proc: subprocess.Popen, before: set[int]) -> None:
     """The program's session, its descendants, and orphans it left that this process adopted."""
+    if hasattr(os, "killpg"):  # POSIX: the program's session; Windows has none, its tree is found below
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        proc.kill()  # Windows: the program itself (TerminateProcess); POSIX: already gone with its session
+    except OSError:
         pass
     try:
         ours = psutil.Process().children(recursive=True)

@@ -41,11 +41,21 @@ STATUS = "cga/status"  # notification: {state: loading|ready|generating|error, m
 main_thread = MainThreadWorker()
 
 
+
+def _version() -> str:
+    """The installed package's version (pyproject.toml is its one home), as serverInfo reports it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("codegen-assistant")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
 class AssistantServer(LanguageServer):
     """pygls's server with the service and the editor side of lsp.service.Editor."""
 
     def __init__(self) -> None:
-        super().__init__("cga-lsp", "0.1.0", protocol_cls=Protocol)
+        super().__init__("cga-lsp", _version(), protocol_cls=Protocol)
         self.service = AssistantService(self, run=main_thread.call)
 
     # lsp.service.Editor

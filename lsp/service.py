@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from assistant import heap, prompts, security
-from assistant.backend import MIN_ANSWER_TOKENS, Backend, Generation, Stats, open_backend, remote_url
+from assistant.backend import MIN_ANSWER_TOKENS, Backend, Generation, Stats
 from assistant.conversation import Conversation
 from assistant.model_choice import choose_model
+from assistant.opening import open_backend, remote_url
 from assistant.server_url import redacted
 
 from .completion_context import Context, context_at, shape, window_starts

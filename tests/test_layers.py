@@ -6,6 +6,7 @@ Every import counts, also those inside functions, since a lazy import is still a
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,59 @@ def test_only_core_native_imports_llama_cpp():
                 if any(name.split(".")[0] == "llama_cpp" for name in names):
                     importers.append(str(path.relative_to(ROOT)))
     assert sorted(set(importers)) == ["core/native.py"]
+
+
+def modules_imported(path: Path, package: str) -> set[str]:
+    """The modules of its own package a module imports (lazily too), as dotted names."""
+    here = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    parent = here.rsplit(".", 1)[0] if path.name != "__init__.py" else here.removesuffix(".__init__")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = parent.rsplit(".", node.level - 1)[0] if node.level > 1 else parent
+                base = f"{anchor}.{base}" if base else anchor
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from . import x`: the module x
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in (ROOT / package).rglob("*.py")}
+    return {m for m in found if m in modules and m != here and not m.endswith("__init__")} - {package}
+
+
+def cycles_in(package: str) -> list[list[str]]:
+    graph = {".".join(p.relative_to(ROOT).with_suffix("").parts): modules_imported(p, package)
+             for p in sorted((ROOT / package).rglob("*.py"))}
+    found, done = [], set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            found.append(path[path.index(module):] + [module])
+            return
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, path + [module])
+        done.add(module)
+
+    for module in graph:
+        visit(module, [])
+    return found
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_no_module_imports_one_that_imports_it_back(package):
+    """Inside a package too, dependencies run one way (issue 21: backend, engine and remote imported each
+    other); lazy imports count."""
+    assert cycles_in(package) == []
+
+
+def test_the_cycle_check_finds_a_cycle(tmp_path, monkeypatch):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .b import x\n")
+    (package / "b.py").write_text("def f():\n    from pkg.a import y\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert cycles_in("pkg") == [["pkg.a", "pkg.b", "pkg.a"]]

@@ -9,6 +9,7 @@ the plugin's extmarks (the ghost text).
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from assistant.model_choice import embedded_default
-
 from tests.lsp.neovim_builds import neovim as neovim_build
 
 pynvim = pytest.importorskip("pynvim")
@@ -264,6 +264,24 @@ def test_popup_after_a_word_character_and_multi_line_popup(neovim):
     editor.type("<C-y><Esc>")
     editor.wait("insert mode to end", lambda: editor.nvim.api.get_mode()["mode"] == "n")
     assert editor.lines()[-1].strip() == "print(len(" + items[0]["word"]  # after Vim's autoindent
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
+def test_checkhealth_help_and_a_wrong_option(neovim, tmp_path):
+    """Issue 21: `:checkhealth cga` (both health APIs), `:help cga` and setup() refusing a wrong type."""
+    editor = neovim(TEXT)
+    attached(editor)
+    editor.nvim.command("checkhealth cga")
+    report = "\n".join(editor.nvim.current.buffer[:])
+    assert "setup() options are valid" in report and "answers" in report, report
+    assert "a cga client is attached" not in report or "ERROR" not in report, report
+    doc = tmp_path / "rtp" / "doc"
+    doc.mkdir(parents=True)
+    shutil.copy(PLUGIN / "doc" / "cga.txt", doc)  # helptags writes beside it: not into the repository
+    editor.nvim.command(f"set runtimepath+={doc.parent} | helptags {doc} | help :CgaRefine")
+    assert editor.nvim.current.buffer.name.endswith("cga.txt")
+    editor.nvim.exec_lua('require("cga").setup({ cmd = "cga lsp" })')
+    assert any("cmd must be a table, not a string" in note for note in editor.notes()), editor.notes()
 
 
 def test_the_popup_before_the_server_is_up_says_so_instead_of_E764(neovim):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from importlib import metadata
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,10 @@ URI = "file:///project/example.py"
 
 def test_the_server_advertises_inline_and_popup_completion_and_its_commands(codegen2_gguf):
     with RawServer() as server:
-        capabilities = server.initialize({"model": str(codegen2_gguf)})["capabilities"]
+        answer = server.initialize({"model": str(codegen2_gguf)})
+        capabilities = answer["capabilities"]
+        # The installed version, not one written by hand beside it.
+        assert answer["serverInfo"] == {"name": "cga-lsp", "version": metadata.version("codegen-assistant")}
         assert isinstance(capabilities.get("inlineCompletionProvider"), (dict, bool))
         assert capabilities["inlineCompletionProvider"] not in (False, None)
         assert capabilities["completionProvider"]["triggerCharacters"]

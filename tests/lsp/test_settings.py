@@ -59,3 +59,28 @@ def test_a_bad_remote_url_is_refused_without_echoing_it_whole_or_its_password(ur
     settings, problems = parse_settings({"remoteUrl": url})
     assert settings.remote_url is None and len(problems) == 1
     assert "s3cret" not in problems[0] and len(problems[0]) < 300 and "remoteUrl" in problems[0]
+
+
+def test_every_editor_document_lists_every_setting():
+    """lsp/settings.py is the one home of the settings; each place an editor user reads them names all of them
+    (issue 21: each list lacked a different one). `cga lsp --help` is built from it."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from lsp.settings import CLIENT_ONLY, wire_names
+
+    root = Path(__file__).resolve().parents[2]
+    vscode = root / "lsp" / "editors" / "vscode"
+    properties = json.loads((vscode / "package.json").read_text())["contributes"]["configuration"]["properties"]
+    assert {name.split(".")[1] for name in properties} == set(wire_names()) | CLIENT_ONLY
+    for field in dataclasses.fields(Settings):  # the same defaults, but VS Code's own: no completions in prose
+        name, default = field.metadata["wire"], field.default
+        shown = properties[f"cga.{name}"].get("default")
+        assert shown == (list(default) if isinstance(default, tuple) else default) or name == "disabledLanguages", name
+    readme = (root / "README.md").read_text()
+    plugin = (root / "lsp" / "editors" / "nvim" / "lua" / "cga" / "init.lua").read_text()
+    for name in wire_names():
+        assert f"| `{name}` |" in readme, f"README's settings table lacks {name}"
+        assert f"`cga.{name}`" in (vscode / "README.md").read_text(), f"the VS Code README lacks {name}"
+        assert name in plugin, f"the Neovim plugin's list lacks {name}"

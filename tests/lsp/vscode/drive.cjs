@@ -73,9 +73,12 @@ async function saveChanged(page, what) {
   return before;
 }
 
+/** At a person's pace: 120 ms a key is past VS Code's own 50 ms wait before it asks for inline completions and
+ * within the server's 150 ms debounce, so each keystroke's request is still waiting when the next key cancels
+ * it (typed faster, VS Code asks once at the end, and nothing is ever cancelled). */
 async function typeAtEnd(page, text) {
   await chord(page, ["Control"], "End");
-  await page.keyboard.type(text, { delay: 10 }); // each keystroke its own request, most of them cancelled
+  await page.keyboard.type(text, { delay: 120 });
 }
 
 /** Quick Open until the file's editor is there: wait for what each step needs, not for time. On a busy

@@ -19,8 +19,7 @@ M.defaults = {
   -- Filetypes that start the server; the server itself also skips settings.disabledLanguages.
   filetypes = { "python", "c", "cpp", "go", "java", "javascript", "typescript", "rust", "lua", "sh", "ruby", "php" },
   -- Sent as initializationOptions: model, device, threads, contextTokens, maxTokens, debounceMs, disabledLanguages,
-  -- confidenceCut, completeSecretFiles, gpuLayers,
-  -- remoteUrl.
+  -- confidenceCut, completeSecretFiles, gpuLayers, refineInBackground, remoteUrl.
   settings = {},
   -- Ghost text while typing (Neovim's own on 0.12+, the plugin's before). false: popup only (<C-x><C-o>).
   ghost = {
@@ -164,7 +163,33 @@ local function ask(opts, prompt)
   return answer ~= "" and answer or nil
 end
 
+-- What setup() takes, and of which type: a wrong one is refused in one message instead of failing later.
+local OPTION_TYPES = { cmd = "table", filetypes = "table", settings = "table", ghost = { "table", "boolean" } }
+
+--- The first problem with setup()'s options, or nil (also used by :checkhealth cga).
+function M.check_options(opts)
+  for name, value in pairs(opts or {}) do
+    local wanted = OPTION_TYPES[name]
+    if wanted == nil then
+      return string.format("unknown option %q (known: cmd, filetypes, settings, ghost)", name)
+    end
+    local types = type(wanted) == "table" and wanted or { wanted }
+    if not vim.tbl_contains(types, type(value)) then
+      return string.format("%s must be a %s, not a %s", name, table.concat(types, " or "), type(value))
+    end
+  end
+  if type(opts) == "table" and type(opts.cmd) == "table" and type(opts.cmd[1]) ~= "string" then
+    return "cmd must start with the program to run, e.g. { \"cga\", \"lsp\" }"
+  end
+  return nil
+end
+
 function M.setup(opts)
+  local problem = M.check_options(opts)
+  if problem then
+    notify("setup(): " .. problem .. "; see :help cga-setup", vim.log.levels.ERROR)
+    return
+  end
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
   require("cga.highlight").enable()
   local group = vim.api.nvim_create_augroup("cga", { clear = true })
