@@ -82,6 +82,9 @@ class Generation:
     # where the model stops being sure instead of running on into guesses. Local models only. It trims the end of
     # an answer, never refuses one: it applies only once the answer holds its first line (sure_enough).
     min_probability: float = 0.0
+    # Let the model choose again how the white space the prompt ends in splits into tokens (assistant/
+    # token_healing.py): for prompts that end where the user is typing. Local models only.
+    heal_whitespace: bool = False
     # The document this prompt is for: the local engine keeps the KV cache of the last few documents, so going
     # back to a file does not read it all again. A server keeps its own cache.
     cache_key: str | None = None

@@ -31,6 +31,7 @@ from . import heap
 from .backend import MIN_ANSWER_TOKENS, Answer, Generation, Stats, filter_stream
 from .errors import ModelLoadError, PromptTooLong
 from .prompt_lookup import greedy_tokens
+from .token_healing import Healer, whitespace_tail
 
 NO_GPU_BUILD = ("this llama-cpp-python has no GPU support, so it runs on the CPU (README, 'GPU builds', shows how to "
                 "install a CUDA or Metal build)")
@@ -144,6 +145,7 @@ class Engine:
                 f"({native.recent_log(2)})"
             ) from exc
         self.pieces = native.piece_table(self.llm)
+        self.healer: Healer | None = None  # indexed at the first prompt that needs it
         self.keep_bytes = keep_bytes
         self.kept: OrderedDict[str, native.SavedCache] = OrderedDict()  # other documents' caches, latest last
         self.kept_dir: Path | None = None  # made at the first switch, removed by close()
@@ -215,23 +217,45 @@ class Engine:
             )
         self._switch_to(options.cache_key, prompt)
         stats.prompt_tokens = len(prompt)
-        stats.reused_tokens = native.cached_prefix(self.llm, prompt)
-        if options.cancel is not None and not self._read(prompt, stats.reused_tokens, options.cancel):
+        typed = whitespace_tail(self.pieces, prompt) if options.heal_whitespace and not options.prompt_lookup else 0
+        base = prompt[:len(prompt) - typed]
+        stats.reused_tokens = native.cached_prefix(self.llm, base)
+        if options.cancel is not None and not self._read(base, stats.reused_tokens, options.cancel):
             stats.stop = "cancelled"
             return
-        yield from filter_stream(self._text(prompt, options, stats, min(options.max_tokens, room)), options, stats)
+        chunks = self._text(prompt, options, stats, min(options.max_tokens, room), typed=typed)
+        yield from filter_stream(chunks, options, stats)
 
-    def _text(self, prompt: list[int], options: Generation, stats: Stats, max_tokens: int) -> Iterator[str]:
-        """Raw text, token by token; multi-byte characters split across tokens come out whole."""
+    def _text(self, prompt: list[int], options: Generation, stats: Stats, max_tokens: int,
+              typed: int = 0) -> Iterator[str]:
+        """Raw text, token by token; multi-byte characters split across tokens come out whole. The prompt's last
+        `typed` tokens (white space) are chosen again by the model (token_healing.py): only what goes beyond them
+        is the answer."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         lookup = options.prompt_lookup and options.temperature == 0
         sure = 0.0 if lookup else options.min_probability  # drafted tokens are not sampled from the last logits
+        beyond = b""  # what the healed tokens write past the typed text
+        if typed:
+            if self.healer is None:
+                self.healer = Healer(self.pieces)
+            base, spelled = prompt[:-typed], b"".join(self.pieces[t] for t in prompt[-typed:])
+            chosen = self.healer.choose(self.llm, base, spelled)
+            if chosen:
+                beyond = b"".join(self.pieces[t] for t in chosen)[len(spelled):]
+                prompt = base + chosen
+                stats.generated += bool(beyond)  # tokens that only spell what was typed are not answer
         if lookup:
             tokens = greedy_tokens(self.llm, prompt, stats)
         else:
             tokens = self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p,
                                        top_k=0 if options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0)
         written = "" if sure else None  # the answer until the cut may apply (see Generation.sure_enough)
+        if beyond:
+            text = decoder.decode(beyond)
+            if written is not None:
+                written += text
+                written = None if options.sure_enough(written) else written
+            yield text
         for token in tokens:
             if native.is_end_of_generation(self.llm, token):
                 stats.stop = "end"

@@ -74,6 +74,7 @@ def complete_command(
     options = Generation(
         max_tokens=max_tokens, temperature=temperature, stop=tuple(stop or ()),
         truncate_program=not no_truncate and suffix is None, inside_block=prompt_leaves_block_open(prompt),
+        heal_whitespace=True,
     )
     if len(prompt) > MAX_INPUT_BYTES or len(suffix or "") > MAX_INPUT_BYTES:
         fail(f"The code is more than {MAX_INPUT_BYTES // 2**20} MiB; give the part around the cursor.")

@@ -401,7 +401,7 @@ class AssistantService:
         for n in range(count):
             options = Generation(max_tokens=limit, stop=() if ctx.multiline else ("\n",), cancel=cancel,
                                  temperature=ALTERNATIVE_TEMPERATURE if n else 0.0, cache_key=cache_key,
-                                 min_probability=0.0 if n else self.settings.confidence_cut)
+                                 min_probability=0.0 if n else self.settings.confidence_cut, heal_whitespace=True)
             text, answer_stats = self.run(_complete_text, backend, tokens, options)
             answer = shape(text, ctx)
             if n == 0:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,18 @@ def test_where_it_runs_is_said_in_plain_words():
     assert Placement(0, 24, 1).describe() == "CPU, 1 thread"
     assert Placement(0, 24, 4).describe() == "CPU, 4 threads"
     assert Placement(10, 24, 1).describe() == "10 of 24 layers on the GPU, the rest on 1 CPU thread"
+
+
+def test_typed_white_space_is_chosen_again_by_the_model(smollm):
+    """Issue 19: after `def fibonacci(n):` + Enter + the typed indentation the prompt ends in the token
+    "\\n    ", which the model rarely saw; it answered with an empty line (one line: nothing to show). Healed,
+    the model picks "\\n   " + " if" itself, and the answer is what comes after what was typed."""
+    opener = smollm.tokenize("import os\n\n\ndef fibonacci(n):\n    ")
+    one_line = Generation(max_tokens=16, stop=("\n",))
+    assert smollm.complete(opener, one_line).strip() == ""  # the tokenizer's split, as the model sees it
+    healed = smollm.complete(opener, replace(one_line, heal_whitespace=True))
+    assert healed.strip() and healed[0] not in " \t\n", repr(healed)  # code at once, at the typed depth
+    spaced = smollm.complete(smollm.tokenize("def add(a, b):\n    return a "), replace(one_line, heal_whitespace=True))
+    assert spaced.strip() and not spaced.startswith(" "), repr(spaced)  # the typed space is not written again
+    plain = smollm.tokenize("def add(a, b):\n    return a")  # nothing typed to heal: the same answer
+    assert smollm.complete(plain, replace(one_line, heal_whitespace=True)) == smollm.complete(plain, one_line)

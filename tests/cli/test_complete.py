@@ -87,7 +87,7 @@ def test_the_answer_joins_typed_indentation_and_a_typed_space_without_doubling_t
     """Issue 23: after `    ` the model's ` return` gave a 5-space indent (the editor's doubled space, issue 19)."""
     indent = run_cga("complete", "--max-tokens", "6", input="def add(a, b):\n    ")
     assert indent.returncode == 0, indent.stderr
-    assert indent.stdout.startswith("return"), indent.stdout
+    assert indent.stdout[:1].strip(), repr(indent.stdout)  # code at once: the typed indentation is the line's
     space = run_cga("complete", "--max-tokens", "4", input="def add(a, b):\n    return a ")
     assert space.returncode == 0, space.stderr
     assert space.stdout.strip() and not space.stdout.startswith((" ", "\t")), repr(space.stdout)
