@@ -108,6 +108,16 @@ def _direct(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
+
+@dataclass(frozen=True)
+class Shown:
+    """The last suggestion answered for a document, and the text and cursor it was for."""
+
+    text: str
+    offset: int
+    language: str
+    answer: str
+
 class AssistantService:
     def __init__(self, editor: Editor, settings: Settings = Settings(), *, loader: BackendLoader | None = None,
                  run: Callable[..., Any] = _direct) -> None:
@@ -127,6 +137,7 @@ class AssistantService:
         self.by_request: dict[object, Turn] = {}  # the work each request being served waits for
         self.cancelled: set[object] = set()  # ids named by $/cancelRequest while they ran
         self.cache: OrderedDict[tuple, list[str]] = OrderedDict()  # the greedy answer (or none) per prompt
+        self.shown: dict[str, Shown] = {}  # per document, the last suggestion answered: typing through it
         self.read: set[str] = set()  # documents whose whole window the model has read (warm from now on)
         self.closed = False  # close() was called: background work that comes after it does nothing
 
@@ -186,6 +197,7 @@ class AssistantService:
             previous, self.settings = self.settings, settings
             if previous.reload_needed(settings):
                 self.cache.clear()
+                self.shown.clear()
         if previous.reload_needed(settings):
             self.editor.log("cga: settings changed; the model loads again on the next request", important=True)
 
@@ -307,6 +319,7 @@ class AssistantService:
         """The editor closed a document: the next time it opens, it is a new file to the model."""
         with self.state:
             self.read.discard(uri)
+            self.shown.pop(uri, None)
 
     def complete_at(self, uri: str, position: Position, count: int = 1,
                     request_id: object = None) -> tuple[list[str], Context] | None:
@@ -322,9 +335,14 @@ class AssistantService:
         prompt_key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, document.language)
         if count == 1:  # alternatives are sampled afresh each time they are asked for
             with self.state:
+                rest = self._typed_through(uri, document, offset)
                 cached = self.cache.get(prompt_key)
                 if cached is not None:
                     self.cache.move_to_end(prompt_key)
+            if rest is not None:
+                self.editor.log(f"cga: completion: typed through the suggestion shown, {len(rest)} characters "
+                                "left; no model call")
+                return [rest], ctx
             if cached is not None:
                 return cached, ctx
         arrived = time.perf_counter()
@@ -337,7 +355,26 @@ class AssistantService:
             turn.result = self._generate(uri, document, offset, ctx, count, turn.cancel, prompt_key, arrived)
         finally:
             turn.done.set()
-        return turn.result
+        result = turn.result
+        if result is not None and count == 1 and result[0]:
+            with self.state:
+                self.shown[uri] = Shown(document.text, offset, document.language, result[0][0])
+        return result
+
+    def _typed_through(self, uri: str, document: Document, offset: int) -> str | None:
+        """While what the user types since the last suggestion is its beginning, the rest of it, answered at
+        once: the model would mostly write it again, and a keystroke should not wait for a model (issue 22).
+        Anything else (another character, a cursor moved elsewhere, text changed around it) asks the model.
+        Callers hold state."""
+        shown = self.shown.get(uri)
+        if shown is None or shown.language != document.language or offset < shown.offset:
+            return None
+        text, typed = document.text, document.text[shown.offset:offset]
+        if not shown.answer.startswith(typed) or len(typed) >= len(shown.answer):
+            return None
+        if not (text.startswith(shown.text[:shown.offset]) and text[offset:] == shown.text[shown.offset:]):
+            return None
+        return shown.answer[len(typed):]
 
     def _may_read(self, uri: str, document: Document) -> bool:
         """Whether the model may see this document at all: not a disabled language, not a file of secrets."""

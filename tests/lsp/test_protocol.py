@@ -189,3 +189,43 @@ def test_a_clients_mistakes_get_invalid_params_and_no_traceback_anywhere(tmp_pat
     stderr.seek(0)
     log = stderr.read().decode()
     assert "Traceback" not in log and "Exception occurred" not in log, log
+
+
+def test_typing_what_the_suggestion_says_is_answered_from_it_without_the_model(tmp_path):
+    """Issue 22, item 2: while the characters typed are the suggestion's beginning, its rest comes back at
+    once; another character asks the model again. Real `cga lsp`, embedded model; the server's own log line
+    says which requests reached the model."""
+    uri = "file:///project/add.py"
+    with RawServer() as server:
+        server.initialize({"model": str(embedded_default()), "threads": 2, "confidenceCut": 0})
+        text = "def add(a, b):\n    return a"
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": text}}})
+
+        def ask(request_id: str, character: int) -> str:
+            server.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/inlineCompletion", "params": {
+                "textDocument": {"uri": uri}, "position": {"line": 1, "character": character},
+                "context": {"triggerKind": 2}}})
+            items = server.response(request_id)["result"]["items"]
+            return items[0]["insertText"] if items else ""
+
+        def type_at_end(version: int, typed: str, character: int) -> None:
+            server.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": {
+                    "start": {"line": 1, "character": character}, "end": {"line": 1, "character": character}},
+                    "text": typed}]}})
+
+        def model_calls() -> int:
+            return sum("prompt " in n["params"]["message"] for n in server.notifications
+                       if n["method"] == "window/logMessage" and "cga: completion:" in n["params"]["message"])
+
+        first = ask("first", 12)
+        assert len(first) > 2, first
+        calls = model_calls()
+        type_at_end(2, first[:2], 12)
+        assert ask("through", 14) == first[2:]  # the rest of what was shown
+        assert model_calls() == calls
+        type_at_end(3, "@", 14)  # not what the suggestion says: the model is asked
+        ask("again", 15)
+        assert model_calls() == calls + 1
+        assert server.shut_down() == 0
