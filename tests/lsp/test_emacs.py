@@ -37,6 +37,7 @@ def emacs(path: Path, **variables: str) -> tuple[subprocess.CompletedProcess, li
 @pytest.mark.parametrize("typed", [
     "def fibonacci(n):\n    ",  # a block opener in a new file: the block's first line
     "def add(a, b):\n    return a ",  # after a typed space
+    "def add(a, b):\n    return",  # right after a word: the answer brings its own space
     "import os\n\nfiles = os.",  # after a dot
 ])
 def test_eglot_completion_saves_exactly_the_first_line_of_the_servers_answer(typed, tmp_path):

@@ -394,6 +394,7 @@ def server_answer(editor: Neovim) -> str:
 @pytest.mark.parametrize("source, keys, line", [
     ("", "idef fibonacci(n):<CR>", "    "),  # a block opener in a new file: a multi-line item
     ("def add(a, b):\n    return a\n", "2GA ", "    return a "),  # after a typed space
+    ("def add(a, b):\n    retur\n", "2GAn", "    return"),  # right after a word: the answer brings its space
     ("import os\n\nfiles = os\n", "3GA.", "files = os."),  # after a word and a dot
 ])
 def test_vanilla_neovim_completion_saves_exactly_the_servers_answer(vanilla, source, keys, line):

@@ -30,6 +30,7 @@ EXTENSION = ROOT / "lsp" / "editors" / "vscode"
 DRIVER = ROOT / "tests" / "lsp" / "vscode" / "drive.cjs"
 TYPED = "import os\n\n\ndef fibonacci(n):\n    "  # the file's text when the ghost text appears
 SPACE_FILE = "def add(a, b):\n    return a"  # then a space is typed at its end
+WORD_FILE = "def add(a, b):\n    retur"  # then "n": the cursor right after a word
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +84,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     source.write_text("import os\n\n\n")
     after_space = workspace / "add.py"
     after_space.write_text(SPACE_FILE)
+    after_word = workspace / "word.py"
+    after_word.write_text(WORD_FILE)
     (data / "User" / "settings.json").write_text(json.dumps({
         "cga.command": [sys.executable, "-m", "cli", "lsp"],
         "cga.model": str(embedded_default()),  # a real (small) trained model: its suggestions are code
@@ -122,7 +125,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
         driven = subprocess.run(
             ["node", str(DRIVER)], capture_output=True, text=True, timeout=900,
             env=dict(env, URL=f"http://127.0.0.1:{port}/?folder={workspace}", FILE=str(source), OUT=str(out),
-                     SPACE_FILE=str(after_space),
+                     SPACE_FILE=str(after_space), WORD_FILE=str(after_word),
                      CHROMIUM=shutil.which("chromium"), NODE_PATH=str(rig / "driver" / "node_modules")),
         )
         report = json.loads((out / "report.json").read_text())
@@ -140,12 +143,15 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     assert ghost.strip() and report["afterTab"] == TYPED + ghost
     # The popup inserted the same (multi-line) suggestion with its indentation as is, not doubled.
     assert "\n" in ghost and report["afterPopup"] == report["afterTab"]
-    # After a typed space, mid-line: one line, inserted after the space without a second one, by Tab and by
-    # the popup's item alike.
-    space_ghost = "\n".join(report["spaceGhost"])
-    assert space_ghost.strip() and "\n" not in space_ghost and not space_ghost.startswith(" "), report["spaceGhost"]
-    assert report["spaceAfterTab"] == SPACE_FILE + " " + space_ghost
-    assert report["spaceAfterPopup"] == report["spaceAfterTab"], report["spacePopupLabels"]
+    # Mid-line, after a typed space and right after a word: one line, inserted after what was typed (after a
+    # space without a second one), by Tab and by the popup's item alike.
+    for case, typed in (("space", SPACE_FILE + " "), ("word", WORD_FILE + "n")):
+        seen = report[case]
+        ghost = "\n".join(seen["ghost"])
+        assert ghost.strip() and "\n" not in ghost, (case, seen["ghost"])
+        assert not (typed.endswith(" ") and ghost.startswith(" ")), (case, ghost)
+        assert seen["afterTab"] == typed + ghost, case
+        assert seen["afterPopup"] == seen["afterTab"], (case, seen["popupLabels"])
     # Refine rewrote the function through workspace/applyEdit, and one Ctrl+Z put it back.
     assert report["afterRefine"] != report["beforeRefine"] and report["afterRefine"].startswith("import os\n")
     assert report["afterUndo"] == report["beforeRefine"]

@@ -4,14 +4,14 @@
 // (the pytest test asserts on it) and screenshots to $OUT/*.png.
 //
 // Environment: URL (code-server with the folder open), FILE (the Python file, on disk), SPACE_FILE
-// (a second one, ending in "return a"), OUT (a folder), CHROMIUM (the browser binary). NODE_PATH must reach
+// (a second one, ending in "return a") and WORD_FILE (a third, ending in "retur"), OUT (a folder), CHROMIUM (the browser binary). NODE_PATH must reach
 // puppeteer-core.
 
 const fs = require("fs");
 const path = require("path");
 const puppeteer = require("puppeteer-core");
 
-const { URL, FILE, SPACE_FILE, OUT, CHROMIUM } = process.env;
+const { URL, FILE, SPACE_FILE, WORD_FILE, OUT, CHROMIUM } = process.env;
 const report = { steps: [], statusTexts: [], notifications: [] };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let current = FILE; // the file on disk that the steps read
@@ -184,26 +184,35 @@ async function run(page) {
   }, 10000);
   report.steps.push("toggled");
 
-  // 5. After a typed space, mid-line: ghost text and the popup's single-line item, each accepted.
-  await openFile(page, path.basename(SPACE_FILE));
-  current = SPACE_FILE;
+  // 5. Mid-line, after a typed space and right after a word: ghost text and the popup's single-line item.
+  report.space = await midLine(page, SPACE_FILE, " ");
+  report.word = await midLine(page, WORD_FILE, "n");
+  report.steps.push("mid-line");
+}
+
+/** Open file, type `key` at its end, accept the ghost text with Tab, take it back, accept the popup's item
+ * that shows the same suggestion; what was on disk after each. */
+async function midLine(page, file, key) {
+  const seen = {};
+  await openFile(page, path.basename(file));
+  current = file;
   await page.click(".monaco-editor .view-lines");
   await chord(page, ["Control"], "End");
-  await page.keyboard.type(" ");
-  await until("ghost text after a space", async () => (await ghostLines(page)).length > 0, 60000);
+  await page.keyboard.type(key);
+  await until(`ghost text after ${JSON.stringify(key)}`, async () => (await ghostLines(page)).length > 0, 60000);
   await sleep(500);
-  report.spaceGhost = await ghostLines(page);
+  seen.ghost = await ghostLines(page);
   await page.keyboard.press("Tab");
-  await saveChanged(page, "the ghost text after a space on disk");
-  report.spaceAfterTab = read();
+  await saveChanged(page, "the accepted ghost text on disk");
+  seen.afterTab = read();
   await chord(page, ["Control"], "KeyZ");
-  await saveChanged(page, "the ghost text after a space taken back");
+  await saveChanged(page, "the ghost text taken back");
   await page.keyboard.press("Escape");
   await chord(page, ["Control"], "Space");
   await page.waitForSelector(".suggest-widget.visible .monaco-list-row", { visible: true, timeout: 60000 });
   // Ours among the editor's word suggestions: walk the list to the row that shows the suggestion.
-  const wanted = report.spaceGhost[0].trim();
-  report.spacePopupLabels = await page.$$eval(".suggest-widget.visible .monaco-list-row", (rows) =>
+  const wanted = seen.ghost[0].trim();
+  seen.popupLabels = await page.$$eval(".suggest-widget.visible .monaco-list-row", (rows) =>
     rows.map((row) => row.getAttribute("aria-label") || row.textContent));
   for (let i = 0; i < 20; i++) {
     const focused = await page.$eval(".suggest-widget.visible .monaco-list-row.focused",
@@ -211,11 +220,11 @@ async function run(page) {
     if (focused.includes(wanted)) break;
     await page.keyboard.press("ArrowDown");
   }
-  await page.screenshot({ path: path.join(OUT, "space-popup.png") });
+  await page.screenshot({ path: path.join(OUT, `popup-${path.basename(file)}.png`) });
   await page.keyboard.press("Enter");
-  await saveChanged(page, "the popup item after a space on disk");
-  report.spaceAfterPopup = read();
-  report.steps.push("after a space");
+  await saveChanged(page, "the popup item on disk");
+  seen.afterPopup = read();
+  return seen;
 }
 
 (async () => {
