@@ -15,6 +15,7 @@ import ast
 import codeop
 import re
 import warnings
+from collections.abc import Iterator
 
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _BODY_ONLY = re.compile(r"^(return|yield|await|break|continue)\b")
@@ -73,6 +74,21 @@ def _code_run(lines: list[str], start: int) -> int:
     return end
 
 
+def _unfenced_runs(lines: list[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of Python outside the fenced blocks, in order."""
+    fenced = False
+    i = 0
+    while i < len(lines):
+        if FENCE.match(lines[i]):
+            fenced = not fenced
+        elif not fenced and starts_code(lines[i]):
+            end = _code_run(lines, i)
+            yield i, end
+            i = end
+            continue
+        i += 1
+
+
 def with_code_fenced(markdown: str, language: str = "python") -> str:
     """The answer with its unfenced Python code put in fences, so a Markdown view shows it as code, line for
     line; fenced blocks and prose stay as they are."""
@@ -80,20 +96,11 @@ def with_code_fenced(markdown: str, language: str = "python") -> str:
         return markdown
     lines = markdown.split("\n")
     out: list[str] = []
-    fenced = False
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if FENCE.match(line):
-            fenced = not fenced
-        elif not fenced and starts_code(line):
-            end = _code_run(lines, i)
-            out += ["```python", *lines[i:end], "```"]
-            i = end
-            continue
-        out.append(line)
-        i += 1
-    return "\n".join(out)
+    done = 0
+    for start, end in _unfenced_runs(lines):
+        out += [*lines[done:start], "```python", *lines[start:end], "```"]
+        done = end
+    return "\n".join(out + lines[done:])
 
 
 def code_of_continuation(text: str) -> str:
@@ -129,12 +136,5 @@ def code_of_answer(answer: str, language: str = "python") -> str:
         return "\n".join(lines[opener + 1:closer]) + "\n"
     if language != "python":
         return answer
-    runs, i = [], 0
-    while i < len(lines):
-        if starts_code(lines[i]):
-            end = _code_run(lines, i)
-            runs.append("\n".join(lines[i:end]))
-            i = end
-        else:
-            i += 1
+    runs = ["\n".join(lines[start:end]) for start, end in _unfenced_runs(lines)]
     return "\n\n".join(runs) + "\n" if runs else answer

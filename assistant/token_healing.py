@@ -3,13 +3,13 @@
 A prompt that ends in white space the user typed ends in tokens the model
 rarely saw there: SmolLM2's and CodeGen's vocabularies merge a newline with the
 indentation after it (`"\\n    "`) and a space with the word after it (`" +"`),
-so `def f(n):` + Enter + four spaces tokenizes as `":\\n"`, `"   "`, `" "` and
-the model, conditioned on that split, often ends at once or writes a line at
-another depth (issue 19: 3 of 24 block openers came back empty). Here those
-trailing white-space tokens are taken off the prompt and the model picks the
-next tokens among those that spell the same text (or extend it); what it writes
-beyond the typed text is the suggestion. Local llama.cpp only: a server picks
-its own tokens.
+so `def f(n):` + Enter + four spaces ends in the token `"\\n    "`, where the
+model itself would write `"\\n   "` + `" if"`; conditioned on the tokenizer's
+split it often ends at once or writes a line at another depth (issue 19: 3
+of 24 block openers came back empty). Here those trailing white-space tokens
+are taken off the prompt and the model picks the next tokens among those that
+spell the same text (or extend it); what it writes beyond the typed text is the
+suggestion. Local llama.cpp only: a server picks its own tokens.
 """
 
 from __future__ import annotations

@@ -111,10 +111,11 @@ def _direct(fn: Callable[..., Any], *args: Any) -> Any:
 
 @dataclass(frozen=True)
 class Shown:
-    """The last suggestion answered for a document, and the text and cursor it was for."""
+    """The last suggestion answered for a document, and the text either side of the cursor it was for (kept
+    apart once, so that each keystroke compares without copying the document)."""
 
-    text: str
-    offset: int
+    before: str
+    after: str
     language: str
     answer: str
 
@@ -358,7 +359,8 @@ class AssistantService:
         result = turn.result
         if result is not None and count == 1 and result[0]:
             with self.state:
-                self.shown[uri] = Shown(document.text, offset, document.language, result[0][0])
+                self.shown[uri] = Shown(document.text[:offset], document.text[offset:], document.language,
+                                        result[0][0])
         return result
 
     def _typed_through(self, uri: str, document: Document, offset: int) -> str | None:
@@ -367,12 +369,14 @@ class AssistantService:
         Anything else (another character, a cursor moved elsewhere, text changed around it) asks the model.
         Callers hold state."""
         shown = self.shown.get(uri)
-        if shown is None or shown.language != document.language or offset < shown.offset:
+        text = document.text
+        if shown is None or shown.language != document.language or offset < len(shown.before):
             return None
-        text, typed = document.text, document.text[shown.offset:offset]
+        typed = text[len(shown.before):offset]
         if not shown.answer.startswith(typed) or len(typed) >= len(shown.answer):
             return None
-        if not (text.startswith(shown.text[:shown.offset]) and text[offset:] == shown.text[shown.offset:]):
+        if len(text) != offset + len(shown.after) or not (text.startswith(shown.before)
+                                                          and text.endswith(shown.after)):
             return None
         return shown.answer[len(typed):]
 

@@ -49,7 +49,7 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST], text: str) -> bool:
     return False
 
 
-def unguarded(path: Path) -> list[str]:
+def unguarded(path: Path, root: Path = ROOT) -> list[str]:
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text)
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
@@ -69,7 +69,7 @@ def unguarded(path: Path) -> list[str]:
                          and any(g in ast.get_source_segment(text, node.value.test) for g in GUARDS)):
             names = ["preexec_fn"]
         if names and not _guarded(node, parents, text):
-            found += [f"{path.relative_to(ROOT)}:{node.lineno}: {name}" for name in names]
+            found += [f"{path.relative_to(root)}:{node.lineno}: {name}" for name in names]
     return found
 
 
@@ -82,12 +82,7 @@ def test_the_scan_finds_what_it_looks_for(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import os\nimport resource\n\n\ndef stop(p):\n    os.killpg(p, 9)\n\n\ndef fine(p):\n"
                    "    if hasattr(os, 'killpg'):\n        os.killpg(p, 9)\n")
-    global ROOT
-    root, ROOT = ROOT, tmp_path
-    try:
-        assert unguarded(bad) == ["bad.py:2: resource", "bad.py:6: os.killpg"]
-    finally:
-        ROOT = root
+    assert unguarded(bad, tmp_path) == ["bad.py:2: resource", "bad.py:6: os.killpg"]
 
 
 # Our modules cannot import the POSIX-only ones (their import fails as on Windows); libraries keep theirs, since
