@@ -60,6 +60,7 @@ set omnifunc=ale#completion#OmniFunc
     "def fibonacci(n):\n    ",  # a block opener: the block's first line (the rest is not Vim's popup's to insert)
     "def add(a, b):\n    return a ",  # after a typed space
     "import os\n\nfiles = os.",  # after a dot
+    "def add(a, b):\n    return",  # right after a word
 ])
 def test_ale_completion_saves_exactly_what_ale_takes_of_the_servers_first_line(typed, tmp_path):
     answer = server_answer(typed)
