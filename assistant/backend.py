@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.model_info import ModelInfo
+from cga.core.model_info import ModelInfo
 
 from .stopping import TextFilters
 

@@ -1,6 +1,6 @@
 """Speed and memory of a model on this machine, one model per child process.
 
-Each measurement runs in its own process (`python -m assistant.benchmark`) so
+Each measurement runs in its own process (`run_request`, through core/child_command.py) so
 that its peak resident memory is its own and one model's pages never count
 against the next. The prompt is real Python source from the standard library.
 
@@ -19,6 +19,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from cga.core.child_command import child_command
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def measure_gguf(path: Path, prompt_tokens: int, gen_tokens: int, repeat: int, t
                  gpu_layers: str, *, warm_up: bool = False) -> Measurement:
     """warm_up: pay llama.cpp's one-time setup (buffers, threads, a GPU's kernels) with a few tokens first, so
     that one run measures the steady state that a median of three otherwise finds."""
-    from core import native
+    from cga.core import native
 
     from .backend import Generation
     from .engine import Engine
@@ -115,16 +117,18 @@ def measure_transformers(checkpoint: Path, prompt_tokens: int, gen_tokens: int, 
 def measure_in_child(kind: str, path: Path, **options) -> Measurement:
     """Run one measurement in a fresh Python process and return what it reports."""
     request = json.dumps({"kind": kind, "path": str(path), **options})
-    done = subprocess.run([sys.executable, "-m", "assistant.benchmark", request], capture_output=True, text=True)
+    done = subprocess.run(child_command(__name__, "run_request", request), capture_output=True, text=True)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         raise RuntimeError(lines[-1] if lines else f"the benchmark of {path} exited with {done.returncode}")
     return Measurement(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _child(request: dict) -> None:
-    from core import native  # noqa: F401  (llama_cpp before numpy and torch)
+def run_request(argv: list[str]) -> None:
+    """The child's side of measure_in_child: one measurement, printed as JSON."""
+    from cga.core import native  # noqa: F401  (llama_cpp before numpy and torch)
 
+    request = json.loads(argv[0])
     path = Path(request.pop("path"))
     kind = request.pop("kind")
     if kind == "gguf":
@@ -133,7 +137,3 @@ def _child(request: dict) -> None:
         request.pop("gpu_layers", None)
         result = measure_transformers(path, **request)
     print(json.dumps(asdict(result)))
-
-
-if __name__ == "__main__":
-    _child(json.loads(sys.argv[1]))

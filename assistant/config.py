@@ -14,7 +14,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from core.paths import user_dir
+from cga.core.paths import user_dir
 
 from .errors import EngineError
 from .server_url import BadServerUrl, parse_server_url

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.atomic_files import write_atomically
-from core.errors import CgaError, UserDirError
-from core.paths import created, user_dir
+from cga.core.atomic_files import write_atomically
+from cga.core.errors import CgaError, UserDirError
+from cga.core.paths import created, user_dir
 
 from .conversation import Conversation
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import psutil
 
-from core import native
-from core.errors import UserDirError
-from core.limits import MAX_THREADS, default_threads
-from core.model_info import ModelInfo, read_model_info
-from core.paths import cache_dir, created
-from core.wording import plural
+from cga.core import native
+from cga.core.errors import UserDirError
+from cga.core.limits import MAX_THREADS, default_threads
+from cga.core.model_info import ModelInfo, read_model_info
+from cga.core.paths import cache_dir, created
+from cga.core.wording import plural
 
 from . import heap
 from .backend import MIN_ANSWER_TOKENS, Answer, Generation, Stats, filter_stream

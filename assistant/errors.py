@@ -1,6 +1,6 @@
 """Errors the engine, chat and backends raise; the CLI turns each into one sentence and an exit code."""
 
-from core.errors import CgaError, ModelLoadError, UserDirError
+from cga.core.errors import CgaError, ModelLoadError, UserDirError
 
 __all__ = ["EngineError", "ModelNotFound", "ModelLoadError", "PromptTooLong", "UserDirError", "ChatTemplateError"]
 

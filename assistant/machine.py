@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from core import native
+from cga.core import native
 
 from .speed_probe import Estimate, Probe, estimate
 
@@ -120,7 +120,7 @@ def recommend(machine: Machine, measured: Probe) -> list[Recommendation]:
     As you type: a warm single-line suggestion within EDITOR_WARM_S and a cold one within EDITOR_COLD_S; chat:
     at least CHAT_DECODE_TPS. When nothing meets a budget, the smallest model, saying so.
     """
-    from models.catalog import lookup
+    from cga.models.catalog import lookup
 
     budget, where = memory_budget_gb(machine)
     picks = []

@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.wording import brief
+from cga.core.wording import brief
 
 from .errors import ModelNotFound
 
@@ -79,7 +79,7 @@ def _usable_file(path: Path, model: str) -> bool:
 def choose_model(model: str | None, language: str | None = None) -> Choice:
     """A path, an installed model's name, else the best installed CodeGen model (for the language, if given),
     else the embedded default."""
-    from models import catalog, store
+    from cga.models import catalog, store
 
     if model and model.lower() in (EMBEDDED_NAME, EMBEDDED_FILE.lower(), EMBEDDED_FILE.lower().removesuffix(".gguf")):
         return Choice(embedded_default(), f"the embedded model '{EMBEDDED_NAME}' (SmolLM2-135M-Instruct)")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from core import native
+from cga.core import native
 
 from .backend import Stats
 

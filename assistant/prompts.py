@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.model_info import ModelInfo
+from cga.core.model_info import ModelInfo
 
 Tokenize = Callable[[str], list[int]]
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.model_info import INFILL_IDS, ModelInfo
+from cga.core.model_info import INFILL_IDS, ModelInfo
 
 from .backend import Answer, Generation, Stats, filter_stream
 from .errors import EngineError

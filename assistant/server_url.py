@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 
-from core.wording import brief
+from cga.core.wording import brief
 
 from .errors import EngineError
 

@@ -17,10 +17,10 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core import native
-from core.errors import UserDirError
-from core.limits import default_threads
-from core.paths import created, user_dir
+from cga.core import native
+from cga.core.errors import UserDirError
+from cga.core.limits import default_threads
+from cga.core.paths import created, user_dir
 
 PROBE_PARAMS_B = 0.135  # SmolLM2-135M
 PROBE_PROMPT, PROBE_DECODE = 256, 24
@@ -76,7 +76,7 @@ def probe(threads: int | None = None, gpu_layers: str = "auto", *, fresh: bool =
             pass
     measured = measure(threads, gpu_layers)
     try:
-        from core.atomic_files import write_atomically
+        from cga.core.atomic_files import write_atomically
 
         created(path.parent)
         write_atomically(path, json.dumps(asdict(measured)).encode())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import native
+from cga.core import native
 
 MOST_TOKENS = 4  # of trailing white space taken back: an indentation and a newline at most
 

@@ -3,7 +3,7 @@ documents it holds, and nothing shown."""
 
 from __future__ import annotations
 
-from lsp.service import Document
+from cga.lsp.service import Document
 
 
 class QuietEditor:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from assistant.model_choice import embedded_default  # noqa: E402
+from cga.assistant.model_choice import embedded_default  # noqa: E402
 from tests.lsp.raw_client import RawServer  # noqa: E402
 
 URI = "file:///bench/big.py"

@@ -31,7 +31,7 @@ SETTINGS = [  # (micro-batch, 8-bit K cache, map the file)
 
 
 def child(path: str, ubatch: int, q8_keys: bool, mmap: bool, threads: int, repeat: int) -> dict:
-    from core import native
+    from cga.core import native
 
     llm = native.load_model(Path(path), n_ctx=2048, n_threads=threads,
                             memory=native.MemoryPlan(use_mmap=mmap, n_ubatch=ubatch, quantized_keys=q8_keys))
@@ -55,7 +55,7 @@ def main() -> None:
         print(json.dumps(child(path, int(ubatch), q8_keys == "1", mmap == "1", args.threads, args.repeat)))
         return
     from bench.convert_bench import build
-    from convert.pipeline import convert
+    from cga.convert.pipeline import convert
 
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
         ckpt = Path(tmp) / "codegen-350M"

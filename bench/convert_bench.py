@@ -28,8 +28,8 @@ SHAPES = {  # n_embd, n_layer, n_head, rotary_dim (codegen-facts.md)
 
 CHILD = """
 import json, sys, time
-import core.native
-from convert.pipeline import convert
+import cga.core.native
+from cga.convert.pipeline import convert
 start = time.perf_counter()
 result = convert(sys.argv[1], sys.argv[2], sys.argv[3], threads=int(sys.argv[4]))
 wall = time.perf_counter() - start
@@ -40,8 +40,8 @@ print(json.dumps({"wall_s": wall, "peak_rss_mib": hwm / 1024, "size_mib": result
 
 VERIFY = """
 import json, sys
-import core.native
-from convert.verify import verify
+import cga.core.native
+from cga.convert.verify import verify
 r = verify(sys.argv[1], sys.argv[2], threads=int(sys.argv[3]))
 print(json.dumps({"tokens_agree": r.token_agreement, "top1": r.top1_agreement, "max_abs_diff": r.max_abs_diff,
                   "logit_range": r.logit_range, "mean_kl": r.mean_kl, "passed": r.passed}))
@@ -51,9 +51,10 @@ print(json.dumps({"tokens_agree": r.token_agreement, "top1": r.top1_agreement, "
 def build(shape: str, folder: Path) -> float:
     # The reference model is not needed here; build in a child to give its memory back.
     code = (
-        "import sys, torch; sys.path.insert(0, %r); from tests.builders import build_codegen; "
-        "build_codegen(__import__('pathlib').Path(%r), dtype=torch.float16, init_range=0.02, **%r)"
-    ) % (str(ROOT), str(folder), SHAPES[shape])
+        f"import sys, torch; sys.path.insert(0, {str(ROOT)!r}); from tests.builders import build_codegen; "
+        f"build_codegen(__import__('pathlib').Path({str(folder)!r}), dtype=torch.float16, init_range=0.02, "
+        f"**{SHAPES[shape]!r})"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     return sum(f.stat().st_size for f in folder.iterdir() if f.suffix == ".safetensors") / 2**20
 

@@ -18,15 +18,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import core.native  # noqa: E402,F401  (llama_cpp before numpy)
-from assistant import chat_template  # noqa: E402
-from assistant.backend import Generation  # noqa: E402
-from assistant.benchmark import measure_in_child  # noqa: E402
-from assistant.engine import Engine  # noqa: E402
-from assistant.model_choice import embedded_default  # noqa: E402
+import cga.core.native  # noqa: E402,F401  (llama_cpp before numpy)
 from bench.convert_bench import build  # noqa: E402
-from convert.pipeline import convert  # noqa: E402
-from core import native  # noqa: E402
+from cga.assistant import chat_template  # noqa: E402
+from cga.assistant.backend import Generation  # noqa: E402
+from cga.assistant.benchmark import measure_in_child  # noqa: E402
+from cga.assistant.engine import Engine  # noqa: E402
+from cga.assistant.model_choice import embedded_default  # noqa: E402
+from cga.convert.pipeline import convert  # noqa: E402
+from cga.core import native  # noqa: E402
 
 PREFILL, DECODE = 512, 128
 

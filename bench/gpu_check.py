@@ -28,16 +28,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import core.native  # noqa: E402,F401  (llama_cpp before numpy)
-from assistant.engine import Engine  # noqa: E402
+import cga.core.native  # noqa: E402,F401  (llama_cpp before numpy)
+from bench._quiet_editor import QuietEditor  # noqa: E402
 from bench.convert_bench import build  # noqa: E402
 from bench.engine_bench import engine_run  # noqa: E402
 from bench.lsp_bench import SINGLE, python_file  # noqa: E402
-from convert.pipeline import convert  # noqa: E402
-from core import native  # noqa: E402
-from bench._quiet_editor import QuietEditor  # noqa: E402
-from lsp.service import AssistantService, Document  # noqa: E402
-from lsp.settings import Settings  # noqa: E402
+from cga.assistant.engine import Engine  # noqa: E402
+from cga.convert.pipeline import convert  # noqa: E402
+from cga.core import native  # noqa: E402
+from cga.lsp.service import AssistantService, Document  # noqa: E402
+from cga.lsp.settings import Settings  # noqa: E402
 
 PREFILL = 512
 

@@ -38,11 +38,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import core.native  # noqa: E402,F401  (llama_cpp before numpy)
-from assistant.model_choice import embedded_default  # noqa: E402
+import cga.core.native  # noqa: E402,F401  (llama_cpp before numpy)
 from bench._quiet_editor import QuietEditor  # noqa: E402
-from lsp.service import AssistantService, Document  # noqa: E402
-from lsp.settings import Settings  # noqa: E402
+from cga.assistant.model_choice import embedded_default  # noqa: E402
+from cga.lsp.service import AssistantService, Document  # noqa: E402
+from cga.lsp.settings import Settings  # noqa: E402
 
 MODULES = ("heapq", "bisect", "textwrap", "shlex", "fnmatch", "filelock._api", "platformdirs.unix")
 KINDS = ("opener", "word", "space", "line start")
@@ -71,8 +71,8 @@ def cursors(text: str, module: str) -> dict[str, list[Cursor]]:
         indent = len(line) - len(line.lstrip())
         after = text[starts[i + 1]:]
 
-        def at(kind: str, column: int) -> None:
-            found[kind].append(Cursor(kind, module, text[:starts[i] + column], line[column:].rstrip("\n"), after))
+        def at(kind: str, column: int, start: int = starts[i], line: str = line, after: str = after) -> None:
+            found[kind].append(Cursor(kind, module, text[:start + column], line[column:].rstrip("\n"), after))
 
         previous = next((p for p in reversed(lines[:i]) if p.strip()), "")
         if previous.rstrip().endswith(":") and indent:
@@ -105,11 +105,11 @@ class Tally:
         n = len(self.suggestions)
         firsts = [s.split("\n", 1)[0] for s in self.suggestions]
         shown = sum(bool(s.strip()) for s in self.suggestions)
-        exact = sum(f == t for f, t in zip(firsts, self.truths))
-        accepted = statistics.mean(len(os.path.commonprefix([f, t])) for f, t in zip(firsts, self.truths))
+        exact = sum(f == t for f, t in zip(firsts, self.truths, strict=True))
+        accepted = statistics.mean(len(os.path.commonprefix([f, t])) for f, t in zip(firsts, self.truths, strict=True))
         doubled = sum(b[-1:] in (" ", "\t") and f[:1] in (" ", "\t") and b.rsplit("\n", 1)[-1].strip() != ""
-                      for b, f in zip(self.befores, firsts))
-        broken = sum(self._broken(b, f, t) for b, f, t in zip(self.befores, firsts, self.truths))
+                      for b, f in zip(self.befores, firsts, strict=True))
+        broken = sum(self._broken(b, f, t) for b, f, t in zip(self.befores, firsts, self.truths, strict=True))
         return (f"{shown}/{n} | {exact}/{n} | {accepted:.1f} | {doubled} | {broken} | "
                 f"{statistics.median(self.seconds) * 1000:.0f} ms")
 

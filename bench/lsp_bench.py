@@ -90,7 +90,7 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
         pass
 
     # The server's stderr goes to a file: pygls' client pipes it and never reads it.
-    await client.start_io("sh", "-c", f"exec '{sys.executable}' -m cli lsp 2>>'{stderr_log}'")
+    await client.start_io("sh", "-c", f"exec '{sys.executable}' -m cga.cli lsp 2>>'{stderr_log}'")
     await client.initialize_async(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
         initialization_options={"model": str(model), "threads": threads, "maxTokens": 32,
@@ -173,7 +173,7 @@ def main() -> None:
             ckpt = Path(tmp) / "codegen-350M"
             build("350M", ckpt)
             model = Path(tmp) / "c350.q4_k_m.gguf"
-            subprocess.run([sys.executable, "-m", "cli", "convert", str(ckpt), "-o", str(model),
+            subprocess.run([sys.executable, "-m", "cga.cli", "convert", str(ckpt), "-o", str(model),
                             "-q", "q4_k_m"], check=True)
         out = asyncio.run(measure(model, args.threads, args.repeat, args.context, Path(tmp) / "server-stderr.log",
                                   args.confidence_cut))

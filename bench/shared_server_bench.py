@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.model_choice import embedded_default  # noqa: E402
 from bench.lsp_bench import SINGLE, python_file  # noqa: E402
+from cga.assistant.model_choice import embedded_default  # noqa: E402
 from tests.lsp.raw_client import RawServer  # noqa: E402
 
 SLOT_CONTEXT = 2048

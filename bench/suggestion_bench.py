@@ -30,10 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import core.native  # noqa: E402,F401  (llama_cpp before numpy)
-from assistant.backend import Generation  # noqa: E402
-from assistant.engine import Engine  # noqa: E402
-from convert.pipeline import convert  # noqa: E402
+import cga.core.native  # noqa: E402,F401  (llama_cpp before numpy)
+from cga.assistant.backend import Generation  # noqa: E402
+from cga.assistant.engine import Engine  # noqa: E402
+from cga.convert.pipeline import convert  # noqa: E402
 
 CURSORS = 60
 THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
@@ -67,13 +67,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
         model = args.model
         if model is None and not args.train_seconds:
-            from assistant.model_choice import embedded_default
+            from cga.assistant.model_choice import embedded_default
 
             model = embedded_default()
         elif model is None:
             ckpt = Path(tmp) / "trained"
-            code = ("import sys; sys.path.insert(0, %r); from pathlib import Path; from tests.builders import "
-                    "train_codegen; train_codegen(Path(%r), seconds=%r)") % (str(ROOT), str(ckpt), args.train_seconds)
+            code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; from tests.builders "
+                    f"import train_codegen; train_codegen(Path({str(ckpt)!r}), seconds={args.train_seconds!r})")
             subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
             print((ckpt / "training.json").read_text())
             model = convert(ckpt, Path(tmp) / "trained.q8_0.gguf", "q8_0").path

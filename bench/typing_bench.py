@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import core.native  # noqa: E402,F401  (llama_cpp before numpy)
-from assistant.model_choice import embedded_default  # noqa: E402
+import cga.core.native  # noqa: E402,F401  (llama_cpp before numpy)
 from bench._quiet_editor import QuietEditor  # noqa: E402
-from lsp.service import AssistantService, Document  # noqa: E402
-from lsp.settings import Settings  # noqa: E402
+from cga.assistant.model_choice import embedded_default  # noqa: E402
+from cga.lsp.service import AssistantService, Document  # noqa: E402
+from cga.lsp.settings import Settings  # noqa: E402
 
 MODULES = ("heapq", "bisect", "textwrap", "shlex")
 

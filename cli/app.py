@@ -11,7 +11,7 @@ import typer
 
 # llama_cpp must be imported before numpy: on some CUDA builds the reverse
 # order makes every model load crash.
-import core.native  # noqa: F401  (import order)
+import cga.core.native  # noqa: F401  (import order)
 
 from . import bench_cmd, chat_cmd, complete_cmd, convert_cmd, doctor_cmd, eval_cmd, help_format, lsp_cmd, models_cmd
 
@@ -62,4 +62,4 @@ def main() -> None:
     for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal was closed (there is none on Windows)
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _exit_on)
-    app(prog_name="cga")  # also under `python -m cli`
+    app(prog_name="cga")  # also under `python -m cga.cli`

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich import box
@@ -38,17 +38,17 @@ def register(app: typer.Typer) -> None:
 @user_errors
 def bench_command(
     models: Annotated[list[str], typer.Argument(help="GGUF files or installed model names.", show_default=False)],
-    transformers: Annotated[Optional[Path], typer.Option(help="Also run this checkpoint folder in transformers fp32.")] = None,
+    transformers: Annotated[Path | None, typer.Option(help="Also run this checkpoint folder in transformers fp32.")] = None,
     prompt_tokens: Annotated[int, typer.Option(min=8, max=4096, help="Prompt length.")] = 512,
     gen_tokens: Annotated[int, typer.Option(min=2, max=4096, help="Tokens to generate.")] = 128,
     repeat: Annotated[int, typer.Option(min=1, max=50, help="Runs per model (medians are reported).")] = 3,
-    output: Annotated[Optional[Path], typer.Option("--json", help="Write the results to this JSON file.")] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Draw the results into this PNG file.")] = None,
+    output: Annotated[Path | None, typer.Option("--json", help="Write the results to this JSON file.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Draw the results into this PNG file.")] = None,
     threads: Threads = None,
     gpu_layers: GpuLayers = "auto",
 ) -> None:
-    from assistant.benchmark import measure_in_child
-    from assistant.model_choice import choose_model
+    from cga.assistant.benchmark import measure_in_child
+    from cga.assistant.model_choice import choose_model
 
     for target in (output, plot):
         if target is not None and not target.parent.is_dir():
@@ -93,7 +93,7 @@ def bench_command(
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    from core.atomic_files import publish, temporary_beside
+    from cga.core.atomic_files import publish, temporary_beside
 
     with temporary_beside(path) as tmp:
         tmp.write_bytes(data)
@@ -117,7 +117,7 @@ def _plot(results, path: Path) -> None:
     panels = (("prefill tok/s", [r.prefill_tps for r in results]), ("decode tok/s", [r.decode_tps for r in results]),
               ("first token (s)", [r.ttft_s for r in results]), ("peak memory (MiB)", [r.peak_mib for r in results]))
     fig, axes = plt.subplots(1, 4, figsize=(4 * 4, 4.5))
-    for ax, (title, values) in zip(axes, panels):
+    for ax, (title, values) in zip(axes, panels, strict=True):
         bars = ax.bar(range(len(values)), values, color="#4c72b0")
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
         ax.set_title(title)

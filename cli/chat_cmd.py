@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from assistant import conversation_store, security
-from assistant.chat import ChatSession
-from assistant.conversation import PYTHON_HEADER, Conversation
-from core.errors import CgaError
-from core.wording import plural
+from cga.assistant import conversation_store, security
+from cga.assistant.chat import ChatSession
+from cga.assistant.conversation import PYTHON_HEADER, Conversation
+from cga.core.errors import CgaError
+from cga.core.wording import plural
 
 from .chat_commands import ChatState, restored, run_command
 from .chat_display import show_answer

@@ -21,10 +21,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from assistant import conversation_store
-from assistant.chat import ChatSession
-from core.wording import plural
-from evaluation.sandbox import Limits, containment, run_program
+from cga.assistant import conversation_store
+from cga.assistant.chat import ChatSession
+from cga.core.wording import plural
+from cga.evaluation.sandbox import Limits, containment, run_program
 
 from .chat_display import show_code
 from .errors import error, stderr

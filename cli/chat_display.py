@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.syntax import Syntax
 
-from assistant.answer_code import with_code_fenced
+from cga.assistant.answer_code import with_code_fenced
 
 from .terminal_text import printable
 

@@ -20,8 +20,8 @@ from prompt_toolkit.enums import EditingMode
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 
-from core.errors import UserDirError
-from core.paths import created, user_dir
+from cga.core.errors import UserDirError
+from cga.core.paths import created, user_dir
 
 COMMAND_WORDS = ("/help", "/show", "/run", "/test", "/edit", "/undo", "/reset", "/save", "/load", "/quit")
 
@@ -69,12 +69,12 @@ def _keys() -> KeyBindings:
     keys = KeyBindings()
 
     @keys.add("enter")
-    def _send(event) -> None:  # noqa: ANN001
+    def _send(event) -> None:
         event.current_buffer.validate_and_handle()
 
     @keys.add("escape", "enter")
     @keys.add("c-j")
-    def _new_line(event) -> None:  # noqa: ANN001
+    def _new_line(event) -> None:
         event.current_buffer.insert_text("\n")
 
     return keys
@@ -86,7 +86,7 @@ class _Completer(Completer):
     def __init__(self, saved_names: Callable[[], Iterable[str]]) -> None:
         self.saved_names = saved_names
 
-    def get_completions(self, document, complete_event):  # noqa: ANN001, ANN201  (prompt_toolkit's signature)
+    def get_completions(self, document, complete_event):
         text = document.text_before_cursor
         if " " not in text and text.startswith("/"):
             for word in COMMAND_WORDS:

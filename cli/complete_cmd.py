@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from assistant import prompts
-from assistant.backend import MIN_ANSWER_TOKENS, Answer, Backend, Generation
-from assistant.errors import EngineError
-from assistant.joining import join_stream
-from assistant.stopping import prompt_leaves_block_open
+from cga.assistant import prompts
+from cga.assistant.backend import MIN_ANSWER_TOKENS, Answer, Backend, Generation
+from cga.assistant.errors import EngineError
+from cga.assistant.joining import join_stream
+from cga.assistant.stopping import prompt_leaves_block_open
 
 from .errors import fail, stderr, user_errors
 from .loading import open_for_command
@@ -41,12 +41,12 @@ def register(app: typer.Typer) -> None:
 
 @user_errors
 def complete_command(
-    prompt: Annotated[Optional[str], typer.Argument(help="Code to complete (default: read standard input).")] = None,
-    suffix: Annotated[Optional[str], typer.Option(help="Code after the gap: fill in the middle (CodeGen2/2.5).")] = None,
+    prompt: Annotated[str | None, typer.Argument(help="Code to complete (default: read standard input).")] = None,
+    suffix: Annotated[str | None, typer.Option(help="Code after the gap: fill in the middle (CodeGen2/2.5).")] = None,
     model: ModelOption = None,
     max_tokens: MaxTokens = 128,
     temperature: Temperature = 0.0,
-    stop: Annotated[Optional[list[str]], typer.Option("--stop", help="Stop before this text (repeatable).")] = None,
+    stop: Annotated[list[str] | None, typer.Option("--stop", help="Stop before this text (repeatable).")] = None,
     no_truncate: Annotated[bool, typer.Option("--no-truncate", help="Keep text past the end of the program.")] = False,
     gpu_layers: GpuLayers = "auto",
     threads: Threads = None,

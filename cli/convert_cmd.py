@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from convert.pipeline import convert
-from convert.verify import VerifyReport, check, verify
-from core.limits import QUANT_TYPES
+from cga.convert.pipeline import convert
+from cga.convert.verify import VerifyReport, check, verify
+from cga.core.limits import QUANT_TYPES
 
 from .consoles import plain_console
 from .errors import fail, user_errors
@@ -40,8 +40,8 @@ def convert_command(
     quant: Annotated[str, typer.Option("--quant", "-q", help=f"One of {', '.join(QUANT_TYPES)}.")] = "f16",
     force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
     mp_num: MpNum = None,
-    name: Annotated[Optional[str], typer.Option(help="Model name to record (default: folder name).")] = None,
-    license: Annotated[Optional[str], typer.Option(help="License to record (default: from the model card).")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name to record (default: folder name).")] = None,
+    license: Annotated[str | None, typer.Option(help="License to record (default: from the model card).")] = None,
     verify_after: Annotated[bool, typer.Option("--verify", help="Check the result against transformers.")] = False,
     threads: Threads = None,
 ) -> None:
@@ -72,9 +72,9 @@ Example:
 def verify_command(
     checkpoint: CheckpointDir,
     gguf_file: Annotated[Path, typer.Argument(metavar="GGUF", help="The converted file.", show_default=False)],
-    text: Annotated[Optional[Path], typer.Option(help="Source file to compare on (default: Python stdlib code).")] = None,
+    text: Annotated[Path | None, typer.Option(help="Source file to compare on (default: Python stdlib code).")] = None,
     tokens: Annotated[int, typer.Option(min=16, max=2048, help="How many tokens to compare.")] = 256,
-    max_kl: Annotated[Optional[float], typer.Option(help="Mean KL limit (default depends on the type).")] = None,
+    max_kl: Annotated[float | None, typer.Option(help="Mean KL limit (default depends on the type).")] = None,
     mp_num: MpNum = None,
     threads: Threads = None,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from core.wording import plural
+from cga.core.wording import plural
 
 from .consoles import plain_console
 from .errors import user_errors
@@ -38,7 +38,7 @@ def llama_cpp_requirement() -> str:
                 return requirement.split(";")[0].strip()
     except metadata.PackageNotFoundError:
         pass
-    from core import native
+    from cga.core import native
 
     return f"llama-cpp-python=={native.version()}"
 
@@ -59,9 +59,9 @@ def doctor_command(
     threads: Threads = None,
     probe_again: Annotated[bool, typer.Option("--probe", help="Measure this machine's speed again.")] = False,
 ) -> None:
-    from assistant.machine import inspect, recommend
-    from assistant.speed_probe import probe
-    from models import store
+    from cga.assistant.machine import inspect, recommend
+    from cga.assistant.speed_probe import probe
+    from cga.models import store
 
     m = inspect()
     console.print(f"CPU        {m.cpu_cores} cores, {m.cpu_threads} threads; llama.cpp uses "

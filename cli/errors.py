@@ -11,8 +11,8 @@ from typing import TypeVar
 import typer
 from rich.text import Text
 
-from convert.errors import VerifyFailed
-from core.errors import CgaError
+from cga.convert.errors import VerifyFailed
+from cga.core.errors import CgaError
 
 from .consoles import plain_console
 
@@ -40,7 +40,7 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except KeyboardInterrupt:
             stderr.print("Interrupted.")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except tuple(EXIT_CODES) as exc:
             if os.environ.get("CGA_DEBUG"):
                 raise

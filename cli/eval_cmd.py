@@ -6,12 +6,12 @@ import json
 import os
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from core.wording import plural
+from cga.core.wording import plural
 
 from .consoles import plain_console
 from .errors import fail, stderr, user_errors
@@ -27,8 +27,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Output = Annotated[Optional[Path], typer.Option("--json", help="Write every sample and result to this JSON file.")]
-Limit = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N problems.")]
+Output = Annotated[Path | None, typer.Option("--json", help="Write every sample and result to this JSON file.")]
+Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N problems.")]
 TemperatureOpt = Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature (paper: 0.2 for pass@1).")]
 TopP = Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling (paper: 0.95).")]
 Timeout = Annotated[float, typer.Option(min=0.5, max=3600, help="Seconds each generated program may run.")]
@@ -41,8 +41,8 @@ def register(parent: typer.Typer) -> None:
 
 
 def _generator(model: str | None, remote: str | None, threads: int | None, gpu_layers: str, parallel: int = 1):
-    from assistant.opening import remote_url
-    from evaluation.generator import BackendGenerator
+    from cga.assistant.opening import remote_url
+    from cga.evaluation.generator import BackendGenerator
 
     from .loading import open_for_command
 
@@ -69,7 +69,7 @@ def _write_json(path: Path | None, payload: dict) -> None:
     if path is None:
         return
     _check_json_target(path)  # again: the run took a while
-    from core.atomic_files import publish, temporary_beside
+    from cga.core.atomic_files import publish, temporary_beside
 
     with temporary_beside(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2))
@@ -92,7 +92,7 @@ Examples:
 def humaneval_command(
     model: ModelOption = None,
     samples: Annotated[int, typer.Option("--samples", "-s", min=1, help="Samples per problem.")] = 1,
-    k: Annotated[Optional[list[int]], typer.Option("-k", help="pass@k to report (repeatable; default 1).")] = None,
+    k: Annotated[list[int] | None, typer.Option("-k", help="pass@k to report (repeatable; default 1).")] = None,
     temperature: TemperatureOpt = 0.2,
     top_p: TopP = 0.95,
     max_tokens: Annotated[int, typer.Option(min=1, help="Longest completion.")] = 512,
@@ -104,9 +104,9 @@ def humaneval_command(
     threads: Threads = None,
     gpu_layers: GpuLayers = "auto",
 ) -> None:
-    from evaluation import humaneval
-    from evaluation.generator import Sampling
-    from evaluation.sandbox import Limits
+    from cga.evaluation import humaneval
+    from cga.evaluation.generator import Sampling
+    from cga.evaluation.sandbox import Limits
 
     ks = tuple(sorted(set(k or [1])))
     if max(ks) > samples:
@@ -150,8 +150,8 @@ def mtpb_command(
     temperature: TemperatureOpt = 0.2,
     top_p: TopP = 0.95,
     limit: Limit = None,
-    data: Annotated[Optional[Path], typer.Option(help="Another MTPB-format file (default: the bundled one).")] = None,
-    max_tokens: Annotated[Optional[int], typer.Option(min=1, help="Cap each turn's length (default: the "
+    data: Annotated[Path | None, typer.Option(help="Another MTPB-format file (default: the bundled one).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Cap each turn's length (default: the "
                                                                    "problem's max_gen_length, as in the paper).")] = None,
     timeout: Timeout = 10.0,
     output: Output = None,
@@ -160,9 +160,9 @@ def mtpb_command(
     threads: Threads = None,
     gpu_layers: GpuLayers = "auto",
 ) -> None:
-    from evaluation import mtpb
-    from evaluation.generator import Sampling
-    from evaluation.sandbox import Limits
+    from cga.evaluation import mtpb
+    from cga.evaluation.generator import Sampling
+    from cga.evaluation.sandbox import Limits
 
     modes = {"multi": ("multi",), "single": ("single",), "both": ("multi", "single")}.get(mode)
     if modes is None:
@@ -211,8 +211,8 @@ def perplexity_command(
     output: Output = None,
     threads: Threads = None,
 ) -> None:
-    from assistant.model_choice import choose_model
-    from evaluation.perplexity import measure, source_files
+    from cga.assistant.model_choice import choose_model
+    from cga.evaluation.perplexity import measure, source_files
 
     if not folder.is_dir():
         fail(f"{folder} is not a folder; give a folder of source files.")
@@ -240,7 +240,7 @@ def perplexity_command(
 
 def _say_why_programs_failed(what: str, outcomes: list[str]) -> None:
     """A score of 0 % from prose that does not parse reads differently from one of wrong answers."""
-    from evaluation.verdict import PASSED
+    from cga.evaluation.verdict import PASSED
 
     failed: dict[str, int] = {}
     for outcome in outcomes:
@@ -252,7 +252,7 @@ def _say_why_programs_failed(what: str, outcomes: list[str]) -> None:
 
 
 def _say_how_programs_run() -> None:
-    from evaluation.sandbox import containment
+    from cga.evaluation.sandbox import containment
 
     if containment() == "bubblewrap":
         stderr.print("Generated programs run in a bubblewrap sandbox: no network, none of your files.")

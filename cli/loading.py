@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.backend import Backend
-from assistant.opening import open_backend, remote_url
-from assistant.server_url import redacted
+from cga.assistant.backend import Backend
+from cga.assistant.opening import open_backend, remote_url
+from cga.assistant.server_url import redacted
 
 from .errors import stderr
 

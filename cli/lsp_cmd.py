@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from lsp.settings import DEFAULT_CONTEXT_TOKENS, Settings, wire_names
+from cga.core.child_command import child_command
+from cga.lsp.settings import DEFAULT_CONTEXT_TOKENS, Settings, wire_names
 
 from .options import GpuLayers, ModelOption, RemoteUrl, Threads
 
@@ -24,9 +25,6 @@ plugin in lsp/editors/nvim give ghost text, the popup and the refinement
 commands; any LSP client can start `cga lsp` on stdio.
 """.format(settings="\n".join(textwrap.wrap(", ".join(wire_names()), 78)))  # the list has one home: lsp/settings.py
 
-# Not `-m lsp`: that would put the current directory first on sys.path, where a
-# user's own `lsp` folder would shadow ours.
-BARE_SERVER = "import sys; sys.path = [p for p in sys.path if p]; from lsp.__main__ import main; main(sys.argv[1:])"
 
 
 def register(app: typer.Typer) -> None:
@@ -41,14 +39,14 @@ def lsp_command(
         "--context", min=256, help="Tokens the model sees at once, prompt and answer (at most the model's own "
         "context). Memory grows with it: about 60 KiB a token for codegen-350M, 245 KiB for 2B.")
     ] = DEFAULT_CONTEXT_TOKENS,
-    tcp: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
+    tcp: Annotated[int | None, typer.Option(min=1, max=65535, help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
     remote: RemoteUrl = None,
 ) -> None:
     settings = Settings(model=model, threads=threads, gpu_layers=gpu_layers, context_tokens=context, remote_url=remote)
     if os.name == "posix":  # become the bare server (same process and pipes): see lsp/__main__.py
         sys.stdout.flush()
         port = [] if tcp is None else [str(tcp)]
-        os.execv(sys.executable, [sys.executable, "-c", BARE_SERVER, settings.to_json(), *port])
-    from lsp.server import serve
+        os.execv(sys.executable, child_command("cga.lsp.__main__", "main", settings.to_json(), *port))
+    from cga.lsp.server import serve
 
     sys.exit(serve(settings, tcp))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich import box
@@ -43,9 +43,9 @@ def list_command(
     import dataclasses
     import json
 
-    from assistant.machine import available_memory
-    from assistant.model_choice import EMBEDDED_NAME
-    from models import catalog, store
+    from cga.assistant.machine import available_memory
+    from cga.assistant.model_choice import EMBEDDED_NAME
+    from cga.models import catalog, store
 
     models = store.installed()
     if as_json:
@@ -113,16 +113,16 @@ Examples:
 @user_errors
 def pull_command(
     name: Annotated[str, typer.Argument(help="NAME[:QUANT]", show_default=False)],
-    revision: Annotated[Optional[str], typer.Option(help="Branch, tag or commit (default: main).")] = None,
+    revision: Annotated[str | None, typer.Option(help="Branch, tag or commit (default: main).")] = None,
     keep_download: Annotated[bool, typer.Option(help="Keep the downloaded checkpoint after converting.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Pull again even if installed.")] = False,
     threads: Threads = None,
 ) -> None:
-    from models.install import pull
+    from cga.models.install import pull
 
     def choose_type(entry) -> tuple[str, str]:
-        from assistant.machine import inspect, pull_type
-        from assistant.speed_probe import probe
+        from cga.assistant.machine import inspect, pull_type
+        from cga.assistant.speed_probe import probe
 
         with stderr.status("Measuring this machine's speed to choose the type…"):
             return pull_type(entry, inspect(), probe(threads))
@@ -144,12 +144,12 @@ Examples:
 @user_errors
 def import_command(
     path: Annotated[Path, typer.Argument(help="A .gguf file or a checkpoint folder.", show_default=False)],
-    name: Annotated[Optional[str], typer.Option(help="Name in the store (default: from the file or folder).")] = None,
+    name: Annotated[str | None, typer.Option(help="Name in the store (default: from the file or folder).")] = None,
     quant: Annotated[str, typer.Option("--quant", "-q", help="Type for a checkpoint folder.")] = "q4_k_m",
     force: Annotated[bool, typer.Option("--force", help="Replace a model of the same name.")] = False,
     threads: Threads = None,
 ) -> None:
-    from models.install import import_model
+    from cga.models.install import import_model
 
     with phase_progress() as progress:
         model = import_model(path, name=name, quant=quant, threads=threads, force=force, progress=progress,
@@ -163,8 +163,8 @@ def rm_command(
     name: Annotated[str, typer.Argument(help="An installed model's name.", show_default=False)],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    from models import store
-    from models.install import remove
+    from cga.models import store
+    from cga.models.install import remove
 
     found = store.find(name)
     if found is not None and not yes:
@@ -178,7 +178,7 @@ def rm_command(
 @app.command("info", help="Everything known about a model: catalog entry, installed files, provenance.")
 @user_errors
 def info_command(name: Annotated[str, typer.Argument(help="A catalog or installed name.", show_default=False)]) -> None:
-    from models import catalog, store
+    from cga.models import catalog, store
 
     entry = catalog.lookup(name.split(":", 1)[0])
     found = [m for m in store.installed() if m.name == name or m.base == name or m.name == name.replace(":", ".")]
@@ -209,7 +209,7 @@ def info_command(name: Annotated[str, typer.Argument(help="A catalog or installe
 @app.command("verify", help="Hash an installed model again and compare it with its manifest record.")
 @user_errors
 def verify_command(name: Annotated[str, typer.Argument(help="An installed model's name.", show_default=False)]) -> None:
-    from models import manifest, store
+    from cga.models import manifest, store
 
     found = store.find(name)
     if found is None:

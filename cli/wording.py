@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.backend import Stats
-from core.wording import plural
+from cga.assistant.backend import Stats
+from cga.core.wording import plural
 
 ENDINGS = {
     "end": "the model ended",

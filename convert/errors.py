@@ -1,6 +1,6 @@
 """Errors the converter raises; the CLI turns each into one sentence and an exit code."""
 
-from core.errors import CgaError
+from cga.core.errors import CgaError
 
 
 class ConvertError(CgaError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.limits import MAX_CONTEXT, MAX_EMBEDDING, MAX_LAYERS, MAX_VOCAB
+from cga.core.limits import MAX_CONTEXT, MAX_EMBEDDING, MAX_LAYERS, MAX_VOCAB
 
 from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint, UnsupportedModel

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.atomic_files import publish, temporary_beside
-from core.limits import checked_quant
+from cga.core.atomic_files import publish, temporary_beside
+from cga.core.limits import checked_quant
 
 from .checkpoint import open_checkpoint
 from .errors import OutputError, QuantizeError

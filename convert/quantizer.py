@@ -24,21 +24,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import QuantizeError
+from cga.core.child_command import child_command
 
-ROOT = Path(__file__).resolve().parents[1]  # the folder holding the packages, for the child's imports
+from .errors import QuantizeError
 
 
 def quantize(source: Path, dest: Path, quant: str, threads: int | None) -> None:
     """Quantize source into dest; raises QuantizeError on failure, and whatever stopped the parent on interrupt."""
-    command = [sys.executable, "-m", "convert.quantizer", str(source), str(dest), quant, str(threads or 0),
-               str(os.getpid())]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    command = child_command(__name__, "main", str(source), str(dest), quant, str(threads or 0), str(os.getpid()))
     noted: list[int] = []
     with _stop_signals_noted(noted):
         with _stop_signals_blocked():  # neither process is stopped halfway through starting the child
             child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL, text=True, env=env, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, text=True, start_new_session=True)
         try:
             while child.poll() is None and not noted:
                 try:
@@ -101,7 +99,7 @@ def main(args: list[str]) -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # the parent's hold is inherited
     threading.Thread(target=_exit_when_orphaned, args=(int(parent),), daemon=True).start()
-    from core.native import quantize as native_quantize
+    from cga.core.native import quantize as native_quantize
 
     try:
         native_quantize(Path(source), Path(dest), quant, int(threads) or None)
@@ -115,7 +113,3 @@ def _exit_when_orphaned(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
     os._exit(1)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

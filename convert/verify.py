@@ -56,7 +56,7 @@ def default_text() -> str:
 
 def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_tokens: int = 256,
            mp_num: int | None = None, max_kl: float | None = None, threads: int | None = None) -> VerifyReport:
-    from core.native import load_model, read_file_type
+    from cga.core.native import load_model, read_file_type
 
     checkpoint = open_checkpoint(checkpoint_dir)
     spec = detect(checkpoint, mp_num=mp_num)
@@ -71,7 +71,7 @@ def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_
     gguf_ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[:n_tokens]
     if len(ref_ids) < 2:
         raise ConvertError("The verification text is too short; give at least a few lines of code.")
-    same = sum(a == b for a, b in zip(ref_ids, gguf_ids)) / max(len(ref_ids), len(gguf_ids))
+    same = sum(a == b for a, b in zip(ref_ids, gguf_ids, strict=False)) / max(len(ref_ids), len(gguf_ids))
 
     try:
         llm.eval(ref_ids)
@@ -94,7 +94,7 @@ def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_
 
 def _check_same_model(checkpoint_dir: Path, spec: ModelSpec, gguf_path: Path) -> None:
     """Compare shapes first: logits of an unrelated model are meaningless, and its vocabulary may be too small."""
-    from core.native import read_header
+    from cga.core.native import read_header
 
     header = read_header(gguf_path)
     if header is None:

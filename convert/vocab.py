@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gguf
 
-from core.limits import MAX_VOCAB
+from cga.core.limits import MAX_VOCAB
 
 from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint
@@ -72,7 +72,7 @@ def byte_encoder() -> dict[int, str]:
             printable.append(b)
             chars.append(256 + n)
             n += 1
-    return dict(zip(printable, map(chr, chars)))
+    return dict(zip(printable, map(chr, chars), strict=True))
 
 
 def to_byte_level(text: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from core import gguf_keys
+from cga.core import gguf_keys
 
 from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint

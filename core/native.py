@@ -286,7 +286,7 @@ def supports_gpu_offload() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
-def decode_with_logits(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
+def decode_with_logits(llm: llama_cpp.Llama, tokens: list[int]) -> np.ndarray:
     """Decode tokens after the cached ones and return the logits of every one of them.
 
     llama-cpp-python keeps logits for all positions only with logits_all, which
@@ -305,7 +305,7 @@ def decode_with_logits(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
     return logits
 
 
-def decode_for_next(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
+def decode_for_next(llm: llama_cpp.Llama, tokens: list[int]) -> np.ndarray:
     """Decode tokens after the cached ones and return the logits after the last one.
 
     Through llama-cpp-python's own eval, so the micro-batches fall exactly
@@ -321,7 +321,7 @@ def decode_for_next(llm: llama_cpp.Llama, tokens: list[int]) -> "np.ndarray":
 def shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """How many leading tokens two token sequences have in common."""
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from assistant.backend import Backend, Generation
-from assistant.errors import EngineError
+from cga.assistant.backend import Backend, Generation
+from cga.assistant.errors import EngineError
 
 MIN_PROMPT_TOKENS = 64  # of the context, kept for the problem itself
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.answer_code import code_of_continuation
+from cga.assistant.answer_code import code_of_continuation
 
 from .generator import Generator, Sampling, in_order
 from .pass_at_k import mean_pass_at_k
@@ -59,7 +59,7 @@ def evaluate(problems: list[dict], answer: Callable[[dict, int], str], samples: 
         progress(0, len(problems))  # at once: the first answer may take a while
     completions = in_order(lambda job: truncate(answer(*job)), jobs, parallel)
     results: dict[str, Result] = {}
-    for (problem, i), completion in zip(jobs, completions):
+    for (problem, i), completion in zip(jobs, completions, strict=True):
         result = results.setdefault(problem["task_id"], Result(problem["task_id"]))
         result.samples.append(completion)
         code = program(problem, completion)

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.answer_code import code_of_continuation
-from assistant.conversation import PYTHON_HEADER, Conversation
-from assistant.stopping import truncate_program
+from cga.assistant.answer_code import code_of_continuation
+from cga.assistant.conversation import PYTHON_HEADER, Conversation
+from cga.assistant.stopping import truncate_program
 
 from .generator import Generator, Sampling, in_order
 from .sandbox import Limits, run_program
@@ -88,7 +88,7 @@ def same(printed, gold) -> bool:
     if isinstance(gold, (int, float)) and isinstance(printed, (int, float)):
         return math.isclose(printed, gold, rel_tol=1e-6, abs_tol=1e-6)
     if isinstance(gold, (list, tuple)) and isinstance(printed, (list, tuple)):
-        return len(gold) == len(printed) and all(same(p, g) for p, g in zip(printed, gold))
+        return len(gold) == len(printed) and all(same(p, g) for p, g in zip(printed, gold, strict=True))
     if isinstance(gold, dict) and isinstance(printed, dict):
         return gold.keys() == printed.keys() and all(same(printed[k], gold[k]) for k in gold)
     return printed == gold
@@ -158,7 +158,7 @@ def evaluate(problems: list[Problem], answer: Answer, modes: tuple[str, ...] = (
     if progress:
         progress(0, len(jobs))  # at once: the first program takes several answers
     programs = in_order(lambda job: build[job[3]](job[0], job[1], answer), jobs, parallel)
-    for (problem, case, gold, mode), code in zip(jobs, programs):
+    for (problem, case, gold, mode), code in zip(jobs, programs, strict=True):
         outcome = run_program(code, limits)
         verdict = judge(code, outcome)
         if verdict.passed and not output_matches(outcome.stdout, gold):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.engine import Engine
-from core import native
+from cga.assistant.engine import Engine
+from cga.core import native
 
 SOURCE_SUFFIXES = {".py", ".c", ".h", ".cpp", ".hpp", ".cc", ".go", ".java", ".js", ".ts", ".rs", ".rb", ".php",
                    ".sh", ".lua", ".sql"}

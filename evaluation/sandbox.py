@@ -44,7 +44,7 @@ from pathlib import Path
 
 import psutil
 
-from core.errors import CgaError
+from cga.core.errors import CgaError
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000

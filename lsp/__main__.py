@@ -1,4 +1,4 @@
-"""`python -m lsp SETTINGS_JSON [TCP_PORT]`: the language server without the command line around it.
+"""`python -m cga.lsp SETTINGS_JSON [TCP_PORT]`: the language server without the command line around it.
 
 `cga lsp` checks its options and then replaces itself with this (exec, same
 process id and pipes), so the long-lived server does not carry typer, click,
@@ -15,7 +15,7 @@ from .settings import Settings
 
 def main(argv: list[str]) -> None:
     if len(argv) not in (1, 2):
-        sys.exit("usage: python -m lsp SETTINGS_JSON [TCP_PORT]  (start the server with `cga lsp`)")
+        sys.exit("usage: python -m cga.lsp SETTINGS_JSON [TCP_PORT]  (start the server with `cga lsp`)")
     sys.exit(serve(Settings.from_json(argv[0]), int(argv[1]) if len(argv) == 2 else None))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.joining import join
+from cga.assistant.joining import join
 
 BLOCK_OPENERS = (":", "{", "(", "[")
 MAX_PREFIX_CHARS = 8000

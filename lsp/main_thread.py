@@ -41,7 +41,7 @@ class MainThreadWorker:
                 if future.set_running_or_notify_cancel():
                     try:
                         future.set_result(fn(*args))
-                    except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+                    except BaseException as exc:
                         future.set_exception(exc)
         finally:
             self.serving = False

@@ -109,14 +109,14 @@ async def read_messages(stop_event, reader, protocol, logger=None, error_handler
             error = JsonRpcParseError("The message is not valid JSON.")
             protocol._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": error.code, "message": error.message}})
             continue
-        except Exception as exc:  # noqa: BLE001  (as pygls: reported, never fatal)
+        except Exception as exc:
             logger.exception("Unable to handle message")
             if error_handler:
                 error_handler(exc, JsonRpcException)
             continue
         try:
             protocol.handle_message(message)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             logger.exception("Unable to handle message")
             if error_handler:
                 error_handler(exc, JsonRpcException)

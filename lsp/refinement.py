@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import threading
 
-from assistant import conversation_store
-from assistant.backend import Backend
-from assistant.chat import ChatSession
-from assistant.conversation import Conversation
-from core.errors import CgaError
+from cga.assistant import conversation_store
+from cga.assistant.backend import Backend
+from cga.assistant.chat import ChatSession
+from cga.assistant.conversation import Conversation
+from cga.core.errors import CgaError
 
 
 class RefineError(CgaError):

@@ -20,8 +20,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
-from assistant import heap
-from core.errors import CgaError
+from cga.assistant import heap
+from cga.core.errors import CgaError
 
 from .completion_items import inline_items, popup_item
 from .main_thread import MainThreadWorker
@@ -102,7 +102,7 @@ class AssistantServer(LanguageServer):
             answer.cancel()
             raise RefineError(f"The editor did not answer the edit within {APPLY_EDIT_SECONDS} s; the refinement "
                               "was not kept.") from None
-        except Exception as exc:  # noqa: BLE001  (the editor answered with an error)
+        except Exception as exc:
             raise RefineError(f"The editor refused the edit ({exc}); the refinement was not kept.") from None
         return bool(getattr(result, "applied", False))  # `null` is not a yes
 
@@ -169,7 +169,7 @@ def _quietly(ls: AssistantServer, action, *args) -> None:
     """Background work: failures are logged to the client, never raised into the void."""
     try:
         action(*args)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         ls.window_log_message(types.LogMessageParams(types.MessageType.Warning, f"cga: background work failed: {exc!r}"))
 
 
@@ -229,7 +229,7 @@ def arguments_checked(command: Callable[..., dict]) -> Callable[..., dict]:
         usage = f"takes [{', '.join(p.name for p in wanted)}]"
         if len(arguments) != len(wanted):
             raise JsonRpcInvalidParams(f"{command.__name__} {usage}, not {len(arguments)} arguments")
-        for parameter, value in zip(wanted, arguments):
+        for parameter, value in zip(wanted, arguments, strict=False):
             if parameter.annotation in (str, "str") and not isinstance(value, str):
                 raise JsonRpcInvalidParams(f"{command.__name__} {usage}; {parameter.name} must be a string")
         return command(ls, *arguments)

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant import heap, prompts, security
-from assistant.backend import MIN_ANSWER_TOKENS, Backend, Generation, Stats
-from assistant.conversation import Conversation
-from assistant.model_choice import choose_model
-from assistant.opening import open_backend, remote_url
-from assistant.server_url import redacted
+from cga.assistant import heap, prompts, security
+from cga.assistant.backend import MIN_ANSWER_TOKENS, Backend, Generation, Stats
+from cga.assistant.conversation import Conversation
+from cga.assistant.model_choice import choose_model
+from cga.assistant.opening import open_backend, remote_url
+from cga.assistant.server_url import redacted
 
 from .completion_context import Context, context_at, shape, window_starts
 from .positions import offset_at, position_at
@@ -313,7 +313,7 @@ class AssistantService:
     def _warm_quietly(self, uri: str) -> None:
         try:
             self.warm(uri)
-        except Exception as exc:  # noqa: BLE001  (background work: logged, never raised into the void)
+        except Exception as exc:
             self.editor.log(f"cga: reading {uri} failed: {exc!r}")
 
     def forget(self, uri: str) -> None:

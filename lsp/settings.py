@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.server_url import BadServerUrl, parse_server_url, shown
-from core.limits import MAX_THREADS
-from core.wording import brief
+from cga.assistant.server_url import BadServerUrl, parse_server_url, shown
+from cga.core.limits import MAX_THREADS
+from cga.core.wording import brief
 
 # Editor-side settings that clients send along with ours: how to start us, the client's own switch for
 # completions, and VS Code's standard `<section>.trace.server`.

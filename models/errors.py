@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import CgaError
+from cga.core.errors import CgaError
 
 
 class StoreError(CgaError):

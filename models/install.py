@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from convert.pipeline import convert
-from core.atomic_files import remove_orphans, temporary_beside
-from core.limits import checked_quant
-from core.model_info import read_model_info
-from core.paths import created, user_dir
+from cga.convert.pipeline import convert
+from cga.core.atomic_files import remove_orphans, temporary_beside
+from cga.core.limits import checked_quant
+from cga.core.model_info import read_model_info
+from cga.core.paths import created, user_dir
 
 from . import catalog, hub, manifest, store
 from .errors import StoreError
@@ -134,7 +134,7 @@ def verify_conversion(folder: Path, gguf: Path, threads: int | None, say: Callab
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError:
-        from core.native import load_model, piece_table
+        from cga.core.native import load_model, piece_table
 
         try:
             llm = load_model(gguf, n_ctx=256, n_threads=threads)
@@ -149,7 +149,7 @@ def verify_conversion(folder: Path, gguf: Path, threads: int | None, say: Callab
             llm.close()
         say("Checked with llama.cpp (install 'codegen-assistant[torch]' to verify against transformers too).")
         return "llama.cpp"
-    from convert.verify import check, verify
+    from cga.convert.verify import check, verify
 
     report = verify(folder, gguf, threads=threads)
     check(report)
@@ -191,7 +191,7 @@ def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QU
     path = path.expanduser()
     if path.is_file():
         info = read_model_info(path)  # refuses what llama.cpp could not load
-        from core.native import read_file_type
+        from cga.core.native import read_file_type
 
         name = name or path.stem
         _refuse_existing(name, force)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from core.atomic_files import write_atomically
-from core.errors import ModelLoadError
+from cga.core.atomic_files import write_atomically
+from cga.core.errors import ModelLoadError
 
 MANIFEST = "manifest.json"
 LOCK = ".manifest.lock"

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import ModelLoadError
-from core.limits import QUANT_TYPES
-from core.model_info import ModelInfo, read_model_info
-from core.paths import user_dir
+from cga.core.errors import ModelLoadError
+from cga.core.limits import QUANT_TYPES
+from cga.core.model_info import ModelInfo, read_model_info
+from cga.core.paths import user_dir
 
 from . import manifest
 from .errors import StoreError

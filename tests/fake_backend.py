@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from assistant.backend import Answer, Generation, Stats, filter_stream
-from core.model_info import ModelInfo
+from cga.assistant.backend import Answer, Generation, Stats, filter_stream
+from cga.core.model_info import ModelInfo
 
 CONTROL = {"<mask_1>": 0x110000, "<|endoftext|>": 0x110001, "<sep>": 0x110002, "<eom>": 0x110003}
 INFILL_INFO = {"mask_1": CONTROL["<mask_1>"], "eos": CONTROL["<|endoftext|>"], "sep": CONTROL["<sep>"],

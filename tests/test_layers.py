@@ -18,13 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["core", "convert", "models", "assistant", "evaluation", "lsp", "cli"]
 
 
+def in_repository(name: str) -> str:
+    """A dotted name as the repository lays it out: `cga.lsp.server` is lsp/server.py."""
+    return name.removeprefix("cga.")
+
+
 def imports_of(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(in_repository(alias.name).split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
+            found.add(in_repository(node.module).split(".")[0])
     return found & set(LAYERS)
 
 
@@ -38,7 +43,7 @@ def test_a_package_imports_only_those_below_it(package):
 
 def test_the_check_sees_imports_inside_functions(tmp_path):
     sample = tmp_path / "m.py"
-    sample.write_text("def f():\n    from lsp.server import x\n    import cli.app\n")
+    sample.write_text("def f():\n    from cga.lsp.server import x\n    import cga.cli.app\n")
     assert imports_of(sample) == {"lsp", "cli"}
 
 
@@ -62,9 +67,9 @@ def modules_imported(path: Path, package: str) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            found.update(in_repository(alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
+            base = in_repository(node.module or "")
             if node.level:
                 anchor = parent.rsplit(".", node.level - 1)[0] if node.level > 1 else parent
                 base = f"{anchor}.{base}" if base else anchor

@@ -92,7 +92,7 @@ import builtins, sys
 _real_import = builtins.__import__
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
     importer = (globals or {{}}).get("__name__") or ""
-    if level == 0 and name.split(".")[0] in {POSIX_MODULES!r} and importer.split(".")[0] in {PACKAGES!r}:
+    if level == 0 and name.split(".")[0] in {POSIX_MODULES!r} and importer.split(".")[0] == "cga":
         raise ModuleNotFoundError(f"No module named {{name!r}} (as on Windows)", name=name)
     return _real_import(name, globals, locals, fromlist, level)
 builtins.__import__ = _import
@@ -108,12 +108,12 @@ def test_every_module_imports_and_every_command_answers_help_without_posix_modul
     done = without_posix(f"""
 import importlib, pkgutil
 for package in {PACKAGES!r}:
-    importlib.import_module(package)
+    package = "cga." + package
     for found in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
         if not found.name.endswith("__main__"):
             importlib.import_module(found.name)
 import typer.main
-from cli.app import app
+from cga.cli.app import app
 command = typer.main.get_command(app)
 def helps(group, path):
     yield path
@@ -131,7 +131,7 @@ print("HELPED", sum(1 for _ in helps(command, [])))
 
 
 def test_commands_run_without_posix_modules(isolated_home):
-    run = "import runpy; sys.argv = ['cga', *sys.argv[1:]]; runpy.run_module('cli', run_name='__main__')"
+    run = "import runpy; sys.argv = ['cga', *sys.argv[1:]]; runpy.run_module('cga.cli', run_name='__main__')"
     completed = without_posix(run, "complete", "--max-tokens", "4", "def add(a, b):")
     assert completed.returncode == 0 and completed.stdout.strip(), completed.stderr[-3000:]
     listed = without_posix(run, "models", "list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer_code import code_of_answer, code_of_continuation, starts_code, with_code_fenced
+from cga.assistant.answer_code import code_of_answer, code_of_continuation, starts_code, with_code_fenced
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chat import ChatSession
-from assistant.conversation import PYTHON_HEADER, Conversation
-from assistant.errors import PromptTooLong
+from cga.assistant.chat import ChatSession
+from cga.assistant.conversation import PYTHON_HEADER, Conversation
+from cga.assistant.errors import PromptTooLong
 from tests.fake_backend import FakeBackend
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure

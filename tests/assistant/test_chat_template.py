@@ -9,10 +9,10 @@ import time
 import pytest
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from assistant.chat_template import MAX_SECONDS, render
-from assistant.errors import ChatTemplateError
-from assistant.model_choice import embedded_default
-from core.model_info import read_model_info
+from cga.assistant.chat_template import MAX_SECONDS, render
+from cga.assistant.errors import ChatTemplateError
+from cga.assistant.model_choice import embedded_default
+from cga.core.model_info import read_model_info
 from tests.gguf_edit import T, with_metadata
 from tests.run_cli import run_cga
 

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from assistant import conversation_store
-from assistant.chat import ChatSession
-from assistant.conversation import PYTHON_HEADER, Conversation
-from assistant.errors import PromptTooLong
+from cga.assistant import conversation_store
+from cga.assistant.chat import ChatSession
+from cga.assistant.conversation import PYTHON_HEADER, Conversation
+from cga.assistant.errors import PromptTooLong
 
 
 def test_prompt_is_the_mtpb_concatenation():
@@ -113,8 +113,8 @@ def test_bad_names_and_files_are_refused(isolated_home):
 
 SAVE_BIG = """
 import sys
-from assistant import conversation_store
-from assistant.conversation import Conversation
+from cga.assistant import conversation_store
+from cga.assistant.conversation import Conversation
 conv = Conversation()
 conv.add("a huge turn", "x = 1\\n" * 200_000)
 try:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import prompts
-from assistant.backend import Generation
-from assistant.engine import Engine, resolve_gpu_layers
-from assistant.errors import ModelLoadError, PromptTooLong
-from assistant.model_choice import embedded_default
+from cga.assistant import prompts
+from cga.assistant.backend import Generation
+from cga.assistant.engine import Engine, resolve_gpu_layers
+from cga.assistant.errors import ModelLoadError, PromptTooLong
+from cga.assistant.model_choice import embedded_default
 from tests.run_cli import run_cga
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,13 +107,13 @@ def test_missing_and_corrupt_files(tmp_path):
 def test_gpu_layer_settings(setting, on_a_gpu_build):
     """On a build without a GPU every setting is 0 layers: llama.cpp would otherwise take the number, run on the CPU
     and report layers it never offloaded."""
-    from core import native
+    from cga.core import native
 
     assert resolve_gpu_layers(setting, 30) == (on_a_gpu_build if native.supports_gpu_offload() else 0)
 
 
 def test_gpu_layers_asked_of_a_build_without_a_gpu_are_reported_honestly():
-    from core import native
+    from cga.core import native
 
     shown = run_cga("complete", "def f():", "-n", "2", "--gpu-layers", "all")
     assert shown.returncode == 0
@@ -134,7 +134,7 @@ def test_the_probability_of_each_token_is_the_models_own(smollm):
     """What the confidence cut reads, checked against a full softmax over logits computed separately."""
     import numpy as np
 
-    from core import native
+    from cga.core import native
 
     prompt = smollm.tokenize("def add(a, b):\n    return")
     smollm.llm.reset()
@@ -146,7 +146,7 @@ def test_the_probability_of_each_token_is_the_models_own(smollm):
             break
     reference = native.load_model(embedded_default(), n_ctx=512, logits_all=True, n_threads=2)
     logits = native.decode_with_logits(reference, prompt + tokens).astype(np.float64)
-    for n, (token, probability) in enumerate(zip(tokens, seen)):
+    for n, (token, probability) in enumerate(zip(tokens, seen, strict=False)):
         row = logits[len(prompt) - 1 + n]
         assert probability == pytest.approx(np.exp(row[token] - row.max()) / np.exp(row - row.max()).sum(), abs=0.02)
 
@@ -180,9 +180,9 @@ def test_the_cut_trims_an_answer_but_never_refuses_one(smollm):
 DAMAGE = r"""
 import sys
 from pathlib import Path
-from assistant.backend import Generation
-from assistant.engine import Engine
-from assistant.model_choice import embedded_default
+from cga.assistant.backend import Generation
+from cga.assistant.engine import Engine
+from cga.assistant.model_choice import embedded_default
 
 engine = Engine(embedded_default(), threads=2, n_ctx=1024)
 docs = {name: engine.tokenize("".join(f"{word}_{i} = {i} * {i}\n" for i in range(60)))
@@ -218,7 +218,7 @@ def test_a_damaged_kept_cache_is_deleted_and_the_document_read_again(how, isolat
 
 
 def test_a_save_that_cannot_be_written_whole_leaves_no_file(isolated_home, tmp_path):
-    from core import native
+    from cga.core import native
     engine = Engine(embedded_default(), threads=2, n_ctx=512)
     engine.stream(engine.tokenize("x = 1\n" * 20), Generation(max_tokens=1)).text()
     folder = tmp_path / "gone"
@@ -268,7 +268,7 @@ def test_a_cancel_stops_reading_a_long_prompt_and_keeps_what_was_read():
 
 
 def test_where_it_runs_is_said_in_plain_words():
-    from assistant.engine import Placement
+    from cga.assistant.engine import Placement
 
     assert Placement(0, 24, 1).describe() == "CPU, 1 thread"
     assert Placement(0, 24, 4).describe() == "CPU, 4 threads"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.joining import join, join_stream, typed_space
+from cga.assistant.joining import join, join_stream, typed_space
 
 pytestmark = pytest.mark.pure
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from assistant.engine import Engine
-from assistant.errors import ModelLoadError
-from assistant.model_choice import embedded_default
-from core.model_info import read_model_info
-from core.native import read_file_type, read_metadata
+from cga.assistant.engine import Engine
+from cga.assistant.errors import ModelLoadError
+from cga.assistant.model_choice import embedded_default
+from cga.core.model_info import read_model_info
+from cga.core.native import read_file_type, read_metadata
 from tests.gguf_edit import T, with_metadata
 from tests.run_cli import run_cga
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assistant import chat_template
-from assistant.backend import Generation
-from assistant.prompt_lookup import find_draft
+from cga.assistant import chat_template
+from cga.assistant.backend import Generation
+from cga.assistant.prompt_lookup import find_draft
 
 
 def test_find_draft_copies_what_followed_the_latest_match():

@@ -14,12 +14,12 @@ from contextlib import contextmanager
 
 import pytest
 
-from assistant import prompts
-from assistant.backend import Generation
-from assistant.chat import ChatSession
-from assistant.errors import EngineError
-from assistant.model_choice import embedded_default
-from assistant.remote import RemoteBackend
+from cga.assistant import prompts
+from cga.assistant.backend import Generation
+from cga.assistant.chat import ChatSession
+from cga.assistant.errors import EngineError
+from cga.assistant.model_choice import embedded_default
+from cga.assistant.remote import RemoteBackend
 from tests.lsp.raw_client import RawServer
 from tests.prepare import made
 from tests.run_cli import run_cga

@@ -12,12 +12,19 @@ import time
 
 import pytest
 
-from assistant.backend import Generation
-from assistant.remote import MAX_BODY_BYTES, RemoteBackend, RemoteError
-from assistant.server_url import BadServerUrl, parse_server_url, redacted
+from cga.assistant.backend import Generation
+from cga.assistant.remote import MAX_BODY_BYTES, RemoteBackend, RemoteError
+from cga.assistant.server_url import BadServerUrl, parse_server_url, redacted
 from tests.remote_server.misbehaving import (
-    answer_bytes, answer_json, cut_off_mid_answer, endless_line, endless_tokens, misbehaving_server,
-    slow_tokens, stream_events, trickle_until_closed,
+    answer_bytes,
+    answer_json,
+    cut_off_mid_answer,
+    endless_line,
+    endless_tokens,
+    misbehaving_server,
+    slow_tokens,
+    stream_events,
+    trickle_until_closed,
 )
 from tests.run_cli import run_cga
 
@@ -186,7 +193,7 @@ def test_redacted_addresses():
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_eval_with_parallel_requests_stops_at_once_on_ctrl_c_and_sigterm(stand_in, signum, isolated_home):
     stand_in.faults["/completion"] = slow_tokens
-    eval_run = subprocess.Popen([sys.executable, "-m", "cli", "eval", "humaneval", "--remote", stand_in.url,
+    eval_run = subprocess.Popen([sys.executable, "-m", "cga.cli", "eval", "humaneval", "--remote", stand_in.url,
                                  "--parallel", "4", "--limit", "8", "--max-tokens", "200"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.stopping import ProgramTruncator, StopScanner, prompt_leaves_block_open
+from cga.assistant.stopping import ProgramTruncator, StopScanner, prompt_leaves_block_open
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 

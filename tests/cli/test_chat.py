@@ -54,7 +54,7 @@ def test_resume_of_a_damaged_conversation_names_the_file_and_keeps_it_aside(isol
 
 def test_ctrl_c_mid_answer_keeps_the_conversation(isolated_home):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "chat", "--max-tokens", "400", "--temperature", "0.8"],
+        [sys.executable, "-m", "cga.cli", "chat", "--max-tokens", "400", "--temperature", "0.8"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy(),
     )
     proc.stdin.write(b"Write a long Python module with many functions.\n")
@@ -71,7 +71,7 @@ def test_ctrl_c_mid_answer_keeps_the_conversation(isolated_home):
 
 
 def test_a_line_that_is_not_utf8_is_skipped_and_the_chat_goes_on(isolated_home):
-    result = subprocess.run([sys.executable, "-m", "cli", "chat", "--max-tokens", "8"],
+    result = subprocess.run([sys.executable, "-m", "cga.cli", "chat", "--max-tokens", "8"],
                             input=b"x = '\xff'\nWrite a function that adds two numbers.\n", capture_output=True)
     assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
     assert b"not UTF-8 text" in result.stderr and result.stdout.strip()  # the next line was answered

@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from cli.chat_display import show_answer
+from cga.cli.chat_display import show_answer
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 

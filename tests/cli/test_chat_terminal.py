@@ -11,7 +11,7 @@ import sys
 import pexpect
 import pytest
 
-from evaluation.sandbox import containment
+from cga.evaluation.sandbox import containment
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 
@@ -24,7 +24,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 def chat(home, *args: str, columns: int = 100, editor: str = "false") -> pexpect.spawn:
     env = {**os.environ, "CGA_HOME": str(home), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1",
            "EDITOR": editor, "VISUAL": "", "COLUMNS": str(columns)}
-    child = pexpect.spawn(sys.executable, ["-m", "cli", "chat", *args], env=env, encoding="utf-8",
+    child = pexpect.spawn(sys.executable, ["-m", "cga.cli", "chat", *args], env=env, encoding="utf-8",
                           dimensions=(40, columns), timeout=120)
     until_prompt(child)
     return child
@@ -176,7 +176,7 @@ def test_ctrl_c_during_an_answer_leaves_each_line_of_it_once(isolated_home):
     answer = shown[asked + 1:stopped]
     assert "^C" not in "\n".join(shown), shown
     assert any("def" in line for line in answer), shown
-    assert not any(a == b == "" for a, b in zip(answer, answer[1:])), answer  # no line left behind by a redraw
+    assert not any(a == b == "" for a, b in zip(answer, answer[1:], strict=False)), answer  # no line left behind by a redraw
     assert not any(line and answer.count(line) > 1 for line in answer), answer
 
 

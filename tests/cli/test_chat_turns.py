@@ -10,10 +10,10 @@ import io
 import pytest
 from rich.console import Console
 
-from assistant.chat import ChatSession
-from assistant.conversation import PYTHON_HEADER, Conversation
-from cli.chat_cmd import _answer
-from cli.chat_commands import ChatState
+from cga.assistant.chat import ChatSession
+from cga.assistant.conversation import PYTHON_HEADER, Conversation
+from cga.cli.chat_cmd import _answer
+from cga.cli.chat_commands import ChatState
 from tests.fake_backend import FakeBackend
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure

@@ -31,14 +31,14 @@ def test_reads_standard_input_and_an_empty_answer_explains_itself():
 
 def test_non_utf8_input_is_refused():
     result = subprocess.run(
-        [sys.executable, "-m", "cli", "complete"], input=b"x = '\xff\xfe'\n", capture_output=True
+        [sys.executable, "-m", "cga.cli", "complete"], input=b"x = '\xff\xfe'\n", capture_output=True
     )
     assert result.returncode == 1
     assert b"not UTF-8" in result.stderr and b"Traceback" not in result.stderr
 
 
 def test_a_non_utf8_argument_is_refused():
-    result = subprocess.run([sys.executable, "-m", "cli", "complete", b"x = '\xff'"], capture_output=True)
+    result = subprocess.run([sys.executable, "-m", "cga.cli", "complete", b"x = '\xff'"], capture_output=True)
     assert result.returncode == 1
     assert b"not UTF-8" in result.stderr and b"Traceback" not in result.stderr
 
@@ -77,7 +77,7 @@ def test_corrupt_model_file(tmp_path):
 
 def test_a_full_disk_on_standard_output_is_one_sentence():
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "cli", "complete", "def f():", "-n", "4"],
+        result = subprocess.run([sys.executable, "-m", "cga.cli", "complete", "def f():", "-n", "4"],
                                 stdout=full, stderr=subprocess.PIPE, text=True)
     assert result.returncode == 1 and "Could not write the completion" in result.stderr
     assert "Traceback" not in result.stderr

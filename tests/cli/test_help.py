@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.model_choice import embedded_default
+from cga.assistant.model_choice import embedded_default
 from tests.run_cli import run_cga
 
 if sys.version_info >= (3, 11):

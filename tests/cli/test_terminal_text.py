@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.terminal_text import printable
+from cga.cli.terminal_text import printable
 
 pytestmark = pytest.mark.pure
 

@@ -135,7 +135,7 @@ def test_too_little_disk_space_is_refused_before_writing(tmp_path, codegen1):
     mount.mkdir()
     script = (
         f"mount -t tmpfs -o size=4M tmpfs {mount} && "
-        f"python -m cli convert {codegen1.path} -o {mount}/m.gguf; "
+        f"python -m cga.cli convert {codegen1.path} -o {mount}/m.gguf; "
         f"code=$?; ls -A {mount}; exit $code"
     )
     result = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True)
@@ -279,7 +279,7 @@ def test_a_hostile_config_is_one_sentence(tmp_path, codegen1, what):
 
 
 def test_verify_against_a_gguf_of_another_model_is_one_sentence(tmp_path, codegen1):
-    from assistant.model_choice import embedded_default
+    from cga.assistant.model_choice import embedded_default
 
     result = run_cga("verify", codegen1.path, embedded_default())
     assert_refused(result, "is not a conversion of", "30 layers")

@@ -15,10 +15,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convert.checkpoint import Checkpoint, open_checkpoint
-from convert.errors import ConvertError
-from convert.families import ModelSpec, detect
-from convert.vocab import build_vocab
+from cga.convert.checkpoint import Checkpoint, open_checkpoint
+from cga.convert.errors import ConvertError
+from cga.convert.families import ModelSpec, detect
+from cga.convert.vocab import build_vocab
 
 settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -64,7 +64,7 @@ def test_any_safetensors_header_gives_tensors_or_one_error(header, data, tmp_pat
     (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(encoded)) + encoded + data)
     (tmp_path / "config.json").write_text("{}")
     try:
-        for name, array in open_checkpoint(tmp_path).tensors():
+        for _name, array in open_checkpoint(tmp_path).tensors():
             assert isinstance(array, np.ndarray) and array.nbytes <= len(data)
     except ConvertError:
         pass

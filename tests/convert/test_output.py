@@ -6,10 +6,10 @@ import gguf
 import numpy as np
 import pytest
 
-from convert.pipeline import convert
-from convert.verify import verify
-from core.limits import QUANT_TYPES
-from core.native import load_model, read_file_type
+from cga.convert.pipeline import convert
+from cga.convert.verify import verify
+from cga.core.limits import QUANT_TYPES
+from cga.core.native import load_model, read_file_type
 from tests.builders import build_codegen
 
 
@@ -102,6 +102,6 @@ def test_half_precision_checkpoints_convert_and_verify(tmp_path, dtype):
 
 
 def test_every_type_we_write_is_one_llama_cpp_quantizes():
-    from core.native import FTYPES
+    from cga.core.native import FTYPES
 
     assert tuple(FTYPES) == QUANT_TYPES

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from convert.pipeline import convert
-from convert.verify import codegen25_tiktoken
-from core.native import load_model
+from cga.convert.pipeline import convert
+from cga.convert.verify import codegen25_tiktoken
+from cga.core.native import load_model
 from tests.builders import build_codegen, python_source
 
 N_TOKENS = 256

@@ -8,10 +8,10 @@ from pathlib import Path
 import gguf
 import pytest
 
-from convert.pipeline import convert
-from convert.verify import codegen25_tiktoken
-from convert.vocab import byte_encoder
-from core.native import load_model
+from cga.convert.pipeline import convert
+from cga.convert.verify import codegen25_tiktoken
+from cga.convert.vocab import byte_encoder
+from cga.core.native import load_model
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FILES = ["textwrap.py", "difflib.py", "argparse.py", "json/encoder.py", "csv.py", "shlex.py",
@@ -43,7 +43,7 @@ def gguf_pieces(path: Path) -> list[bytes]:
     types = reader.get_field(gguf.Keys.Tokenizer.TOKEN_TYPE).contents()
     decode = {c: b for b, c in byte_encoder().items()}
     pieces = []
-    for text, kind in zip(tokens, types):
+    for text, kind in zip(tokens, types, strict=True):
         if kind == gguf.TokenType.NORMAL:
             pieces.append(bytes(decode[c] for c in text))
         else:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.progress import compact
-from convert.pipeline import convert
+from cga.cli.progress import compact
+from cga.convert.pipeline import convert
 from tests.run_cli import run_cga
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)

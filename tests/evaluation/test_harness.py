@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from assistant.stopping import truncate_program
-from evaluation import humaneval, mtpb
-from evaluation.pass_at_k import mean_pass_at_k, pass_at_k
-from evaluation.sandbox import Limits, run_program
+from cga.assistant.stopping import truncate_program
+from cga.evaluation import humaneval, mtpb
+from cga.evaluation.pass_at_k import mean_pass_at_k, pass_at_k
+from cga.evaluation.sandbox import Limits, run_program
 
 
 def test_humaneval_canonical_solutions_pass_and_empty_answers_fail():
@@ -95,7 +95,7 @@ def test_a_malformed_benchmark_file_is_refused_with_its_line(tmp_path):
 def test_jobs_run_up_to_parallel_at_once_and_come_back_in_order():
     import threading
 
-    from evaluation.generator import in_order
+    from cga.evaluation.generator import in_order
 
     active, most, lock = 0, 0, threading.Lock()
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from evaluation.sandbox import SCRATCH_PREFIX, Limits, containment, run_program
+from cga.evaluation.sandbox import SCRATCH_PREFIX, Limits, containment, run_program
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 
@@ -217,7 +217,7 @@ def test_an_interpreter_under_tmp_runs_in_the_sandbox(bubblewrap):
 
 
 def test_a_sandbox_that_cannot_start_python_is_an_error_not_a_score(bubblewrap, monkeypatch):
-    from evaluation import sandbox
+    from cga.evaluation import sandbox
 
     if sys.base_prefix.startswith("/usr"):
         pytest.skip("this Python is the system's, which the sandbox always shows")

@@ -31,7 +31,7 @@ class RawServer:
     """`cga lsp` as a subprocess spoken to in raw JSON-RPC frames."""
 
     def __init__(self, stderr=subprocess.DEVNULL) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "cli", "lsp"], bufsize=0,
+        self.process = subprocess.Popen([sys.executable, "-m", "cga.cli", "lsp"], bufsize=0,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
         self.responses: dict[object, list[dict]] = {}  # read while waiting for another (id null: parse errors)
         self.notifications: list[dict] = []  # from the server, in order (window/logMessage, cga/status, …)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp.completion_context import context_at, shape, window_starts
+from cga.lsp.completion_context import context_at, shape, window_starts
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from lsp.completion_items import inline_items, popup_item, word_before
+from cga.lsp.completion_items import inline_items, popup_item, word_before
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 

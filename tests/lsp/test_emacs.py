@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.model_choice import embedded_default
+from cga.assistant.model_choice import embedded_default
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).parent / "emacs" / "session.el"

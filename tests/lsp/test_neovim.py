@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.model_choice import embedded_default
+from cga.assistant.model_choice import embedded_default
 from tests.lsp.neovim_builds import neovim as neovim_build
 
 pynvim = pytest.importorskip("pynvim")
@@ -26,7 +26,7 @@ GHOST_NAMESPACES = ("cga_ghost", "nvim.lsp.inline_completion")  # the plugin's (
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "lsp" / "editors" / "nvim"
-SERVER = [sys.executable, "-m", "cli", "lsp"]
+SERVER = [sys.executable, "-m", "cga.cli", "lsp"]
 
 
 class Neovim:
@@ -98,7 +98,7 @@ def neovim(tmp_path, monkeypatch, nvim_version):
     for nvim in started:
         try:
             nvim.command("qa!")
-        except Exception:  # noqa: BLE001  (Neovim is gone: the point of qa!)
+        except Exception:
             pass
 
 
@@ -374,7 +374,7 @@ def vanilla(tmp_path, monkeypatch, nvim_version):
     for nvim in started:
         try:
             nvim.command("qa!")
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp.positions import offset_at, position_at
+from cga.lsp.positions import offset_at, position_at
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 

@@ -17,9 +17,9 @@ from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 from pygls.workspace.text_document import TextDocument
 
-from assistant.model_choice import embedded_default
-from lsp.positions import position_at
-from lsp.protocol import splice_change
+from cga.assistant.model_choice import embedded_default
+from cga.lsp.positions import position_at
+from cga.lsp.protocol import splice_change
 from tests.lsp.raw_client import RawServer
 
 URI = "file:///project/example.py"

@@ -8,8 +8,8 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from assistant.model_choice import embedded_default
-from lsp.refinement import RefineError, Refinement, enclosing_function
+from cga.assistant.model_choice import embedded_default
+from cga.lsp.refinement import RefineError, Refinement, enclosing_function
 
 URI = "file:///project/shapes.py"
 SOURCE = "import math\n\n\ndef area(r):\n    x = math.pi * r * r\n    return x\n\n\nprint(area(2))\n"
@@ -26,7 +26,7 @@ class Editor:
         def apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
             self.edits.append(params)
             (edit,) = params.edit.changes[URI]
-            from lsp.positions import offset_at
+            from cga.lsp.positions import offset_at
 
             start = offset_at(self.text, edit.range.start.line, edit.range.start.character)
             end = offset_at(self.text, edit.range.end.line, edit.range.end.character)
@@ -47,7 +47,7 @@ class Editor:
 
 
 async def session() -> LanguageClient:
-    client = await ClientServerConfig(server_command=[sys.executable, "-m", "cli", "lsp"]).start()
+    client = await ClientServerConfig(server_command=[sys.executable, "-m", "cga.cli", "lsp"]).start()
     await client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
         initialization_options={"model": str(embedded_default()), "threads": 2, "maxTokens": 128},
@@ -198,8 +198,8 @@ def _edited_meta(raw: bytes, **changes) -> bytes:
 @pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
 def test_a_damaged_saved_refinement_is_named_and_kept_aside(isolated_home, damage):
     """followUp, undo and reset all begin with Refinement.load."""
-    from assistant import conversation_store
-    from lsp.refinement import store_name
+    from cga.assistant import conversation_store
+    from cga.lsp.refinement import store_name
 
     _saved_refinement()
     path = conversation_store.path_for(store_name(URI))

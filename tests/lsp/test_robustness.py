@@ -17,7 +17,7 @@ from tests.lsp.raw_client import RawServer
 URI = "file:///project/big.py"
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "cli", "lsp"]))
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "cga.cli", "lsp"]))
 async def client(lsp_client: LanguageClient, codegen2_gguf):
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(),

@@ -16,7 +16,7 @@ URI = "file:///project/example.py"
 SOURCE = "import os\n\n\ndef list_files(path):\n    "
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "cli", "lsp"]))
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "cga.cli", "lsp"]))
 async def client(lsp_client: LanguageClient, codegen2_gguf):
     await lsp_client.initialize_session(
         types.InitializeParams(
@@ -213,6 +213,6 @@ async def test_cga_lsp_becomes_the_bare_server(client: LanguageClient):
     open_document(client)
     assert isinstance(await client.text_document_completion_async(at_end()), types.CompletionList)
     pid = client._server.pid
-    assert b"from lsp.__main__ import main" in open(f"/proc/{pid}/cmdline", "rb").read()
+    assert b"from cga.lsp.__main__ import main" in open(f"/proc/{pid}/cmdline", "rb").read()
     loaded = open(f"/proc/{pid}/maps").read()
     assert "pydantic_core" not in loaded and "libllama" in loaded

@@ -10,11 +10,11 @@ import threading
 
 import pytest
 
-from core.errors import CgaError
-from lsp.positions import offset_at
-from lsp.refinement import RefineError
-from lsp.service import AssistantService, Document
-from lsp.settings import Settings
+from cga.core.errors import CgaError
+from cga.lsp.positions import offset_at
+from cga.lsp.refinement import RefineError
+from cga.lsp.service import AssistantService, Document
+from cga.lsp.settings import Settings
 from tests.fake_backend import FakeBackend
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp.settings import Settings, parse_settings, section
+from cga.lsp.settings import Settings, parse_settings, section
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
@@ -68,7 +68,7 @@ def test_every_editor_document_lists_every_setting():
     import json
     from pathlib import Path
 
-    from lsp.settings import CLIENT_ONLY, wire_names
+    from cga.lsp.settings import CLIENT_ONLY, wire_names
 
     root = Path(__file__).resolve().parents[2]
     vscode = root / "lsp" / "editors" / "vscode"

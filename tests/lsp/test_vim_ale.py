@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.model_choice import embedded_default
+from cga.assistant.model_choice import embedded_default
 from tests.lsp.raw_client import RawServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ set runtimepath^={ALE}
 filetype plugin indent on
 let g:ale_linters = {{'python': ['cga']}}
 call ale#linter#Define('python', {{'name': 'cga', 'lsp': 'stdio', 'executable': '{sys.executable}',
-\\ 'command': '%e -m cli lsp', 'project_root': '{folder}', 'initialization_options': {options}}})
+\\ 'command': '%e -m cga.cli lsp', 'project_root': '{folder}', 'initialization_options': {options}}})
 set omnifunc=ale#completion#OmniFunc
 """)
     return path

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.model_choice import embedded_default
+from cga.assistant.model_choice import embedded_default
 from tests.prepare import made
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
@@ -87,7 +87,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     after_word = workspace / "word.py"
     after_word.write_text(WORD_FILE)
     (data / "User" / "settings.json").write_text(json.dumps({
-        "cga.command": [sys.executable, "-m", "cli", "lsp"],
+        "cga.command": [sys.executable, "-m", "cga.cli", "lsp"],
         "cga.model": str(embedded_default()),  # a real (small) trained model: its suggestions are code
         "cga.threads": 2,
         # Each request waits this long in the server, so the next keystroke always finds one to cancel.

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from lsp.settings import CAMEL, CLIENT_ONLY
+from cga.lsp.settings import CAMEL, CLIENT_ONLY
 
 EXTENSION = Path(__file__).resolve().parents[2] / "lsp" / "editors" / "vscode"
 
@@ -25,12 +25,12 @@ def test_every_contributed_command_is_registered_and_bound():
 
 
 def test_extension_sends_only_commands_and_settings_the_server_knows():
-    import lsp.server  # registers the commands
+    import cga.lsp.server  # registers the commands
 
     code = (EXTENSION / "src" / "extension.ts").read_text()
     sent = set(re.findall(r'runServerCommand\("([\w.]+)"', code))
     assert sent == {"cga.refine", "cga.followUp", "cga.undo", "cga.reset"}
-    assert sent <= set(lsp.server.server.protocol.fm.commands)
+    assert sent <= set(cga.lsp.server.server.protocol.fm.commands)
     sent_settings = set(re.findall(r'^  "(\w+)",$', code.split("SERVER_SETTINGS = [", 1)[1].split("]", 1)[0], re.M))
     settings = {key.removeprefix("cga.").split(".")[0] for key in manifest()["contributes"]["configuration"]["properties"]}
     assert sent_settings == set(CAMEL)  # every server setting, and nothing the server would call unknown

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from models import manifest
+from cga.models import manifest
 from tests.run_cli import run_cga
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def test_doctor_reports_the_machine_and_a_recommendation_by_measured_speed(isola
 
 def test_without_a_model_setting_python_gets_the_python_model_and_the_rest_the_multi_language_one(
         isolated_home, codegen2_gguf):
-    from assistant.model_choice import choose_model
+    from cga.assistant.model_choice import choose_model
 
     for name in ("codegen-350M-mono.q8_0", "codegen-350M-multi.q8_0"):
         assert run_cga("models", "import", codegen2_gguf, "--name", name).returncode == 0
@@ -110,7 +110,7 @@ def test_a_manifest_of_the_wrong_shape_is_one_sentence(isolated_home):
 
 def _parallel_cga(*commands: list) -> list[subprocess.CompletedProcess]:
     """Start every command at once (as a user with several terminals would) and wait for all."""
-    procs = [subprocess.Popen([sys.executable, "-m", "cli", *map(str, c)], stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-m", "cga.cli", *map(str, c)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for c in commands]
     return [subprocess.CompletedProcess(p.args, p.wait(timeout=600), *p.communicate()) for p in procs]
 
@@ -126,7 +126,7 @@ def test_parallel_imports_of_distinct_names_all_stay_recorded(isolated_home, cod
 
 
 def test_parallel_imports_of_one_name_install_one_whole_file(isolated_home, codegen2_gguf):
-    from assistant.model_choice import embedded_default
+    from cga.assistant.model_choice import embedded_default
 
     sources = [codegen2_gguf, embedded_default()] * 2
     results = _parallel_cga(*(["models", "import", s, "--name", "same"] for s in sources))

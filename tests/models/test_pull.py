@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from models import manifest
+from cga.models import manifest
 from tests.builders import build_codegen
 from tests.hub_standin import COMMIT, Hub, resumed_from
 from tests.run_cli import run_cga

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from assistant.errors import ModelNotFound
-from assistant.model_choice import choose_model, embedded_default
-from convert.pipeline import convert
-from models import store
+from cga.assistant.errors import ModelNotFound
+from cga.assistant.model_choice import choose_model, embedded_default
+from cga.convert.pipeline import convert
+from cga.models import store
 from tests.builders import build_codegen
 
 
@@ -56,7 +56,7 @@ def test_a_catalog_name_that_is_not_installed_says_how_to_get_it(isolated_home):
 
 
 def test_catalog_covers_every_public_checkpoint():
-    from models.catalog import CATALOG, lookup
+    from cga.models.catalog import CATALOG, lookup
 
     assert len(CATALOG) == 12 + 4 + 3 + 3
     assert lookup("codegen2-3_7B").mp_num == 8 and lookup("codegen2-7B").mp_num == 4
