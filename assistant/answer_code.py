@@ -51,8 +51,11 @@ def starts_code(line: str) -> bool:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
-    prose_like = all((isinstance(node, ast.Expr) and isinstance(node.value, (ast.Name, ast.Constant)))
-                     or (isinstance(node, ast.AnnAssign) and node.value is None) for node in tree.body)
+    prose_like = all(
+        (isinstance(node, ast.Expr) and isinstance(node.value, (ast.Name, ast.Constant)))
+        or (isinstance(node, ast.AnnAssign) and node.value is None)
+        for node in tree.body
+    )
     return not prose_like
 
 
@@ -65,8 +68,12 @@ def _code_run(lines: list[str], start: int) -> int:
         line = lines[scan]
         if FENCE.match(line):
             break
-        if line.strip() and not (line[0].isspace() or line.lstrip().startswith("#") or starts_code(line)
-                                 or _compiles("\n".join(lines[start:scan + 1])) is not False):
+        if line.strip() and not (
+            line[0].isspace()
+            or line.lstrip().startswith("#")
+            or starts_code(line)
+            or _compiles("\n".join(lines[start : scan + 1])) is not False
+        ):
             break
         scan += 1
         if line.strip():
@@ -113,15 +120,21 @@ def code_of_continuation(text: str) -> str:
     lines = text.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and FENCE.match(lines[first]):
-        lines = lines[first + 1:]
+        lines = lines[first + 1 :]
     cut = next((i for i, line in enumerate(lines) if FENCE.match(line)), len(lines))
     code = "\n".join(lines[:cut]) + ("\n" if cut < len(lines) else "")
     lines = lines[:cut]
     if _compiles(code) is not False:
         return code
     for i, line in enumerate(lines):
-        if (i and line.strip() and not line[0].isspace() and not line.lstrip().startswith("#")
-                and not starts_code(line) and _compiles("\n".join(lines[:i])) is True):
+        if (
+            i
+            and line.strip()
+            and not line[0].isspace()
+            and not line.lstrip().startswith("#")
+            and not starts_code(line)
+            and _compiles("\n".join(lines[:i])) is True
+        ):
             return "\n".join(lines[:i]) + "\n"
     return code
 
@@ -133,7 +146,7 @@ def code_of_answer(answer: str, language: str = "python") -> str:
     opener = next((i for i, line in enumerate(lines) if FENCE.match(line)), None)
     if opener is not None:
         closer = next((i for i in range(opener + 1, len(lines)) if FENCE.match(lines[i])), len(lines))
-        return "\n".join(lines[opener + 1:closer]) + "\n"
+        return "\n".join(lines[opener + 1 : closer]) + "\n"
     if language != "python":
         return answer
     runs = ["\n".join(lines[start:end]) for start, end in _unfenced_runs(lines)]

@@ -56,8 +56,16 @@ def _peak_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-def measure_gguf(path: Path, prompt_tokens: int, gen_tokens: int, repeat: int, threads: int | None,
-                 gpu_layers: str, *, warm_up: bool = False) -> Measurement:
+def measure_gguf(
+    path: Path,
+    prompt_tokens: int,
+    gen_tokens: int,
+    repeat: int,
+    threads: int | None,
+    gpu_layers: str,
+    *,
+    warm_up: bool = False,
+) -> Measurement:
     """warm_up: pay llama.cpp's one-time setup (buffers, threads, a GPU's kernels) with a few tokens first, so
     that one run measures the steady state that a median of three otherwise finds."""
     from cga.core import native
@@ -84,12 +92,22 @@ def measure_gguf(path: Path, prompt_tokens: int, gen_tokens: int, repeat: int, t
         later = max(stream.stats.generated - 1, 0)
         runs.append((first - start, later / (end - first) if later and end > first else 0.0, stream.stats.generated))
     ttft = statistics.median(r[0] for r in runs)
-    return Measurement(path.name, "llama.cpp", native.read_file_type(path), len(prompt), runs[-1][2],
-                       len(prompt) / ttft, statistics.median(r[1] for r in runs), ttft, _peak_mib())
+    return Measurement(
+        path.name,
+        "llama.cpp",
+        native.read_file_type(path),
+        len(prompt),
+        runs[-1][2],
+        len(prompt) / ttft,
+        statistics.median(r[1] for r in runs),
+        ttft,
+        _peak_mib(),
+    )
 
 
-def measure_transformers(checkpoint: Path, prompt_tokens: int, gen_tokens: int, repeat: int,
-                         threads: int | None) -> Measurement:
+def measure_transformers(
+    checkpoint: Path, prompt_tokens: int, gen_tokens: int, repeat: int, threads: int | None
+) -> Measurement:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -110,8 +128,17 @@ def measure_transformers(checkpoint: Path, prompt_tokens: int, gen_tokens: int, 
             end = time.perf_counter()
             runs.append((first - start, (gen_tokens - 1) / (end - first) if gen_tokens > 1 else 0.0))
     ttft = statistics.median(r[0] for r in runs)
-    return Measurement(checkpoint.name, "transformers", "f32", ids.shape[1], gen_tokens, ids.shape[1] / ttft,
-                       statistics.median(r[1] for r in runs), ttft, _peak_mib())
+    return Measurement(
+        checkpoint.name,
+        "transformers",
+        "f32",
+        ids.shape[1],
+        gen_tokens,
+        ids.shape[1] / ttft,
+        statistics.median(r[1] for r in runs),
+        ttft,
+        _peak_mib(),
+    )
 
 
 def measure_in_child(kind: str, path: Path, **options) -> Measurement:

@@ -58,8 +58,11 @@ class ChatSession:
     def respond(self, instruction: str, cancel: threading.Event | None = None) -> Answer:
         """The answer to one instruction, streamed as it is read; the caller accepts it with accept()."""
         options = Generation(
-            max_tokens=self.max_tokens, temperature=self.temperature, cancel=cancel,
-            truncate_program=not self.uses_chat_template, prompt_lookup=self.prompt_lookup,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            cancel=cancel,
+            truncate_program=not self.uses_chat_template,
+            prompt_lookup=self.prompt_lookup,
         )
         answer = self.engine.stream(self.prompt_tokens(instruction, cancel), options)
         self.last_stats = answer.stats
@@ -67,5 +70,6 @@ class ChatSession:
 
     def accept(self, instruction: str, answer: str) -> None:
         """Keep the answer as the turn's code; of a chat model's answer, the code in it."""
-        self.conversation.add(instruction, code_of_answer(answer, self.conversation.language)
-                              if self.uses_chat_template else answer)
+        self.conversation.add(
+            instruction, code_of_answer(answer, self.conversation.language) if self.uses_chat_template else answer
+        )

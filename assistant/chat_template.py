@@ -57,8 +57,9 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int) and abs(right) > 64:
             raise ChatTemplateError(f"the chat template raises a number to the power {right}")
-        if operator == "*" and any(isinstance(x, int) and x * max(1, _size(y)) > MAX_CHARS
-                                   for x, y in ((left, right), (right, left))):
+        if operator == "*" and any(
+            isinstance(x, int) and x * max(1, _size(y)) > MAX_CHARS for x, y in ((left, right), (right, left))
+        ):
             raise _too_big()
         if operator == "+" and _size(left) + _size(right) > MAX_CHARS:
             raise _too_big()
@@ -83,8 +84,9 @@ def _bounded_filter(function: Callable) -> Callable:
 
     @wraps(function)
     def bounded(*args, **kwargs):
-        if any(isinstance(a, int) and not isinstance(a, bool) and abs(a) > MAX_CHARS
-               for a in (*args, *kwargs.values())):
+        if any(
+            isinstance(a, int) and not isinstance(a, bool) and abs(a) > MAX_CHARS for a in (*args, *kwargs.values())
+        ):
             raise ChatTemplateError(f"the chat template asks a filter for more than {MAX_CHARS:,} of something")
         return function(*args, **kwargs)
 
@@ -95,32 +97,46 @@ def _raise_exception(message: str) -> None:
     raise ChatTemplateError(f"the chat template refused the conversation: {str(message)[:200]}")
 
 
-def _tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, separators=None,
-            sort_keys: bool = False) -> str:
+def _tojson(
+    x: Any, ensure_ascii: bool = False, indent: int | None = None, separators=None, sort_keys: bool = False
+) -> str:
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = _BoundedEnvironment(loader=jinja2.BaseLoader(), trim_blocks=True, lstrip_blocks=True,
-                              extensions=[_Generation, jinja2.ext.loopcontrols])
+    env = _BoundedEnvironment(
+        loader=jinja2.BaseLoader(),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[_Generation, jinja2.ext.loopcontrols],
+    )
     env.filters = {name: _bounded_filter(f) for name, f in env.filters.items()}
     env.filters["tojson"] = _bounded_filter(_tojson)
-    env.globals.update(raise_exception=_raise_exception, strftime_now=lambda f: datetime.now().strftime(f),
-                       namespace=_BoundedNamespace)
+    env.globals.update(
+        raise_exception=_raise_exception, strftime_now=lambda f: datetime.now().strftime(f), namespace=_BoundedNamespace
+    )
     return env
 
 
 _ENV = _environment()
 
 
-def render(template: str, messages: list[dict[str, str]], *, bos: str = "", eos: str = "",
-           cancel: threading.Event | None = None) -> str:
+def render(
+    template: str,
+    messages: list[dict[str, str]],
+    *,
+    bos: str = "",
+    eos: str = "",
+    cancel: threading.Event | None = None,
+) -> str:
     """The prompt for messages, ending where the assistant's answer starts."""
     try:
         compiled = _ENV.from_string(template)
     except jinja2.TemplateSyntaxError as exc:
-        raise ChatTemplateError(f"The model's chat template is not valid Jinja (line {exc.lineno}: {exc.message}); "
-                                "use another model or convert it again.") from None
+        raise ChatTemplateError(
+            f"The model's chat template is not valid Jinja (line {exc.lineno}: {exc.message}); "
+            "use another model or convert it again."
+        ) from None
     deadline = time.monotonic() + MAX_SECONDS
 
     def check(frame, event, arg):
@@ -144,14 +160,23 @@ def render(template: str, messages: list[dict[str, str]], *, bos: str = "", eos:
     except _Stop:
         if cancel is not None and cancel.is_set():
             raise ChatTemplateError("rendering the chat template was cancelled") from None
-        raise ChatTemplateError(f"The model's chat template ran for more than {MAX_SECONDS:g} s; "
-                                "use another model.") from None
+        raise ChatTemplateError(
+            f"The model's chat template ran for more than {MAX_SECONDS:g} s; use another model."
+        ) from None
     except ChatTemplateError as exc:
         raise ChatTemplateError(f"The model's chat template failed: {exc}; use another model.") from None
-    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, MemoryError,
-            RecursionError) as exc:
-        raise ChatTemplateError(f"The model's chat template failed ({type(exc).__name__}: {str(exc)[:200]}); "
-                                "use another model.") from None
+    except (
+        jinja2.TemplateError,
+        ArithmeticError,
+        TypeError,
+        ValueError,
+        LookupError,
+        MemoryError,
+        RecursionError,
+    ) as exc:
+        raise ChatTemplateError(
+            f"The model's chat template failed ({type(exc).__name__}: {str(exc)[:200]}); use another model."
+        ) from None
     finally:
         sys.settrace(previous)
     return "".join(parts)

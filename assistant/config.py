@@ -1,7 +1,7 @@
 """Settings from `config.toml` in the user directory (flags and environment win over it).
 
-    remote_url = "http://build-box:8080"   # an OpenAI-compatible completions server
-    model = "/models/codegen-350M-mono.q4_k_m.gguf"
+remote_url = "http://build-box:8080"   # an OpenAI-compatible completions server
+model = "/models/codegen-350M-mono.q4_k_m.gguf"
 """
 
 from __future__ import annotations

@@ -15,10 +15,25 @@ from dataclasses import asdict, dataclass, field
 from .errors import PromptTooLong
 
 COMMENT_PREFIX = {
-    "python": "# ", "ruby": "# ", "shell": "# ", "r": "# ",
-    "javascript": "// ", "typescript": "// ", "java": "// ", "c": "// ", "cpp": "// ", "go": "// ",
-    "rust": "// ", "csharp": "// ", "kotlin": "// ", "swift": "// ", "php": "// ", "scala": "// ",
-    "lua": "-- ", "sql": "-- ", "haskell": "-- ",
+    "python": "# ",
+    "ruby": "# ",
+    "shell": "# ",
+    "r": "# ",
+    "javascript": "// ",
+    "typescript": "// ",
+    "java": "// ",
+    "c": "// ",
+    "cpp": "// ",
+    "go": "// ",
+    "rust": "// ",
+    "csharp": "// ",
+    "kotlin": "// ",
+    "swift": "// ",
+    "php": "// ",
+    "scala": "// ",
+    "lua": "-- ",
+    "sql": "-- ",
+    "haskell": "-- ",
 }
 PYTHON_HEADER = "# Import libraries.\n\nimport numpy as np\n\n"  # MTPB's starting history
 
@@ -64,7 +79,7 @@ class Conversation:
             if room < 0 and fitting:
                 break
             fitting += 1
-        kept = self.turns[len(self.turns) - fitting:]
+        kept = self.turns[len(self.turns) - fitting :]
         while True:  # the joins between turns may tokenize a little differently from the turns alone
             tokens = tokenize(self.prompt(instruction, kept))
             if len(tokens) <= budget:
@@ -108,8 +123,9 @@ class Conversation:
             raise ValueError("not a saved conversation (version 1)")
         turns = data.get("turns", [])
         if not isinstance(turns, list) or not all(
-                isinstance(t, dict) and isinstance(t.get("instruction"), str) and isinstance(t.get("code"), str)
-                for t in turns):
+            isinstance(t, dict) and isinstance(t.get("instruction"), str) and isinstance(t.get("code"), str)
+            for t in turns
+        ):
             raise ValueError("turns must be a list of objects with an instruction and code, both text")
         for key in ("language", "header"):
             if not isinstance(data.get(key, ""), str):
@@ -117,5 +133,9 @@ class Conversation:
         meta = data.get("meta") or {}
         if not isinstance(meta, dict):
             raise ValueError("meta must be an object")
-        return cls(language=data.get("language", "python"), header=data.get("header", ""),
-                   turns=[Turn(t["instruction"], t["code"]) for t in turns], meta=meta)
+        return cls(
+            language=data.get("language", "python"),
+            header=data.get("header", ""),
+            turns=[Turn(t["instruction"], t["code"]) for t in turns],
+            meta=meta,
+        )

@@ -48,8 +48,10 @@ def names() -> list[str]:
 
 def path_for(name: str) -> Path:
     if not _NAME.match(name) or name.startswith(".") or len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise ConversationError(f"'{name[:MAX_NAME_BYTES]}' is not a usable name; use letters, digits, '.', '-' "
-                                f"or '_', at most {MAX_NAME_BYTES} bytes in UTF-8 ({MAX_NAME_BYTES} ASCII characters).")
+        raise ConversationError(
+            f"'{name[:MAX_NAME_BYTES]}' is not a usable name; use letters, digits, '.', '-' "
+            f"or '_', at most {MAX_NAME_BYTES} bytes in UTF-8 ({MAX_NAME_BYTES} ASCII characters)."
+        )
     return conversations_dir() / f"{name}.json"
 
 
@@ -111,14 +113,16 @@ def keep_aside(name: str) -> str | None:
     if not path.is_file():
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
-    base = f"{name[:MAX_NAME_BYTES - len(stamp) - 5]}-{stamp}"
+    base = f"{name[: MAX_NAME_BYTES - len(stamp) - 5]}-{stamp}"
     for n in range(1, 100):
         kept = base if n == 1 else f"{base}-{n}"
         if not path_for(kept).exists():
             try:
                 path.rename(path_for(kept))
             except OSError as exc:
-                raise ConversationError(f"Could not keep the earlier conversation '{name}' aside "
-                                        f"({exc.strerror or exc}); it was not overwritten.") from exc
+                raise ConversationError(
+                    f"Could not keep the earlier conversation '{name}' aside "
+                    f"({exc.strerror or exc}); it was not overwritten."
+                ) from exc
             return kept
     raise ConversationError(f"Too many earlier conversations named after '{name}'; remove some from {path.parent}.")

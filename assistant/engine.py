@@ -33,8 +33,10 @@ from .errors import ModelLoadError, PromptTooLong
 from .prompt_lookup import greedy_tokens
 from .token_healing import Healer, whitespace_tail
 
-NO_GPU_BUILD = ("this llama-cpp-python has no GPU support, so it runs on the CPU (README, 'GPU builds', shows how to "
-                "install a CUDA or Metal build)")
+NO_GPU_BUILD = (
+    "this llama-cpp-python has no GPU support, so it runs on the CPU (README, 'GPU builds', shows how to "
+    "install a CUDA or Metal build)"
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ class Placement:
             return f"CPU, {plural(self.threads, 'thread')}" + (f"; {NO_GPU_BUILD}" if self.gpu_asked else "")
         if self.gpu_layers >= self.n_layers:
             return f"all {self.n_layers} layers on the GPU"
-        return f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {plural(self.threads, 'CPU thread')}"
+        return (
+            f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {plural(self.threads, 'CPU thread')}"
+        )
 
 
 def resolve_gpu_layers(setting: str, n_layers: int) -> int:
@@ -118,27 +122,44 @@ def remove_orphaned_caches() -> None:
     except OSError:
         return
     for folder in folders:
-        pid = folder.name[len(KEPT_PREFIX):].split("-", 1)[0]
+        pid = folder.name[len(KEPT_PREFIX) :].split("-", 1)[0]
         if pid.isdigit() and not psutil.pid_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 class Engine:
-    def __init__(self, path: Path, *, threads: int | None = None, gpu_layers: str = "auto",
-                 n_ctx: int | None = None, keep_bytes: int = KEEP_CACHES_BYTES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        threads: int | None = None,
+        gpu_layers: str = "auto",
+        n_ctx: int | None = None,
+        keep_bytes: int = KEEP_CACHES_BYTES,
+    ) -> None:
         if threads is not None and not 1 <= threads <= MAX_THREADS:
-            raise ModelLoadError(f"{threads} threads is more than llama.cpp can run (1–{MAX_THREADS}); "
-                                 f"this machine has {os.cpu_count()} CPU threads.")
+            raise ModelLoadError(
+                f"{threads} threads is more than llama.cpp can run (1–{MAX_THREADS}); "
+                f"this machine has {os.cpu_count()} CPU threads."
+            )
         self.info: ModelInfo = read_model_info(path)
         n_layers = self.info.block_count
         threads = threads or default_threads()
-        self.placement = Placement(resolve_gpu_layers(gpu_layers, n_layers), n_layers, threads,
-                                   gpu_asked=str(gpu_layers).lower() not in ("auto", "none", "0"))
+        self.placement = Placement(
+            resolve_gpu_layers(gpu_layers, n_layers),
+            n_layers,
+            threads,
+            gpu_asked=str(gpu_layers).lower() not in ("auto", "none", "0"),
+        )
         self.n_ctx = min(n_ctx, self.info.context_length) if n_ctx else self.info.context_length
         try:
-            self.llm = native.load_model(path, n_ctx=self.n_ctx, n_threads=threads,
-                                         n_gpu_layers=self.placement.gpu_layers,
-                                         memory=lean_memory(path, on_gpu=self.placement.gpu_layers > 0))
+            self.llm = native.load_model(
+                path,
+                n_ctx=self.n_ctx,
+                n_threads=threads,
+                n_gpu_layers=self.placement.gpu_layers,
+                memory=lean_memory(path, on_gpu=self.placement.gpu_layers > 0),
+            )
         except ValueError as exc:
             raise ModelLoadError(
                 f"llama.cpp could not load {path}; the file is corrupt or not a supported GGUF. "
@@ -177,7 +198,7 @@ class Engine:
         for start in range(cached, len(prompt) - 1, PREFILL_CHUNK):
             if cancel.is_set():
                 return False
-            self.llm.eval(prompt[start:min(start + PREFILL_CHUNK, len(prompt) - 1)])
+            self.llm.eval(prompt[start : min(start + PREFILL_CHUNK, len(prompt) - 1)])
         return not cancel.is_set()
 
     def _keep(self, key: str) -> None:
@@ -185,8 +206,7 @@ class Engine:
         try:
             if self.kept_dir is None:
                 remove_orphaned_caches()
-                self.kept_dir = Path(tempfile.mkdtemp(prefix=f"{KEPT_PREFIX}{os.getpid()}-",
-                                                      dir=created(cache_dir())))
+                self.kept_dir = Path(tempfile.mkdtemp(prefix=f"{KEPT_PREFIX}{os.getpid()}-", dir=created(cache_dir())))
             path = self.kept_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.kv"
         except (OSError, UserDirError):
             return  # nowhere to keep it: going back to the document reads it again
@@ -218,7 +238,7 @@ class Engine:
         self._switch_to(options.cache_key, prompt)
         stats.prompt_tokens = len(prompt)
         typed = whitespace_tail(self.pieces, prompt) if options.heal_whitespace and not options.prompt_lookup else 0
-        base = prompt[:len(prompt) - typed]
+        base = prompt[: len(prompt) - typed]
         stats.reused_tokens = native.cached_prefix(self.llm, base)
         if options.cancel is not None and not self._read(base, stats.reused_tokens, options.cancel):
             stats.stop = "cancelled"
@@ -226,8 +246,9 @@ class Engine:
         chunks = self._text(prompt, options, stats, min(options.max_tokens, room), typed=typed)
         yield from filter_stream(chunks, options, stats)
 
-    def _text(self, prompt: list[int], options: Generation, stats: Stats, max_tokens: int,
-              typed: int = 0) -> Iterator[str]:
+    def _text(
+        self, prompt: list[int], options: Generation, stats: Stats, max_tokens: int, typed: int = 0
+    ) -> Iterator[str]:
         """Raw text, token by token; multi-byte characters split across tokens come out whole. The prompt's last
         `typed` tokens (white space) are chosen again by the model (token_healing.py): only what goes beyond them
         is the answer."""
@@ -241,14 +262,20 @@ class Engine:
             base, spelled = prompt[:-typed], b"".join(self.pieces[t] for t in prompt[-typed:])
             chosen = self.healer.choose(self.llm, base, spelled)
             if chosen:
-                beyond = b"".join(self.pieces[t] for t in chosen)[len(spelled):]
+                beyond = b"".join(self.pieces[t] for t in chosen)[len(spelled) :]
                 prompt = base + chosen
                 stats.generated += bool(beyond)  # tokens that only spell what was typed are not answer
         if lookup:
             tokens = greedy_tokens(self.llm, prompt, stats)
         else:
-            tokens = self.llm.generate(prompt, temp=options.temperature, top_p=options.top_p,
-                                       top_k=0 if options.temperature > 0 else 40, min_p=0.0, repeat_penalty=1.0)
+            tokens = self.llm.generate(
+                prompt,
+                temp=options.temperature,
+                top_p=options.top_p,
+                top_k=0 if options.temperature > 0 else 40,
+                min_p=0.0,
+                repeat_penalty=1.0,
+            )
         written = "" if sure else None  # the answer until the cut may apply (see Generation.sure_enough)
         if beyond:
             text = decoder.decode(beyond)

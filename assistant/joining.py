@@ -16,11 +16,11 @@ _HORIZONTAL = " \t"
 
 
 def typed_space(prompt: str) -> str:
-    """"mid-line" if the prompt ends in white space after text on its line, "indent" if its last line is only
+    """ "mid-line" if the prompt ends in white space after text on its line, "indent" if its last line is only
     white space (the indentation typed on an empty line), else ""."""
     if not prompt or prompt[-1] not in _HORIZONTAL:
         return ""
-    line = prompt[prompt.rfind("\n") + 1:]
+    line = prompt[prompt.rfind("\n") + 1 :]
     return "mid-line" if line.strip(_HORIZONTAL) else "indent"
 
 

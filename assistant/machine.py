@@ -42,8 +42,13 @@ def nvidia_gpus() -> list[Gpu]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     gpus = []
@@ -125,22 +130,40 @@ def recommend(machine: Machine, measured: Probe) -> list[Recommendation]:
     budget, where = memory_budget_gb(machine)
     picks = []
     for use in ("editor", "chat"):
-        goal = (f"a suggestion in {EDITOR_WARM_S:g} s, a new file in {EDITOR_COLD_S:g} s" if use == "editor"
-                else f"{CHAT_DECODE_TPS:g} tokens/s")
+        goal = (
+            f"a suggestion in {EDITOR_WARM_S:g} s, a new file in {EDITOR_COLD_S:g} s"
+            if use == "editor"
+            else f"{CHAT_DECODE_TPS:g} tokens/s"
+        )
         for name in BEST_FIRST:
             entry = lookup(name)
             found = best_type(entry, use, measured, budget)
             if found:
                 quant, guess = found
-                picks.append(Recommendation(use, name, quant, entry.memory_gb(quant), guess,
-                                            f"the best Python model that meets {goal} here and fits in 60 % of the "
-                                            f"{where} ({budget:.1f} GB)"))
+                picks.append(
+                    Recommendation(
+                        use,
+                        name,
+                        quant,
+                        entry.memory_gb(quant),
+                        guess,
+                        f"the best Python model that meets {goal} here and fits in 60 % of the "
+                        f"{where} ({budget:.1f} GB)",
+                    )
+                )
                 break
         else:
             entry = lookup(BEST_FIRST[-1])
-            picks.append(Recommendation(use, entry.name, "q4_k_m", entry.memory_gb("q4_k_m"),
-                                        estimate(measured, entry.params_b, entry.file_gb("q4_k_m")),
-                                        f"the smallest; nothing meets {goal} on this machine"))
+            picks.append(
+                Recommendation(
+                    use,
+                    entry.name,
+                    "q4_k_m",
+                    entry.memory_gb("q4_k_m"),
+                    estimate(measured, entry.params_b, entry.file_gb("q4_k_m")),
+                    f"the smallest; nothing meets {goal} on this machine",
+                )
+            )
     return picks
 
 
@@ -152,6 +175,8 @@ def pull_type(entry, machine: Machine, measured: Probe) -> tuple[str, str]:
         found = best_type(entry, use, measured, budget)
         if found:
             quant, guess = found
-            return quant, (f"the most faithful type fast enough {what} here (estimated: a suggestion "
-                           f"{guess.warm_s:.2f} s, {guess.decode_tps:.0f} tokens/s)")
+            return quant, (
+                f"the most faithful type fast enough {what} here (estimated: a suggestion "
+                f"{guess.warm_s:.2f} s, {guess.decode_tps:.0f} tokens/s)"
+            )
     return "q4_k_m", "the smallest type; this machine is slow for this model (see cga doctor)"

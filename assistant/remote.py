@@ -50,8 +50,9 @@ class RemoteError(EngineError):
 
 
 class RemoteBackend:
-    def __init__(self, url: str, *, expected: str | None = None, context: int | None = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, *, expected: str | None = None, context: int | None = None, timeout: float = 60.0
+    ) -> None:
         self.address = parse_server_url(url)
         self.url = str(self.address)  # as shown in messages: never with the password
         self.timeout = timeout
@@ -71,8 +72,10 @@ class RemoteBackend:
     # -- what the server is ------------------------------------------------------------------------------------
 
     def _kind(self) -> str:
-        for kind, path, body in (("llama-server", "/tokenize", {"content": "a"}),
-                                 ("llama-cpp-python", "/extras/tokenize", {"input": "a"})):
+        for kind, path, body in (
+            ("llama-server", "/tokenize", {"content": "a"}),
+            ("llama-cpp-python", "/extras/tokenize", {"input": "a"}),
+        ):
             try:
                 if isinstance(self._call("POST", path, body, quiet=True).get("tokens"), list):
                     return kind
@@ -85,8 +88,10 @@ class RemoteBackend:
         settings = settings if isinstance(settings, dict) else {}
         size = settings.get("n_ctx") or self.props.get("n_ctx") or 0
         if size is True or not isinstance(size, int) or size < 0 or size > MAX_CONTEXT:
-            raise RemoteError(f"{self.url} reports a context size of {str(size)[:40]!r}, which is not a token "
-                              "count; is it llama-server?")
+            raise RemoteError(
+                f"{self.url} reports a context size of {str(size)[:40]!r}, which is not a token "
+                "count; is it llama-server?"
+            )
         return size or None
 
     def _info(self) -> ModelInfo:
@@ -100,9 +105,16 @@ class RemoteBackend:
         infill = set(INFILL_IDS) <= ids.keys() and ids["mask_1"] != ids["eos"]
         template = self.props.get("chat_template")
         template = template if isinstance(template, str) and template.strip() and not infill else None
-        return ModelInfo(path=Path(self.model_id), name=Path(self.model_id).name, arch="remote",
-                         family="codegen2" if infill else "other", context_length=self.n_ctx,
-                         can_infill=infill, special_ids=ids, chat_template=template)
+        return ModelInfo(
+            path=Path(self.model_id),
+            name=Path(self.model_id).name,
+            arch="remote",
+            family="codegen2" if infill else "other",
+            context_length=self.n_ctx,
+            can_infill=infill,
+            special_ids=ids,
+            chat_template=template,
+        )
 
     def describe(self) -> str:
         return f"the server at {self.url}" + (f" ({self.kind})" if self.kind else "")
@@ -115,10 +127,13 @@ class RemoteBackend:
             body = {"content": text, "add_special": False, "parse_special": special}
             return self._tokens(self._call("POST", "/tokenize", body).get("tokens"), "/tokenize")
         if self.kind == "llama-cpp-python":
-            return self._tokens(self._call("POST", "/extras/tokenize", {"input": text}).get("tokens"),
-                                "/extras/tokenize")
-        raise RemoteError(f"{self.describe()} has no tokenizer; the language server and chat need llama.cpp's "
-                          "llama-server or llama-cpp-python's server.")
+            return self._tokens(
+                self._call("POST", "/extras/tokenize", {"input": text}).get("tokens"), "/extras/tokenize"
+            )
+        raise RemoteError(
+            f"{self.describe()} has no tokenizer; the language server and chat need llama.cpp's "
+            "llama-server or llama-cpp-python's server."
+        )
 
     def _tokens(self, tokens: object, path: str) -> list[int]:
         if not isinstance(tokens, list) or not all(type(t) is int for t in tokens):
@@ -131,8 +146,9 @@ class RemoteBackend:
         if self.kind == "llama-server":
             return self._text(self._call("POST", "/detokenize", {"tokens": tokens}).get("content"), "/detokenize")
         if self.kind == "llama-cpp-python":
-            return self._text(self._call("POST", "/extras/detokenize", {"tokens": tokens}).get("text"),
-                              "/extras/detokenize")
+            return self._text(
+                self._call("POST", "/extras/detokenize", {"tokens": tokens}).get("text"), "/extras/detokenize"
+            )
         raise RemoteError(f"{self.describe()} has no tokenizer.")
 
     def _text(self, text: object, path: str) -> str:
@@ -159,18 +175,27 @@ class RemoteBackend:
 
     def _answer(self, prompt: list[int] | str, options: Generation, stats: Stats) -> Iterator[str]:
         stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else None
-        sampling = {"temperature": options.temperature, "top_p": options.top_p, "min_p": 0.0, "repeat_penalty": 1.0,
-                    "top_k": 0 if options.temperature > 0 else 40}
+        sampling = {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "min_p": 0.0,
+            "repeat_penalty": 1.0,
+            "top_k": 0 if options.temperature > 0 else 40,
+        }
         if options.stop:  # the server stops there too, instead of writing on until max_tokens
             sampling["stop"] = list(options.stop)
         if self.kind == "llama-server":
-            body = {"prompt": prompt, "n_predict": options.max_tokens, "stream": True, "cache_prompt": True,
-                    **sampling}
+            body = {"prompt": prompt, "n_predict": options.max_tokens, "stream": True, "cache_prompt": True, **sampling}
             chunks = self._native_chunks(body, options, stats)
         else:
             text = self._prompt_text(prompt) if isinstance(prompt, list) else prompt
-            body = {"prompt": text, "max_tokens": options.max_tokens, "stream": True, "model": self.model_id,
-                    **sampling}
+            body = {
+                "prompt": text,
+                "max_tokens": options.max_tokens,
+                "stream": True,
+                "model": self.model_id,
+                **sampling,
+            }
             chunks = self._openai_chunks(body, options, stats)
         yield from filter_stream(self._at_most(chunks, options, stats), options, stats)
 
@@ -214,8 +239,11 @@ class RemoteBackend:
     def _ended_early(self, options: Generation) -> None:
         """A stream that closes without its last event was cut off: an error, never a short answer."""
         if options.cancel is None or not options.cancel.is_set():
-            why = ("was given another request (start it with --interrupt_requests false to answer several at once)"
-                   if self.kind == "llama-cpp-python" else "stopped or restarted mid-answer")
+            why = (
+                "was given another request (start it with --interrupt_requests false to answer several at once)"
+                if self.kind == "llama-cpp-python"
+                else "stopped or restarted mid-answer"
+            )
             raise RemoteError(f"{self.describe()} ended its answer without saying it was done; it may have {why}.")
 
     def _events(self, path: str, body: dict, options: Generation) -> Iterator[dict]:
@@ -264,8 +292,10 @@ class RemoteBackend:
             except (OSError, http.client.HTTPException) as exc:
                 raise RemoteError(f"The server at {self.url} broke off its answer to {path} ({exc}).") from None
         if len(raw) > MAX_BODY_BYTES:
-            raise RemoteError(f"The server at {self.url} answered {path} with more than "
-                              f"{MAX_BODY_BYTES // 2**20} MiB; that is not a completion server's answer.")
+            raise RemoteError(
+                f"The server at {self.url} answered {path} with more than "
+                f"{MAX_BODY_BYTES // 2**20} MiB; that is not a completion server's answer."
+            )
         return self._json_object(raw, f"its answer to {path}")
 
     def _json_object(self, data: str | bytes, what: str) -> dict:
@@ -278,8 +308,16 @@ class RemoteBackend:
         return value
 
     @contextlib.contextmanager
-    def _exchange(self, method: str, path: str, body: dict | None, cancel: threading.Event | None, *,
-                  stream: bool = False, quiet: bool = False) -> Iterator[http.client.HTTPResponse | None]:
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: dict | None,
+        cancel: threading.Event | None,
+        *,
+        stream: bool = False,
+        quiet: bool = False,
+    ) -> Iterator[http.client.HTTPResponse | None]:
         """A request and its response (None where a cancel hung up before it came), with one rule for failures:
         a sentence naming the server, never a traceback. Redirects are not followed (a prompt goes only where
         the user pointed it)."""
@@ -300,10 +338,12 @@ class RemoteBackend:
                 # connection, and a cancel must still be able to hang up.
                 sock = connection.sock
                 if cancel is not None:
-                    threading.Thread(target=_hang_up_on_cancel, args=(sock, cancel, finished),
-                                     daemon=True, name="cga-remote-cancel").start()
-                connection.request(method, address.path + path,
-                                   json.dumps(body).encode() if body is not None else None, headers)
+                    threading.Thread(
+                        target=_hang_up_on_cancel, args=(sock, cancel, finished), daemon=True, name="cga-remote-cancel"
+                    ).start()
+                connection.request(
+                    method, address.path + path, json.dumps(body).encode() if body is not None else None, headers
+                )
                 response = connection.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 if cancel is not None and cancel.is_set():
@@ -313,12 +353,16 @@ class RemoteBackend:
                 raise RemoteError(f"Cannot reach the server at {self.url} ({reason}); is it running?") from None
             if 300 <= response.status < 400:
                 where = response.getheader("Location") or "somewhere else"
-                raise RemoteError(f"The server at {self.url} redirects {path} to {shown(where)}; give --remote "
-                                  "the address that serves the API itself.")
+                raise RemoteError(
+                    f"The server at {self.url} redirects {path} to {shown(where)}; give --remote "
+                    "the address that serves the API itself."
+                )
             if response.status >= 400:
                 detail = "" if quiet else _read_quietly(response, 300)
-                raise RemoteError(f"The server at {self.url} answered HTTP {response.status} to {path}"
-                                  + (f": {_printable_detail(detail)}" if detail else "."))
+                raise RemoteError(
+                    f"The server at {self.url} answered HTTP {response.status} to {path}"
+                    + (f": {_printable_detail(detail)}" if detail else ".")
+                )
             yield response
         finally:
             finished.set()
@@ -354,5 +398,7 @@ def _stem(name: str) -> str:
 
 def _check_expected(url: str, served: str, expected: str | None) -> None:
     if expected and _stem(expected) not in _stem(served) and _stem(served) not in _stem(expected):
-        raise RemoteError(f"The server at {url} runs {served}, not {expected}; point --remote at the server for "
-                          f"{expected}, or leave --model out to use whatever it runs.")
+        raise RemoteError(
+            f"The server at {url} runs {served}, not {expected}; point --remote at the server for "
+            f"{expected}, or leave --model out to use whatever it runs."
+        )

@@ -49,6 +49,9 @@ def findings(code: str, language: str = "python", lines: range | None = None) ->
         checker.discover_files([str(source)])
         checker.run_tests()
         issues = checker.get_issue_list()
-    found = [Finding(issue.lineno, issue.test_id, issue.severity, issue.text) for issue in issues
-             if issue.severity in SHOWN and issue.confidence in SHOWN]
+    found = [
+        Finding(issue.lineno, issue.test_id, issue.severity, issue.text)
+        for issue in issues
+        if issue.severity in SHOWN and issue.confidence in SHOWN
+    ]
     return [f for f in found if lines is None or f.line in lines]

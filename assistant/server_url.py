@@ -82,8 +82,10 @@ def parse_server_url(url: str) -> ServerUrl:
         try:
             host.encode("idna")
         except UnicodeError:
-            raise BadServerUrl(f"{shown(url)} has a host name DNS cannot hold (a label over 63 characters, or "
-                               f"an empty one); {example}.") from None
+            raise BadServerUrl(
+                f"{shown(url)} has a host name DNS cannot hold (a label over 63 characters, or "
+                f"an empty one); {example}."
+            ) from None
     path = parts.path.rstrip("/").removesuffix("/v1")
     username = urllib.parse.unquote(parts.username) if parts.username else None
     password = urllib.parse.unquote(parts.password) if parts.password is not None else None

@@ -58,8 +58,13 @@ def measure(threads: int | None = None, gpu_layers: str = "auto") -> Probe:
     model = embedded_default()
     measured = measure_gguf(model, PROBE_PROMPT, PROBE_DECODE + 1, 1, threads, gpu_layers, warm_up=True)
     on_gpu = gpu_layers != "none" and native.supports_gpu_offload()
-    return Probe(measured.prefill_tps, measured.decode_tps, model.stat().st_size, on_gpu,
-                 _key(threads or default_threads(), on_gpu))
+    return Probe(
+        measured.prefill_tps,
+        measured.decode_tps,
+        model.stat().st_size,
+        on_gpu,
+        _key(threads or default_threads(), on_gpu),
+    )
 
 
 def probe(threads: int | None = None, gpu_layers: str = "auto", *, fresh: bool = False) -> Probe:

@@ -31,7 +31,7 @@ class StopScanner:
             return out
         hold = max((_partial_suffix(self.pending, s) for s in self.stops), default=0)
         out = self.pending[: len(self.pending) - hold]
-        self.pending = self.pending[len(out):]
+        self.pending = self.pending[len(out) :]
         return out
 
     def flush(self) -> str:
@@ -66,7 +66,7 @@ class TextFilters:
 
     @property
     def stop_reason(self) -> str:
-        """"stop" (a stop string) or "truncated" (the program rule), once stopped."""
+        """ "stop" (a stop string) or "truncated" (the program rule), once stopped."""
         return "stop" if self.filters[0].stopped else "truncated"
 
 
@@ -108,7 +108,7 @@ class ProgramTruncator:
                     break
                 continue
             if newline >= 0:
-                line, self.pending = self.pending[:newline], self.pending[newline + 1:]
+                line, self.pending = self.pending[:newline], self.pending[newline + 1 :]
                 kept = self._check(line)
                 if kept is None:
                     break

@@ -49,9 +49,15 @@ class Healer:
         indentation is the line's, so a token that would indent it further is not among them."""
         found = self.cache.get(text)
         if found is None:
-            found = np.array([t for t in self.by_byte.get(text[0], ()) if text.startswith(self.pieces[t])
-                              or (self.pieces[t].startswith(text) and not self.pieces[t][len(text):][:1].isspace())],
-                             dtype=np.intc)
+            found = np.array(
+                [
+                    t
+                    for t in self.by_byte.get(text[0], ())
+                    if text.startswith(self.pieces[t])
+                    or (self.pieces[t].startswith(text) and not self.pieces[t][len(text) :][:1].isspace())
+                ],
+                dtype=np.intc,
+            )
             if len(self.cache) > 256:
                 self.cache.clear()
             self.cache[text] = found
@@ -74,7 +80,7 @@ class Healer:
             token = int(candidates[int(np.argmax(logits[candidates]))])
             chosen.append(token)
             piece = self.pieces[token]
-            typed = typed[len(piece):] if typed.startswith(piece) else b""
+            typed = typed[len(piece) :] if typed.startswith(piece) else b""
             if typed:
                 logits = native.decode_for_next(llm, [token])
         return chosen

@@ -37,27 +37,56 @@ def run(mib: float, threads: int) -> dict[str, float]:
             return process.memory_info().rss / 2**20
 
         start = time.perf_counter()
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": URI, "languageId": "python", "version": 1, "text": text}}})
-        server.send({"jsonrpc": "2.0", "id": 1, "method": "textDocument/completion", "params": {
-            "textDocument": {"uri": URI}, "position": {"line": lines, "character": 0}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": text}},
+            }
+        )
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "textDocument/completion",
+                "params": {"textDocument": {"uri": URI}, "position": {"line": lines, "character": 0}},
+            }
+        )
         server.response(1)
         first, after_first = time.perf_counter() - start, rss()
         start = time.perf_counter()
         end = {"line": lines, "character": 0}
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-            "textDocument": {"uri": URI, "version": 2}, "contentChanges": [{"range": {"start": end, "end": end},
-                                                                           "text": "x"}]}})
-        server.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/completion", "params": {
-            "textDocument": {"uri": URI}, "position": {"line": lines, "character": 1}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didChange",
+                "params": {
+                    "textDocument": {"uri": URI, "version": 2},
+                    "contentChanges": [{"range": {"start": end, "end": end}, "text": "x"}],
+                },
+            }
+        )
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "textDocument/completion",
+                "params": {"textDocument": {"uri": URI}, "position": {"line": lines, "character": 1}},
+            }
+        )
         server.response(2)
         keystroke, peak = time.perf_counter() - start, rss()
         server.send({"jsonrpc": "2.0", "method": "textDocument/didClose", "params": {"textDocument": {"uri": URI}}})
         time.sleep(1.0)  # the server tidies its heap after a close, in the background
         closed = rss()
         server.shut_down()
-    return {"first_s": first, "keystroke_s": keystroke, "rss_after_first_mib": after_first, "rss_peak_mib": peak,
-            "rss_after_close_mib": closed}
+    return {
+        "first_s": first,
+        "keystroke_s": keystroke,
+        "rss_after_first_mib": after_first,
+        "rss_peak_mib": peak,
+        "rss_after_close_mib": closed,
+    }
 
 
 def main() -> None:
@@ -67,9 +96,11 @@ def main() -> None:
     args = parser.parse_args()
     for label, mib in (("small (10 KiB)", 0.01), (f"{args.mib:g} MiB", args.mib)):
         figures = run(mib, args.threads)
-        print(f"{label:>16}: first answer {figures['first_s']:.2f} s (model load included), edit + answer "
-              f"{figures['keystroke_s']:.2f} s, RSS {figures['rss_after_first_mib']:.0f} MiB after the first "
-              f"answer, {figures['rss_peak_mib']:.0f} MiB peak, {figures['rss_after_close_mib']:.0f} MiB after close")
+        print(
+            f"{label:>16}: first answer {figures['first_s']:.2f} s (model load included), edit + answer "
+            f"{figures['keystroke_s']:.2f} s, RSS {figures['rss_after_first_mib']:.0f} MiB after the first "
+            f"answer, {figures['rss_peak_mib']:.0f} MiB peak, {figures['rss_after_close_mib']:.0f} MiB after close"
+        )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,11 @@ sys.path.insert(0, str(ROOT))
 PROMPT = 1536
 SETTINGS = [  # (micro-batch, 8-bit K cache, map the file)
     (512, False, True),  # llama.cpp's defaults
-    (512, True, False), (256, True, False), (128, True, False), (64, True, False), (32, True, False),
+    (512, True, False),
+    (256, True, False),
+    (128, True, False),
+    (64, True, False),
+    (32, True, False),
     (128, False, False),
 ]
 
@@ -33,15 +37,22 @@ SETTINGS = [  # (micro-batch, 8-bit K cache, map the file)
 def child(path: str, ubatch: int, q8_keys: bool, mmap: bool, threads: int, repeat: int) -> dict:
     from cga.core import native
 
-    llm = native.load_model(Path(path), n_ctx=2048, n_threads=threads,
-                            memory=native.MemoryPlan(use_mmap=mmap, n_ubatch=ubatch, quantized_keys=q8_keys))
+    llm = native.load_model(
+        Path(path),
+        n_ctx=2048,
+        n_threads=threads,
+        memory=native.MemoryPlan(use_mmap=mmap, n_ubatch=ubatch, quantized_keys=q8_keys),
+    )
     from bench.engine_bench import bare_run
 
     source = (ROOT / "convert" / "writer.py").read_text() * 8
     prompt = llm.tokenize(source.encode(), add_bos=False)[:PROMPT]
     runs = [bare_run(llm, prompt) for _ in range(repeat)]  # cold prefill, then decode, each time
-    return {"prefill_tps": statistics.median(r[0] for r in runs), "decode_tps": statistics.median(r[1] for r in runs),
-            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "prefill_tps": statistics.median(r[0] for r in runs),
+        "decode_tps": statistics.median(r[1] for r in runs),
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -65,12 +76,30 @@ def main() -> None:
         print("| micro-batch | K cache | weights | prefill tok/s | decode tok/s | peak MiB |")
         print("|---|---|---|---|---|---|")
         for ubatch, q8_keys, mmap in SETTINGS:
-            done = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--repeat",
-                                   str(args.repeat), "--child", str(model), str(ubatch), str(int(q8_keys)),
-                                   str(int(mmap))], capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--threads",
+                    str(args.threads),
+                    "--repeat",
+                    str(args.repeat),
+                    "--child",
+                    str(model),
+                    str(ubatch),
+                    str(int(q8_keys)),
+                    str(int(mmap)),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             r = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"| {ubatch} | {'q8_0' if q8_keys else 'f16'} | {'mapped' if mmap else 'read'} | "
-                  f"{r['prefill_tps']:.0f} | {r['decode_tps']:.0f} | {r['peak_mib']:.0f} |", flush=True)
+            print(
+                f"| {ubatch} | {'q8_0' if q8_keys else 'f16'} | {'mapped' if mmap else 'read'} | "
+                f"{r['prefill_tps']:.0f} | {r['decode_tps']:.0f} | {r['peak_mib']:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -77,8 +77,10 @@ def main() -> None:
             folder = Path(tmp) / f"codegen-{shape}"
             started = time.perf_counter()
             checkpoint_mib = build(shape, folder)
-            print(f"built codegen-{shape} ({checkpoint_mib:.0f} MiB) in {time.perf_counter() - started:.0f} s",
-                  file=sys.stderr)
+            print(
+                f"built codegen-{shape} ({checkpoint_mib:.0f} MiB) in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
             for quant in args.quants:
                 out = Path(tmp) / f"codegen-{shape}.{quant}.gguf"
                 row = {"shape": shape, "quant": quant, "checkpoint_mib": checkpoint_mib}
@@ -87,7 +89,9 @@ def main() -> None:
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
                 out.unlink()
-    print("| shape | quant | checkpoint | wall | peak RSS | file | tokens agree | top-1 | max abs Δlogit (range) | mean KL | verify |")
+    print(
+        "| shape | quant | checkpoint | wall | peak RSS | file | tokens agree | top-1 | max abs Δlogit (range) | mean KL | verify |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(

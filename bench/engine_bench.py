@@ -31,7 +31,6 @@ from cga.core import native  # noqa: E402
 PREFILL, DECODE = 512, 128
 
 
-
 def engine_run(engine: Engine, prompt: list[int]) -> tuple[float, float]:
     engine.llm.reset()
     start = time.perf_counter()
@@ -110,19 +109,36 @@ def main() -> None:
                 results["engine"].append(engine_run(engine, prompt))
                 results["bare"].append(bare_run(bare, prompt))
             for runner, runs in results.items():
-                rows.append({"model": f"codegen-350M {quant}", "runner": runner,
-                             "prefill": statistics.median(r[0] for r in runs),
-                             "decode": statistics.median(r[1] for r in runs)})
-            lookups.append({"model": f"codegen-350M {quant}",
-                            **lookup_speedup(engine, refinement_prompt(engine, False), 128, args.repeat)})
+                rows.append(
+                    {
+                        "model": f"codegen-350M {quant}",
+                        "runner": runner,
+                        "prefill": statistics.median(r[0] for r in runs),
+                        "decode": statistics.median(r[1] for r in runs),
+                    }
+                )
+            lookups.append(
+                {
+                    "model": f"codegen-350M {quant}",
+                    **lookup_speedup(engine, refinement_prompt(engine, False), 128, args.repeat),
+                }
+            )
             del bare, engine
-        reference = measure_in_child("transformers", ckpt, prompt_tokens=PREFILL, gen_tokens=DECODE + 1, repeat=1,
-                                     threads=args.threads)
-        rows.append({"model": "codegen-350M fp32", "runner": "transformers", "prefill": reference.prefill_tps,
-                     "decode": reference.decode_tps})
+        reference = measure_in_child(
+            "transformers", ckpt, prompt_tokens=PREFILL, gen_tokens=DECODE + 1, repeat=1, threads=args.threads
+        )
+        rows.append(
+            {
+                "model": "codegen-350M fp32",
+                "runner": "transformers",
+                "prefill": reference.prefill_tps,
+                "decode": reference.decode_tps,
+            }
+        )
     smollm = Engine(embedded_default(), threads=args.threads, n_ctx=2048)
-    lookups.append({"model": "SmolLM2-135M Q4_1", **lookup_speedup(smollm, refinement_prompt(smollm, True), 256,
-                                                                   args.repeat)})
+    lookups.append(
+        {"model": "SmolLM2-135M Q4_1", **lookup_speedup(smollm, refinement_prompt(smollm, True), 256, args.repeat)}
+    )
     print(f"| model | runner | prefill tok/s ({PREFILL} tokens) | decode tok/s ({DECODE} tokens) |")
     print("|---|---|---|---|")
     for r in rows:

@@ -69,8 +69,9 @@ def speed(model: Path, layers: str, threads: int) -> tuple[float, float]:
 def lsp_latency(model: Path, device: str, threads: int, repeat: int) -> tuple[list[float], list[float]]:
     editor = QuietEditor()
     # Whole suggestions (random weights are unsure of every token), as bench/lsp_bench.py --confidence-cut 0.
-    service = AssistantService(editor, Settings(model=str(model), device=device, threads=threads, max_tokens=32,
-                                                confidence_cut=0.0))
+    service = AssistantService(
+        editor, Settings(model=str(model), device=device, threads=threads, max_tokens=32, confidence_cut=0.0)
+    )
     cold, warm = [], []
     for n in range(repeat + 1):  # the first one loads the model: left out
         uri, text = f"file:///gpu/{n}.py", python_file(1000 + n) + SINGLE
@@ -94,8 +95,9 @@ def lsp_latency(model: Path, device: str, threads: int, repeat: int) -> tuple[li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("gpu", "cpu"), required=True)
-    parser.add_argument("--size", default=None, help="Shape of the speed model: 350M, 2B, 6B (default: 2B on a "
-                                                     "GPU, 350M on the CPU).")
+    parser.add_argument(
+        "--size", default=None, help="Shape of the speed model: 350M, 2B, 6B (default: 2B on a GPU, 350M on the CPU)."
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -104,8 +106,10 @@ def main() -> None:
         sys.exit("This llama-cpp-python has no GPU support; run bench/gpu_check.sh, which builds one.")
     size = args.size or ("2B" if on_gpu else "350M")
     threads = args.threads or os.cpu_count()
-    print(f"Device: {'GPU (' + ', '.join(native.system_info()) + ')' if on_gpu else 'CPU only (no GPU here)'}; "
-          f"{threads} CPU threads")
+    print(
+        f"Device: {'GPU (' + ', '.join(native.system_info()) + ')' if on_gpu else 'CPU only (no GPU here)'}; "
+        f"{threads} CPU threads"
+    )
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
         small = Path(tmp) / "codegen-350M"
         build("350M", small)
@@ -123,10 +127,14 @@ def main() -> None:
         model = convert(folder, Path(tmp) / f"c{size}.q8_0.gguf", "q8_0").path
         prefill, decode = speed(model, "all" if on_gpu else "none", threads)
         cold, warm = lsp_latency(model, "gpu" if on_gpu else "cpu", threads, args.repeat)
-        print(f"\n{size} Q8_0 on the {'GPU' if on_gpu else 'CPU'}: prefill {prefill:,.0f} tokens/s ({PREFILL} tokens), "
-              f"decode {decode:,.1f} tokens/s")
-        print(f"Language server, single-line completion of a 1,500-token file: cold p50 {statistics.median(cold):.3f} s, "
-              f"warm p50 {statistics.median(warm):.3f} s ({args.repeat} each)")
+        print(
+            f"\n{size} Q8_0 on the {'GPU' if on_gpu else 'CPU'}: prefill {prefill:,.0f} tokens/s ({PREFILL} tokens), "
+            f"decode {decode:,.1f} tokens/s"
+        )
+        print(
+            f"Language server, single-line completion of a 1,500-token file: cold p50 {statistics.median(cold):.3f} s, "
+            f"warm p50 {statistics.median(warm):.3f} s ({args.repeat} each)"
+        )
 
 
 if __name__ == "__main__":

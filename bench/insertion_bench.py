@@ -69,10 +69,10 @@ def cursors(text: str, module: str) -> dict[str, list[Cursor]]:
         if not body or body.startswith(("#", '"', "'")) or len(body) < 8:
             continue
         indent = len(line) - len(line.lstrip())
-        after = text[starts[i + 1]:]
+        after = text[starts[i + 1] :]
 
         def at(kind: str, column: int, start: int = starts[i], line: str = line, after: str = after) -> None:
-            found[kind].append(Cursor(kind, module, text[:start + column], line[column:].rstrip("\n"), after))
+            found[kind].append(Cursor(kind, module, text[: start + column], line[column:].rstrip("\n"), after))
 
         previous = next((p for p in reversed(lines[:i]) if p.strip()), "")
         if previous.rstrip().endswith(":") and indent:
@@ -107,11 +107,15 @@ class Tally:
         shown = sum(bool(s.strip()) for s in self.suggestions)
         exact = sum(f == t for f, t in zip(firsts, self.truths, strict=True))
         accepted = statistics.mean(len(os.path.commonprefix([f, t])) for f, t in zip(firsts, self.truths, strict=True))
-        doubled = sum(b[-1:] in (" ", "\t") and f[:1] in (" ", "\t") and b.rsplit("\n", 1)[-1].strip() != ""
-                      for b, f in zip(self.befores, firsts, strict=True))
+        doubled = sum(
+            b[-1:] in (" ", "\t") and f[:1] in (" ", "\t") and b.rsplit("\n", 1)[-1].strip() != ""
+            for b, f in zip(self.befores, firsts, strict=True)
+        )
         broken = sum(self._broken(b, f, t) for b, f, t in zip(self.befores, firsts, self.truths, strict=True))
-        return (f"{shown}/{n} | {exact}/{n} | {accepted:.1f} | {doubled} | {broken} | "
-                f"{statistics.median(self.seconds) * 1000:.0f} ms")
+        return (
+            f"{shown}/{n} | {exact}/{n} | {accepted:.1f} | {doubled} | {broken} | "
+            f"{statistics.median(self.seconds) * 1000:.0f} ms"
+        )
 
     @staticmethod
     def _broken(before: str, first: str, truth: str) -> bool:
@@ -138,8 +142,9 @@ def main() -> None:
             continue
         for kind, found in cursors(text, name).items():
             pool[kind].extend(found)
-    chosen = [c for kind in KINDS for c in random.Random(args.seed).sample(pool[kind], min(args.per_kind,
-                                                                                         len(pool[kind])))]
+    chosen = [
+        c for kind in KINDS for c in random.Random(args.seed).sample(pool[kind], min(args.per_kind, len(pool[kind])))
+    ]
     editor = QuietEditor()
     service = AssistantService(editor, Settings(model=str(model), threads=args.threads, max_tokens=64))
     tallies = {(kind, cut): Tally() for kind in KINDS for cut in CUTS}

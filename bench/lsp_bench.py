@@ -36,7 +36,7 @@ from bench.convert_bench import build  # noqa: E402
 def python_file(tag: int) -> str:
     body = "".join(
         f"def handler_{i}(request, retries={i % 5}):\n"
-        f"    \"\"\"Handle request number {i} and retry on failure.\"\"\"\n"
+        f'    """Handle request number {i} and retry on failure."""\n'
         f"    for attempt in range(retries):\n"
         f"        result = request.send(timeout={i} + attempt)\n"
         f"        if result.ok:\n"
@@ -52,17 +52,21 @@ MULTI = "def handler_extra(request):\n    "  # a block to write
 
 
 def open_file(client: LanguageClient, uri: str, text: str) -> None:
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text))
+    )
 
 
 def type_at_end(client: LanguageClient, uri: str, text: str, version: int) -> str:
     """One character typed at the end of the file; the text after it."""
     lines = text.split("\n")
     end = types.Position(len(lines) - 1, len(lines[-1]))
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangePartial(range=types.Range(end, end), text="x")]))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(end, end), text="x")],
+        )
+    )
     return text + "x"
 
 
@@ -70,14 +74,19 @@ async def ask_at_end(client: LanguageClient, uri: str, text: str) -> float:
     """An inline completion at the end of the file, as typing asks for one; the seconds the client waited."""
     lines = text.split("\n")
     start = time.perf_counter()
-    await client.text_document_inline_completion_async(types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri), position=types.Position(len(lines) - 1, len(lines[-1])),
-        context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic)))
+    await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri),
+            position=types.Position(len(lines) - 1, len(lines[-1])),
+            context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic),
+        )
+    )
     return time.perf_counter() - start
 
 
-async def measure(model: Path, threads: int, repeat: int, context: int | None, stderr_log: Path,
-                  confidence_cut: float | None = None) -> dict:
+async def measure(
+    model: Path, threads: int, repeat: int, context: int | None, stderr_log: Path, confidence_cut: float | None = None
+) -> dict:
     client = LanguageClient("cga-bench", "1")
     logs: list[str] = []
 
@@ -91,12 +100,18 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
 
     # The server's stderr goes to a file: pygls' client pipes it and never reads it.
     await client.start_io("sh", "-c", f"exec '{sys.executable}' -m cga.cli lsp 2>>'{stderr_log}'")
-    await client.initialize_async(types.InitializeParams(
-        capabilities=types.ClientCapabilities(),
-        initialization_options={"model": str(model), "threads": threads, "maxTokens": 32,
-                                **({"contextTokens": context} if context else {}),
-                                **({"confidenceCut": confidence_cut} if confidence_cut is not None else {})},
-    ))
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            initialization_options={
+                "model": str(model),
+                "threads": threads,
+                "maxTokens": 32,
+                **({"contextTokens": context} if context else {}),
+                **({"confidenceCut": confidence_cut} if confidence_cut is not None else {}),
+            },
+        )
+    )
     client.initialized(types.InitializedParams())
     results: dict[str, list[float]] = {}
     recomputed: list[int] = []
@@ -122,12 +137,17 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
                 results[f"{kind} {phase}"].append(await ask_at_end(client, uri, text))
                 await asyncio.sleep(0.2)
                 last = [m for m in logs if "completion: prompt" in m][-1]
-                times = {k: float(v) for k, v in re.findall(r"(waited|prompt built|first text|generated|request) "
-                                                           r"([\d.]+) s", last)}
+                times = {
+                    k: float(v)
+                    for k, v in re.findall(
+                        r"(waited|prompt built|first text|generated|request) "
+                        r"([\d.]+) s",
+                        last,
+                    )
+                }
                 times["prompt tokens"] = int(re.search(r"prompt (\d+) tokens", last).group(1))
                 times["tokens"] = int(re.search(r"(\d+) generated", last).group(1))
-                breakdown.setdefault(f"{kind} {phase}", []).append(
-                    {**times, "client": results[f"{kind} {phase}"][-1]})
+                breakdown.setdefault(f"{kind} {phase}", []).append({**times, "client": results[f"{kind} {phase}"][-1]})
                 if phase == "warm":
                     prompt, reused = map(int, re.search(r"prompt (\d+) tokens, (\d+) reused", last).groups())
                     recomputed.append(prompt - reused)
@@ -145,8 +165,14 @@ async def measure(model: Path, threads: int, repeat: int, context: int | None, s
         text = type_at_end(client, uri, text, 2)
         results["single-line back to a file"].append(await ask_at_end(client, uri, text))
         await asyncio.sleep(0.2)
-    rss = next(int(line.split()[1]) for line in Path(f"/proc/{client._server.pid}/status").read_text().splitlines()
-               if line.startswith("VmRSS")) / 1024
+    rss = (
+        next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{client._server.pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS")
+        )
+        / 1024
+    )
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -164,8 +190,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--context", type=int, help="The server's contextTokens (default: the server's default).")
     parser.add_argument("--model", type=Path, help="Use this GGUF instead of building a random-weight 350M Q4_K_M.")
-    parser.add_argument("--confidence-cut", type=float, help="The server's confidenceCut (default: the server's; "
-                        "random weights are unsure of almost every token, so 0 measures suggestions of full length).")
+    parser.add_argument(
+        "--confidence-cut",
+        type=float,
+        help="The server's confidenceCut (default: the server's; "
+        "random weights are unsure of almost every token, so 0 measures suggestions of full length).",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
         model = args.model
@@ -173,28 +203,54 @@ def main() -> None:
             ckpt = Path(tmp) / "codegen-350M"
             build("350M", ckpt)
             model = Path(tmp) / "c350.q4_k_m.gguf"
-            subprocess.run([sys.executable, "-m", "cga.cli", "convert", str(ckpt), "-o", str(model),
-                            "-q", "q4_k_m"], check=True)
-        out = asyncio.run(measure(model, args.threads, args.repeat, args.context, Path(tmp) / "server-stderr.log",
-                                  args.confidence_cut))
-    print(f"A 1,500-token file; {args.threads} threads; {args.repeat} runs each"
-          + (f"; confidenceCut {args.confidence_cut:g}" if args.confidence_cut is not None else "") + ".\n")
+            subprocess.run(
+                [sys.executable, "-m", "cga.cli", "convert", str(ckpt), "-o", str(model), "-q", "q4_k_m"], check=True
+            )
+        out = asyncio.run(
+            measure(
+                model, args.threads, args.repeat, args.context, Path(tmp) / "server-stderr.log", args.confidence_cut
+            )
+        )
+    print(
+        f"A 1,500-token file; {args.threads} threads; {args.repeat} runs each"
+        + (f"; confidenceCut {args.confidence_cut:g}" if args.confidence_cut is not None else "")
+        + ".\n"
+    )
     print("| completion | p50 | p95 |\n|---|---|---|")
     for name, values in out["latency"].items():
         print(f"| {name} | {statistics.median(values):.2f} s | {percentile(values, 0.95):.2f} s |")
-    print("\nWhere a request's time goes (p50, seconds): the model to its first text and to its end, the service's "
-          "whole request, and the client's wait (the rest is the protocol: reading, JSON, the pipe)\n")
-    print("| completion | prompt tokens | tokens written | waited | prompt built | first text | generated | service "
-          "| client | protocol |")
+    print(
+        "\nWhere a request's time goes (p50, seconds): the model to its first text and to its end, the service's "
+        "whole request, and the client's wait (the rest is the protocol: reading, JSON, the pipe)\n"
+    )
+    print(
+        "| completion | prompt tokens | tokens written | waited | prompt built | first text | generated | service "
+        "| client | protocol |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in out["breakdown"].items():
-        p50 = {k: statistics.median(r.get(k, 0.0) for r in rows) for k in
-               ("prompt tokens", "tokens", "waited", "prompt built", "first text", "generated", "request", "client")}
-        print(f"| {name} | {p50['prompt tokens']:.0f} | {p50['tokens']:.0f} | {p50['waited']:.3f} | "
-              f"{p50['prompt built']:.3f} | {p50['first text']:.3f} | {p50['generated']:.3f} | {p50['request']:.3f} | "
-              f"{p50['client']:.3f} | {statistics.median(r['client'] - r.get('request', 0.0) for r in rows):.3f} |")
-    print(f"\nPrompt tokens recomputed per warm request: max {max(out['recomputed'])}, "
-          f"median {statistics.median(out['recomputed'])}")
+        p50 = {
+            k: statistics.median(r.get(k, 0.0) for r in rows)
+            for k in (
+                "prompt tokens",
+                "tokens",
+                "waited",
+                "prompt built",
+                "first text",
+                "generated",
+                "request",
+                "client",
+            )
+        }
+        print(
+            f"| {name} | {p50['prompt tokens']:.0f} | {p50['tokens']:.0f} | {p50['waited']:.3f} | "
+            f"{p50['prompt built']:.3f} | {p50['first text']:.3f} | {p50['generated']:.3f} | {p50['request']:.3f} | "
+            f"{p50['client']:.3f} | {statistics.median(r['client'] - r.get('request', 0.0) for r in rows):.3f} |"
+        )
+    print(
+        f"\nPrompt tokens recomputed per warm request: max {max(out['recomputed'])}, "
+        f"median {statistics.median(out['recomputed'])}"
+    )
     print(f"Server resident memory: {out['rss_mib']:.0f} MiB")
 
 

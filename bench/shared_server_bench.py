@@ -37,14 +37,31 @@ SLOT_CONTEXT = 2048
 
 
 def start_llama_server(clients: int, threads: int) -> tuple[subprocess.Popen, str]:
-    built = subprocess.run(["bash", str(ROOT / "tests" / "remote_server" / "build.sh")], capture_output=True,
-                           text=True, check=True)
+    built = subprocess.run(
+        ["bash", str(ROOT / "tests" / "remote_server" / "build.sh")], capture_output=True, text=True, check=True
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([built.stdout.strip().splitlines()[-1], "-m", str(embedded_default()), "--host",
-                             "127.0.0.1", "--port", str(port), "-c", str(SLOT_CONTEXT * clients), "-np", str(clients),
-                             "-t", str(threads)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            built.stdout.strip().splitlines()[-1],
+            "-m",
+            str(embedded_default()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-c",
+            str(SLOT_CONTEXT * clients),
+            "-np",
+            str(clients),
+            "-t",
+            str(threads),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
         try:
@@ -63,29 +80,54 @@ def editor(index: int, options: dict, requests: int, start: threading.Barrier, l
         start.abort()  # the others (and main) stop waiting for this editor
 
 
-def _edit_and_complete(index: int, options: dict, requests: int, start: threading.Barrier,
-                       latencies: list[float]) -> None:
+def _edit_and_complete(
+    index: int, options: dict, requests: int, start: threading.Barrier, latencies: list[float]
+) -> None:
     uri = f"file:///bench/editor{index}.py"
     text = python_file(index)[:2400] + "\n\n" + SINGLE
     line = text.count("\n")
     with RawServer() as server:
         server.initialize(options)
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": text}}})
-        server.send({"jsonrpc": "2.0", "id": "warm", "method": "textDocument/completion", "params": {
-            "textDocument": {"uri": uri}, "position": {"line": line, "character": len(SINGLE)}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
+            }
+        )
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "warm",
+                "method": "textDocument/completion",
+                "params": {"textDocument": {"uri": uri}, "position": {"line": line, "character": len(SINGLE)}},
+            }
+        )
         server.response("warm")  # the model is loaded (local) and the file seen once, as in an editor
         start.wait()
         column = len(SINGLE)
         for n in range(requests):
             where = {"line": line, "character": column}
-            server.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-                "textDocument": {"uri": uri, "version": n + 2},
-                "contentChanges": [{"range": {"start": where, "end": where}, "text": ","}]}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "textDocument/didChange",
+                    "params": {
+                        "textDocument": {"uri": uri, "version": n + 2},
+                        "contentChanges": [{"range": {"start": where, "end": where}, "text": ","}],
+                    },
+                }
+            )
             column += 1
             began = time.perf_counter()
-            server.send({"jsonrpc": "2.0", "id": n, "method": "textDocument/completion", "params": {
-                "textDocument": {"uri": uri}, "position": {"line": line, "character": column}}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": n,
+                    "method": "textDocument/completion",
+                    "params": {"textDocument": {"uri": uri}, "position": {"line": line, "character": column}},
+                }
+            )
             server.response(n)
             latencies.append(time.perf_counter() - began)
         server.shut_down()
@@ -111,8 +153,11 @@ def run(clients: int, requests: int, options: dict) -> dict[str, float] | None:
     if start.broken or len(latencies) < clients * requests:
         return None
     ordered = sorted(latencies)
-    return {"p50": statistics.median(ordered), "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-            "per_s": len(ordered) / wall}
+    return {
+        "p50": statistics.median(ordered),
+        "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+        "per_s": len(ordered) / wall,
+    }
 
 
 def main() -> None:
@@ -130,16 +175,21 @@ def main() -> None:
             proc.terminate()
             proc.wait()
         report(clients, "one llama-server, parallel slots", shared)
-        report(clients, "a local model each", run(clients, args.requests, {
-            "model": str(embedded_default()), "threads": args.threads, "maxTokens": 32}))
+        report(
+            clients,
+            "a local model each",
+            run(clients, args.requests, {"model": str(embedded_default()), "threads": args.threads, "maxTokens": 32}),
+        )
 
 
 def report(clients: int, setup: str, figures: dict[str, float] | None) -> None:
     if figures is None:
         print(f"| {clients} | {setup} | no answer within 120 s | | |", flush=True)
     else:
-        print(f"| {clients} | {setup} | {figures['p50']:.2f} s | {figures['p95']:.2f} s | {figures['per_s']:.1f} |",
-              flush=True)
+        print(
+            f"| {clients} | {setup} | {figures['p50']:.2f} s | {figures['p95']:.2f} s | {figures['per_s']:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,10 @@ def main() -> None:
             model = embedded_default()
         elif model is None:
             ckpt = Path(tmp) / "trained"
-            code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; from tests.builders "
-                    f"import train_codegen; train_codegen(Path({str(ckpt)!r}), seconds={args.train_seconds!r})")
+            code = (
+                f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; from tests.builders "
+                f"import train_codegen; train_codegen(Path({str(ckpt)!r}), seconds={args.train_seconds!r})"
+            )
             subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
             print((ckpt / "training.json").read_text())
             model = convert(ckpt, Path(tmp) / "trained.q8_0.gguf", "q8_0").path
@@ -83,14 +85,16 @@ def main() -> None:
         engine = Engine(model, threads=args.threads, n_ctx=1024)
         places = cursors(text, CURSORS)
         print(f"{model.name}: {len(places)} cursors in heapq, single-line suggestions, warm\n")
-        print("| min_probability | tokens / suggestion | latency p50 | right chars / suggestion | junk chars / "
-              "suggestion | wholly right | empty |")
+        print(
+            "| min_probability | tokens / suggestion | latency p50 | right chars / suggestion | junk chars / "
+            "suggestion | wholly right | empty |"
+        )
         print("|---|---|---|---|---|---|---|")
         for threshold in THRESHOLDS:
             tokens, seconds, right, junk, whole, empty = [], [], [], [], 0, 0
             for place in places:
-                prompt = engine.tokenize(text[max(0, place - WINDOW):place])
-                truth = text[place:text.index("\n", place)]
+                prompt = engine.tokenize(text[max(0, place - WINDOW) : place])
+                truth = text[place : text.index("\n", place)]
                 engine.llm.reset()
                 engine.stream(prompt, Generation(max_tokens=1)).text()  # prefilled: time the suggestion alone, warm
                 started = time.perf_counter()
@@ -103,9 +107,12 @@ def main() -> None:
                 junk.append(len(suggestion) - shared)
                 whole += bool(suggestion) and shared == len(suggestion)
                 empty += not suggestion
-            print(f"| {threshold:g} | {statistics.mean(tokens):.1f} | {statistics.median(seconds) * 1000:.0f} ms | "
-                  f"{statistics.mean(right):.1f} | {statistics.mean(junk):.1f} | {whole}/{len(places)} | "
-                  f"{empty}/{len(places)} |", flush=True)
+            print(
+                f"| {threshold:g} | {statistics.mean(tokens):.1f} | {statistics.median(seconds) * 1000:.0f} ms | "
+                f"{statistics.mean(right):.1f} | {statistics.mean(junk):.1f} | {whole}/{len(places)} | "
+                f"{empty}/{len(places)} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

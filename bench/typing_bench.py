@@ -48,8 +48,11 @@ class CountingEditor(QuietEditor):
 def body_lines(text: str) -> list[int]:
     """Indices of lines inside function bodies worth typing: indented, some code, not a comment or docstring."""
     lines = text.splitlines()
-    return [i for i, line in enumerate(lines) if line.startswith("        ") and len(line.strip()) > 12
-            and not line.strip().startswith(("#", '"', "'"))]
+    return [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("        ") and len(line.strip()) > 12 and not line.strip().startswith(("#", '"', "'"))
+    ]
 
 
 def p(values: list[float], q: float) -> str:
@@ -73,13 +76,16 @@ def main() -> None:
     editor = CountingEditor()
     service = AssistantService(editor, Settings(model=str(model), threads=args.threads, max_tokens=64))
     through, model_calls, keystrokes = [], [], 0
-    print(f"{model.name}: {len(chosen)} lines of {', '.join(MODULES)} typed a character at a time; "
-          f"{args.threads} threads\n", flush=True)
+    print(
+        f"{model.name}: {len(chosen)} lines of {', '.join(MODULES)} typed a character at a time; "
+        f"{args.threads} threads\n",
+        flush=True,
+    )
     for n, (name, index) in enumerate(chosen):
         lines = sources[name].splitlines(keepends=True)
         line = lines[index].rstrip("\n")
         indent = len(line) - len(line.lstrip())
-        before, after = "".join(lines[:index]), "\n" + "".join(lines[index + 1:])
+        before, after = "".join(lines[:index]), "\n" + "".join(lines[index + 1 :])
         uri = f"file:///bench/{name}-{n}.py"
         service.read.add(uri)
         typed = line[:indent]
@@ -96,8 +102,10 @@ def main() -> None:
     service.close()
     print("| keystrokes | answered without a model call | p50 / p95 of those | p50 / p95 asking the model |")
     print("|---|---|---|---|")
-    print(f"| {keystrokes} | {len(through)} ({len(through) / max(keystrokes, 1):.0%}) | "
-          f"{p(through, 0.5)} / {p(through, 0.95)} | {p(model_calls, 0.5)} / {p(model_calls, 0.95)} |")
+    print(
+        f"| {keystrokes} | {len(through)} ({len(through) / max(keystrokes, 1):.0%}) | "
+        f"{p(through, 0.5)} / {p(through, 0.95)} | {p(model_calls, 0.5)} / {p(model_calls, 0.95)} |"
+    )
     if model_calls:
         print(f"\nMean asking the model: {statistics.mean(model_calls) * 1000:.0f} ms")
 

@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
 @user_errors
 def bench_command(
     models: Annotated[list[str], typer.Argument(help="GGUF files or installed model names.", show_default=False)],
-    transformers: Annotated[Path | None, typer.Option(help="Also run this checkpoint folder in transformers fp32.")] = None,
+    transformers: Annotated[
+        Path | None, typer.Option(help="Also run this checkpoint folder in transformers fp32.")
+    ] = None,
     prompt_tokens: Annotated[int, typer.Option(min=8, max=4096, help="Prompt length.")] = 512,
     gen_tokens: Annotated[int, typer.Option(min=2, max=4096, help="Tokens to generate.")] = 128,
     repeat: Annotated[int, typer.Option(min=1, max=50, help="Runs per model (medians are reported).")] = 3,
@@ -67,25 +69,62 @@ def bench_command(
     for kind, path in jobs:
         with stderr.status(f"Measuring {path.name} ({kind}), {repeat} run(s)…"):
             try:
-                results.append(measure_in_child(kind, path, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens,
-                                                repeat=repeat, threads=threads, gpu_layers=gpu_layers))
+                results.append(
+                    measure_in_child(
+                        kind,
+                        path,
+                        prompt_tokens=prompt_tokens,
+                        gen_tokens=gen_tokens,
+                        repeat=repeat,
+                        threads=threads,
+                        gpu_layers=gpu_layers,
+                    )
+                )
             except RuntimeError as exc:
                 fail(f"Measuring {path.name} failed: {exc}")
-    table = Table(title=f"{prompt_tokens}-token prompt, {gen_tokens} tokens generated, median of {repeat}",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    rows = [(r.model, r.runner, r.file_type, _rate(r.prefill_tps), _rate(r.decode_tps), f"{r.ttft_s:.2f} s",
-             f"{r.peak_mib:,.0f} MiB") for r in results]
-    for i, column in enumerate(("model", "runner", "type", "prefill\ntok/s", "decode\ntok/s", "first\ntoken",
-                                "peak\nmemory")):
+    table = Table(
+        title=f"{prompt_tokens}-token prompt, {gen_tokens} tokens generated, median of {repeat}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    rows = [
+        (
+            r.model,
+            r.runner,
+            r.file_type,
+            _rate(r.prefill_tps),
+            _rate(r.decode_tps),
+            f"{r.ttft_s:.2f} s",
+            f"{r.peak_mib:,.0f} MiB",
+        )
+        for r in results
+    ]
+    for i, column in enumerate(
+        ("model", "runner", "type", "prefill\ntok/s", "decode\ntok/s", "first\ntoken", "peak\nmemory")
+    ):
         # Every figure and runner whole at 80 columns; a long file name folds onto more lines instead.
-        table.add_column(column, justify="left" if i < 3 else "right", overflow="fold",
-                         min_width=None if i == 0 else max(len(row[i]) for row in rows))
+        table.add_column(
+            column,
+            justify="left" if i < 3 else "right",
+            overflow="fold",
+            min_width=None if i == 0 else max(len(row[i]) for row in rows),
+        )
     for row in rows:
         table.add_row(*row)
     console.print(table)
     if output is not None:
-        _atomic_write(output, json.dumps({"prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens, "repeat": repeat,
-                                          "results": [asdict(r) for r in results]}, indent=2).encode())
+        _atomic_write(
+            output,
+            json.dumps(
+                {
+                    "prompt_tokens": prompt_tokens,
+                    "gen_tokens": gen_tokens,
+                    "repeat": repeat,
+                    "results": [asdict(r) for r in results],
+                },
+                indent=2,
+            ).encode(),
+        )
         stderr.print(f"Wrote {output}.")
     if plot is not None:
         _plot(results, plot)
@@ -114,8 +153,12 @@ def _plot(results, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     labels = [f"{r.model}\n{r.runner}" for r in results]
-    panels = (("prefill tok/s", [r.prefill_tps for r in results]), ("decode tok/s", [r.decode_tps for r in results]),
-              ("first token (s)", [r.ttft_s for r in results]), ("peak memory (MiB)", [r.peak_mib for r in results]))
+    panels = (
+        ("prefill tok/s", [r.prefill_tps for r in results]),
+        ("decode tok/s", [r.decode_tps for r in results]),
+        ("first token (s)", [r.ttft_s for r in results]),
+        ("peak memory (MiB)", [r.peak_mib for r in results]),
+    )
     fig, axes = plt.subplots(1, 4, figsize=(4 * 4, 4.5))
     for ax, (title, values) in zip(axes, panels, strict=True):
         bars = ax.bar(range(len(values)), values, color="#4c72b0")

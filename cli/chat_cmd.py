@@ -55,8 +55,9 @@ def chat_command(
     name: Annotated[str, typer.Option(help="Name to autosave under.")] = "last",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the conversation saved under --name.")] = False,
     language: Annotated[str, typer.Option(help="Language of the program (sets the comment style).")] = "python",
-    header: Annotated[bool, typer.Option("--header/--no-header",
-                                         help="Start a Python program from MTPB's header (imports numpy).")] = True,
+    header: Annotated[
+        bool, typer.Option("--header/--no-header", help="Start a Python program from MTPB's header (imports numpy).")
+    ] = True,
     max_tokens: MaxTokens = 256,
     temperature: Temperature = 0.0,
     prompt_lookup: Annotated[
@@ -71,15 +72,19 @@ def chat_command(
 
     conversation_store.path_for(name)  # a name that cannot be saved is refused before the first answer
     conversation = (
-        conversation_store.load(name) if resume
+        conversation_store.load(name)
+        if resume
         else Conversation(language=language, header=PYTHON_HEADER if language == "python" and header else "")
     )
     backend = open_for_command(model, remote=remote, gpu_layers=gpu_layers, threads=threads)
     if max_tokens > backend.n_ctx // 2:
-        fail(f"--max-tokens {max_tokens} leaves too little of this model's {backend.n_ctx}-token context for the "
-             f"conversation; use at most {backend.n_ctx // 2}.")
-    session = ChatSession(backend, conversation, max_tokens=max_tokens, temperature=temperature,
-                          prompt_lookup=prompt_lookup)
+        fail(
+            f"--max-tokens {max_tokens} leaves too little of this model's {backend.n_ctx}-token context for the "
+            f"conversation; use at most {backend.n_ctx // 2}."
+        )
+    session = ChatSession(
+        backend, conversation, max_tokens=max_tokens, temperature=temperature, prompt_lookup=prompt_lookup
+    )
     session.check_template()
     state = ChatState(session, name, plain_console(soft_wrap=False), keep_earlier=not resume)
     lines = reader(conversation_store.names, vi=vi)
@@ -116,8 +121,9 @@ def _answer(state: ChatState, instruction: str, max_tokens: int) -> None:
     try:
         with _ctrl_c_sets(cancel), keys_not_echoed():
             answer = session.respond(instruction, cancel)
-            text = show_answer(answer, state.out, markdown=session.uses_chat_template,
-                               language=session.conversation.language)
+            text = show_answer(
+                answer, state.out, markdown=session.uses_chat_template, language=session.conversation.language
+            )
     except CgaError as exc:  # ends this turn, not the chat
         error(exc)
         return
@@ -125,9 +131,14 @@ def _answer(state: ChatState, instruction: str, max_tokens: int) -> None:
         stderr.print("Stopped; the conversation is as it was.", style="dim")
         return
     if not text.strip():
-        stderr.print(empty_answer_note(answer.stats, max_tokens=max_tokens,
-                                       truncate_hint="say this step more simply, or /show the program so far.")
-                     + " Nothing was added.")
+        stderr.print(
+            empty_answer_note(
+                answer.stats,
+                max_tokens=max_tokens,
+                truncate_hint="say this step more simply, or /show the program so far.",
+            )
+            + " Nothing was added."
+        )
         return
     session.accept(instruction, text)
     if note := cut_short_note(answer.stats, max_tokens=max_tokens):

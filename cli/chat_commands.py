@@ -32,8 +32,20 @@ from .terminal_text import printable
 
 RUN_LIMITS = Limits(seconds=10, memory_mb=1024)
 SHOWN_OUTPUT_LINES = 40
-SUFFIX = {"python": ".py", "javascript": ".js", "typescript": ".ts", "java": ".java", "c": ".c", "cpp": ".cpp",
-          "go": ".go", "rust": ".rs", "ruby": ".rb", "shell": ".sh", "lua": ".lua", "sql": ".sql"}
+SUFFIX = {
+    "python": ".py",
+    "javascript": ".js",
+    "typescript": ".ts",
+    "java": ".java",
+    "c": ".c",
+    "cpp": ".cpp",
+    "go": ".go",
+    "rust": ".rs",
+    "ruby": ".rb",
+    "shell": ".sh",
+    "lua": ".lua",
+    "sql": ".sql",
+}
 
 HELP = """/show         print the program so far
 /run          run it in the sandbox and show its output
@@ -61,8 +73,10 @@ class ChatState:
             kept = conversation_store.keep_aside(self.name)
             self.keep_earlier = False
             if kept:
-                stderr.print(f"The earlier conversation '{self.name}' is kept as '{kept}' "
-                             f"(cga chat --resume --name {kept}).", style="dim")
+                stderr.print(
+                    f"The earlier conversation '{self.name}' is kept as '{kept}' (cga chat --resume --name {kept}).",
+                    style="dim",
+                )
         conversation_store.save(self.session.conversation, self.name)
 
 
@@ -116,7 +130,9 @@ def restored(session: ChatSession, name: str) -> str:
     turns = session.conversation.turns
     if not turns:
         return f"Loaded '{name}': no turns yet."
-    return f"Loaded '{name}': {plural(len(turns), 'turn')}, the last: {turns[-1].instruction} (/show prints the program)."
+    return (
+        f"Loaded '{name}': {plural(len(turns), 'turn')}, the last: {turns[-1].instruction} (/show prints the program)."
+    )
 
 
 def _run(state: ChatState, check: str | None) -> None:
@@ -131,8 +147,10 @@ def _run(state: ChatState, check: str | None) -> None:
             program += f"\n\nprint(repr({check}))\n"
         except SyntaxError:
             program += f"\n\n{check}\n"
-    stderr.print(f"Running in the sandbox ({containment()}; {RUN_LIMITS.seconds:g} s, "
-                 f"{RUN_LIMITS.memory_mb} MiB, no network)…", style="dim")
+    stderr.print(
+        f"Running in the sandbox ({containment()}; {RUN_LIMITS.seconds:g} s, {RUN_LIMITS.memory_mb} MiB, no network)…",
+        style="dim",
+    )
     started = time.monotonic()
     outcome = run_program(program, RUN_LIMITS)
     seconds = time.monotonic() - started
@@ -142,14 +160,19 @@ def _run(state: ChatState, check: str | None) -> None:
     if len(lines) > SHOWN_OUTPUT_LINES:
         stderr.print(f"({plural(len(lines) - SHOWN_OUTPUT_LINES, 'earlier line')} not shown)", style="dim")
     if outcome.stderr.strip():
-        stderr.print(Text(printable("\n".join(program_frames(outcome.stderr).splitlines()[-12:]), colours=False)),
-                     style="red")
-    verdict = {"passed": "passed" if check else "exit status 0", "failed": f"failed (exit status {outcome.returncode})",
-               "timeout": f"stopped at the {RUN_LIMITS.seconds:g} s limit",
-               "output limit": "stopped: it printed too much", "process limit": "stopped: it started too many "
-               "processes"}.get(outcome.status, outcome.status)
-    stderr.print(f"{'Test' if check else 'Run'}: {verdict}, {seconds:.2f} s.",
-                 style="green" if outcome.passed else "yellow")
+        stderr.print(
+            Text(printable("\n".join(program_frames(outcome.stderr).splitlines()[-12:]), colours=False)), style="red"
+        )
+    verdict = {
+        "passed": "passed" if check else "exit status 0",
+        "failed": f"failed (exit status {outcome.returncode})",
+        "timeout": f"stopped at the {RUN_LIMITS.seconds:g} s limit",
+        "output limit": "stopped: it printed too much",
+        "process limit": "stopped: it started too many processes",
+    }.get(outcome.status, outcome.status)
+    stderr.print(
+        f"{'Test' if check else 'Run'}: {verdict}, {seconds:.2f} s.", style="green" if outcome.passed else "yellow"
+    )
 
 
 def program_frames(traceback: str) -> str:

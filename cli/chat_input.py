@@ -53,9 +53,14 @@ class TerminalLines:
         except UserDirError:
             history = InMemoryHistory()  # an unwritable home still gets history within the session
         self.session = PromptSession(
-            history=history, completer=_Completer(saved_names), complete_while_typing=False,
-            key_bindings=_keys(), multiline=True, prompt_continuation=lambda width, *_: "· ".rjust(width),
-            editing_mode=EditingMode.VI if vi else EditingMode.EMACS, enable_open_in_editor=False,
+            history=history,
+            completer=_Completer(saved_names),
+            complete_while_typing=False,
+            key_bindings=_keys(),
+            multiline=True,
+            prompt_continuation=lambda width, *_: "· ".rjust(width),
+            editing_mode=EditingMode.VI if vi else EditingMode.EMACS,
+            enable_open_in_editor=False,
         )
 
     def read(self) -> str | None:

@@ -57,8 +57,10 @@ def complete_command(
             fail("Give the code to complete as an argument or on standard input.")
         raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)  # refused by size before anything reads it all
         if len(raw) > MAX_INPUT_BYTES:
-            fail(f"Standard input holds more than {MAX_INPUT_BYTES // 2**20} MiB; give the code just before the "
-                 "cursor (for example `tail -c 100000 FILE | cga complete`).")
+            fail(
+                f"Standard input holds more than {MAX_INPUT_BYTES // 2**20} MiB; give the code just before the "
+                "cursor (for example `tail -c 100000 FILE | cga complete`)."
+            )
         try:
             prompt = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -72,8 +74,11 @@ def complete_command(
     if not prompt.strip() and not (suffix or "").strip():
         fail("There is no code to complete: give some, as an argument or on standard input.")
     options = Generation(
-        max_tokens=max_tokens, temperature=temperature, stop=tuple(stop or ()),
-        truncate_program=not no_truncate and suffix is None, inside_block=prompt_leaves_block_open(prompt),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stop=tuple(stop or ()),
+        truncate_program=not no_truncate and suffix is None,
+        inside_block=prompt_leaves_block_open(prompt),
         heal_whitespace=True,
     )
     if len(prompt) > MAX_INPUT_BYTES or len(suffix or "") > MAX_INPUT_BYTES:
@@ -82,7 +87,9 @@ def complete_command(
     prompt = _last_window(prompt, backend, backend.n_ctx - max(max_tokens, MIN_ANSWER_TOKENS))
     if suffix is not None:
         if not backend.info.can_infill:
-            fail(f"{backend.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix.")
+            fail(
+                f"{backend.info.name} cannot fill in the middle; use a CodeGen2 or CodeGen2.5 model, or drop --suffix."
+            )
         suffix = suffix.replace("\\n", "\n") if "\n" not in suffix else suffix
         answer = backend.stream(prompts.infill(backend.info, backend.tokenize, prompt, suffix), options)
     else:
@@ -112,8 +119,11 @@ def _last_window(prompt: str, backend: Backend, budget: int) -> str:
         window = window[start:]
     if len(window) < len(prompt):
         left_out = prompt.count("\n", 0, len(prompt) - len(window))
-        stderr.print(f"Only the last {window.count(chr(10)) + 1:,} lines fit the model's context; the "
-                     f"{left_out:,} before them were left out.", style="dim")
+        stderr.print(
+            f"Only the last {window.count(chr(10)) + 1:,} lines fit the model's context; the "
+            f"{left_out:,} before them were left out.",
+            style="dim",
+        )
     return window
 
 
@@ -139,7 +149,10 @@ def _write(answer: Answer, text_chunks: Iterable[str], max_tokens: int) -> None:
         fail(f"Could not write the completion to standard output ({exc.strerror}).")
     stderr.print(how_it_ended(answer.stats), style="dim")
     if not shown:
-        stderr.print(empty_answer_note(answer.stats, max_tokens=max_tokens,
-                                       truncate_hint="pass --no-truncate to see everything it wrote."))
+        stderr.print(
+            empty_answer_note(
+                answer.stats, max_tokens=max_tokens, truncate_hint="pass --no-truncate to see everything it wrote."
+            )
+        )
     elif note := cut_short_note(answer.stats, max_tokens=max_tokens):
         stderr.print(note, style="dim")

@@ -46,8 +46,17 @@ def convert_command(
     threads: Threads = None,
 ) -> None:
     with phase_progress() as report:
-        result = convert(source, output, quant, force=force, mp_num=mp_num, name=name, license=license,
-                         threads=threads, progress=report)
+        result = convert(
+            source,
+            output,
+            quant,
+            force=force,
+            mp_num=mp_num,
+            name=name,
+            license=license,
+            threads=threads,
+            progress=report,
+        )
     console.print(
         f"Wrote {result.path} ({result.size / 2**20:.1f} MiB, {result.quant}, {result.spec.family} on llama.cpp's "
         f"'{result.spec.arch}', infill {'yes' if result.can_infill else 'no'})."
@@ -84,8 +93,9 @@ def verify_command(
             sample = text.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"Cannot read {text} as UTF-8 text ({exc}).")
-    _verify_and_print(checkpoint, gguf_file, text=sample, n_tokens=tokens, max_kl=max_kl, mp_num=mp_num,
-                      threads=threads)
+    _verify_and_print(
+        checkpoint, gguf_file, text=sample, n_tokens=tokens, max_kl=max_kl, mp_num=mp_num, threads=threads
+    )
 
 
 def _verify_and_print(checkpoint: Path, gguf_file: Path, **kwargs) -> None:
@@ -104,12 +114,13 @@ def _verify_and_print(checkpoint: Path, gguf_file: Path, **kwargs) -> None:
 
 
 def format_report(r: VerifyReport) -> str:
-    return "\n".join([
-        f"file type          {r.file_type}",
-        f"tokens compared    {r.n_tokens}",
-        f"token ids agree    {r.token_agreement:.2%}",
-        f"top-1 agreement    {r.top1_agreement:.2%}",
-        f"max |Δlogit|       {r.max_abs_diff:.4f} (reference logit range {r.logit_range:.2f})",
-        f"mean KL            {r.mean_kl:.3e} (limit {r.max_kl:.0e})",
-    ])
-
+    return "\n".join(
+        [
+            f"file type          {r.file_type}",
+            f"tokens compared    {r.n_tokens}",
+            f"token ids agree    {r.token_agreement:.2%}",
+            f"top-1 agreement    {r.top1_agreement:.2%}",
+            f"max |Δlogit|       {r.max_abs_diff:.4f} (reference logit range {r.logit_range:.2f})",
+            f"mean KL            {r.mean_kl:.3e} (limit {r.max_kl:.0e})",
+        ]
+    )

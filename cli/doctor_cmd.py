@@ -48,10 +48,10 @@ def gpu_build_hint() -> str:
     package = llama_cpp_requirement()
     install = f"pip install --force-reinstall --no-cache-dir {package}"
     if sys.platform == "darwin":
-        return f"For Metal (Apple silicon) reinstall with CMAKE_ARGS=\"-DGGML_METAL=on\" {install}"
+        return f'For Metal (Apple silicon) reinstall with CMAKE_ARGS="-DGGML_METAL=on" {install}'
     if sys.platform == "win32":
-        return f"For an NVIDIA GPU reinstall, in PowerShell: $env:CMAKE_ARGS=\"-DGGML_CUDA=on\"; {install}"
-    return f"For an NVIDIA GPU reinstall with CMAKE_ARGS=\"-DGGML_CUDA=on\" {install}"
+        return f'For an NVIDIA GPU reinstall, in PowerShell: $env:CMAKE_ARGS="-DGGML_CUDA=on"; {install}'
+    return f'For an NVIDIA GPU reinstall with CMAKE_ARGS="-DGGML_CUDA=on" {install}'
 
 
 @user_errors
@@ -64,8 +64,10 @@ def doctor_command(
     from cga.models import store
 
     m = inspect()
-    console.print(f"CPU        {m.cpu_cores} cores, {m.cpu_threads} threads; llama.cpp uses "
-                  f"{', '.join(m.cpu_features) or 'no SIMD features'}")
+    console.print(
+        f"CPU        {m.cpu_cores} cores, {m.cpu_threads} threads; llama.cpp uses "
+        f"{', '.join(m.cpu_features) or 'no SIMD features'}"
+    )
     simd = {"AVX2", "NEON", "AVX512"} & {f.split("=")[0] for f in m.cpu_features}
     if not simd and m.cpu_features:
         console.print("           no AVX2 or NEON: expect slow generation; prefer the 350M model", style="yellow")
@@ -75,20 +77,29 @@ def doctor_command(
     else:
         console.print(f"GPU build  none: llama.cpp was built for the CPU only. {gpu_build_hint()}")
     for gpu in m.gpus:
-        free = f"{gpu.free_bytes / 2**30:.1f} GiB free of {gpu.total_bytes / 2**30:.1f}" if gpu.free_bytes else \
-            "free memory unknown"
+        free = (
+            f"{gpu.free_bytes / 2**30:.1f} GiB free of {gpu.total_bytes / 2**30:.1f}"
+            if gpu.free_bytes
+            else "free memory unknown"
+        )
         console.print(f"GPU        {gpu.name}: {free}" + ("" if m.gpu_offload else " (unused by this build)"))
     installed = store.installed()
-    console.print(f"Installed  {plural(len(installed), 'model')} in {store.models_dir()}"
-                  + (": " + ", ".join(i.name for i in installed) if installed else ""))
+    console.print(
+        f"Installed  {plural(len(installed), 'model')} in {store.models_dir()}"
+        + (": " + ", ".join(i.name for i in installed) if installed else "")
+    )
     with console.status("Measuring this machine's speed with the embedded model…"):
         measured = probe(threads, fresh=probe_again)
-    console.print(f"Speed      {measured.prefill_tps:,.0f} tokens/s reading a prompt, {measured.decode_tps:,.0f} "
-                  f"writing, with SmolLM2-135M ({measured.key}; cga doctor --probe measures again)")
+    console.print(
+        f"Speed      {measured.prefill_tps:,.0f} tokens/s reading a prompt, {measured.decode_tps:,.0f} "
+        f"writing, with SmolLM2-135M ({measured.key}; cga doctor --probe measures again)"
+    )
     for pick in recommend(m, measured):
         have = any(i.base == pick.model for i in installed)
         guess = pick.estimate
-        console.print(f"For {pick.use:<6} {pick.model}:{pick.quant} ({pick.memory_gb:.1f} GB) — {pick.why}; "
-                      f"estimated here: a suggestion {guess.warm_s:.2f} s, in a new file {guess.cold_s:.1f} s, "
-                      f"{guess.decode_tps:.0f} tokens/s."
-                      + ("" if have else f" Get it: cga models pull {pick.model}:{pick.quant}"))
+        console.print(
+            f"For {pick.use:<6} {pick.model}:{pick.quant} ({pick.memory_gb:.1f} GB) — {pick.why}; "
+            f"estimated here: a suggestion {guess.warm_s:.2f} s, in a new file {guess.cold_s:.1f} s, "
+            f"{guess.decode_tps:.0f} tokens/s."
+            + ("" if have else f" Get it: cga models pull {pick.model}:{pick.quant}")
+        )

@@ -32,8 +32,10 @@ Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Only the firs
 TemperatureOpt = Annotated[float, typer.Option(min=0.0, max=2.0, help="Sampling temperature (paper: 0.2 for pass@1).")]
 TopP = Annotated[float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling (paper: 0.95).")]
 Timeout = Annotated[float, typer.Option(min=0.5, max=3600, help="Seconds each generated program may run.")]
-Parallel = Annotated[int, typer.Option(min=1, max=64, help="Requests sent at once to a --remote server (use its "
-                                                           "number of parallel slots).")]
+Parallel = Annotated[
+    int,
+    typer.Option(min=1, max=64, help="Requests sent at once to a --remote server (use its number of parallel slots)."),
+]
 
 
 def register(parent: typer.Typer) -> None:
@@ -77,7 +79,9 @@ def _write_json(path: Path | None, payload: dict) -> None:
     stderr.print(f"Wrote {path}.")
 
 
-@app.command("humaneval", help="""HumanEval pass@k, with the Codex/CodeGen protocol (164 problems).
+@app.command(
+    "humaneval",
+    help="""HumanEval pass@k, with the Codex/CodeGen protocol (164 problems).
 
 Generated programs run in a separate process with a time limit, a memory
 limit, no network and a scratch directory.
@@ -87,7 +91,8 @@ Examples:
   cga eval humaneval --model codegen-350M-mono --samples 1
 
   cga eval humaneval --samples 10 -k 1 -k 10 --temperature 0.6 --json he.json
-""")
+""",
+)
 @user_errors
 def humaneval_command(
     model: ModelOption = None,
@@ -117,22 +122,42 @@ def humaneval_command(
     problems = humaneval.load_problems(limit)
     answer = humaneval.model_answer(generate, Sampling(temperature, top_p), max_tokens)
     with phase_progress() as progress, generate.stopping():
-        results = humaneval.evaluate(problems, answer, samples, Limits(seconds=timeout),
-                                     progress=lambda done, total: progress("problems", done, total), parallel=parallel)
+        results = humaneval.evaluate(
+            problems,
+            answer,
+            samples,
+            Limits(seconds=timeout),
+            progress=lambda done, total: progress("problems", done, total),
+            parallel=parallel,
+        )
     scores = humaneval.scores(results, ks)
-    table = Table(title=f"HumanEval: {generate.name}, {plural(len(problems), 'problem')} × {plural(samples, 'sample')}, "
-                        f"temperature {temperature}, top-p {top_p}", title_justify="left")
+    table = Table(
+        title=f"HumanEval: {generate.name}, {plural(len(problems), 'problem')} × {plural(samples, 'sample')}, "
+        f"temperature {temperature}, top-p {top_p}",
+        title_justify="left",
+    )
     for name in scores:
         table.add_column(name, justify="right")
     table.add_row(*(f"{v:.2%}" for v in scores.values()))
     console.print(table)
     _say_why_programs_failed("HumanEval", [o for r in results for o in r.outcomes])
-    _write_json(output, {"benchmark": "humaneval", "model": generate.name, "samples": samples,
-                         "temperature": temperature, "top_p": top_p, "scores": scores,
-                         "results": [asdict(r) for r in results]})
+    _write_json(
+        output,
+        {
+            "benchmark": "humaneval",
+            "model": generate.name,
+            "samples": samples,
+            "temperature": temperature,
+            "top_p": top_p,
+            "scores": scores,
+            "results": [asdict(r) for r in results],
+        },
+    )
 
 
-@app.command("mtpb", help="""The Multi-Turn Programming Benchmark: one program written in turns vs in one prompt.
+@app.command(
+    "mtpb",
+    help="""The Multi-Turn Programming Benchmark: one program written in turns vs in one prompt.
 
 The CodeGen paper's central claim: multi-turn specification writes correct
 programs more often. 115 problems × 5 test cases (data: BSD-3, Salesforce).
@@ -142,7 +167,8 @@ Examples:
   cga eval mtpb --model codegen-350M-mono --limit 20
 
   cga eval mtpb --mode multi --json mtpb.json
-""")
+""",
+)
 @user_errors
 def mtpb_command(
     model: ModelOption = None,
@@ -151,8 +177,10 @@ def mtpb_command(
     top_p: TopP = 0.95,
     limit: Limit = None,
     data: Annotated[Path | None, typer.Option(help="Another MTPB-format file (default: the bundled one).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Cap each turn's length (default: the "
-                                                                   "problem's max_gen_length, as in the paper).")] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(min=1, help="Cap each turn's length (default: the problem's max_gen_length, as in the paper)."),
+    ] = None,
     timeout: Timeout = 10.0,
     output: Output = None,
     remote: RemoteUrl = None,
@@ -179,30 +207,48 @@ def mtpb_command(
     generate = _generator(model, remote, threads, gpu_layers, parallel)
     _say_how_programs_run()
     with phase_progress() as progress, generate.stopping():
-        report = mtpb.evaluate(problems, mtpb.model_answer(generate, Sampling(temperature, top_p)), modes,
-                               Limits(seconds=timeout), progress=lambda done, total: progress("programs", done, total),
-                               parallel=parallel)
-    table = Table(title=f"MTPB: {generate.name}, {plural(len(problems), 'problem')}, temperature {temperature}",
-                  title_justify="left")
+        report = mtpb.evaluate(
+            problems,
+            mtpb.model_answer(generate, Sampling(temperature, top_p)),
+            modes,
+            Limits(seconds=timeout),
+            progress=lambda done, total: progress("programs", done, total),
+            parallel=parallel,
+        )
+    table = Table(
+        title=f"MTPB: {generate.name}, {plural(len(problems), 'problem')}, temperature {temperature}",
+        title_justify="left",
+    )
     for m in modes:
         table.add_column(f"{m}-turn pass rate", justify="right")
     table.add_row(*(f"{report.pass_rate(m):.2%}" for m in modes))
     console.print(table)
     for m in modes:
         _say_why_programs_failed(f"{m}-turn", [r.outcome for r in report.results if r.mode == m])
-    _write_json(output, {"benchmark": "mtpb", "model": generate.name, "temperature": temperature, "top_p": top_p,
-                         "pass_rate": {m: report.pass_rate(m) for m in modes},
-                         "results": [asdict(r) for r in report.results]})
+    _write_json(
+        output,
+        {
+            "benchmark": "mtpb",
+            "model": generate.name,
+            "temperature": temperature,
+            "top_p": top_p,
+            "pass_rate": {m: report.pass_rate(m) for m in modes},
+            "results": [asdict(r) for r in report.results],
+        },
+    )
 
 
-@app.command("perplexity", help="""Perplexity of one or more GGUF files on a folder of source files, side by side.
+@app.command(
+    "perplexity",
+    help="""Perplexity of one or more GGUF files on a folder of source files, side by side.
 
 Give several quantizations of one model to see what each costs in accuracy.
 
 Example:
 
   cga eval perplexity ./src --model m.f16.gguf --model m.q8_0.gguf --model m.q4_k_m.gguf
-""")
+""",
+)
 @user_errors
 def perplexity_command(
     folder: Annotated[Path, typer.Argument(help="Folder of source files to score.", show_default=False)],
@@ -225,17 +271,31 @@ def perplexity_command(
     rows = []
     with phase_progress() as progress:
         for path in paths:
-            rows.append(measure(path, files, window=window, threads=threads,
-                                progress=lambda done, total, p=path: progress(f"{p.name} tokens", done, total)))
+            rows.append(
+                measure(
+                    path,
+                    files,
+                    window=window,
+                    threads=threads,
+                    progress=lambda done, total, p=path: progress(f"{p.name} tokens", done, total),
+                )
+            )
     table = Table(title=f"Perplexity on {plural(len(files), 'file')} in {folder}", title_justify="left")
     for column in ("model", "type", "tokens", "perplexity", "vs first"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in rows:
-        table.add_row(row.model.name, row.file_type, str(row.tokens), f"{row.perplexity:.4f}",
-                      f"{row.perplexity / rows[0].perplexity - 1:+.2%}")
+        table.add_row(
+            row.model.name,
+            row.file_type,
+            str(row.tokens),
+            f"{row.perplexity:.4f}",
+            f"{row.perplexity / rows[0].perplexity - 1:+.2%}",
+        )
     console.print(table)
-    _write_json(output, {"folder": str(folder), "files": len(files),
-                         "results": [{**asdict(r), "model": str(r.model)} for r in rows]})
+    _write_json(
+        output,
+        {"folder": str(folder), "files": len(files), "results": [{**asdict(r), "model": str(r.model)} for r in rows]},
+    )
 
 
 def _say_why_programs_failed(what: str, outcomes: list[str]) -> None:
@@ -257,5 +317,8 @@ def _say_how_programs_run() -> None:
     if containment() == "bubblewrap":
         stderr.print("Generated programs run in a bubblewrap sandbox: no network, none of your files.")
     else:
-        stderr.print("Generated programs run with time, memory and process limits but as you: they can read and "
-                     "write your files. On Linux, `apt install bubblewrap` contains them.", style="yellow")
+        stderr.print(
+            "Generated programs run with time, memory and process limits but as you: they can read and "
+            "write your files. On Linux, `apt install bubblewrap` contains them.",
+            style="yellow",
+        )

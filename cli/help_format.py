@@ -21,6 +21,7 @@ _TYPE_LABEL = re.compile(r"^<list\[(.*)\]>$|^<(\w+) range>$")
 
 def apply() -> None:
     if hasattr(core.TyperArgument, "_usage_display_name"):
+
         def _usage_display_name(self: core.TyperArgument) -> str:
             name = self.display_name_raw.upper()
             name = name if self.required else f"[{name}]"

@@ -9,8 +9,9 @@ from cga.assistant.server_url import redacted
 from .errors import stderr
 
 
-def open_for_command(model: str | None, *, remote: str | None = None, gpu_layers: str = "auto",
-                     threads: int | None = None) -> Backend:
+def open_for_command(
+    model: str | None, *, remote: str | None = None, gpu_layers: str = "auto", threads: int | None = None
+) -> Backend:
     url = remote_url(remote)
     with stderr.status(f"Connecting to {redacted(url)}…" if url else "Loading the model…"):
         backend, reason = open_backend(model, remote=url, threads=threads, gpu_layers=gpu_layers)

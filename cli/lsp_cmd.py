@@ -26,7 +26,6 @@ commands; any LSP client can start `cga lsp` on stdio.
 """.format(settings="\n".join(textwrap.wrap(", ".join(wire_names()), 78)))  # the list has one home: lsp/settings.py
 
 
-
 def register(app: typer.Typer) -> None:
     app.command("lsp", help=HELP)(lsp_command)
 
@@ -35,11 +34,18 @@ def lsp_command(
     model: ModelOption = None,
     threads: Threads = None,
     gpu_layers: GpuLayers = "auto",
-    context: Annotated[int, typer.Option(
-        "--context", min=256, help="Tokens the model sees at once, prompt and answer (at most the model's own "
-        "context). Memory grows with it: about 60 KiB a token for codegen-350M, 245 KiB for 2B.")
+    context: Annotated[
+        int,
+        typer.Option(
+            "--context",
+            min=256,
+            help="Tokens the model sees at once, prompt and answer (at most the model's own "
+            "context). Memory grows with it: about 60 KiB a token for codegen-350M, 245 KiB for 2B.",
+        ),
     ] = DEFAULT_CONTEXT_TOKENS,
-    tcp: Annotated[int | None, typer.Option(min=1, max=65535, help="Listen on this TCP port on 127.0.0.1 (for debugging).")] = None,
+    tcp: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Listen on this TCP port on 127.0.0.1 (for debugging).")
+    ] = None,
     remote: RemoteUrl = None,
 ) -> None:
     settings = Settings(model=model, threads=threads, gpu_layers=gpu_layers, context_tokens=context, remote_url=remote)

@@ -103,8 +103,15 @@ def phase_progress() -> Iterator[Callable[[str, int, int], None]]:
 
 @contextmanager
 def _bars() -> Iterator[Callable[[str, int, int], None]]:
-    bar = Progress(TextColumn("{task.description:<11}"), BarColumn(), _Count(), _Rate(), TimeRemainingColumn(),
-                   console=stderr, transient=True)
+    bar = Progress(
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        _Count(),
+        _Rate(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    )
     tasks: dict[str, int] = {}
 
     def report(phase: str, done: int, total: int) -> None:

@@ -23,15 +23,21 @@ def how_it_ended(stats: Stats) -> str:
 def empty_answer_note(stats: Stats, *, max_tokens: int, truncate_hint: str) -> str:
     """Why an answer shows nothing, and what to try; truncate_hint says how to keep what the rule cut."""
     if stats.stop == "truncated":
-        return ("The model began a new step (a comment, a second function or print) without writing code for this "
-                f"one, and the program rule cut it; {truncate_hint}")
+        return (
+            "The model began a new step (a comment, a second function or print) without writing code for this "
+            f"one, and the program rule cut it; {truncate_hint}"
+        )
     if stats.stop == "length":
-        return (f"The model used all {plural(max_tokens, 'token')} without finishing a line; raise --max-tokens or "
-                "make the request smaller.")
+        return (
+            f"The model used all {plural(max_tokens, 'token')} without finishing a line; raise --max-tokens or "
+            "make the request smaller."
+        )
     if stats.stop == "stop":
         return "The answer began with a --stop text, so nothing is shown; check the --stop values."
-    return ("The model ended without writing anything; rephrase the request, give it more code to go on, or try a "
-            "larger model (cga models list --all).")
+    return (
+        "The model ended without writing anything; rephrase the request, give it more code to go on, or try a "
+        "larger model (cga models list --all)."
+    )
 
 
 def cut_short_note(stats: Stats, *, max_tokens: int) -> str | None:

@@ -89,8 +89,10 @@ def _weight_files(path: Path) -> tuple[Path, ...]:
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise BrokenCheckpoint(f"{index} is not a valid shard index ({exc}).") from exc
             if not isinstance(weight_map, dict) or not all(_plain_file_name(n) for n in weight_map.values()):
-                raise BrokenCheckpoint(f"{index} names shards that are not plain file names in {path}; "
-                                       "a shard index may only name files beside it.")
+                raise BrokenCheckpoint(
+                    f"{index} names shards that are not plain file names in {path}; "
+                    "a shard index may only name files beside it."
+                )
             files = tuple(path / name for name in dict.fromkeys(weight_map.values()))
             missing = [f.name for f in files if not f.is_file()]
             if missing:
@@ -106,8 +108,13 @@ def _weight_files(path: Path) -> tuple[Path, ...]:
 
 def _plain_file_name(name: object) -> bool:
     """A name that stays in its folder: no separators, not `.` or `..`."""
-    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name \
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
         and "\0" not in name
+    )
 
 
 def _safetensors_header(file: Path) -> tuple[dict, int]:
@@ -130,6 +137,7 @@ def _safetensors_header(file: Path) -> tuple[dict, int]:
 
 def _tensor_entry(file: Path, name: str, info: object, data_size: int) -> tuple[np.dtype, list[int], int, int]:
     """dtype, shape and byte range of one header entry, each checked: the header is the file's, not ours."""
+
     def broken(what: str) -> BrokenCheckpoint:
         return BrokenCheckpoint(f"{file}: tensor {name} has {what}; the file is corrupt or not a checkpoint.")
 
@@ -141,9 +149,12 @@ def _tensor_entry(file: Path, name: str, info: object, data_size: int) -> tuple[
     shape, offsets = info.get("shape"), info.get("data_offsets")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise broken(f"an invalid shape {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2
-            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-            and 0 <= offsets[0] <= offsets[1]):
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+        and 0 <= offsets[0] <= offsets[1]
+    ):
         raise broken(f"invalid data offsets {offsets!r}")
     begin, end = offsets
     if end > data_size:

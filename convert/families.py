@@ -46,7 +46,9 @@ def _whole(config: dict, key: str, where: str, high: int, default: int | None = 
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
         shown = "missing" if value is None else repr(value)[:40]
-        raise BrokenCheckpoint(f"{where} config.json has '{key}' {shown}; it must be a whole number from 1 to {high:,}.")
+        raise BrokenCheckpoint(
+            f"{where} config.json has '{key}' {shown}; it must be a whole number from 1 to {high:,}."
+        )
     return value
 
 
@@ -55,8 +57,9 @@ def _real(config: dict, key: str, where: str, default: float, low: float, high: 
     if value is None:
         return default
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value < high:
-        raise BrokenCheckpoint(f"{where} config.json has '{key}' {repr(value)[:40]}; it must be a number "
-                               f"between {low:g} and {high:g}.")
+        raise BrokenCheckpoint(
+            f"{where} config.json has '{key}' {repr(value)[:40]}; it must be a number between {low:g} and {high:g}."
+        )
     return float(value)
 
 
@@ -118,8 +121,13 @@ def _codegen_spec(config: dict, where: str, mp_num: int | None) -> ModelSpec:
         n_ff=_whole(config, "n_inner", where, 8 * MAX_EMBEDDING, default=4 * n_embd),
         rotary_dim=rotary_dim,
         norm_eps=_real(config, "layer_norm_epsilon", where, 1e-5, 0, 1),
-        context_length=_whole(config, "n_positions", where, MAX_CONTEXT,
-                              default=_whole(config, "n_ctx", where, MAX_CONTEXT, default=CONTEXT_LENGTH)),
+        context_length=_whole(
+            config,
+            "n_positions",
+            where,
+            MAX_CONTEXT,
+            default=_whole(config, "n_ctx", where, MAX_CONTEXT, default=CONTEXT_LENGTH),
+        ),
         mp_num=mp_num,
     )
 
@@ -129,8 +137,10 @@ def _codegen25_spec(config: dict, where: str) -> ModelSpec:
     n_head = _whole(config, "num_attention_heads", where, n_embd)
     n_head_kv = _whole(config, "num_key_value_heads", where, n_head, default=n_head)
     if n_embd % n_head or n_head % n_head_kv:
-        raise BrokenCheckpoint(f"{where} config.json is inconsistent: hidden_size {n_embd}, "
-                               f"num_attention_heads {n_head}, num_key_value_heads {n_head_kv}.")
+        raise BrokenCheckpoint(
+            f"{where} config.json is inconsistent: hidden_size {n_embd}, "
+            f"num_attention_heads {n_head}, num_key_value_heads {n_head_kv}."
+        )
     return ModelSpec(
         family="codegen25",
         arch="llama",

@@ -94,7 +94,9 @@ def convert(
             publish(tmp, dest)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise OutputError(f"The disk filled up while writing {dest}; nothing was left behind. Free some space.") from exc
+            raise OutputError(
+                f"The disk filled up while writing {dest}; nothing was left behind. Free some space."
+            ) from exc
         raise OutputError(f"Could not write {dest}: {exc.strerror or exc}.") from exc
     return ConvertResult(dest, spec, quant, vocab.can_infill, dest.stat().st_size)
 

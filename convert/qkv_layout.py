@@ -36,9 +36,7 @@ def fuse_qkv(query: np.ndarray, key: np.ndarray, value: np.ndarray, mp_num: int)
 def gptj_to_neox(rows: np.ndarray, n_head: int, rotary_dim: int) -> np.ndarray:
     """Reorder each head's rotary dims so NEOX rope computes GPT-J rope."""
     head_dim = rows.shape[0] // n_head
-    order = np.concatenate(
-        [np.arange(0, rotary_dim, 2), np.arange(1, rotary_dim, 2), np.arange(rotary_dim, head_dim)]
-    )
+    order = np.concatenate([np.arange(0, rotary_dim, 2), np.arange(1, rotary_dim, 2), np.arange(rotary_dim, head_dim)])
     return rows.reshape(n_head, head_dim, -1)[:, order].reshape(rows.shape)
 
 
@@ -52,8 +50,4 @@ def codegen_qkv_to_phi2(qkv: np.ndarray, mp_num: int, n_head: int, rotary_dim: i
 
 def llama_rope_permute(rows: np.ndarray, n_head: int) -> np.ndarray:
     """HF Llama's rotate-half Q/K rows in the interleaved order llama.cpp's rope expects."""
-    return (
-        rows.reshape(n_head, 2, rows.shape[0] // n_head // 2, *rows.shape[1:])
-        .swapaxes(1, 2)
-        .reshape(rows.shape)
-    )
+    return rows.reshape(n_head, 2, rows.shape[0] // n_head // 2, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)

@@ -35,8 +35,14 @@ def quantize(source: Path, dest: Path, quant: str, threads: int | None) -> None:
     noted: list[int] = []
     with _stop_signals_noted(noted):
         with _stop_signals_blocked():  # neither process is stopped halfway through starting the child
-            child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+            child = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,
+            )
         try:
             while child.poll() is None and not noted:
                 try:
@@ -70,8 +76,11 @@ def _stop_signals_noted(noted: list[int]) -> Iterator[None]:
         yield
         return
     with _stop_signals_blocked():
-        previous = {number: signal.signal(number, lambda n, _: noted.append(n)) for number in _STOP_SIGNALS
-                    if signal.getsignal(number) is not signal.SIG_IGN}  # ignored stays ignored (a background job)
+        previous = {
+            number: signal.signal(number, lambda n, _: noted.append(n))
+            for number in _STOP_SIGNALS
+            if signal.getsignal(number) is not signal.SIG_IGN
+        }  # ignored stays ignored (a background job)
     try:
         yield
     finally:

@@ -91,9 +91,15 @@ def expected_tensors(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
         kv = spec.n_head_kv * spec.head_dim
         top = {T.TOKEN_EMBD: [("weight", (v, e))], T.OUTPUT_NORM: [("weight", (e,))], T.OUTPUT: [("weight", (v, e))]}
         block = {
-            T.ATTN_NORM: [("weight", (e,))], T.ATTN_Q: [("weight", (e, e))], T.ATTN_K: [("weight", (kv, e))],
-            T.ATTN_V: [("weight", (kv, e))], T.ATTN_OUT: [("weight", (e, e))], T.FFN_NORM: [("weight", (e,))],
-            T.FFN_GATE: [("weight", (ff, e))], T.FFN_UP: [("weight", (ff, e))], T.FFN_DOWN: [("weight", (e, ff))],
+            T.ATTN_NORM: [("weight", (e,))],
+            T.ATTN_Q: [("weight", (e, e))],
+            T.ATTN_K: [("weight", (kv, e))],
+            T.ATTN_V: [("weight", (kv, e))],
+            T.ATTN_OUT: [("weight", (e, e))],
+            T.FFN_NORM: [("weight", (e,))],
+            T.FFN_GATE: [("weight", (ff, e))],
+            T.FFN_UP: [("weight", (ff, e))],
+            T.FFN_DOWN: [("weight", (e, ff))],
         }
     else:
         top = {
@@ -102,8 +108,10 @@ def expected_tensors(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
             T.OUTPUT: [("weight", (v, e)), ("bias", (v,))],
         }
         block = {
-            T.ATTN_NORM: [("weight", (e,)), ("bias", (e,))], T.ATTN_QKV: [("weight", (3 * e, e))],
-            T.ATTN_OUT: [("weight", (e, e))], T.FFN_UP: [("weight", (ff, e)), ("bias", (ff,))],
+            T.ATTN_NORM: [("weight", (e,)), ("bias", (e,))],
+            T.ATTN_QKV: [("weight", (3 * e, e))],
+            T.ATTN_OUT: [("weight", (e, e))],
+            T.FFN_UP: [("weight", (ff, e)), ("bias", (ff,))],
             T.FFN_DOWN: [("weight", (e, ff)), ("bias", (e,))],
         }
     for kind, parts in top.items():

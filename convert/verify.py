@@ -54,8 +54,16 @@ def default_text() -> str:
     return "".join((stdlib / name).read_text(encoding="utf-8") for name in ("textwrap.py", "difflib.py"))
 
 
-def verify(checkpoint_dir: Path, gguf_path: Path, *, text: str | None = None, n_tokens: int = 256,
-           mp_num: int | None = None, max_kl: float | None = None, threads: int | None = None) -> VerifyReport:
+def verify(
+    checkpoint_dir: Path,
+    gguf_path: Path,
+    *,
+    text: str | None = None,
+    n_tokens: int = 256,
+    mp_num: int | None = None,
+    max_kl: float | None = None,
+    threads: int | None = None,
+) -> VerifyReport:
     from cga.core.native import load_model, read_file_type
 
     checkpoint = open_checkpoint(checkpoint_dir)
@@ -100,15 +108,22 @@ def _check_same_model(checkpoint_dir: Path, spec: ModelSpec, gguf_path: Path) ->
     if header is None:
         raise ConvertError(f"{gguf_path} is not a readable GGUF file.")
     arch = header.values.get("general.architecture")
-    found = (arch, header.values.get(f"{arch}.block_count"), header.values.get(f"{arch}.embedding_length"),
-             header.array_lengths.get("tokenizer.ggml.tokens"))
+    found = (
+        arch,
+        header.values.get(f"{arch}.block_count"),
+        header.values.get(f"{arch}.embedding_length"),
+        header.array_lengths.get("tokenizer.ggml.tokens"),
+    )
     expected = (spec.arch, spec.n_layer, spec.n_embd, spec.n_vocab)
     if found != expected:
+
         def describe(shape: tuple) -> str:
             return f"{shape[0]}, {shape[1]} layers, width {shape[2]}, {shape[3]} tokens"
 
-        raise ConvertError(f"{gguf_path} is not a conversion of {checkpoint_dir}: it is {describe(found)} where the "
-                           f"checkpoint is {describe(expected)}.")
+        raise ConvertError(
+            f"{gguf_path} is not a conversion of {checkpoint_dir}: it is {describe(found)} where the "
+            f"checkpoint is {describe(expected)}."
+        )
 
 
 def check(report: VerifyReport) -> None:

@@ -30,10 +30,30 @@ TT = gguf.TokenType
 # CodeGen2.5's special tokens after the GPT-2 base and 38 whitespace runs, in id
 # order from 50295 (tokenization_codegen25.py); <mask_N> fill the rest as 51200 − N.
 CODEGEN25_SPECIALS = [
-    "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>", "<filename>", "<gh_stars>",
-    "<issue_start>", "<issue_comment>", "<issue_closed>", "<jupyter_start>", "<jupyter_text>",
-    "<jupyter_code>", "<jupyter_output>", "<empty_output>", "<commit_before>", "<commit_msg>",
-    "<commit_after>", "<reponame>", "<dummy_0>", "<dummy_1>", "<dummy_2>", "<dummy_3>", "<sep>", "<eom>",
+    "<fim_prefix>",
+    "<fim_middle>",
+    "<fim_suffix>",
+    "<fim_pad>",
+    "<filename>",
+    "<gh_stars>",
+    "<issue_start>",
+    "<issue_comment>",
+    "<issue_closed>",
+    "<jupyter_start>",
+    "<jupyter_text>",
+    "<jupyter_code>",
+    "<jupyter_output>",
+    "<empty_output>",
+    "<commit_before>",
+    "<commit_msg>",
+    "<commit_after>",
+    "<reponame>",
+    "<dummy_0>",
+    "<dummy_1>",
+    "<dummy_2>",
+    "<dummy_3>",
+    "<sep>",
+    "<eom>",
 ]
 # The whitespace runs CodeGen2.5 adds right after GPT-2's tokens, in id order.
 CODEGEN25_RUNS = [" " * n for n in range(31, 1, -1)] + ["\t" * n for n in range(9, 1, -1)]
@@ -44,8 +64,9 @@ def codegen25_added(first_id: int) -> tuple[dict[str, int], dict[str, int]]:
     """The ids CodeGen2.5 adds after GPT-2's: whitespace runs, then the named specials, then <mask_N> down to
     <mask_1>. One layout for the converter's vocabulary and verify's reference tokenizer."""
     runs = {run: first_id + n for n, run in enumerate(CODEGEN25_RUNS)}
-    names = CODEGEN25_SPECIALS + [f"<mask_{n}>" for n in range(CODEGEN25_VOCAB_SIZE - first_id - len(runs)
-                                                                  - len(CODEGEN25_SPECIALS), 0, -1)]
+    names = CODEGEN25_SPECIALS + [
+        f"<mask_{n}>" for n in range(CODEGEN25_VOCAB_SIZE - first_id - len(runs) - len(CODEGEN25_SPECIALS), 0, -1)
+    ]
     return runs, {name: first_id + len(runs) + n for n, name in enumerate(names)}
 
 
@@ -64,7 +85,9 @@ class Vocab:
 @lru_cache(maxsize=1)
 def byte_encoder() -> dict[int, str]:
     """GPT-2's reversible map from bytes to printable characters."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars = printable[:]
     n = 0
     for b in range(256):
@@ -147,13 +170,16 @@ def _read_hf_tokenizer(checkpoint: Checkpoint) -> tuple[dict[str, int], list[str
             for entry in tokenizer_json.get("added_tokens", []):
                 added[entry["content"]] = (entry["id"], bool(entry.get("special")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BrokenCheckpoint(f"{source} is malformed (at {exc}); copy it again from the model's repository.") from exc
+            raise BrokenCheckpoint(
+                f"{source} is malformed (at {exc}); copy it again from the model's repository."
+            ) from exc
     elif (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
         source = path / "vocab.json"
         try:
             base = dict(json.loads((path / "vocab.json").read_text(encoding="utf-8")))
             merges = [
-                line for line in (path / "merges.txt").read_text(encoding="utf-8").splitlines()
+                line
+                for line in (path / "merges.txt").read_text(encoding="utf-8").splitlines()
                 if line and not line.startswith("#version")
             ]
             for text, idx in (checkpoint.read_json("added_tokens.json") or {}).items():
@@ -176,13 +202,16 @@ def _read_hf_tokenizer(checkpoint: Checkpoint) -> tuple[dict[str, int], list[str
 
 def _check_ids(source: Path, base: dict, added: dict[str, tuple[int, bool]]) -> None:
     """Every id a token of its own, within bounds: a hostile file must not overwrite tokens or allocate gigabytes."""
+
     def valid(idx: object) -> bool:
         return isinstance(idx, int) and not isinstance(idx, bool) and 0 <= idx < MAX_VOCAB
 
     owner: dict[int, str] = {}
     for text, idx in [*base.items(), *((t, i) for t, (i, _) in added.items())]:
         if not isinstance(text, str) or not valid(idx):
-            raise BrokenCheckpoint(f"{source}: token {text!r} has an invalid id {idx!r} (ids run from 0 to {MAX_VOCAB - 1}).")
+            raise BrokenCheckpoint(
+                f"{source}: token {text!r} has an invalid id {idx!r} (ids run from 0 to {MAX_VOCAB - 1})."
+            )
         if owner.get(idx, text) != text:
             raise BrokenCheckpoint(f"{source}: tokens {owner[idx]!r} and {text!r} both claim id {idx}.")
         owner[idx] = text
@@ -215,7 +244,13 @@ def _codegen25_vocab() -> Vocab:
 def special_ids(vocab: Vocab) -> dict[str, int]:
     """The ids the runtime needs, under the names written to GGUF metadata."""
     names = {
-        "eos": ENDOFTEXT, "bos": ENDOFTEXT, "sep": "<sep>", "eom": "<eom>", "mask_1": "<mask_1>",
-        "fim_prefix": "<fim_prefix>", "fim_middle": "<fim_middle>", "fim_suffix": "<fim_suffix>",
+        "eos": ENDOFTEXT,
+        "bos": ENDOFTEXT,
+        "sep": "<sep>",
+        "eom": "<eom>",
+        "mask_1": "<mask_1>",
+        "fim_prefix": "<fim_prefix>",
+        "fim_middle": "<fim_middle>",
+        "fim_suffix": "<fim_suffix>",
     }
     return {key: vocab.special[text] for key, text in names.items() if text in vocab.special}

@@ -25,7 +25,6 @@ from .vocab import Vocab, special_ids
 Progress = Callable[[int, int], None]
 
 
-
 @dataclass(frozen=True)
 class SourceInfo:
     name: str
@@ -154,8 +153,11 @@ def _write_metadata(writer: gguf.GGUFWriter, spec: ModelSpec, vocab: Vocab, info
     writer.add_add_eos_token(False)
     if "eom" in ids:
         writer.add_eom_token_id(ids["eom"])
-    fim_keys = {"fim_prefix": gguf.Keys.Tokenizer.FIM_PRE_ID, "fim_middle": gguf.Keys.Tokenizer.FIM_MID_ID,
-                "fim_suffix": gguf.Keys.Tokenizer.FIM_SUF_ID}
+    fim_keys = {
+        "fim_prefix": gguf.Keys.Tokenizer.FIM_PRE_ID,
+        "fim_middle": gguf.Keys.Tokenizer.FIM_MID_ID,
+        "fim_suffix": gguf.Keys.Tokenizer.FIM_SUF_ID,
+    }
     for key, gguf_key in fim_keys.items():
         if key in ids:
             writer.add_uint32(gguf_key, ids[key])

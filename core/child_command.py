@@ -11,5 +11,7 @@ import sys
 
 def child_command(module: str, function: str, *args: str) -> list[str]:
     """`function(argv)` of module in this interpreter, argv being args."""
-    code = f"import sys; sys.path = [p for p in sys.path if p]; from {module} import {function}; {function}(sys.argv[1:])"
+    code = (
+        f"import sys; sys.path = [p for p in sys.path if p]; from {module} import {function}; {function}(sys.argv[1:])"
+    )
     return [sys.executable, "-c", code, *args]

@@ -21,7 +21,6 @@ MAX_VOCAB = 1 << 20  # tokens; real vocabularies are 50k–260k
 MAX_EMBEDDING = 1 << 16  # the widest published models use 16k–25k
 
 
-
 def default_threads() -> int:
     """Threads for llama.cpp when the user names none: the physical cores (llama.cpp's own default; a second
     thread on one core's hyperthread only contends for its arithmetic units), one left for the editor and

@@ -52,30 +52,40 @@ def read_model_info(path: Path) -> ModelInfo:
         raise ModelLoadError(f"{path} is not a readable GGUF file; re-download or re-convert it.")
     size = path.stat().st_size
     if size < header.data_end:
-        raise ModelLoadError(f"{path} is cut off ({size:,} of {header.data_end:,} bytes); download or convert it again.")
+        raise ModelLoadError(
+            f"{path} is cut off ({size:,} of {header.data_end:,} bytes); download or convert it again."
+        )
     values = header.values
     arch = str(values.get("general.architecture", "unknown"))
 
     def number(key: str, default: int, low: int, high: int) -> int:
         value = values.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ModelLoadError(f"{path} has a damaged {key} ({str(value)[:40]!r}, expected {low}–{high}); "
-                                 "download or convert it again.")
+            raise ModelLoadError(
+                f"{path} has a damaged {key} ({str(value)[:40]!r}, expected {low}–{high}); "
+                "download or convert it again."
+            )
         return value
 
     vocab = header.array_lengths.get("tokenizer.ggml.tokens", MAX_VOCAB)
-    ids = {key: number(gguf_keys.TOKEN_ID.format(key), 0, 0, vocab - 1)
-           for key in ("sep", "eom", "mask_1", "eos", "bos", "fim_prefix", "fim_middle", "fim_suffix")
-           if gguf_keys.TOKEN_ID.format(key) in values}
+    ids = {
+        key: number(gguf_keys.TOKEN_ID.format(key), 0, 0, vocab - 1)
+        for key in ("sep", "eom", "mask_1", "eos", "bos", "fim_prefix", "fim_middle", "fim_suffix")
+        if gguf_keys.TOKEN_ID.format(key) in values
+    }
     if "eos" not in ids and "tokenizer.ggml.eos_token_id" in values:
         ids["eos"] = number("tokenizer.ggml.eos_token_id", 0, 0, vocab - 1)
-    block_count = number(f"{arch}.block_count", 0, 1, min(MAX_LAYERS, header.tensor_count)) \
-        if f"{arch}.block_count" in values else 0
+    block_count = (
+        number(f"{arch}.block_count", 0, 1, min(MAX_LAYERS, header.tensor_count))
+        if f"{arch}.block_count" in values
+        else 0
+    )
     can_infill = bool(values.get(gguf_keys.CAN_INFILL, False))
     if can_infill and not set(INFILL_IDS) <= ids.keys():
         missing = ", ".join(k for k in INFILL_IDS if k not in ids)
-        raise ModelLoadError(f"{path} says it can fill in the middle but lacks the token ids for {missing}; "
-                             "convert it again.")
+        raise ModelLoadError(
+            f"{path} says it can fill in the middle but lacks the token ids for {missing}; convert it again."
+        )
     template = values.get("tokenizer.chat_template")
     return ModelInfo(
         path=path,

@@ -62,9 +62,7 @@ def quantize(source: Path, dest: Path, quant: str, threads: int | None = None) -
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = FTYPES[quant]
     params.nthread = threads or default_threads()
-    status = llama_cpp.llama_model_quantize(
-        str(source).encode(), str(dest).encode(), ctypes.byref(params)
-    )
+    status = llama_cpp.llama_model_quantize(str(source).encode(), str(dest).encode(), ctypes.byref(params))
     if status != 0:
         raise RuntimeError(f"llama.cpp's quantizer returned {status}: {recent_log()}")
 
@@ -90,10 +88,20 @@ class _GgufInitParams(ctypes.Structure):
 
 
 # gguf_type -> the getter for a single value of it (ggml/include/gguf.h); ARRAY (9) is left out.
-_GGUF_GETTERS = {0: ("u8", ctypes.c_uint8), 1: ("i8", ctypes.c_int8), 2: ("u16", ctypes.c_uint16),
-                 3: ("i16", ctypes.c_int16), 4: ("u32", ctypes.c_uint32), 5: ("i32", ctypes.c_int32),
-                 6: ("f32", ctypes.c_float), 7: ("bool", ctypes.c_bool), 8: ("str", ctypes.c_char_p),
-                 10: ("u64", ctypes.c_uint64), 11: ("i64", ctypes.c_int64), 12: ("f64", ctypes.c_double)}
+_GGUF_GETTERS = {
+    0: ("u8", ctypes.c_uint8),
+    1: ("i8", ctypes.c_int8),
+    2: ("u16", ctypes.c_uint16),
+    3: ("i16", ctypes.c_int16),
+    4: ("u32", ctypes.c_uint32),
+    5: ("i32", ctypes.c_int32),
+    6: ("f32", ctypes.c_float),
+    7: ("bool", ctypes.c_bool),
+    8: ("str", ctypes.c_char_p),
+    10: ("u64", ctypes.c_uint64),
+    11: ("i64", ctypes.c_int64),
+    12: ("f64", ctypes.c_double),
+}
 
 
 @functools.cache
@@ -156,7 +164,8 @@ def read_header(path: Path) -> GgufHeader | None:
                 values[key] = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
         tensors = lib.gguf_get_n_tensors(ctx)
         data_end = lib.gguf_get_data_offset(ctx) + max(
-            (lib.gguf_get_tensor_offset(ctx, i) + lib.gguf_get_tensor_size(ctx, i) for i in range(tensors)), default=0)
+            (lib.gguf_get_tensor_offset(ctx, i) + lib.gguf_get_tensor_size(ctx, i) for i in range(tensors)), default=0
+        )
         return GgufHeader(values, arrays, tensors, data_end)
     finally:
         lib.gguf_free(ctx)
@@ -211,8 +220,16 @@ class _TemplateNotCompiled:
 _load_lock = threading.Lock()
 
 
-def load_model(path: Path, *, n_ctx: int = 2048, logits_all: bool = False, n_threads: int | None = None,
-               n_gpu_layers: int = 0, memory: MemoryPlan = MemoryPlan(), verbose: bool = False) -> llama_cpp.Llama:
+def load_model(
+    path: Path,
+    *,
+    n_ctx: int = 2048,
+    logits_all: bool = False,
+    n_threads: int | None = None,
+    n_gpu_layers: int = 0,
+    memory: MemoryPlan = MemoryPlan(),
+    verbose: bool = False,
+) -> llama_cpp.Llama:
     """A llama_cpp.Llama for a GGUF file; raises ValueError when llama.cpp cannot load it."""
     with _load_lock:
         formatter = llama_chat_format.Jinja2ChatFormatter
@@ -223,8 +240,15 @@ def load_model(path: Path, *, n_ctx: int = 2048, logits_all: bool = False, n_thr
             llama_chat_format.Jinja2ChatFormatter = formatter
 
 
-def _new_llama(path: Path, n_ctx: int, logits_all: bool, n_threads: int | None, n_gpu_layers: int,
-               memory: MemoryPlan, verbose: bool) -> llama_cpp.Llama:
+def _new_llama(
+    path: Path,
+    n_ctx: int,
+    logits_all: bool,
+    n_threads: int | None,
+    n_gpu_layers: int,
+    memory: MemoryPlan,
+    verbose: bool,
+) -> llama_cpp.Llama:
     return llama_cpp.Llama(
         model_path=str(path),
         n_ctx=n_ctx,
@@ -385,8 +409,9 @@ def restore_cache(llm: llama_cpp.Llama, saved: SavedCache) -> bool:
     llm._ctx.kv_cache_seq_rm(-1, 0, -1)
     tokens = (llama_cpp.llama_token * len(saved.tokens))()
     count = ctypes.c_size_t(0)
-    if not llama_cpp.llama_state_seq_load_file(llm._ctx.ctx, str(saved.path).encode(), 0, tokens, len(tokens),
-                                               ctypes.byref(count)):
+    if not llama_cpp.llama_state_seq_load_file(
+        llm._ctx.ctx, str(saved.path).encode(), 0, tokens, len(tokens), ctypes.byref(count)
+    ):
         llm.n_tokens = 0
         return False
     llm.input_ids[: count.value] = tokens[: count.value]

@@ -34,8 +34,9 @@ def created(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserDirError(f"Cannot create {folder} ({exc.strerror or exc}); make it writable or point CGA_HOME "
-                           "at a writable folder.") from exc
+        raise UserDirError(
+            f"Cannot create {folder} ({exc.strerror or exc}); make it writable or point CGA_HOME at a writable folder."
+        ) from exc
     if not os.access(folder, os.W_OK):
         raise UserDirError(f"{folder} is not writable; make it writable or point CGA_HOME at a writable folder.")
     return folder

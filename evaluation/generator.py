@@ -51,17 +51,24 @@ class BackendGenerator:
     def __call__(self, prompt: str, max_tokens: int, sampling: Sampling, stop: tuple[str, ...] = ()) -> str:
         if self.stopped.is_set():
             raise Interrupted("The evaluation was interrupted.")
-        options = Generation(max_tokens=max_tokens, temperature=sampling.temperature, top_p=sampling.top_p, stop=stop,
-                             cancel=self.stopped)
+        options = Generation(
+            max_tokens=max_tokens,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            stop=stop,
+            cancel=self.stopped,
+        )
         if self.backend.n_ctx - max_tokens < MIN_PROMPT_TOKENS:
-            raise EngineError(f"Answers of up to {max_tokens:,} tokens leave no room for the prompt in {self.name}'s "
-                              f"{self.backend.n_ctx:,}-token context; pass --max-tokens {self.backend.n_ctx // 2} or "
-                              "less.")
+            raise EngineError(
+                f"Answers of up to {max_tokens:,} tokens leave no room for the prompt in {self.name}'s "
+                f"{self.backend.n_ctx:,}-token context; pass --max-tokens {self.backend.n_ctx // 2} or "
+                "less."
+            )
         try:
             tokens = self.backend.tokenize(prompt)
         except EngineError:  # a server without a tokenizer: the prompt goes as text, and the server cuts it
             return "".join(self.backend.stream(prompt, options))
-        return "".join(self.backend.stream(tokens[-(self.backend.n_ctx - max_tokens):], options))
+        return "".join(self.backend.stream(tokens[-(self.backend.n_ctx - max_tokens) :], options))
 
 
 class Interrupted(EngineError):

@@ -49,9 +49,14 @@ class Result:
         return self.outcomes.count("passed")
 
 
-def evaluate(problems: list[dict], answer: Callable[[dict, int], str], samples: int,
-             limits: Limits = Limits(seconds=10), progress: Callable[[int, int], None] | None = None,
-             parallel: int = 1) -> list[Result]:
+def evaluate(
+    problems: list[dict],
+    answer: Callable[[dict, int], str],
+    samples: int,
+    limits: Limits = Limits(seconds=10),
+    progress: Callable[[int, int], None] | None = None,
+    parallel: int = 1,
+) -> list[Result]:
     """answer(problem, i) gives the i-th completion of a problem (up to `parallel` asked for at once); each is
     run against the tests."""
     jobs = [(problem, i) for problem in problems for i in range(samples)]

@@ -50,8 +50,10 @@ class Problem:
     def turns(self, case: int) -> list[str]:
         """The prompts with the test case's values filled into their {placeholders}."""
         values = self.inputs[case]
-        return [re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), p)
-                for p in self.prompts]
+        return [
+            re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), p)
+            for p in self.prompts
+        ]
 
 
 MAX_GEN_LENGTH = 32768
@@ -68,8 +70,14 @@ def load_problems(path: Path = DATA, limit: int | None = None) -> list[Problem]:
             continue
         try:
             raw = json.loads(line)
-            problem = Problem(str(raw["id"]), raw["name"], list(raw["prompts"]), list(raw["inputs"]),
-                              list(raw["outputs"]), int(raw.get("max_gen_length", DEFAULT_GEN_LENGTH)))
+            problem = Problem(
+                str(raw["id"]),
+                raw["name"],
+                list(raw["prompts"]),
+                list(raw["inputs"]),
+                list(raw["outputs"]),
+                int(raw.get("max_gen_length", DEFAULT_GEN_LENGTH)),
+            )
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
             raise BadData(f"{path}, line {number}: not an MTPB problem ({exc}); see FORMAT.md beside it.") from None
         if not problem.inputs or not problem.outputs or not problem.prompts:
@@ -146,15 +154,24 @@ def single_turn_program(problem: Problem, case: int, answer: Answer) -> str:
     return prompt + truncate_program(answer(prompt, budget), single_turn=True).rstrip() + "\n"
 
 
-def evaluate(problems: list[Problem], answer: Answer, modes: tuple[str, ...] = ("multi", "single"),
-             limits: Limits = Limits(seconds=10), progress: Callable[[int, int], None] | None = None,
-             parallel: int = 1) -> Report:
+def evaluate(
+    problems: list[Problem],
+    answer: Answer,
+    modes: tuple[str, ...] = ("multi", "single"),
+    limits: Limits = Limits(seconds=10),
+    progress: Callable[[int, int], None] | None = None,
+    parallel: int = 1,
+) -> Report:
     """Every case in every mode; up to `parallel` programs are written at once (each one's turns in order)."""
     report = Report()
     build = {"multi": multi_turn_program, "single": single_turn_program}
     # Pairs only: upstream problem 57 lists 6 outputs for its 5 inputs.
-    jobs = [(problem, case, gold, mode) for problem in problems
-            for case, gold in enumerate(problem.outputs[:len(problem.inputs)]) for mode in modes]
+    jobs = [
+        (problem, case, gold, mode)
+        for problem in problems
+        for case, gold in enumerate(problem.outputs[: len(problem.inputs)])
+        for mode in modes
+    ]
     if progress:
         progress(0, len(jobs))  # at once: the first program takes several answers
     programs = in_order(lambda job: build[job[3]](job[0], job[1], answer), jobs, parallel)

@@ -17,8 +17,24 @@ import numpy as np
 from cga.assistant.engine import Engine
 from cga.core import native
 
-SOURCE_SUFFIXES = {".py", ".c", ".h", ".cpp", ".hpp", ".cc", ".go", ".java", ".js", ".ts", ".rs", ".rb", ".php",
-                   ".sh", ".lua", ".sql"}
+SOURCE_SUFFIXES = {
+    ".py",
+    ".c",
+    ".h",
+    ".cpp",
+    ".hpp",
+    ".cc",
+    ".go",
+    ".java",
+    ".js",
+    ".ts",
+    ".rs",
+    ".rb",
+    ".php",
+    ".sh",
+    ".lua",
+    ".sql",
+}
 
 
 @dataclass(frozen=True)
@@ -36,8 +52,14 @@ def source_files(folder: Path) -> list[Path]:
     return files
 
 
-def measure(model: Path, files: list[Path], *, window: int = 512, threads: int | None = None,
-            progress: Callable[[int, int], None] | None = None) -> Perplexity:
+def measure(
+    model: Path,
+    files: list[Path],
+    *,
+    window: int = 512,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Perplexity:
     engine = Engine(model, threads=threads, n_ctx=window)
     window = engine.n_ctx  # no longer than the model's own context
     nll, count = 0.0, 0
@@ -49,7 +71,7 @@ def measure(model: Path, files: list[Path], *, window: int = 512, threads: int |
             progress(0, total)
         for tokens in texts:
             for start in range(0, max(len(tokens) - 1, 0), window - 1):
-                chunk = tokens[start:start + window]
+                chunk = tokens[start : start + window]
                 if len(chunk) < 2:
                     break
                 engine.llm.reset()

@@ -98,7 +98,7 @@ class SandboxError(CgaError):
 
 @functools.cache
 def containment() -> str:
-    """"bubblewrap" where it runs here, else "process limits" (see the module docstring).
+    """ "bubblewrap" where it runs here, else "process limits" (see the module docstring).
 
     Bubblewrap that starts but cannot start this Python inside it (an interpreter it does not see) raises
     SandboxError: every program would fail and pass@k would read 0 % (issue 20, a venv under /tmp).
@@ -106,20 +106,27 @@ def containment() -> str:
     bwrap = shutil.which("bwrap")
     if not (bwrap and sys.platform.startswith("linux")):
         return "process limits"
-    probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", *_system_binds(), "true"],
-                           capture_output=True, timeout=30)
+    probe = subprocess.run(
+        [bwrap, "--unshare-all", "--die-with-parent", *_system_binds(), "true"], capture_output=True, timeout=30
+    )
     if probe.returncode != 0:
         return "process limits"
     with tempfile.TemporaryFile() as program:
         program.write(b"import sys\nprint(sys.version_info[0])\n")
         program.flush()
         program.seek(0)
-        python = subprocess.run([bwrap, *_bubblewrap_args(program.fileno()), sys.executable, "-I", "-c", BOOT],
-                                capture_output=True, timeout=60, pass_fds=(program.fileno(),))
+        python = subprocess.run(
+            [bwrap, *_bubblewrap_args(program.fileno()), sys.executable, "-I", "-c", BOOT],
+            capture_output=True,
+            timeout=60,
+            pass_fds=(program.fileno(),),
+        )
     if python.returncode != 0 or python.stdout.strip() != b"3":
         why = (python.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
-        raise SandboxError(f"The bubblewrap sandbox cannot start {sys.executable} ({why[:200]}); no program could "
-                           "be scored. Uninstall bubblewrap to run programs with process limits only, or report this.")
+        raise SandboxError(
+            f"The bubblewrap sandbox cannot start {sys.executable} ({why[:200]}); no program could "
+            "be scored. Uninstall bubblewrap to run programs with process limits only, or report this."
+        )
     return "bubblewrap"
 
 
@@ -130,8 +137,14 @@ def run_program(code: str, limits: Limits = Limits(), *, contain: str | None = N
             program.write(code.encode("utf-8"))
             program.flush()
             program.seek(0)
-            command = [shutil.which("bwrap") or "bwrap", *_bubblewrap_args(program.fileno()), sys.executable,
-                       "-I", "-c", BOOT]
+            command = [
+                shutil.which("bwrap") or "bwrap",
+                *_bubblewrap_args(program.fileno()),
+                sys.executable,
+                "-I",
+                "-c",
+                BOOT,
+            ]
             return _supervise(command, None, {}, limits, pass_fds=(program.fileno(),))
     _remove_orphaned_scratch()
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
@@ -144,8 +157,13 @@ def run_program(code: str, limits: Limits = Limits(), *, contain: str | None = N
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-_QUIET_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "LANG": "C.UTF-8"}
+_QUIET_ENV = {
+    "PYTHONHASHSEED": "0",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "LANG": "C.UTF-8",
+}
 
 
 def _system_binds() -> list[str]:
@@ -157,21 +175,51 @@ def _system_binds() -> list[str]:
 
 def _python_dirs() -> list[str]:
     """The interpreter, its standard library and installed packages (numpy for MTPB), nothing else of the user's."""
-    wanted = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-              *site.getsitepackages()}
+    wanted = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), *site.getsitepackages()}
     return sorted(d for d in wanted if os.path.isdir(d) and not d.startswith("/usr/"))
 
 
 def _bubblewrap_args(program_fd: int) -> list[str]:
     # The empty folders first, the interpreter's after: bubblewrap mounts in order, so a Python installed under
     # /tmp or /work (`python -m venv /tmp/x`) stays visible instead of being hidden by the empty /tmp.
-    args = ["--unshare-all", "--die-with-parent", "--new-session", *_system_binds(),
-            "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
-            "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--size", str(TMPFS_BYTES), "--tmpfs", SCRATCH]
+    args = [
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        *_system_binds(),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(TMPFS_BYTES),
+        "--tmpfs",
+        "/dev/shm",
+        "--size",
+        str(TMPFS_BYTES),
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        str(TMPFS_BYTES),
+        "--tmpfs",
+        SCRATCH,
+    ]
     for folder in _python_dirs():
         args += ["--ro-bind", folder, folder]
-    args += ["--chdir", SCRATCH, "--file", str(program_fd), f"{SCRATCH}/program.py", "--clearenv",
-             "--setenv", "HOME", SCRATCH, "--setenv", "PATH", "/usr/bin:/bin"]
+    args += [
+        "--chdir",
+        SCRATCH,
+        "--file",
+        str(program_fd),
+        f"{SCRATCH}/program.py",
+        "--clearenv",
+        "--setenv",
+        "HOME",
+        SCRATCH,
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+    ]
     for key, value in _QUIET_ENV.items():
         args += ["--setenv", key, value]
     return args
@@ -198,19 +246,36 @@ def _limit(limits: Limits, tasks: int, unshare_net: bool) -> None:
             libc.unshare(CLONE_NEWUSER | CLONE_NEWNET)  # unprivileged, where user namespaces are allowed
 
 
-def _supervise(command: list[str], cwd: Path | None, env: dict[str, str], limits: Limits, *,
-               pass_fds: tuple[int, ...] = (), unshare_net: bool = False) -> Outcome:
+def _supervise(
+    command: list[str],
+    cwd: Path | None,
+    env: dict[str, str],
+    limits: Limits,
+    *,
+    pass_fds: tuple[int, ...] = (),
+    unshare_net: bool = False,
+) -> Outcome:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     tasks = _user_tasks() + limits.processes
     posix = os.name == "posix"
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=posix, pass_fds=pass_fds,
-                            preexec_fn=(lambda: _limit(limits, tasks, unshare_net)) if posix else None)
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=posix,
+        pass_fds=pass_fds,
+        preexec_fn=(lambda: _limit(limits, tasks, unshare_net)) if posix else None,
+    )
     budget = limits.output_kb * 1024
     kept: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
     flooded, stop = threading.Event(), threading.Event()
-    readers = [threading.Thread(target=_drain, args=(stream.fileno(), kept[name], kept, budget, flooded, stop),
-                                daemon=True) for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr))]
+    readers = [
+        threading.Thread(target=_drain, args=(stream.fileno(), kept[name], kept, budget, flooded, stop), daemon=True)
+        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr))
+    ]
     for reader in readers:
         reader.start()
     status = None
@@ -243,12 +308,17 @@ def _supervise(command: list[str], cwd: Path | None, env: dict[str, str], limits
     returncode = proc.wait()
     if status is None:
         status = "output limit" if flooded.is_set() else "passed" if returncode == 0 else "failed"
-    return Outcome(status, None if status == "timeout" else returncode,
-                   kept["stdout"].decode(errors="replace"), kept["stderr"].decode(errors="replace"))
+    return Outcome(
+        status,
+        None if status == "timeout" else returncode,
+        kept["stdout"].decode(errors="replace"),
+        kept["stderr"].decode(errors="replace"),
+    )
 
 
-def _drain(fd: int, into: bytearray, both: dict[str, bytearray], budget: int, flooded: threading.Event,
-           stop: threading.Event) -> None:
+def _drain(
+    fd: int, into: bytearray, both: dict[str, bytearray], budget: int, flooded: threading.Event, stop: threading.Event
+) -> None:
     """Read to the end or until stopped, keeping at most the budget (both streams together); more sets flooded.
 
     Never blocked in read() on POSIX: a pipe held open by a process that escaped would keep a blocked reader,
@@ -264,7 +334,7 @@ def _drain(fd: int, into: bytearray, both: dict[str, bytearray], budget: int, fl
         if not chunk:
             return
         room = budget - sum(len(b) for b in both.values())
-        into += chunk[:max(0, room)]
+        into += chunk[: max(0, room)]
         if len(chunk) > room:
             flooded.set()
 
@@ -333,6 +403,6 @@ def _adopt_orphans() -> None:
 def _remove_orphaned_scratch() -> None:
     """Scratch folders of evaluators that were killed outright (their process id is in the name)."""
     for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
-        owner = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        owner = folder.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
         if owner.isdigit() and not psutil.pid_exists(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)

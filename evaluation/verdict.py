@@ -71,4 +71,3 @@ def wrong_output(printed: str, expected) -> Verdict:
     if not lines:
         return Verdict(WRONG_OUTPUT, "printed nothing")
     return Verdict(WRONG_OUTPUT, f"printed {lines[-1][:80]!r}, expected {str(expected)[:80]!r}")
-

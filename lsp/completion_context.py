@@ -63,7 +63,7 @@ def window_starts(text: str, offset: int, max_chars: int = MAX_PREFIX_CHARS) -> 
 
 def context_at(text: str, offset: int) -> Context:
     """Prefix (from the earliest window start) and suffix windows, and whether to write a whole block."""
-    prefix, suffix = text[window_starts(text, offset)[0]:offset], text[offset:offset + MAX_SUFFIX_CHARS + 1]
+    prefix, suffix = text[window_starts(text, offset)[0] : offset], text[offset : offset + MAX_SUFFIX_CHARS + 1]
     if len(suffix) > MAX_SUFFIX_CHARS:
         cut = suffix.rfind("\n", 0, MAX_SUFFIX_CHARS)
         suffix = suffix[: cut + 1] if cut >= 0 else suffix[:MAX_SUFFIX_CHARS]
@@ -87,7 +87,7 @@ def shape(completion: str, ctx: Context) -> str:
         completion = _LEADING_BLANK_LINES.sub("", completion)
         if not completion.startswith(ctx.typed_indent):
             return ""  # the model's next line is less indented than the cursor: nothing to write here
-        completion = completion[len(ctx.typed_indent):]
+        completion = completion[len(ctx.typed_indent) :]
     else:
         completion = join(ctx.prefix, completion)  # a typed space and the token's own are not both kept
     if not ctx.multiline:
@@ -111,4 +111,4 @@ def _spaces_to_tabs(line: str) -> str:
     indent = _indent(line)
     if "\t" in indent or not indent:
         return line
-    return "\t" * (len(indent) // 4) + " " * (len(indent) % 4) + line[len(indent):]
+    return "\t" * (len(indent) // 4) + " " * (len(indent) % 4) + line[len(indent) :]

@@ -40,7 +40,7 @@ LABEL_CHARS = 60
 
 def word_before(prefix: str) -> str:
     """The identifier characters just before the cursor (empty after a space or a bracket)."""
-    return _WORD.search(prefix[prefix.rfind("\n") + 1:]).group(0)
+    return _WORD.search(prefix[prefix.rfind("\n") + 1 :]).group(0)
 
 
 def snippet_text(text: str) -> str:
@@ -51,12 +51,14 @@ def snippet_text(text: str) -> str:
 def _relative_to(text: str, indent: str) -> str:
     """Lines after the first with the cursor line's indentation taken off (the client puts it back)."""
     first, *rest = text.split("\n")
-    return "\n".join([first, *(line[len(indent):] if line.startswith(indent) else line.lstrip(" \t")
-                               for line in rest)])
+    return "\n".join(
+        [first, *(line[len(indent) :] if line.startswith(indent) else line.lstrip(" \t") for line in rest)]
+    )
 
 
-def popup_item(answer: str, prefix: str, position: types.Position, *,
-               snippets: bool = True) -> types.CompletionItem | None:
+def popup_item(
+    answer: str, prefix: str, position: types.Position, *, snippets: bool = True
+) -> types.CompletionItem | None:
     """The popup item for an answer at a cursor: a snippet, or a single line where the client has no snippets
     (None if that line would be empty)."""
     word = word_before(prefix)
@@ -68,7 +70,7 @@ def popup_item(answer: str, prefix: str, position: types.Position, *,
     start = types.Position(position.line, position.character - utf16_units(word))
     first_line = text.strip().split("\n", 1)[0]
     lines = text.count("\n") + 1
-    line = prefix[prefix.rfind("\n") + 1:]
+    line = prefix[prefix.rfind("\n") + 1 :]
     indent = line[: len(line) - len(line.lstrip(" \t"))]
     return types.CompletionItem(
         label=first_line[:LABEL_CHARS] or text[:LABEL_CHARS],
@@ -77,8 +79,9 @@ def popup_item(answer: str, prefix: str, position: types.Position, *,
         documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{text}\n```") if lines > 1 else None,
         filter_text=text,
         sort_text="0",
-        text_edit=types.TextEdit(types.Range(start, position), snippet_text(_relative_to(text, indent))
-                                 if snippets else text),
+        text_edit=types.TextEdit(
+            types.Range(start, position), snippet_text(_relative_to(text, indent)) if snippets else text
+        ),
         insert_text_format=types.InsertTextFormat.Snippet if snippets else types.InsertTextFormat.PlainText,
         insert_text_mode=types.InsertTextMode.AdjustIndentation if snippets else types.InsertTextMode.AsIs,
     )

@@ -103,8 +103,12 @@ async def read_messages(stop_event, reader, protocol, logger=None, error_handler
         if not body:
             break
         try:
-            message = json.loads(body, object_hook=_surrogate_free(protocol.structure_message)
-                                 if _MAY_HOLD_SURROGATES.search(body) else protocol.structure_message)
+            message = json.loads(
+                body,
+                object_hook=_surrogate_free(protocol.structure_message)
+                if _MAY_HOLD_SURROGATES.search(body)
+                else protocol.structure_message,
+            )
         except (ValueError, UnicodeDecodeError):  # not JSON (or cut short): the id is unknowable, so null
             error = JsonRpcParseError("The message is not valid JSON.")
             protocol._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": error.code, "message": error.message}})
@@ -206,12 +210,14 @@ class Protocol(LanguageServerProtocol):
         self._request_futures.pop(msg_id, None)
         if isinstance(failure, JsonRpcException):
             (logger.debug if isinstance(failure, JsonRpcRequestCancelled) else logger.info)(
-                "request %s: %s", msg_id, failure)
+                "request %s: %s", msg_id, failure
+            )
             self._send_response(msg_id, error=failure.to_response_error())
             return
         logger.error("request %s failed", msg_id, exc_info=failure)
-        self._send_response(msg_id, error=JsonRpcInternalError(
-            f"{type(failure).__name__}: {failure}").to_response_error())
+        self._send_response(
+            msg_id, error=JsonRpcInternalError(f"{type(failure).__name__}: {failure}").to_response_error()
+        )
 
     def _send_data(self, data):
         if self.exiting or (self._shutdown and hasattr(data, "method")):
@@ -265,7 +271,7 @@ def splice_change(document: TextDocument, change: types.TextDocumentContentChang
     source = document.source
     start = offset_at(source, change.range.start.line, change.range.start.character)
     end = offset_at(source, change.range.end.line, change.range.end.character)
-    document._source = source[:start] + change.text + source[max(start, end):]
+    document._source = source[:start] + change.text + source[max(start, end) :]
 
 
 def use_splicing_documents() -> None:

@@ -53,8 +53,9 @@ def enclosing_function(text: str, offset: int) -> tuple[int, int]:
                 end -= 1
             if current < end:
                 return starts[i], starts[i] + sum(len(x) for x in lines[i:end])
-    raise RefineError("There is no function around the cursor: select the code to refine, or put the cursor "
-                      "inside a function.")
+    raise RefineError(
+        "There is no function around the cursor: select the code to refine, or put the cursor inside a function."
+    )
 
 
 def _check_meta(conversation: Conversation) -> None:
@@ -86,11 +87,13 @@ class Refinement:
         try:
             return cls(uri, conversation_store.load(store_name(uri), _check_meta))
         except conversation_store.NoConversation:
-            raise RefineError("There is no refinement to follow up in this document; refine a selection first.") \
-                from None
+            raise RefineError(
+                "There is no refinement to follow up in this document; refine a selection first."
+            ) from None
         except conversation_store.DamagedConversation as exc:
-            raise RefineError(f"The saved refinement of this document is damaged: {exc} Refine a selection "
-                              "again.") from None
+            raise RefineError(
+                f"The saved refinement of this document is damaged: {exc} Refine a selection again."
+            ) from None
         except conversation_store.ConversationError as exc:
             raise RefineError(str(exc)) from None
 

@@ -41,7 +41,6 @@ STATUS = "cga/status"  # notification: {state: loading|ready|generating|error, m
 main_thread = MainThreadWorker()
 
 
-
 def _version() -> str:
     """The installed package's version (pyproject.toml is its one home), as serverInfo reports it."""
     from importlib import metadata
@@ -50,6 +49,7 @@ def _version() -> str:
         return metadata.version("codegen-assistant")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown"
+
 
 class AssistantServer(LanguageServer):
     """pygls's server with the service and the editor side of lsp.service.Editor."""
@@ -94,14 +94,16 @@ class AssistantServer(LanguageServer):
 
     def apply_edit(self, uri: str, start: Position, end: Position, text: str, label: str) -> bool:
         edit = types.TextEdit(types.Range(types.Position(*start), types.Position(*end)), text)
-        answer = self.workspace_apply_edit(types.ApplyWorkspaceEditParams(
-            edit=types.WorkspaceEdit(changes={uri: [edit]}), label=label))
+        answer = self.workspace_apply_edit(
+            types.ApplyWorkspaceEditParams(edit=types.WorkspaceEdit(changes={uri: [edit]}), label=label)
+        )
         try:
             result = answer.result(timeout=APPLY_EDIT_SECONDS)
         except concurrent.futures.TimeoutError:
             answer.cancel()
-            raise RefineError(f"The editor did not answer the edit within {APPLY_EDIT_SECONDS} s; the refinement "
-                              "was not kept.") from None
+            raise RefineError(
+                f"The editor did not answer the edit within {APPLY_EDIT_SECONDS} s; the refinement was not kept."
+            ) from None
         except Exception as exc:
             raise RefineError(f"The editor refused the edit ({exc}); the refinement was not kept.") from None
         return bool(getattr(result, "applied", False))  # `null` is not a yes
@@ -132,8 +134,11 @@ def serve(settings: Settings, tcp: int | None = None) -> int:
     use_resynchronising_reader()
     use_splicing_documents()
     heap.keep_forever()
-    target = (lambda: server.start_tcp("127.0.0.1", tcp)) if tcp is not None else (
-        lambda: server.start_io(*protocol_stdio()))
+    target = (
+        (lambda: server.start_tcp("127.0.0.1", tcp))
+        if tcp is not None
+        else (lambda: server.start_io(*protocol_stdio()))
+    )
     protocol = threading.Thread(target=target, name="lsp-protocol", daemon=True)
     protocol.start()
     main_thread.serve_while(protocol)
@@ -170,7 +175,9 @@ def _quietly(ls: AssistantServer, action, *args) -> None:
     try:
         action(*args)
     except Exception as exc:
-        ls.window_log_message(types.LogMessageParams(types.MessageType.Warning, f"cga: background work failed: {exc!r}"))
+        ls.window_log_message(
+            types.LogMessageParams(types.MessageType.Warning, f"cga: background work failed: {exc!r}")
+        )
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
@@ -185,9 +192,7 @@ def did_change(ls: AssistantServer, params: types.DidChangeTextDocumentParams) -
     ls.service.cancel_in_flight()  # what the model is writing is for text that just changed
 
 
-@server.feature(
-    types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
-)
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
 @server.thread()
 def completion(ls: AssistantServer, params: types.CompletionParams) -> types.CompletionList:
     result = _complete(ls, params.text_document.uri, params.position)
@@ -241,8 +246,11 @@ def arguments_checked(command: Callable[..., dict]) -> Callable[..., dict]:
 @server.thread()
 @arguments_checked
 def refine(ls: AssistantServer, uri: str, selection: types.Range | None, instruction: str) -> dict:
-    span = ((selection.start.line, selection.start.character),
-            (selection.end.line, selection.end.character)) if selection else None
+    span = (
+        ((selection.start.line, selection.start.character), (selection.end.line, selection.end.character))
+        if selection
+        else None
+    )
     return _rewrite(ls, ls.service.refine, uri, span, instruction)
 
 
@@ -274,8 +282,9 @@ def _rewrite(ls: AssistantServer, action, *args) -> dict:
     if not ls.service.settings.refine_in_background:
         return _command(ls, action, *args, current_request_id())
     ls.finish_request()
-    threading.Thread(target=_quietly, args=(ls, _command, ls, action, *args, None), name="cga-refine",
-                     daemon=True).start()
+    threading.Thread(
+        target=_quietly, args=(ls, _command, ls, action, *args, None), name="cga-refine", daemon=True
+    ).start()
     return {"started": True}
 
 

@@ -100,13 +100,18 @@ class BackendLoader:
         return redacted(url) if url else choose_model(settings.model, language).path.name
 
     def open(self, settings: Settings, language: str) -> tuple[Backend, str]:
-        return open_backend(settings.model, remote=settings.remote_url, threads=settings.threads,
-                            gpu_layers=settings.layers, n_ctx=settings.context_tokens, language=language)
+        return open_backend(
+            settings.model,
+            remote=settings.remote_url,
+            threads=settings.threads,
+            gpu_layers=settings.layers,
+            n_ctx=settings.context_tokens,
+            language=language,
+        )
 
 
 def _direct(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
-
 
 
 @dataclass(frozen=True)
@@ -119,9 +124,16 @@ class Shown:
     language: str
     answer: str
 
+
 class AssistantService:
-    def __init__(self, editor: Editor, settings: Settings = Settings(), *, loader: BackendLoader | None = None,
-                 run: Callable[..., Any] = _direct) -> None:
+    def __init__(
+        self,
+        editor: Editor,
+        settings: Settings = Settings(),
+        *,
+        loader: BackendLoader | None = None,
+        run: Callable[..., Any] = _direct,
+    ) -> None:
         """run: how model work is called (the server runs it on the main thread; see lsp/main_thread.py)."""
         self.editor = editor
         self.loader = loader or BackendLoader()
@@ -229,8 +241,13 @@ class AssistantService:
         """
         with self.state:
             previous = self.in_flight
-            same = (key is not None and previous is not None and previous.key == key
-                    and not previous.cancel.is_set() and not previous.done.is_set())
+            same = (
+                key is not None
+                and previous is not None
+                and previous.key == key
+                and not previous.cancel.is_set()
+                and not previous.done.is_set()
+            )
             if same and previous.count >= count:
                 turn, leads = previous, False
             else:
@@ -322,8 +339,9 @@ class AssistantService:
             self.read.discard(uri)
             self.shown.pop(uri, None)
 
-    def complete_at(self, uri: str, position: Position, count: int = 1,
-                    request_id: object = None) -> tuple[list[str], Context] | None:
+    def complete_at(
+        self, uri: str, position: Position, count: int = 1, request_id: object = None
+    ) -> tuple[list[str], Context] | None:
         """Up to count different answers at a cursor (the greedy one first), or None if the user moved on."""
         document = self.editor.document(uri)
         if document is None or not self._may_read(uri, document):
@@ -341,8 +359,9 @@ class AssistantService:
                 if cached is not None:
                     self.cache.move_to_end(prompt_key)
             if rest is not None:
-                self.editor.log(f"cga: completion: typed through the suggestion shown, {len(rest)} characters "
-                                "left; no model call")
+                self.editor.log(
+                    f"cga: completion: typed through the suggestion shown, {len(rest)} characters left; no model call"
+                )
                 return [rest], ctx
             if cached is not None:
                 return cached, ctx
@@ -359,8 +378,7 @@ class AssistantService:
         result = turn.result
         if result is not None and count == 1 and result[0]:
             with self.state:
-                self.shown[uri] = Shown(document.text[:offset], document.text[offset:], document.language,
-                                        result[0][0])
+                self.shown[uri] = Shown(document.text[:offset], document.text[offset:], document.language, result[0][0])
         return result
 
     def _typed_through(self, uri: str, document: Document, offset: int) -> str | None:
@@ -372,13 +390,12 @@ class AssistantService:
         text = document.text
         if shown is None or shown.language != document.language or offset < len(shown.before):
             return None
-        typed = text[len(shown.before):offset]
+        typed = text[len(shown.before) : offset]
         if not shown.answer.startswith(typed) or len(typed) >= len(shown.answer):
             return None
-        if len(text) != offset + len(shown.after) or not (text.startswith(shown.before)
-                                                          and text.endswith(shown.after)):
+        if len(text) != offset + len(shown.after) or not (text.startswith(shown.before) and text.endswith(shown.after)):
             return None
-        return shown.answer[len(typed):]
+        return shown.answer[len(typed) :]
 
     def _may_read(self, uri: str, document: Document) -> bool:
         """Whether the model may see this document at all: not a disabled language, not a file of secrets."""
@@ -387,8 +404,17 @@ class AssistantService:
             return False
         return settings.complete_secret_files or not looks_secret(uri)
 
-    def _generate(self, uri: str, document: Document, offset: int, ctx: Context, count: int,
-                  cancel: threading.Event, prompt_key: tuple, arrived: float) -> tuple[list[str], Context] | None:
+    def _generate(
+        self,
+        uri: str,
+        document: Document,
+        offset: int,
+        ctx: Context,
+        count: int,
+        cancel: threading.Event,
+        prompt_key: tuple,
+        arrived: float,
+    ) -> tuple[list[str], Context] | None:
         settings = self.settings
         if settings.debounce_ms and cancel.wait(settings.debounce_ms / 1000):
             return None  # a newer keystroke came within the debounce time
@@ -409,18 +435,21 @@ class AssistantService:
             try:
                 # The first window is kept apart from the whole one, so that reading the whole window (behind
                 # this answer, between keystrokes) resumes where it stopped instead of starting over.
-                answers, stats, greedy = self._answers(backend, tokens, ctx, count, cancel,
-                                                       f"{uri}#first-window" if first else uri)
+                answers, stats, greedy = self._answers(
+                    backend, tokens, ctx, count, cancel, f"{uri}#first-window" if first else uri
+                )
             finally:
                 self.editor.status("ready", self._model_name())
         heap.tidy()
         # Where a request's time goes (bench/lsp_bench.py reads this line): waiting for the model, building the
         # prompt, the model to its first text and to its end, and the whole request as the service saw it.
-        self.editor.log(f"cga: completion: prompt {stats.prompt_tokens} tokens, {stats.reused_tokens} reused, "
-                        f"{stats.generated} generated, stopped by {stats.stop}, {len(answers)} answers; "
-                        f"waited {started - arrived:.3f} s, prompt built {prompted - started:.3f} s, "
-                        f"first text {stats.first_text_seconds or 0:.3f} s, generated {stats.seconds or 0:.3f} s, "
-                        f"request {time.perf_counter() - arrived:.3f} s")
+        self.editor.log(
+            f"cga: completion: prompt {stats.prompt_tokens} tokens, {stats.reused_tokens} reused, "
+            f"{stats.generated} generated, stopped by {stats.stop}, {len(answers)} answers; "
+            f"waited {started - arrived:.3f} s, prompt built {prompted - started:.3f} s, "
+            f"first text {stats.first_text_seconds or 0:.3f} s, generated {stats.seconds or 0:.3f} s, "
+            f"request {time.perf_counter() - arrived:.3f} s"
+        )
         if first:  # read the whole window behind this answer; the next request cancels that, as any other
             threading.Thread(target=self._warm_quietly, args=(uri,), name="cga-widen", daemon=True).start()
         if cancel.is_set():
@@ -434,15 +463,22 @@ class AssistantService:
             return None  # the document changed while the model wrote: the answer is for text that is gone
         return answers, ctx
 
-    def _answers(self, backend: Backend, tokens: list[int], ctx: Context, count: int,
-                 cancel: threading.Event, cache_key: str) -> tuple[list[str], Stats, str]:
+    def _answers(
+        self, backend: Backend, tokens: list[int], ctx: Context, count: int, cancel: threading.Event, cache_key: str
+    ) -> tuple[list[str], Stats, str]:
         """The greedy answer (and its stats), then samples, shaped for the editor; blank and repeated ones left out."""
         answers: list[str] = []
         limit = self.answer_tokens(backend) if ctx.multiline else min(self.answer_tokens(backend), SINGLE_LINE_TOKENS)
         for n in range(count):
-            options = Generation(max_tokens=limit, stop=() if ctx.multiline else ("\n",), cancel=cancel,
-                                 temperature=ALTERNATIVE_TEMPERATURE if n else 0.0, cache_key=cache_key,
-                                 min_probability=0.0 if n else self.settings.confidence_cut, heal_whitespace=True)
+            options = Generation(
+                max_tokens=limit,
+                stop=() if ctx.multiline else ("\n",),
+                cancel=cancel,
+                temperature=ALTERNATIVE_TEMPERATURE if n else 0.0,
+                cache_key=cache_key,
+                min_probability=0.0 if n else self.settings.confidence_cut,
+                heal_whitespace=True,
+            )
             text, answer_stats = self.run(_complete_text, backend, tokens, options)
             answer = shape(text, ctx)
             if n == 0:
@@ -474,8 +510,9 @@ class AssistantService:
 
     # -- refinement ------------------------------------------------------------------------------------------
 
-    def refine(self, uri: str, selection: tuple[Position, Position] | None, instruction: str,
-               request_id: object = None) -> dict:
+    def refine(
+        self, uri: str, selection: tuple[Position, Position] | None, instruction: str, request_id: object = None
+    ) -> dict:
         document = self._document(uri)
         text = document.text
         start, end = (offset_at(text, *selection[0]), offset_at(text, *selection[1])) if selection else (0, 0)
@@ -483,8 +520,9 @@ class AssistantService:
             start, end = enclosing_function(text, start)
         if not text[start:end].strip():
             raise RefineError("Select the code to refine, or put the cursor inside a function.")
-        return self._ask(Refinement.start(uri, text[start:end], start, document.language or "python"),
-                         instruction, request_id)
+        return self._ask(
+            Refinement.start(uri, text[start:end], start, document.language or "python"), instruction, request_id
+        )
 
     def follow_up(self, uri: str, instruction: str, request_id: object = None) -> dict:
         return self._ask(self._current(uri), instruction, request_id)
@@ -542,8 +580,9 @@ class AssistantService:
         # state before it back.
         refinement.save()
         try:
-            applied = self.editor.apply_edit(refinement.uri, position_at(text, start), position_at(text, end), code,
-                                             label)
+            applied = self.editor.apply_edit(
+                refinement.uri, position_at(text, start), position_at(text, end), code, label
+            )
         except BaseException:
             self._put_back(refinement, kept)
             raise

@@ -56,14 +56,18 @@ class Settings:
     gpu_layers: str = setting("gpuLayers", "auto", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool))
     debounce_ms: int = setting("debounceMs", 0, _count(0, 5000))
     disabled_languages: tuple[str, ...] = setting(
-        "disabledLanguages", (), lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
+        "disabledLanguages", (), lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)
+    )
     # The model's window: prompt plus answer. The KV cache is allocated for all of it up front, so this
     # is the setting that sets the server's memory (and how long a cold file takes); capped at the model's own.
     context_tokens: int = setting("contextTokens", DEFAULT_CONTEXT_TOKENS, _count(256, 131072))
     # Stop a suggestion before the first token the model gives less than this probability (0: never); see
     # bench/suggestion_bench.py for the measurement behind the default. Local models only.
-    confidence_cut: float = setting("confidenceCut", DEFAULT_CONFIDENCE_CUT, lambda v: isinstance(v, (int, float))
-                                    and not isinstance(v, bool) and 0 <= v < 1)
+    confidence_cut: float = setting(
+        "confidenceCut",
+        DEFAULT_CONFIDENCE_CUT,
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+    )
     # Complete in files that look like secrets (lsp/secret_files.py: .env, keys, credentials); off, they are
     # never read, tokenized or sent to a server.
     complete_secret_files: bool = setting("completeSecretFiles", False, lambda v: isinstance(v, bool))
@@ -88,8 +92,13 @@ class Settings:
 
     def reload_needed(self, other: Settings) -> bool:
         """Whether going from self to other means loading the model again."""
-        return ((self.model, self.threads, self.layers, self.context_tokens, self.remote_url)
-                != (other.model, other.threads, other.layers, other.context_tokens, other.remote_url))
+        return (self.model, self.threads, self.layers, self.context_tokens, self.remote_url) != (
+            other.model,
+            other.threads,
+            other.layers,
+            other.context_tokens,
+            other.remote_url,
+        )
 
 
 FIELDS = {f.metadata["wire"]: f for f in dataclasses.fields(Settings)}
@@ -114,14 +123,18 @@ def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, lis
         if name == "model" and value == "":
             value = None  # editors' way of saying "not set"
         if not known.metadata["valid"](value):
-            problems.append(f"Setting '{key}' has an invalid value {_brief(value)} ({known.type}); "
-                            f"keeping {_brief(getattr(base, name))}.")
+            problems.append(
+                f"Setting '{key}' has an invalid value {_brief(value)} ({known.type}); "
+                f"keeping {_brief(getattr(base, name))}."
+            )
             continue
         values[name] = tuple(value) if name == "disabled_languages" else (str(value) if name == "gpu_layers" else value)
     settings = dataclasses.replace(base, **values)
     if settings.max_tokens > settings.context_tokens // 2:
-        problems.append(f"maxTokens {settings.max_tokens} leaves too little of contextTokens {settings.context_tokens} "
-                        f"for the code before the cursor; using {settings.context_tokens // 2}.")
+        problems.append(
+            f"maxTokens {settings.max_tokens} leaves too little of contextTokens {settings.context_tokens} "
+            f"for the code before the cursor; using {settings.context_tokens // 2}."
+        )
         settings = dataclasses.replace(settings, max_tokens=settings.context_tokens // 2)
     return settings, problems
 

@@ -31,32 +31,61 @@ class CatalogEntry:
         return round(self.file_gb(quant) * 1.2, 1)
 
 
-_CODEGEN1_DATA = {"nl": "natural language (the Pile)", "multi": "C, C++, Go, Java, JavaScript, Python",
-                  "mono": "Python"}
+_CODEGEN1_DATA = {
+    "nl": "natural language (the Pile)",
+    "multi": "C, C++, Go, Java, JavaScript, Python",
+    "mono": "Python",
+}
 _CODEGEN1_SIZES = {"350M": 0.35, "2B": 2.7, "6B": 6.1, "16B": 16.1}
 
 CATALOG: tuple[CatalogEntry, ...] = (
     *(
-        CatalogEntry(f"codegen-{size}-{data}", f"Salesforce/codegen-{size}-{data}", "codegen1", params,
-                     _CODEGEN1_DATA[data], False, 4, "bsd-3-clause")
+        CatalogEntry(
+            f"codegen-{size}-{data}",
+            f"Salesforce/codegen-{size}-{data}",
+            "codegen1",
+            params,
+            _CODEGEN1_DATA[data],
+            False,
+            4,
+            "bsd-3-clause",
+        )
         for size, params in _CODEGEN1_SIZES.items()
         for data in _CODEGEN1_DATA
     ),
     CatalogEntry("codegen2-1B", "Salesforce/codegen2-1B", "codegen2", 1.0, "The Stack (many)", True, 8, "apache-2.0"),
-    CatalogEntry("codegen2-3_7B", "Salesforce/codegen2-3_7B", "codegen2", 3.7, "The Stack (many)", True, 8,
-                 "apache-2.0"),
+    CatalogEntry(
+        "codegen2-3_7B", "Salesforce/codegen2-3_7B", "codegen2", 3.7, "The Stack (many)", True, 8, "apache-2.0"
+    ),
     CatalogEntry("codegen2-7B", "Salesforce/codegen2-7B", "codegen2", 7.0, "The Stack (many)", True, 4, "apache-2.0"),
-    CatalogEntry("codegen2-16B", "Salesforce/codegen2-16B", "codegen2", 16.0, "The Stack (many)", True, 4,
-                 "apache-2.0"),
-    CatalogEntry("codegen25-7b-multi", "Salesforce/codegen25-7b-multi", "codegen25", 7.0, "The Stack (many)", True,
-                 None, "apache-2.0"),
-    CatalogEntry("codegen25-7b-mono", "Salesforce/codegen25-7b-mono", "codegen25", 7.0, "Python", True, None,
-                 "apache-2.0"),
-    CatalogEntry("codegen25-7b-instruct", "Salesforce/codegen25-7b-instruct", "codegen25", 7.0, "Python", True, None,
-                 "research only"),
+    CatalogEntry(
+        "codegen2-16B", "Salesforce/codegen2-16B", "codegen2", 16.0, "The Stack (many)", True, 4, "apache-2.0"
+    ),
+    CatalogEntry(
+        "codegen25-7b-multi",
+        "Salesforce/codegen25-7b-multi",
+        "codegen25",
+        7.0,
+        "The Stack (many)",
+        True,
+        None,
+        "apache-2.0",
+    ),
+    CatalogEntry(
+        "codegen25-7b-mono", "Salesforce/codegen25-7b-mono", "codegen25", 7.0, "Python", True, None, "apache-2.0"
+    ),
+    CatalogEntry(
+        "codegen25-7b-instruct",
+        "Salesforce/codegen25-7b-instruct",
+        "codegen25",
+        7.0,
+        "Python",
+        True,
+        None,
+        "research only",
+    ),
     *(
-        CatalogEntry(f"nsql-{size}", f"NumbersStation/nsql-{size}", "codegen1", params, "SQL", False, 4,
-                     "bsd-3-clause")
+        CatalogEntry(f"nsql-{size}", f"NumbersStation/nsql-{size}", "codegen1", params, "SQL", False, 4, "bsd-3-clause")
         for size, params in (("350M", 0.35), ("2B", 2.7), ("6B", 6.1))
     ),
 )

@@ -23,8 +23,16 @@ from pathlib import Path
 
 from .errors import HubUnreachable, StoreError
 
-METADATA = ["config.json", "*.md", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "added_tokens.json"]
+METADATA = [
+    "config.json",
+    "*.md",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+]
 SAFETENSORS = ["model.safetensors", "model-*.safetensors", "model.safetensors.index.json"]
 PYTORCH = ["pytorch_model.bin", "pytorch_model-*.bin", "pytorch_model.bin.index.json"]
 ATTEMPTS = 6  # per weight file and run; each continues where the last one stopped
@@ -86,7 +94,9 @@ def _call(what: str, hub_id: str, action):
             "then run the same command again; what was downloaded is kept."
         ) from exc
     except HfHubHTTPError as exc:
-        raise HubUnreachable(f"{endpoint()} answered {hub_id} with an error ({_reason(exc)}); try again later.") from exc
+        raise HubUnreachable(
+            f"{endpoint()} answered {hub_id} with an error ({_reason(exc)}); try again later."
+        ) from exc
     except (httpx2.ConnectError, httpx2.TimeoutException, ConnectionError) as exc:
         raise HubUnreachable(
             f"Cannot reach {endpoint()} to get {hub_id} ({_reason(exc)}). Check your network (or HF_ENDPOINT), "
@@ -114,8 +124,9 @@ def plan(hub_id: str, revision: str | None, folder: Path) -> Plan:
         names = [s.rfilename for s in info.siblings or []]
         patterns = _patterns(names)
         dry = snapshot_download(hub_id, revision=info.sha, local_dir=folder, allow_patterns=patterns, dry_run=True)
-        return Plan(hub_id, info.sha, {d.filename: d.file_size for d in dry},
-                    sum(d.file_size for d in dry if d.will_download))
+        return Plan(
+            hub_id, info.sha, {d.filename: d.file_size for d in dry}, sum(d.file_size for d in dry if d.will_download)
+        )
 
     found = _call("looked up", hub_id, ask)
     if not any(name.endswith((".safetensors", ".bin")) for name in found.files):
@@ -141,15 +152,25 @@ def download(found: Plan, folder: Path, progress: Progress | None = None) -> Pat
     for name, size in sorted(found.files.items()):
         if name.endswith((".safetensors", ".bin")) and not (folder / name).exists():
             try:  # a file that fails does not stop the others: the next run has less to do
-                _call("downloaded", found.hub_id, lambda name=name, size=size: _fetch(found, folder, name, size, progress))
+                _call(
+                    "downloaded", found.hub_id, lambda name=name, size=size: _fetch(found, folder, name, size, progress)
+                )
             except HubUnreachable as exc:
                 failure = failure or exc
     if failure is not None:
         raise failure
     patterns = list(found.files)
-    _call("downloaded", found.hub_id, lambda: snapshot_download(
-        found.hub_id, revision=found.revision, local_dir=folder, allow_patterns=patterns,
-        max_workers=min(4, os.cpu_count() or 1)))
+    _call(
+        "downloaded",
+        found.hub_id,
+        lambda: snapshot_download(
+            found.hub_id,
+            revision=found.revision,
+            local_dir=folder,
+            allow_patterns=patterns,
+            max_workers=min(4, os.cpu_count() or 1),
+        ),
+    )
     return folder
 
 
@@ -171,8 +192,9 @@ def _fetch(found: Plan, folder: Path, name: str, size: int, progress: Progress |
         if done:
             headers["Range"] = f"bytes={done}-"
         try:
-            with get_session().stream("GET", meta.location, headers=headers, follow_redirects=True,
-                                      timeout=30) as response:
+            with get_session().stream(
+                "GET", meta.location, headers=headers, follow_redirects=True, timeout=30
+            ) as response:
                 response.raise_for_status()
                 mode = "ab" if response.status_code == 206 else "wb"  # a 200 ignored the range: start over
                 done = done if mode == "ab" else 0

@@ -51,8 +51,10 @@ def parse_wanted(spec: str) -> Wanted:
         return Wanted(store.check_name(f"{model.split('/')[1]}.{quant}").rpartition(".")[0], model, quant, None)
     close = catalog.closest(model)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    raise StoreError(f"'{model}' is not in the catalog.{hint} See `cga models list --all`, or give a hub id "
-                     "such as Salesforce/codegen-350M-mono.")
+    raise StoreError(
+        f"'{model}' is not in the catalog.{hint} See `cga models list --all`, or give a hub id "
+        "such as Salesforce/codegen-350M-mono."
+    )
 
 
 def _valid_hub_id(hub_id: str) -> bool:
@@ -73,9 +75,17 @@ def downloads_dir() -> Path:
 ChooseType = Callable[[catalog.CatalogEntry], tuple[str, str]]
 
 
-def pull(spec: str, *, revision: str | None = None, threads: int | None = None, keep_download: bool = False,
-         force: bool = False, progress: Progress | None = None, say: Callable[[str], None] = print,
-         choose_type: ChooseType | None = None) -> store.Installed:
+def pull(
+    spec: str,
+    *,
+    revision: str | None = None,
+    threads: int | None = None,
+    keep_download: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    say: Callable[[str], None] = print,
+    choose_type: ChooseType | None = None,
+) -> store.Installed:
     """choose_type picks the type of a catalog model named without one; without it, DEFAULT_QUANT."""
     wanted = parse_wanted(spec)
     choosing = choose_type is not None and wanted.entry is not None and ":" not in spec
@@ -93,29 +103,69 @@ def pull(spec: str, *, revision: str | None = None, threads: int | None = None, 
         say(f"Type {quant}: {why}; {wanted.base}:q4_k_m or :q8_0 picks one.")
         wanted = Wanted(wanted.base, wanted.hub_id, quant, wanted.entry)
     hub.check_space(folder, found.to_download, f"Downloading {wanted.hub_id}")
-    say(f"Downloading {wanted.hub_id} at {found.revision[:12]} ({found.to_download / 2**20:.0f} MiB to fetch, "
-        f"{len(found.files)} files) into {folder}")
+    say(
+        f"Downloading {wanted.hub_id} at {found.revision[:12]} ({found.to_download / 2**20:.0f} MiB to fetch, "
+        f"{len(found.files)} files) into {folder}"
+    )
     hub.download(found, folder, progress)
-    model = install_checkpoint(folder, wanted.name, wanted.quant, source=wanted.hub_id, revision=found.revision,
-                               catalog_name=wanted.entry.name if wanted.entry else None,
-                               mp_num=wanted.entry.mp_num if wanted.entry else None, threads=threads,
-                               progress=progress, say=say)
+    model = install_checkpoint(
+        folder,
+        wanted.name,
+        wanted.quant,
+        source=wanted.hub_id,
+        revision=found.revision,
+        catalog_name=wanted.entry.name if wanted.entry else None,
+        mp_num=wanted.entry.mp_num if wanted.entry else None,
+        threads=threads,
+        progress=progress,
+        say=say,
+    )
     if not keep_download:
         shutil.rmtree(folder, ignore_errors=True)
     return model
 
 
-def install_checkpoint(folder: Path, name: str, quant: str, *, source: str, revision: str | None,
-                       catalog_name: str | None, mp_num: int | None = None, threads: int | None = None,
-                       progress: Progress | None = None, say: Callable[[str], None] = print) -> store.Installed:
+def install_checkpoint(
+    folder: Path,
+    name: str,
+    quant: str,
+    *,
+    source: str,
+    revision: str | None,
+    catalog_name: str | None,
+    mp_num: int | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    say: Callable[[str], None] = print,
+) -> store.Installed:
     """Convert, verify, hash and register a checkpoint folder as `name`."""
     target = created(store.models_dir()) / f"{store.check_name(name)}.gguf"
     with _pending(target) as pending:
-        convert(folder, pending, quant, force=True, mp_num=mp_num, name=name.rpartition(".")[0] or name,
-                source_id=source, revision=revision, threads=threads, progress=progress)
+        convert(
+            folder,
+            pending,
+            quant,
+            force=True,
+            mp_num=mp_num,
+            name=name.rpartition(".")[0] or name,
+            source_id=source,
+            revision=revision,
+            threads=threads,
+            progress=progress,
+        )
         how = verify_conversion(folder, pending, threads, say)
-        return _register(pending, target, name, source=source, revision=revision, quant=quant,
-                         catalog_name=catalog_name, verified=how, replace=True, progress=progress)
+        return _register(
+            pending,
+            target,
+            name,
+            source=source,
+            revision=revision,
+            quant=quant,
+            catalog_name=catalog_name,
+            verified=how,
+            replace=True,
+            progress=progress,
+        )
 
 
 def _pending(target: Path):
@@ -153,13 +203,23 @@ def verify_conversion(folder: Path, gguf: Path, threads: int | None, say: Callab
 
     report = verify(folder, gguf, threads=threads)
     check(report)
-    say(f"Verified against transformers: token ids agree {report.token_agreement:.0%}, "
-        f"mean KL {report.mean_kl:.1e}.")
+    say(f"Verified against transformers: token ids agree {report.token_agreement:.0%}, mean KL {report.mean_kl:.1e}.")
     return "transformers"
 
 
-def _register(pending: Path, target: Path, name: str, *, source: str, revision: str | None, quant: str,
-              catalog_name: str | None, verified: str, replace: bool, progress: Progress | None) -> store.Installed:
+def _register(
+    pending: Path,
+    target: Path,
+    name: str,
+    *,
+    source: str,
+    revision: str | None,
+    quant: str,
+    catalog_name: str | None,
+    verified: str,
+    replace: bool,
+    progress: Progress | None,
+) -> store.Installed:
     """Hash, then move into place and record in one step under the store's lock."""
     size = pending.stat().st_size
     done = 0
@@ -173,20 +233,35 @@ def _register(pending: Path, target: Path, name: str, *, source: str, revision: 
     digest = manifest.sha256_of(pending, hashed)
     with manifest.editing(store.models_dir()) as records:
         if not replace and target.exists():
-            raise StoreError(f"A model named {name} was installed by another process meanwhile; pick another "
-                             "--name or pass --force.")
+            raise StoreError(
+                f"A model named {name} was installed by another process meanwhile; pick another --name or pass --force."
+            )
         os.replace(pending, target)
-        records[name] = manifest.new_record(target, sha256=digest, source=source, revision=revision, quant=quant,
-                                            catalog=catalog_name, verified=verified)
+        records[name] = manifest.new_record(
+            target,
+            sha256=digest,
+            source=source,
+            revision=revision,
+            quant=quant,
+            catalog=catalog_name,
+            verified=verified,
+        )
     found = store.find(name)
     if found is None:
         raise StoreError(f"{target} was installed but llama.cpp cannot read it back; please report this.")
     return found
 
 
-def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QUANT, threads: int | None = None,
-                 force: bool = False, progress: Progress | None = None,
-                 say: Callable[[str], None] = print) -> store.Installed:
+def import_model(
+    path: Path,
+    *,
+    name: str | None = None,
+    quant: str = DEFAULT_QUANT,
+    threads: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    say: Callable[[str], None] = print,
+) -> store.Installed:
     """A GGUF file is copied into the store as it is; a checkpoint folder is converted like a pull."""
     path = path.expanduser()
     if path.is_file():
@@ -200,15 +275,33 @@ def import_model(path: Path, *, name: str | None = None, quant: str = DEFAULT_QU
         with _pending(target) as pending:
             _copy(path, pending, progress)
             say(f"Importing {info.name} ({info.family}, {read_file_type(path)}) as {name}.")
-            return _register(pending, target, name, source=str(path.resolve()), revision=None,
-                             quant=read_file_type(path), catalog_name=None, verified="imported", replace=force,
-                             progress=progress)
+            return _register(
+                pending,
+                target,
+                name,
+                source=str(path.resolve()),
+                revision=None,
+                quant=read_file_type(path),
+                catalog_name=None,
+                verified="imported",
+                replace=force,
+                progress=progress,
+            )
     if path.is_dir():
         quant = checked_quant(quant, StoreError)
         name = name or f"{path.resolve().name}.{quant}"
         _refuse_existing(name, force)
-        return install_checkpoint(path, name, quant, source=str(path.resolve()), revision=None, catalog_name=None,
-                                  threads=threads, progress=progress, say=say)
+        return install_checkpoint(
+            path,
+            name,
+            quant,
+            source=str(path.resolve()),
+            revision=None,
+            catalog_name=None,
+            threads=threads,
+            progress=progress,
+            say=say,
+        )
     raise StoreError(f"{path} does not exist; give a .gguf file or a checkpoint folder.")
 
 

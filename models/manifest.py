@@ -94,19 +94,33 @@ def editing(folder: Path) -> Iterator[dict[str, Record]]:
             yield records
             _save(folder, records)
     except Timeout:
-        raise ModelLoadError(f"Another cga process has held the model store's lock ({folder / LOCK}) for "
-                             f"{LOCK_WAIT_S} s; wait for it to finish, or delete that file if none is running.") from None
+        raise ModelLoadError(
+            f"Another cga process has held the model store's lock ({folder / LOCK}) for "
+            f"{LOCK_WAIT_S} s; wait for it to finish, or delete that file if none is running."
+        ) from None
     except OSError as exc:
-        raise ModelLoadError(f"Could not change the model store in {folder} ({exc.strerror or exc}); make it "
-                             "writable or point CGA_HOME at a writable folder.") from exc
+        raise ModelLoadError(
+            f"Could not change the model store in {folder} ({exc.strerror or exc}); make it "
+            "writable or point CGA_HOME at a writable folder."
+        ) from exc
 
 
-def new_record(path: Path, *, sha256: str, source: str, revision: str | None, quant: str, catalog: str | None,
-               verified: str) -> Record:
+def new_record(
+    path: Path, *, sha256: str, source: str, revision: str | None, quant: str, catalog: str | None, verified: str
+) -> Record:
     stat = path.stat()
-    return Record(file=path.name, sha256=sha256, size=stat.st_size, mtime_ns=stat.st_mtime_ns, source=source,
-                  revision=revision, quant=quant, catalog=catalog,
-                  installed=datetime.now(timezone.utc).isoformat(timespec="seconds"), verified=verified)
+    return Record(
+        file=path.name,
+        sha256=sha256,
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        source=source,
+        revision=revision,
+        quant=quant,
+        catalog=catalog,
+        installed=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        verified=verified,
+    )
 
 
 def check(folder: Path, name: str, path: Path, *, full: bool = False) -> Record | None:

@@ -48,8 +48,10 @@ MAX_NAME = 100  # with ".gguf" and the temporary suffixes of an install (about 6
 def check_name(name: str) -> str:
     """A model name is one plain file name in the store: no folders, no hidden files, nothing that escapes it."""
     if not NAME_CHARS.fullmatch(name) or name.endswith(".") or len(name) > MAX_NAME:
-        raise StoreError(f"'{name[:MAX_NAME]}' cannot be a model name: use up to {MAX_NAME} letters, digits and "
-                         "'.', '_', '+' or '-', starting with a letter or digit (for example codegen-350M-mono.q4_k_m).")
+        raise StoreError(
+            f"'{name[:MAX_NAME]}' cannot be a model name: use up to {MAX_NAME} letters, digits and "
+            "'.', '_', '+' or '-', starting with a letter or digit (for example codegen-350M-mono.q4_k_m)."
+        )
     return name
 
 

@@ -76,9 +76,19 @@ def build_codegen(
 
     torch.manual_seed(seed)
     config = CodeGenConfig(
-        vocab_size=51200, n_positions=2048, n_ctx=2048, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
-        rotary_dim=rotary_dim, n_inner=None, activation_function="gelu_new", initializer_range=init_range,
-        bos_token_id=50256, eos_token_id=50256, tie_word_embeddings=False,
+        vocab_size=51200,
+        n_positions=2048,
+        n_ctx=2048,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        rotary_dim=rotary_dim,
+        n_inner=None,
+        activation_function="gelu_new",
+        initializer_range=init_range,
+        bos_token_id=50256,
+        eos_token_id=50256,
+        tie_word_embeddings=False,
     )
     model = CodeGenForCausalLM(config).eval()
     _randomize_biases_and_norms(model, init_range)
@@ -98,16 +108,32 @@ def build_codegen(
     return Built(folder, model)
 
 
-def build_codegen25(folder: Path, *, n_embd: int = 128, n_layer: int = 2, n_head: int = 4, n_ff: int = 256,
-                    seed: int = 0, init_range: float = 0.1) -> Built:
+def build_codegen25(
+    folder: Path,
+    *,
+    n_embd: int = 128,
+    n_layer: int = 2,
+    n_head: int = 4,
+    n_ff: int = 256,
+    seed: int = 0,
+    init_range: float = 0.1,
+) -> Built:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=51200, hidden_size=n_embd, intermediate_size=n_ff, num_hidden_layers=n_layer,
-        num_attention_heads=n_head, num_key_value_heads=n_head, max_position_embeddings=2048,
-        rms_norm_eps=1e-6, initializer_range=init_range, tie_word_embeddings=False,
-        bos_token_id=50256, eos_token_id=50256,
+        vocab_size=51200,
+        hidden_size=n_embd,
+        intermediate_size=n_ff,
+        num_hidden_layers=n_layer,
+        num_attention_heads=n_head,
+        num_key_value_heads=n_head,
+        max_position_embeddings=2048,
+        rms_norm_eps=1e-6,
+        initializer_range=init_range,
+        tie_word_embeddings=False,
+        bos_token_id=50256,
+        eos_token_id=50256,
     )
     model = LlamaForCausalLM(config).eval()
     _randomize_biases_and_norms(model, init_range)
@@ -116,10 +142,14 @@ def build_codegen25(folder: Path, *, n_embd: int = 128, n_layer: int = 2, n_head
     config_dict["architectures"] = ["LlamaForCausalLM"]
     (folder / "config.json").write_text(json.dumps(config_dict, indent=2))
     # CodeGen2.5 ships only its tokenizer code and this config, no vocabulary.
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "CodeGen25Tokenizer",
-        "auto_map": {"AutoTokenizer": ["tokenization_codegen25.CodeGen25Tokenizer", None]},
-    }))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "CodeGen25Tokenizer",
+                "auto_map": {"AutoTokenizer": ["tokenization_codegen25.CodeGen25Tokenizer", None]},
+            }
+        )
+    )
     save_state(folder, {k: v.detach().clone() for k, v in model.state_dict().items()})
     return Built(folder, model)
 
@@ -138,10 +168,18 @@ def save_state(folder: Path, state: dict[str, torch.Tensor], *, storage: str = "
     if storage == "safetensors":
         from safetensors.torch import save_file
 
-        pattern, single, index = "model-{:05d}-of-{:05d}.safetensors", "model.safetensors", "model.safetensors.index.json"
+        pattern, single, index = (
+            "model-{:05d}-of-{:05d}.safetensors",
+            "model.safetensors",
+            "model.safetensors.index.json",
+        )
         save = lambda part, file: save_file(part, str(file), metadata={"format": "pt"})  # noqa: E731
     else:
-        pattern, single, index = "pytorch_model-{:05d}-of-{:05d}.bin", "pytorch_model.bin", "pytorch_model.bin.index.json"
+        pattern, single, index = (
+            "pytorch_model-{:05d}-of-{:05d}.bin",
+            "pytorch_model.bin",
+            "pytorch_model.bin.index.json",
+        )
         save = lambda part, file: torch.save(part, file)  # noqa: E731
     if shards == 1:
         save({k: state[k].contiguous() for k in names}, folder / single)
@@ -162,11 +200,35 @@ def python_source(min_chars: int = 20000) -> str:
     return inspect.getsource(textwrap)[:min_chars]
 
 
-def stdlib_corpus(modules: tuple[str, ...] = ("textwrap", "argparse", "json.decoder", "json.encoder", "csv",
-                                              "difflib", "string", "shlex", "fnmatch", "heapq", "bisect", "calendar",
-                                              "configparser", "dataclasses", "enum", "functools", "glob",
-                                              "ipaddress", "pprint", "statistics", "tokenize", "typing",
-                                              "zipfile", "gettext", "locale")) -> str:
+def stdlib_corpus(
+    modules: tuple[str, ...] = (
+        "textwrap",
+        "argparse",
+        "json.decoder",
+        "json.encoder",
+        "csv",
+        "difflib",
+        "string",
+        "shlex",
+        "fnmatch",
+        "heapq",
+        "bisect",
+        "calendar",
+        "configparser",
+        "dataclasses",
+        "enum",
+        "functools",
+        "glob",
+        "ipaddress",
+        "pprint",
+        "statistics",
+        "tokenize",
+        "typing",
+        "zipfile",
+        "gettext",
+        "locale",
+    ),
+) -> str:
     """Real Python from the standard library: what train_codegen learns from."""
     import importlib
     import inspect
@@ -174,15 +236,32 @@ def stdlib_corpus(modules: tuple[str, ...] = ("textwrap", "argparse", "json.deco
     return "\n\n".join(inspect.getsource(importlib.import_module(name)) for name in modules)
 
 
-def train_codegen(folder: Path, *, seconds: float = 240, n_embd: int = 256, n_layer: int = 4, n_head: int = 8,
-                  context: int = 256, batch: int = 8, seed: int = 0, held_out: tuple[str, ...] = ("heapq",)) -> Built:
+def train_codegen(
+    folder: Path,
+    *,
+    seconds: float = 240,
+    n_embd: int = 256,
+    n_layer: int = 4,
+    n_head: int = 8,
+    context: int = 256,
+    batch: int = 8,
+    seed: int = 0,
+    held_out: tuple[str, ...] = ("heapq",),
+) -> Built:
     """A tiny CodeGen-architecture model trained on stdlib code for `seconds` of CPU: unlike random weights, it
     ends lines, indents and closes brackets, so rules that depend on how sure a model is can be measured.
     held_out modules are left out of training, for benchmarks that complete code the model has not seen."""
     from transformers import CodeGenTokenizerFast
 
-    built = build_codegen(folder, n_embd=n_embd, n_layer=n_layer, n_head=n_head, rotary_dim=n_embd // n_head // 2,
-                          seed=seed, init_range=0.02)
+    built = build_codegen(
+        folder,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        rotary_dim=n_embd // n_head // 2,
+        seed=seed,
+        init_range=0.02,
+    )
     model = built.model.train()
     names = [m for m in stdlib_corpus.__defaults__[0] if m not in held_out]
     ids = CodeGenTokenizerFast.from_pretrained(folder)(stdlib_corpus(tuple(names)))["input_ids"]
@@ -192,7 +271,7 @@ def train_codegen(folder: Path, *, seconds: float = 240, n_embd: int = 256, n_la
     started, step = time.monotonic(), 0
     while time.monotonic() - started < seconds:
         starts = torch.randint(0, len(data) - context - 1, (batch,), generator=generator)
-        window = torch.stack([data[s:s + context + 1] for s in starts])
+        window = torch.stack([data[s : s + context + 1] for s in starts])
         loss = model(input_ids=window[:, :-1], labels=window[:, :-1]).loss
         optimizer.zero_grad()
         loss.backward()
@@ -200,7 +279,15 @@ def train_codegen(folder: Path, *, seconds: float = 240, n_embd: int = 256, n_la
         step += 1
     model.eval()
     save_state(folder, {k: v.detach().contiguous() for k, v in model.state_dict().items()})
-    (folder / "training.json").write_text(json.dumps({"steps": step, "last_loss": float(loss), "seconds": seconds,
-                                                      "tokens": len(ids), "held_out": list(held_out)}))
+    (folder / "training.json").write_text(
+        json.dumps(
+            {
+                "steps": step,
+                "last_loss": float(loss),
+                "seconds": seconds,
+                "tokens": len(ids),
+                "held_out": list(held_out),
+            }
+        )
+    )
     return Built(folder, model)
-

@@ -39,8 +39,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     from tests.prepare import needed_by, prepare
 
     tests = Path(__file__).resolve().parent
-    files = {Path(item.path).resolve().relative_to(tests).as_posix() for item in session.items
-             if Path(item.path).resolve().is_relative_to(tests)}
+    files = {
+        Path(item.path).resolve().relative_to(tests).as_posix()
+        for item in session.items
+        if Path(item.path).resolve().is_relative_to(tests)
+    }
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     say = reporter.write_line if reporter else (lambda text: print(text, file=sys.stderr))
     session.config.stash[_PREPARED] = prepare(needed_by(files), say)
@@ -66,8 +69,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from cga.cli.progress import duration
 
     parts = [f"preparing {duration(config.stash[_PREPARED])}"] if _PREPARED in config.stash else []
-    parts += [f"{name} {int(_TIERS[name][0])} tests {duration(_TIERS[name][1])}"
-              for name in ("pure", "standard", "slow") if name in _TIERS]
+    parts += [
+        f"{name} {int(_TIERS[name][0])} tests {duration(_TIERS[name][1])}"
+        for name in ("pure", "standard", "slow")
+        if name in _TIERS
+    ]
     if parts:
         terminalreporter.write_line("Time per tier: " + "; ".join(parts))
 
@@ -101,8 +107,14 @@ def codegen2_mp8(tmp_path_factory):
     from tests.builders import build_codegen
 
     return build_codegen(
-        tmp_path_factory.mktemp("codegen2") / "ckpt", n_embd=256, n_head=8, mp_num=8, infill=True,
-        storage="bin", shards=3, seed=1,
+        tmp_path_factory.mktemp("codegen2") / "ckpt",
+        n_embd=256,
+        n_head=8,
+        mp_num=8,
+        infill=True,
+        storage="bin",
+        shards=3,
+        seed=1,
     )
 
 

@@ -16,18 +16,38 @@ from cga.assistant.backend import Answer, Generation, Stats, filter_stream
 from cga.core.model_info import ModelInfo
 
 CONTROL = {"<mask_1>": 0x110000, "<|endoftext|>": 0x110001, "<sep>": 0x110002, "<eom>": 0x110003}
-INFILL_INFO = {"mask_1": CONTROL["<mask_1>"], "eos": CONTROL["<|endoftext|>"], "sep": CONTROL["<sep>"],
-               "eom": CONTROL["<eom>"]}
+INFILL_INFO = {
+    "mask_1": CONTROL["<mask_1>"],
+    "eos": CONTROL["<|endoftext|>"],
+    "sep": CONTROL["<sep>"],
+    "eom": CONTROL["<eom>"],
+}
 
 
 class FakeBackend:
-    def __init__(self, answer: Callable[[str], str] | str = "", *, n_ctx: int = 512, infill: bool = False,
-                 name: str = "fake", codegen: bool = False, chat_template: str | None = None) -> None:
+    def __init__(
+        self,
+        answer: Callable[[str], str] | str = "",
+        *,
+        n_ctx: int = 512,
+        infill: bool = False,
+        name: str = "fake",
+        codegen: bool = False,
+        chat_template: str | None = None,
+    ) -> None:
         self.answer = answer if callable(answer) else (lambda prompt: answer)
         self.n_ctx = n_ctx
         family = "codegen2" if infill or codegen else "other"
-        self.info = ModelInfo(Path(f"/models/{name}.gguf"), name, "phi2", family, 2048, can_infill=infill,
-                              special_ids=INFILL_INFO if infill else {}, chat_template=chat_template)
+        self.info = ModelInfo(
+            Path(f"/models/{name}.gguf"),
+            name,
+            "phi2",
+            family,
+            2048,
+            can_infill=infill,
+            special_ids=INFILL_INFO if infill else {},
+            chat_template=chat_template,
+        )
         self.prompts: list[str] = []  # every prompt streamed, as text (control tokens as their names)
         self.asked: list[Generation] = []  # and the options it came with
         self.gate: threading.Event | None = None  # set: streaming waits here after the first character

@@ -31,7 +31,7 @@ def with_metadata(src: Path, dst: Path, changes: dict[str, tuple[gguf.GGUFValueT
     raw = Path(src).read_bytes()
 
     def span(field) -> bytes:
-        return raw[field.offset: field.offset + sum(p.nbytes for p in field.parts)]
+        return raw[field.offset : field.offset + sum(p.nbytes for p in field.parts)]
 
     kvs = [span(f) for name, f in reader.fields.items() if not name.startswith("GGUF.") and name not in changes]
     kvs += [_kv(key, *change) for key, change in changes.items() if change is not None]
@@ -39,5 +39,5 @@ def with_metadata(src: Path, dst: Path, changes: dict[str, tuple[gguf.GGUFValueT
     head = b"GGUF" + struct.pack("<IQQ", 3, len(reader.tensors), len(kvs)) + b"".join(kvs) + infos
     alignment = int(reader.alignment)
     head += b"\0" * (-len(head) % alignment)
-    Path(dst).write_bytes(head + raw[reader.data_offset:])
+    Path(dst).write_bytes(head + raw[reader.data_offset :])
     return Path(dst)

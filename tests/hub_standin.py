@@ -83,22 +83,44 @@ class Hub:
             def _serve(self, body: bool) -> None:
                 path = unquote(urlparse(self.path).path)
                 hub.requests.append((self.command, path, self.headers.get("Range")))
-                if m := (re.fullmatch(r"/api/models/(.+?)/revision/([^/]+)", path)
-                         or re.fullmatch(r"/api/models/([^/]+/[^/]+)()", path)):
+                if m := (
+                    re.fullmatch(r"/api/models/(.+?)/revision/([^/]+)", path)
+                    or re.fullmatch(r"/api/models/([^/]+/[^/]+)()", path)
+                ):
                     repo = m.group(1)
                     if repo not in hub.repos:
                         return self._missing("Repository not found")
-                    return self._json({"id": repo, "modelId": repo, "sha": COMMIT, "private": False,
-                                       "siblings": [{"rfilename": f.relative_to(hub.repos[repo]).as_posix()}
-                                                    for f in hub.files(repo)]})
+                    return self._json(
+                        {
+                            "id": repo,
+                            "modelId": repo,
+                            "sha": COMMIT,
+                            "private": False,
+                            "siblings": [
+                                {"rfilename": f.relative_to(hub.repos[repo]).as_posix()} for f in hub.files(repo)
+                            ],
+                        }
+                    )
                 if m := re.fullmatch(r"/api/models/(.+?)/tree/([^/]+)(/.*)?", path):
                     repo = m.group(1)
                     if repo not in hub.repos:
                         return self._missing("Repository not found")
-                    return self._json([{"type": "file", "oid": _oid(f), "size": f.stat().st_size,
-                                        "path": f.relative_to(hub.repos[repo]).as_posix(),
-                                        **({"lfs": {"oid": _sha256(f), "size": f.stat().st_size, "pointerSize": 134}}
-                                           if _is_lfs(f) else {})} for f in hub.files(repo)])
+                    return self._json(
+                        [
+                            {
+                                "type": "file",
+                                "oid": _oid(f),
+                                "size": f.stat().st_size,
+                                "path": f.relative_to(hub.repos[repo]).as_posix(),
+                                **(
+                                    {"lfs": {"oid": _sha256(f), "size": f.stat().st_size, "pointerSize": 134}}
+                                    if _is_lfs(f)
+                                    else {}
+                                ),
+                            }
+                            for f in hub.files(repo)
+                        ]
+                    )
                 if m := re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", path):
                     repo, _, name = m.groups()
                     file = hub.repos.get(repo, Path("/nonexistent")) / name
@@ -125,7 +147,7 @@ class Hub:
                 limits = hub.cuts.get(name)
                 cut = limits.pop(0) if limits else None
                 if cut is not None and start + cut < len(data):
-                    self.wfile.write(data[start:start + cut])
+                    self.wfile.write(data[start : start + cut])
                     self.wfile.flush()
                     self.close_connection = True
                     self.connection.shutdown(2)  # a dropped connection, mid-file
@@ -150,5 +172,8 @@ def _sha256(file: Path) -> str:
 
 def resumed_from(hub: Hub, name: str) -> list[int]:
     """Byte offsets from which downloads of name were resumed (Range requests)."""
-    return [int(r.split("=")[1].rstrip("-")) for method, path, r in hub.requests
-            if method == "GET" and path.endswith("/" + name) and r]
+    return [
+        int(r.split("=")[1].rstrip("-"))
+        for method, path, r in hub.requests
+        if method == "GET" and path.endswith("/" + name) and r
+    ]

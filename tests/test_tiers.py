@@ -10,8 +10,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pure(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "pure", "-p", "no:cacheprovider", *args],
-                          cwd=cwd, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "pure", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_the_pure_tier_runs_without_llama_cpp_or_torch():
@@ -22,7 +26,8 @@ def test_the_pure_tier_runs_without_llama_cpp_or_torch():
 
 
 def test_a_pure_test_that_imports_llama_cpp_fails_the_tier(tmp_path):
-    (tmp_path / "test_heavy.py").write_text("import pytest\nimport llama_cpp\n\npytestmark = pytest.mark.pure\n\n\n"
-                                            "def test_x():\n    assert llama_cpp\n")
+    (tmp_path / "test_heavy.py").write_text(
+        "import pytest\nimport llama_cpp\n\npytestmark = pytest.mark.pure\n\n\ndef test_x():\n    assert llama_cpp\n"
+    )
     result = pure("-p", "tests.conftest", "--rootdir", str(tmp_path), str(tmp_path), cwd=ROOT)
     assert result.returncode == 1 and "The pure tier imported llama_cpp" in result.stderr, result.stdout + result.stderr

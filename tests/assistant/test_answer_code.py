@@ -9,28 +9,57 @@ from cga.assistant.answer_code import code_of_answer, code_of_continuation, star
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
 
-@pytest.mark.parametrize("line", ["def f(x):", "return x + 1", "print(total)", "import os", "x = foo(",
-                                  "for i in range(3):", "    with open(p) as f:", "@cache", "class A:"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "def f(x):",
+        "return x + 1",
+        "print(total)",
+        "import os",
+        "x = foo(",
+        "for i in range(3):",
+        "    with open(p) as f:",
+        "@cache",
+        "class A:",
+    ],
+)
 def test_statements_start_code(line):
     assert starts_code(line)
 
 
-@pytest.mark.parametrize("line", ["Here is the code:", "Usage", "Note: this", "Hope this helps!", "1. Open it",
-                                  "# A heading", "", "The function `f` returns 5.", "Example:", "42"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Here is the code:",
+        "Usage",
+        "Note: this",
+        "Hope this helps!",
+        "1. Open it",
+        "# A heading",
+        "",
+        "The function `f` returns 5.",
+        "Example:",
+        "42",
+    ],
+)
 def test_prose_does_not(line):
     assert not starts_code(line)
 
 
 def test_unfenced_code_is_fenced_and_fenced_code_and_prose_stay():
     answer = "Here:\ndef f(x):\n    y = x\n\n    return y\nIt copies x.\n```python\nz = 1\n```\nDone."
-    assert with_code_fenced(answer) == ("Here:\n```python\ndef f(x):\n    y = x\n\n    return y\n```\nIt copies x.\n"
-                                        "```python\nz = 1\n```\nDone.")
+    assert with_code_fenced(answer) == (
+        "Here:\n```python\ndef f(x):\n    y = x\n\n    return y\n```\nIt copies x.\n```python\nz = 1\n```\nDone."
+    )
     assert with_code_fenced(answer, "javascript") == answer  # only Python is recognised unfenced
 
 
 def test_a_continuation_ends_at_the_chat_models_closing_fence():
     """MTPB with the embedded model: code, a stray fence, then prose (issue 23, item 2)."""
-    assert code_of_continuation("x = [1, 2]\nprint(sum(x))\n```\n\nThis prints the sum.\n") == "x = [1, 2]\nprint(sum(x))\n"
+    assert (
+        code_of_continuation("x = [1, 2]\nprint(sum(x))\n```\n\nThis prints the sum.\n")
+        == "x = [1, 2]\nprint(sum(x))\n"
+    )
     assert code_of_continuation("```python\nx = 1\n```\nprose") == "x = 1\n"
 
 

@@ -14,8 +14,10 @@ from tests.fake_backend import FakeBackend
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
-TEMPLATE = ("{% for m in messages %}<|{{ m.role }}|>{{ m.content }}<|end|>{% endfor %}"
-            "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+TEMPLATE = (
+    "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}<|end|>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
 
 
 def test_a_codegen_turn_is_a_comment_and_the_answer_is_cut_where_the_paper_cuts():
@@ -31,7 +33,9 @@ def test_a_codegen_turn_is_a_comment_and_the_answer_is_cut_where_the_paper_cuts(
 
 
 def test_a_chat_model_gets_messages_and_its_code_block_is_the_turn():
-    backend = FakeBackend("Here it is:\n```python\ndef add(a, b):\n    return a + b\n```\nDone.", chat_template=TEMPLATE)
+    backend = FakeBackend(
+        "Here it is:\n```python\ndef add(a, b):\n    return a + b\n```\nDone.", chat_template=TEMPLATE
+    )
     session = ChatSession(backend, Conversation(), max_tokens=200)
     text = session.respond("Add two numbers.").text()
     assert backend.prompts[0].startswith("<|system|>You are a coding assistant.")

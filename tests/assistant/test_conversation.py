@@ -80,7 +80,7 @@ def test_fitting_a_long_conversation_tokenizes_what_is_kept_not_everything_per_d
 
     tokens, dropped = conv.fit("final step", counting, budget=60)
     assert len(tokens) <= 60 and 2000 - dropped >= 5  # as many turns kept as fit: 5 of 9 tokens each
-    assert len(words(conv.prompt("final step", conv.turns[dropped - 1:]))) > 60  # and no more
+    assert len(words(conv.prompt("final step", conv.turns[dropped - 1 :]))) > 60  # and no more
     assert sum(read) < 10 * len(conv.prompt("final step", conv.turns[dropped:]))  # the old way: 2,000 × the whole
 
 
@@ -107,7 +107,9 @@ def test_bad_names_and_files_are_refused(isolated_home):
         conversation_store.load("nope")
     conversation_store.conversations_dir().mkdir(parents=True)
     (conversation_store.conversations_dir() / "broken.json").write_text("{not json")
-    with pytest.raises(conversation_store.ConversationError, match="broken.json is damaged .*kept aside as broken.json.damaged-"):
+    with pytest.raises(
+        conversation_store.ConversationError, match="broken.json is damaged .*kept aside as broken.json.damaged-"
+    ):
         conversation_store.load("broken")
 
 

@@ -211,14 +211,21 @@ def test_a_damaged_kept_cache_is_deleted_and_the_document_read_again(how, isolat
     a child, so that a regression is this test failing, not the test run dying."""
     script = tmp_path / "damage.py"
     script.write_text(DAMAGE)
-    done = subprocess.run([sys.executable, str(script), how], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, str(script), how],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "read again" in done.stdout
 
 
 def test_a_save_that_cannot_be_written_whole_leaves_no_file(isolated_home, tmp_path):
     from cga.core import native
+
     engine = Engine(embedded_default(), threads=2, n_ctx=512)
     engine.stream(engine.tokenize("x = 1\n" * 20), Generation(max_tokens=1)).text()
     folder = tmp_path / "gone"
@@ -251,7 +258,9 @@ def test_going_back_to_a_document_brings_its_cache_back(isolated_home):
 
 def test_a_cancel_stops_reading_a_long_prompt_and_keeps_what_was_read():
     engine = Engine(embedded_default(), threads=2, n_ctx=2048)
-    prompt = engine.tokenize("".join(f"def step_{i}(value):\n    return value * {i} + 1\n\n" for i in range(120)))[:1800]
+    prompt = engine.tokenize("".join(f"def step_{i}(value):\n    return value * {i} + 1\n\n" for i in range(120)))[
+        :1800
+    ]
     started = time.monotonic()
     engine.stream(prompt, Generation(max_tokens=1)).text()
     whole = time.monotonic() - started  # reading all of it, cold

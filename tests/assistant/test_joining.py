@@ -15,14 +15,17 @@ def test_where_the_typed_space_is():
     assert typed_space("return a") == typed_space("x\n") == typed_space("") == ""
 
 
-@pytest.mark.parametrize("prompt, answer, joined", [
-    ("return a ", " + b", "+ b"),
-    ("return a ", "+ b", "+ b"),
-    ("return a", " + b", " + b"),
-    ("def add(a, b):\n    ", " return a + b", "return a + b"),
-    ("def add(a, b):\n    ", "    deeper()", "    deeper()"),
-    ("def add(a, b):\n    ", "\n    x", "\n    x"),
-])
+@pytest.mark.parametrize(
+    "prompt, answer, joined",
+    [
+        ("return a ", " + b", "+ b"),
+        ("return a ", "+ b", "+ b"),
+        ("return a", " + b", " + b"),
+        ("def add(a, b):\n    ", " return a + b", "return a + b"),
+        ("def add(a, b):\n    ", "    deeper()", "    deeper()"),
+        ("def add(a, b):\n    ", "\n    x", "\n    x"),
+    ],
+)
 def test_join(prompt, answer, joined):
     assert join(prompt, answer) == joined
 

@@ -21,8 +21,11 @@ from tests.run_cli import run_cga
 
 def gguf_py_scalars(path) -> dict:
     reader = gguf.GGUFReader(path)
-    return {name: field.contents() for name, field in reader.fields.items()
-            if field.types and field.types[0] != gguf.GGUFValueType.ARRAY and not name.startswith("GGUF.")}
+    return {
+        name: field.contents()
+        for name, field in reader.fields.items()
+        if field.types and field.types[0] != gguf.GGUFValueType.ARRAY and not name.startswith("GGUF.")
+    }
 
 
 @pytest.mark.parametrize("which", ["codegen2_gguf", "embedded"])
@@ -53,13 +56,19 @@ def test_unreadable_files_are_refused_with_a_sentence(tmp_path, content):
 DAMAGE = {
     "four billion layers": ({"phi2.block_count": (T.UINT32, 4_000_000_000)}, "damaged phi2.block_count"),
     "more layers than tensors": ({"phi2.block_count": (T.UINT32, 900)}, "damaged phi2.block_count"),
-    "four billion tokens of context": ({"phi2.context_length": (T.UINT32, 4_000_000_000)},
-                                       "damaged phi2.context_length"),
+    "four billion tokens of context": (
+        {"phi2.context_length": (T.UINT32, 4_000_000_000)},
+        "damaged phi2.context_length",
+    ),
     "a context of 'lots'": ({"phi2.context_length": (T.STRING, "lots")}, "damaged phi2.context_length"),
-    "an end-of-text id past the vocabulary": ({"codegen.eos_token_id": (T.UINT32, 10**6)},
-                                              "damaged codegen.eos_token_id"),
-    "infill without its token ids": ({"codegen.mask_1_token_id": None, "codegen.sep_token_id": None},
-                                     "lacks the token ids for mask_1, sep"),
+    "an end-of-text id past the vocabulary": (
+        {"codegen.eos_token_id": (T.UINT32, 10**6)},
+        "damaged codegen.eos_token_id",
+    ),
+    "infill without its token ids": (
+        {"codegen.mask_1_token_id": None, "codegen.sep_token_id": None},
+        "lacks the token ids for mask_1, sep",
+    ),
 }
 
 
@@ -118,9 +127,13 @@ def _small_gguf(path) -> bytes:
     return path.read_bytes()
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=6),
-       cut=st.none() | st.integers(0, 10**6))
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=6),
+    cut=st.none() | st.integers(0, 10**6),
+)
 def test_any_damaged_gguf_gives_its_info_or_one_error(tmp_path, flips, cut):
     original = tmp_path / "small.gguf"
     data = bytearray(original.read_bytes() if original.exists() else _small_gguf(original))

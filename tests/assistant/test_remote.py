@@ -37,8 +37,9 @@ def free_port() -> int:
 def running(command: list[str], ready_path: str) -> Iterator[str]:
     """A server started with --host/--port appended, its URL once ready_path answers; stopped afterwards."""
     port = free_port()
-    proc = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -58,8 +59,19 @@ def running(command: list[str], ready_path: str) -> Iterator[str]:
 
 def python_server(model) -> list[str]:
     # Not interrupted by the next request: --parallel answers must come whole (issue 20: a cut-off answer is an error).
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--n_ctx", "2048", "--n_threads", "2",
-            "--interrupt_requests", "false"]
+    return [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "2",
+        "--interrupt_requests",
+        "false",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +98,9 @@ def llama_server_binary() -> str:
 @pytest.fixture(scope="module")
 def llama_server(llama_server_binary, codegen2_gguf):
     """llama-server with a CodeGen2 model."""
-    with running([llama_server_binary, "-m", str(codegen2_gguf), "-c", "2048", "-t", "2", "-np", "1"],
-                 "/health") as url:
+    with running(
+        [llama_server_binary, "-m", str(codegen2_gguf), "-c", "2048", "-t", "2", "-np", "1"], "/health"
+    ) as url:
         yield url
 
 
@@ -108,8 +121,21 @@ def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2
 
 def test_a_cancel_hangs_up_during_the_servers_prefill(llama_server_binary):
     """A keystroke cancels a remote completion without waiting for the server to read the whole prompt."""
-    command = [llama_server_binary, "-m", str(embedded_default()), "-c", "4096", "-t", "2", "-np", "1",
-               "-b", "64", "-ub", "64"]
+    command = [
+        llama_server_binary,
+        "-m",
+        str(embedded_default()),
+        "-c",
+        "4096",
+        "-t",
+        "2",
+        "-np",
+        "1",
+        "-b",
+        "64",
+        "-ub",
+        "64",
+    ]
     with running(command, "/health") as url:
         backend = RemoteBackend(url)
         tokens = backend.tokenize("def step(value):\n    return value * 2 + 1\n\n\n" * 200)[:3000]
@@ -125,8 +151,9 @@ def test_a_cancel_hangs_up_during_the_servers_prefill(llama_server_binary):
 
 
 def test_a_chat_model_on_llama_server_is_prompted_with_its_own_chat_template(llama_server_binary, smollm):
-    with running([llama_server_binary, "-m", str(embedded_default()), "-c", "2048", "-t", "2", "-np", "1"],
-                 "/health") as url:
+    with running(
+        [llama_server_binary, "-m", str(embedded_default()), "-c", "2048", "-t", "2", "-np", "1"], "/health"
+    ) as url:
         remote = RemoteBackend(url)
         assert remote.info.chat_template == smollm.info.chat_template
         instruction = "Write a Python function that adds two numbers."
@@ -140,17 +167,39 @@ def test_a_chat_model_on_llama_server_is_prompted_with_its_own_chat_template(lla
 def test_chat_and_the_language_server_through_llama_server(llama_server, isolated_home):
     chat = run_cga("chat", "--remote", llama_server, "-n", "8", input="Assign 1 to x.\n")
     assert chat.returncode == 0 and "llama-server" in chat.stderr, chat.stderr
-    infill = run_cga("complete", "def f(x):\n    ", "--suffix", "\n    return y\n", "--remote", llama_server,
-                     "--max-tokens", "8")
+    infill = run_cga(
+        "complete", "def f(x):\n    ", "--suffix", "\n    return y\n", "--remote", llama_server, "--max-tokens", "8"
+    )
     assert infill.returncode == 0 and "Traceback" not in infill.stderr, infill.stderr
     uri = "file:///project/example.py"
     with RawServer() as lsp:
         lsp.initialize({"remoteUrl": llama_server, "maxTokens": 8})
-        lsp.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": "def f(x):\n    \n    return y\n"}}})
-        lsp.send({"jsonrpc": "2.0", "id": "i", "method": "textDocument/inlineCompletion", "params": {
-            "textDocument": {"uri": uri}, "position": {"line": 1, "character": 4},
-            "context": {"triggerKind": 2}}})
+        lsp.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": "python",
+                        "version": 1,
+                        "text": "def f(x):\n    \n    return y\n",
+                    }
+                },
+            }
+        )
+        lsp.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "i",
+                "method": "textDocument/inlineCompletion",
+                "params": {
+                    "textDocument": {"uri": uri},
+                    "position": {"line": 1, "character": 4},
+                    "context": {"triggerKind": 2},
+                },
+            }
+        )
         assert "result" in lsp.response("i")  # an answer (possibly empty from random weights), not an error
         logged = [n["params"]["message"] for n in lsp.notifications if n["method"] == "window/logMessage"]
         assert any("(llama-server)" in m for m in logged), logged
@@ -179,7 +228,8 @@ def test_stop_strings_apply_to_remote_text(server):
 def test_infill_tokens_reach_the_server_as_the_same_ids(infill_server, codegen2):
     backend = RemoteBackend(infill_server)
     assert backend.info.can_infill and backend.info.special_ids == {
-        k: v for k, v in codegen2.info.special_ids.items() if k in backend.info.special_ids}
+        k: v for k, v in codegen2.info.special_ids.items() if k in backend.info.special_ids
+    }
     prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
     ours = prompts.infill(backend.info, backend.tokenize, prefix, suffix)
     assert ours == prompts.infill(codegen2.info, codegen2.tokenize, prefix, suffix)  # what the local engine sends
@@ -207,10 +257,28 @@ def test_the_language_server_completes_through_the_server(server):
     uri = "file:///project/example.py"
     with RawServer() as lsp:
         lsp.initialize({"remoteUrl": server, "maxTokens": 24})
-        lsp.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": "def fibonacci(n):\n    "}}})
-        lsp.send({"jsonrpc": "2.0", "id": "c", "method": "textDocument/completion",
-                  "params": {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}})
+        lsp.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": "python",
+                        "version": 1,
+                        "text": "def fibonacci(n):\n    ",
+                    }
+                },
+            }
+        )
+        lsp.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "c",
+                "method": "textDocument/completion",
+                "params": {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}},
+            }
+        )
         items = lsp.response("c")["result"]["items"]
         assert items and items[0]["textEdit"]["newText"].strip()
         logged = [n["params"]["message"] for n in lsp.notifications if n["method"] == "window/logMessage"]
@@ -255,8 +323,22 @@ def test_broken_config_file(isolated_home):
 
 def test_eval_runs_on_a_remote_model_with_parallel_requests(server, tmp_path):
     out = tmp_path / "he.json"
-    done = run_cga("eval", "humaneval", "--remote", server, "--parallel", "4", "--limit", "3", "--samples", "2",
-                   "--max-tokens", "16", "--json", out)
+    done = run_cga(
+        "eval",
+        "humaneval",
+        "--remote",
+        server,
+        "--parallel",
+        "4",
+        "--limit",
+        "3",
+        "--samples",
+        "2",
+        "--max-tokens",
+        "16",
+        "--json",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["model"] == embedded_default().name  # the file the server runs

@@ -50,8 +50,9 @@ def test_a_cancel_hangs_up_a_stream_read_to_the_close_of_the_connection(stand_in
     backend = RemoteBackend(stand_in.url)
     cancel = threading.Event()
     chunks: list[str] = []
-    reader = threading.Thread(target=lambda: chunks.extend(backend.stream([1, 2], Generation(max_tokens=64,
-                                                                                           cancel=cancel))))
+    reader = threading.Thread(
+        target=lambda: chunks.extend(backend.stream([1, 2], Generation(max_tokens=64, cancel=cancel)))
+    )
     reader.start()
     time.sleep(0.5)  # the first token has come; the server now says nothing and keeps the connection
     cancel.set()
@@ -85,20 +86,24 @@ def test_an_endless_event_line_is_refused(stand_in):
         answer_of(RemoteBackend(stand_in.url), Generation(max_tokens=8))
 
 
-@pytest.mark.parametrize("path, value, message", [
-    ("/v1/models", [1, 2], "unexpected shape"),
-    ("/v1/models", 7, "unexpected shape"),
-    ("/props", ["n_ctx"], "unexpected shape"),
-    ("/props", {"n_ctx": -5}, "not a token count"),
-    ("/props", {"n_ctx": "big"}, "not a token count"),
-    ("/props", {"default_generation_settings": {"n_ctx": 1e400}}, "not a token count"),
-    ("/tokenize", {"tokens": None}, "without a list of token ids"),
-    ("/tokenize", {"tokens": ["a"]}, "without a list of token ids"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("/v1/models", [1, 2], "unexpected shape"),
+        ("/v1/models", 7, "unexpected shape"),
+        ("/props", ["n_ctx"], "unexpected shape"),
+        ("/props", {"n_ctx": -5}, "not a token count"),
+        ("/props", {"n_ctx": "big"}, "not a token count"),
+        ("/props", {"default_generation_settings": {"n_ctx": 1e400}}, "not a token count"),
+        ("/tokenize", {"tokens": None}, "without a list of token ids"),
+        ("/tokenize", {"tokens": ["a"]}, "without a list of token ids"),
+    ],
+)
 def test_wrong_typed_answers_are_one_sentence(stand_in, path, value, message):
     right = path == "/tokenize"  # the first /tokenize asks what kind of server this is: answered right
     stand_in.faults[path] = lambda handler: handler.json(
-        {"tokens": [97]} if right and handler.body == {"content": "a"} else value)
+        {"tokens": [97]} if right and handler.body == {"content": "a"} else value
+    )
     with pytest.raises(RemoteError, match=message):
         backend = RemoteBackend(stand_in.url)
         backend.tokenize("a")
@@ -109,13 +114,16 @@ def test_odd_model_lists_still_name_a_model(stand_in):
     assert RemoteBackend(stand_in.url).model_id == "remote"
 
 
-@pytest.mark.parametrize("events, message", [
-    ([[1, 2]], "not a JSON object"),
-    ([5], "not a JSON object"),
-    (["text"], "not a JSON object"),
-    ([{"content": 5}], "without text"),
-    ([{"content": "x"}], "without saying it was done"),  # the stream ends without its last event
-])
+@pytest.mark.parametrize(
+    "events, message",
+    [
+        ([[1, 2]], "not a JSON object"),
+        ([5], "not a JSON object"),
+        (["text"], "not a JSON object"),
+        ([{"content": 5}], "without text"),
+        ([{"content": "x"}], "without saying it was done"),  # the stream ends without its last event
+    ],
+)
 def test_wrong_typed_events_are_one_sentence(stand_in, events, message):
     stand_in.faults["/completion"] = stream_events(events)
     with pytest.raises(RemoteError, match=message):
@@ -156,16 +164,19 @@ def test_credentials_go_as_a_header_and_are_never_printed(stand_in):
     assert "user:***@" in result.stderr
 
 
-@pytest.mark.parametrize("url, message", [
-    ("http://127.0.0.1:abc", "not a valid URL"),
-    ("http://[::1", "not a valid URL"),
-    ("http://" + "a" * 100 + ".example", "DNS cannot hold"),
-    ("http://host\r\nX-Evil: 1", "control characters"),
-    ("http://" + "a" * 10_000_000, "characters long"),
-    ("ftp://example", "not an http"),
-    ("http://", "names no host"),
-    ("http://127.0.0.1:99999", "not a valid URL"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://127.0.0.1:abc", "not a valid URL"),
+        ("http://[::1", "not a valid URL"),
+        ("http://" + "a" * 100 + ".example", "DNS cannot hold"),
+        ("http://host\r\nX-Evil: 1", "control characters"),
+        ("http://" + "a" * 10_000_000, "characters long"),
+        ("ftp://example", "not an http"),
+        ("http://", "names no host"),
+        ("http://127.0.0.1:99999", "not a valid URL"),
+    ],
+)
 def test_bad_urls_are_one_sentence(url, message):
     with pytest.raises(BadServerUrl, match=message):
         parse_server_url(url)
@@ -173,8 +184,10 @@ def test_bad_urls_are_one_sentence(url, message):
 
 def test_a_bad_url_from_each_place_is_one_sentence(isolated_home, tmp_path):
     bad = "http://user:s3cret@[::1"
-    for result in (run_cga("complete", "x", "--remote", bad, timeout=60),
-                   run_cga("complete", "x", timeout=60, env={"CGA_REMOTE_URL": bad})):
+    for result in (
+        run_cga("complete", "x", "--remote", bad, timeout=60),
+        run_cga("complete", "x", timeout=60, env={"CGA_REMOTE_URL": bad}),
+    ):
         assert result.returncode == 1 and "not a valid URL" in result.stderr, result.stderr
         assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
     (isolated_home / "config.toml").write_text(f'remote_url = "{bad}"\n')
@@ -189,13 +202,29 @@ def test_redacted_addresses():
     assert len(redacted("http://" + "a" * 1000)) <= 81
 
 
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_eval_with_parallel_requests_stops_at_once_on_ctrl_c_and_sigterm(stand_in, signum, isolated_home):
     stand_in.faults["/completion"] = slow_tokens
-    eval_run = subprocess.Popen([sys.executable, "-m", "cga.cli", "eval", "humaneval", "--remote", stand_in.url,
-                                 "--parallel", "4", "--limit", "8", "--max-tokens", "200"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    eval_run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cga.cli",
+            "eval",
+            "humaneval",
+            "--remote",
+            stand_in.url,
+            "--parallel",
+            "4",
+            "--limit",
+            "8",
+            "--max-tokens",
+            "200",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while sum(path == "/completion" for path, _ in stand_in.seen) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)  # four answers under way

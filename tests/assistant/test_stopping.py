@@ -54,19 +54,25 @@ def test_stop_scanner_holds_back_a_forming_stop():
     ],
 )
 def test_program_truncation(text, inside_block, expected):
-    assert run(ProgramTruncator(inside_block), [text[i:i + 3] for i in range(0, len(text), 3)]) == expected
+    assert run(ProgramTruncator(inside_block), [text[i : i + 3] for i in range(0, len(text), 3)]) == expected
 
 
 def test_a_one_shot_program_keeps_its_comments_and_functions():
     text = "def f():\n    return 1\n# then\ndef g():\n    return 2\nprint(f())\nprint(g())\n\n\nx = 1\n"
     streamed = ProgramTruncator(single_turn=True)
-    assert run(streamed, [text[i:i + 5] for i in range(0, len(text), 5)]) == text.split("\n\n\n")[0] + "\n\n"
+    assert run(streamed, [text[i : i + 5] for i in range(0, len(text), 5)]) == text.split("\n\n\n")[0] + "\n\n"
 
 
 @pytest.mark.parametrize(
     "prompt, expected",
-    [("def f(a):\n", True), ("def f(a):", True), ("x = 1\n", False), ("class A:\n    def g(self):\n        ", True),
-     ("", False), ("import os\n\n", False)],
+    [
+        ("def f(a):\n", True),
+        ("def f(a):", True),
+        ("x = 1\n", False),
+        ("class A:\n    def g(self):\n        ", True),
+        ("", False),
+        ("import os\n\n", False),
+    ],
 )
 def test_prompt_leaves_block_open(prompt, expected):
     assert prompt_leaves_block_open(prompt) is expected
@@ -85,18 +91,40 @@ def by_whole_lines(text: str, single_turn: bool) -> str:
     return "".join(out)
 
 
-LINE_STARTS = st.sampled_from(["", " ", "    ", "#", "'''", '"""', "'", "def", "def ", "print", "print(",
-                               "pri", "printer", "class", "x = 1", "if x:", "\t"])
+LINE_STARTS = st.sampled_from(
+    [
+        "",
+        " ",
+        "    ",
+        "#",
+        "'''",
+        '"""',
+        "'",
+        "def",
+        "def ",
+        "print",
+        "print(",
+        "pri",
+        "printer",
+        "class",
+        "x = 1",
+        "if x:",
+        "\t",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(lines=st.lists(st.tuples(LINE_STARTS, st.text("abc (=):'\"#", max_size=6)), max_size=8),
-       cuts=st.lists(st.integers(1, 7), max_size=40), single_turn=st.booleans())
+@given(
+    lines=st.lists(st.tuples(LINE_STARTS, st.text("abc (=):'\"#", max_size=6)), max_size=8),
+    cuts=st.lists(st.integers(1, 7), max_size=40),
+    single_turn=st.booleans(),
+)
 def test_streaming_shows_the_same_text_as_whole_lines_however_it_is_cut(lines, cuts, single_turn):
     text = "\n".join(a + b for a, b in lines)
     truncator, shown, at = ProgramTruncator(single_turn=single_turn), [], 0
     for size in cuts + [len(text)]:
-        shown.append(truncator.feed(text[at:at + size]))
+        shown.append(truncator.feed(text[at : at + size]))
         at += size
     shown.append(truncator.flush())
     assert "".join(shown) == by_whole_lines(text, single_turn)

@@ -47,15 +47,20 @@ def test_resume_of_a_damaged_conversation_names_the_file_and_keeps_it_aside(isol
     (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     result = run_cga("chat", "--resume", "--name", "deep", input="")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"{folder / 'deep.json'} is damaged (nested too deeply); it was kept aside as deep.json.damaged-" \
+    assert (
+        f"{folder / 'deep.json'} is damaged (nested too deeply); it was kept aside as deep.json.damaged-"
         in result.stderr
+    )
     assert [p.name.split("-")[0] for p in folder.iterdir()] == ["deep.json.damaged"]
 
 
 def test_ctrl_c_mid_answer_keeps_the_conversation(isolated_home):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cga.cli", "chat", "--max-tokens", "400", "--temperature", "0.8"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
     )
     proc.stdin.write(b"Write a long Python module with many functions.\n")
     proc.stdin.flush()
@@ -71,8 +76,11 @@ def test_ctrl_c_mid_answer_keeps_the_conversation(isolated_home):
 
 
 def test_a_line_that_is_not_utf8_is_skipped_and_the_chat_goes_on(isolated_home):
-    result = subprocess.run([sys.executable, "-m", "cga.cli", "chat", "--max-tokens", "8"],
-                            input=b"x = '\xff'\nWrite a function that adds two numbers.\n", capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cga.cli", "chat", "--max-tokens", "8"],
+        input=b"x = '\xff'\nWrite a function that adds two numbers.\n",
+        capture_output=True,
+    )
     assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
     assert b"not UTF-8 text" in result.stderr and result.stdout.strip()  # the next line was answered
 
@@ -115,12 +123,18 @@ def test_a_user_directory_that_cannot_be_written_is_one_sentence(tmp_path, monke
 
 def test_an_insecure_answer_gets_a_warning_and_is_kept(isolated_home):
     """SmolLM2, asked for shell=True, writes it: one warning line, and the turn is kept all the same."""
-    result = run_cga("chat", "-n", "120", input="Write a Python function that runs a shell command given as a "
-                     "string, using subprocess.run with shell=True.\n")
+    result = run_cga(
+        "chat",
+        "-n",
+        "120",
+        input="Write a Python function that runs a shell command given as a "
+        "string, using subprocess.run with shell=True.\n",
+    )
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Security:")]
-    assert warnings == ["Security: line 2: subprocess call with shell=True identified, security issue. "
-                        "(B602, high severity)"]
+    assert warnings == [
+        "Security: line 2: subprocess call with shell=True identified, security issue. (B602, high severity)"
+    ]
     assert "shell=True" in saved(isolated_home)["turns"][0]["code"]
 
 
@@ -134,8 +148,14 @@ def test_saved_names_leave_out_the_language_servers_refinements(isolated_home):
 
 def test_a_new_chat_keeps_the_earlier_conversation_instead_of_overwriting_it(isolated_home, codegen2_gguf):
     """Issue 20: a second `cga chat` replaced the saved 3-turn 'last' with its own 1-turn one, without a word."""
-    first = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8",
-                    input="Define a function f.\nDefine a function g.\nDefine a function h.\n")
+    first = run_cga(
+        "chat",
+        "--model",
+        codegen2_gguf,
+        "--max-tokens",
+        "8",
+        input="Define a function f.\nDefine a function g.\nDefine a function h.\n",
+    )
     assert first.returncode == 0, first.stderr
     earlier = saved(isolated_home)
     assert len(earlier["turns"]) == 3
@@ -145,8 +165,9 @@ def test_a_new_chat_keeps_the_earlier_conversation_instead_of_overwriting_it(iso
     kept = [p for p in (isolated_home / "conversations").glob("last-*.json")]
     assert len(kept) == 1 and json.loads(kept[0].read_text()) == earlier
     assert f"kept as '{kept[0].stem}'" in second.stderr and f"--resume --name {kept[0].stem}" in second.stderr
-    again = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8", "--resume", "--name", kept[0].stem,
-                    input="/show\n")
+    again = run_cga(
+        "chat", "--model", codegen2_gguf, "--max-tokens", "8", "--resume", "--name", kept[0].stem, input="/show\n"
+    )
     assert "# Define a function h." in again.stdout
     quiet = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8", input="/show\n")  # nothing new said
     assert len(list((isolated_home / "conversations").glob("last-*.json"))) == 1 and "kept as" not in quiet.stderr

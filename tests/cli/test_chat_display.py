@@ -27,7 +27,7 @@ def test_a_code_line_wider_than_the_screen_wraps_instead_of_being_cut():
 
 def test_a_chat_answer_shows_as_markdown_and_its_prose_stays_prose():
     answer = "Here:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nIt adds them.\n"
-    shown = screen([answer[i:i + 7] for i in range(0, len(answer), 7)], markdown=True, width=40)
+    shown = screen([answer[i : i + 7] for i in range(0, len(answer), 7)], markdown=True, width=40)
     assert "```" not in shown
     assert shown.splitlines()[0] == "Here:"
     assert " def add(a, b):" in shown and shown.rstrip().endswith("It adds them.")
@@ -42,9 +42,11 @@ def test_a_pipe_gets_the_text_as_written_and_a_blank_line_after_it():
 
 def test_code_a_chat_model_wrote_without_fences_keeps_its_lines():
     """The embedded model's later turns: a bare def with its body between sentences (issue 23, item 1)."""
-    answer = ("Sure, here it is:\ndef csv_to_list_list(filename):\n    with open(filename) as csvfile:\n"
-              "        return list(csv.reader(csvfile))\nIt reads the file.\n")
-    shown = screen([answer[i:i + 5] for i in range(0, len(answer), 5)], markdown=True, width=60)
+    answer = (
+        "Sure, here it is:\ndef csv_to_list_list(filename):\n    with open(filename) as csvfile:\n"
+        "        return list(csv.reader(csvfile))\nIt reads the file.\n"
+    )
+    shown = screen([answer[i : i + 5] for i in range(0, len(answer), 5)], markdown=True, width=60)
     lines = [line.strip() for line in shown.splitlines()]
     assert lines.index("def csv_to_list_list(filename):") + 1 == lines.index("with open(filename) as csvfile:")
     assert "return list(csv.reader(csvfile))" in lines

@@ -22,10 +22,23 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 
 
 def chat(home, *args: str, columns: int = 100, editor: str = "false") -> pexpect.spawn:
-    env = {**os.environ, "CGA_HOME": str(home), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1",
-           "EDITOR": editor, "VISUAL": "", "COLUMNS": str(columns)}
-    child = pexpect.spawn(sys.executable, ["-m", "cga.cli", "chat", *args], env=env, encoding="utf-8",
-                          dimensions=(40, columns), timeout=120)
+    env = {
+        **os.environ,
+        "CGA_HOME": str(home),
+        "TERM": "xterm-256color",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "EDITOR": editor,
+        "VISUAL": "",
+        "COLUMNS": str(columns),
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "cga.cli", "chat", *args],
+        env=env,
+        encoding="utf-8",
+        dimensions=(40, columns),
+        timeout=120,
+    )
     until_prompt(child)
     return child
 
@@ -90,14 +103,22 @@ def test_ctrl_d_leaves_the_shell_prompt_on_its_own_line(isolated_home, codegen2_
 
 def test_run_and_test_happen_in_the_sandbox(isolated_home, codegen2_gguf, tmp_path):
     outside = tmp_path / "written-by-the-program"
-    conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": [
-        {"instruction": "Define f.", "code": "def f(x):\n    return x * 2"},
-        {"instruction": "Write a file, reach the network and print.",
-         "code": f"try:\n    open({str(outside)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
-                 "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
-                 "    print('network: reached')\nexcept OSError:\n    print('network: blocked')\n"
-                 "print('ran', f(21))"},
-    ]}
+    conversation = {
+        "version": 1,
+        "language": "python",
+        "header": "",
+        "meta": {},
+        "turns": [
+            {"instruction": "Define f.", "code": "def f(x):\n    return x * 2"},
+            {
+                "instruction": "Write a file, reach the network and print.",
+                "code": f"try:\n    open({str(outside)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
+                "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+                "    print('network: reached')\nexcept OSError:\n    print('network: blocked')\n"
+                "print('ran', f(21))",
+            },
+        ],
+    }
     (isolated_home / "conversations").mkdir(parents=True)
     (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
     child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume")
@@ -173,16 +194,23 @@ def test_ctrl_c_during_an_answer_leaves_each_line_of_it_once(isolated_home):
     shown = [line.rstrip() for line in screen.display]
     asked = next(i for i, line in enumerate(shown) if "with comments." in line)
     stopped = next(i for i, line in enumerate(shown) if line.startswith("Stopped;"))
-    answer = shown[asked + 1:stopped]
+    answer = shown[asked + 1 : stopped]
     assert "^C" not in "\n".join(shown), shown
     assert any("def" in line for line in answer), shown
-    assert not any(a == b == "" for a, b in zip(answer, answer[1:], strict=False)), answer  # no line left behind by a redraw
+    assert not any(a == b == "" for a, b in zip(answer, answer[1:], strict=False)), (
+        answer
+    )  # no line left behind by a redraw
     assert not any(line and answer.count(line) > 1 for line in answer), answer
 
 
 def test_edit_uses_the_users_editor_and_later_turns_see_the_edit(isolated_home, codegen2_gguf):
-    conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": [
-        {"instruction": "Define f.", "code": "def f(x):\n    return x * 2"}]}
+    conversation = {
+        "version": 1,
+        "language": "python",
+        "header": "",
+        "meta": {},
+        "turns": [{"instruction": "Define f.", "code": "def f(x):\n    return x * 2"}],
+    }
     (isolated_home / "conversations").mkdir(parents=True)
     (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
     child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume", editor="sed -i s/2/3/")
@@ -200,9 +228,18 @@ def test_edit_uses_the_users_editor_and_later_turns_see_the_edit(isolated_home, 
 
 def test_run_output_cannot_act_on_the_terminal(isolated_home, codegen2_gguf):
     """Issue 20: a program printing OSC 52 wrote the user's clipboard, OSC 0 set the window title."""
-    conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": [
-        {"instruction": "Print escapes.", "code": "print('a\\x1b]52;c;aGk=\\x07b\\x1b]0;pwned\\x07c\\x1b[31mred\\x1b[0m')"},
-    ]}
+    conversation = {
+        "version": 1,
+        "language": "python",
+        "header": "",
+        "meta": {},
+        "turns": [
+            {
+                "instruction": "Print escapes.",
+                "code": "print('a\\x1b]52;c;aGk=\\x07b\\x1b]0;pwned\\x07c\\x1b[31mred\\x1b[0m')",
+            },
+        ],
+    }
     (isolated_home / "conversations").mkdir(parents=True)
     (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
     child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume")

@@ -35,7 +35,8 @@ def test_an_answer_the_program_rule_empties_is_explained_and_not_kept(capsys):
     _answer(state, "Make a list of numbers.", 64)
     assert said(capsys) == [
         "The model began a new step (a comment, a second function or print) without writing code for this one, "
-        "and the program rule cut it; say this step more simply, or /show the program so far. Nothing was added."]
+        "and the program rule cut it; say this step more simply, or /show the program so far. Nothing was added."
+    ]
     assert session.conversation.turns == [] and out.file.getvalue() == ""
 
 
@@ -50,6 +51,8 @@ def test_an_answer_cut_at_the_token_limit_is_kept_and_says_so(capsys):
 def test_an_insecure_answer_is_kept_with_one_warning_line(capsys):
     state, session, _ = turn("value = eval(input())\n")
     _answer(state, "Read a value.", 64)
-    assert said(capsys) == ["Security: line 1: Use of possibly insecure function - consider using safer "
-                            "ast.literal_eval. (B307, medium severity)"]
+    assert said(capsys) == [
+        "Security: line 1: Use of possibly insecure function - consider using safer "
+        "ast.literal_eval. (B307, medium severity)"
+    ]
     assert session.conversation.turns[-1].code == "value = eval(input())"

@@ -56,8 +56,16 @@ def test_infill_on_a_model_that_cannot_is_refused():
 
 
 def test_infill_on_codegen2(codegen2_gguf):
-    result = run_cga("complete", "def add(a, b):\n    ", "--suffix", "\n\nprint(add(1, 2))\n",
-                     "--model", codegen2_gguf, "--max-tokens", "8")
+    result = run_cga(
+        "complete",
+        "def add(a, b):\n    ",
+        "--suffix",
+        "\n\nprint(add(1, 2))\n",
+        "--model",
+        codegen2_gguf,
+        "--max-tokens",
+        "8",
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -77,8 +85,12 @@ def test_corrupt_model_file(tmp_path):
 
 def test_a_full_disk_on_standard_output_is_one_sentence():
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "cga.cli", "complete", "def f():", "-n", "4"],
-                                stdout=full, stderr=subprocess.PIPE, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "cga.cli", "complete", "def f():", "-n", "4"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     assert result.returncode == 1 and "Could not write the completion" in result.stderr
     assert "Traceback" not in result.stderr
 

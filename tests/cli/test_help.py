@@ -17,9 +17,27 @@ else:  # Python 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ["", "convert", "verify", "complete", "chat", "lsp", "doctor", "bench", "models", "models list",
-            "models pull", "models import", "models rm", "models info", "models verify", "eval", "eval humaneval",
-            "eval mtpb", "eval perplexity"]
+COMMANDS = [
+    "",
+    "convert",
+    "verify",
+    "complete",
+    "chat",
+    "lsp",
+    "doctor",
+    "bench",
+    "models",
+    "models list",
+    "models pull",
+    "models import",
+    "models rm",
+    "models info",
+    "models verify",
+    "eval",
+    "eval humaneval",
+    "eval mtpb",
+    "eval perplexity",
+]
 HINT = re.compile(r"pip install '(codegen-assistant[^']*)'")
 
 
@@ -41,8 +59,12 @@ def test_short_flags_mean_one_thing_across_commands():
 
 def test_every_install_hint_in_the_code_names_an_extra_that_exists():
     extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
-    hints = [(path.relative_to(ROOT), hint) for folder in ("cli", "convert", "models", "assistant", "evaluation", "lsp")
-             for path in (ROOT / folder).rglob("*.py") for hint in HINT.findall(path.read_text())]
+    hints = [
+        (path.relative_to(ROOT), hint)
+        for folder in ("cli", "convert", "models", "assistant", "evaluation", "lsp")
+        for path in (ROOT / folder).rglob("*.py")
+        for hint in HINT.findall(path.read_text())
+    ]
     assert hints
     for path, hint in hints:
         assert re.fullmatch(r"codegen-assistant\[(\w+)\]", hint) and hint[18:-1] in extras, (path, hint)

@@ -21,8 +21,11 @@ def test_a_json_target_that_is_not_a_regular_file_is_refused_before_the_run(tmp_
     real.write_text("keep me")
     link = tmp_path / "link.json"
     link.symlink_to(real)
-    for target, message in ((link, "not a regular file"), (tmp_path, "not a regular file"),
-                            (tmp_path / "missing" / "r.json", "does not exist")):
+    for target, message in (
+        (link, "not a regular file"),
+        (tmp_path, "not a regular file"),
+        (tmp_path / "missing" / "r.json", "does not exist"),
+    ):
         result = run_cga("eval", command, "--json", str(target), "--limit", "1", timeout=120)
         assert result.returncode == 1 and message in result.stderr, result.stderr
         assert "Generated programs run" not in result.stderr  # refused before the run began
@@ -49,14 +52,21 @@ def test_closed_standard_output_is_one_sentence():
     no_traceback(result)
 
 
-@pytest.mark.parametrize("line, message", [
-    ('{"id": 1, "name": "x", "prompts": ["a"], "inputs": [5], "outputs": [1]}', "each input an object"),
-    ('{"id": 1, "name": "x", "prompts": ["a"], "inputs": [{}], "outputs": [1], "max_gen_length": 1e400}',
-     "not an MTPB problem"),
-    ('{"id": 1, "name": "x", "prompts": ["a"], "inputs": [{}], "outputs": [1], "max_gen_length": 0}',
-     "max_gen_length must be"),
-    ("[5]", "not an MTPB problem"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"id": 1, "name": "x", "prompts": ["a"], "inputs": [5], "outputs": [1]}', "each input an object"),
+        (
+            '{"id": 1, "name": "x", "prompts": ["a"], "inputs": [{}], "outputs": [1], "max_gen_length": 1e400}',
+            "not an MTPB problem",
+        ),
+        (
+            '{"id": 1, "name": "x", "prompts": ["a"], "inputs": [{}], "outputs": [1], "max_gen_length": 0}',
+            "max_gen_length must be",
+        ),
+        ("[5]", "not an MTPB problem"),
+    ],
+)
 def test_malformed_mtpb_data_is_one_sentence(tmp_path, line, message):
     data = tmp_path / "mtpb.jsonl"
     data.write_text(line + "\n")
@@ -67,7 +77,8 @@ def test_malformed_mtpb_data_is_one_sentence(tmp_path, line, message):
 
 def test_answers_longer_than_the_context_are_refused_with_the_limit_to_use():
     with misbehaving_server() as server:  # a 2,048-token context
-        result = run_cga("eval", "humaneval", "--remote", server.url, "--max-tokens", "100000", "--limit", "1",
-                         timeout=120)
+        result = run_cga(
+            "eval", "humaneval", "--remote", server.url, "--max-tokens", "100000", "--limit", "1", timeout=120
+        )
     assert result.returncode == 1 and "pass --max-tokens 1024 or less" in result.stderr, result.stderr
     no_traceback(result)

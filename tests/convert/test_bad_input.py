@@ -204,9 +204,9 @@ def rewrite_header(file, change) -> None:
     """Replace a safetensors file's JSON header by change(header), keeping its tensor data."""
     raw = file.read_bytes()
     length = int.from_bytes(raw[:8], "little")
-    header = change(json.loads(raw[8:8 + length]))
+    header = change(json.loads(raw[8 : 8 + length]))
     encoded = json.dumps(header).encode()
-    file.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + length:])
+    file.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + length :])
 
 
 def first_tensor(header: dict) -> str:
@@ -241,8 +241,10 @@ HOSTILE_TOKENIZERS = {
     "an added token that takes another's id": ("added_tokens.json", lambda t: {**t, "<evil>": 5}),
     "an id of three billion": ("added_tokens.json", lambda t: {**t, "<huge>": 3_000_000_000}),
     "a vocabulary that is a list": ("vocab.json", lambda v: list(v)),
-    "an added token without content": ("tokenizer_config.json",
-                                       lambda c: {**c, "added_tokens_decoder": {"50300": {"special": True}}}),
+    "an added token without content": (
+        "tokenizer_config.json",
+        lambda c: {**c, "added_tokens_decoder": {"50300": {"special": True}}},
+    ),
 }
 
 

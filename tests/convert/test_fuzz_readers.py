@@ -20,22 +20,59 @@ from cga.convert.errors import ConvertError
 from cga.convert.families import ModelSpec, detect
 from cga.convert.vocab import build_vocab
 
-settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.register_profile("explore", max_examples=5000, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore",
+    max_examples=5000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-                    st.text(max_size=8), st.sampled_from([0, 1, 2, 4, 64, 128, 2048, 50295, 51200]))
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                         max_size=4), max_leaves=12)
-CODEGEN_KEYS = ["architectures", "n_embd", "n_head", "n_layer", "vocab_size", "rotary_dim", "n_inner",
-                "n_positions", "n_ctx", "layer_norm_epsilon", "head_dim", "hidden_size", "num_attention_heads",
-                "num_key_value_heads", "num_hidden_layers", "intermediate_size", "max_position_embeddings",
-                "rms_norm_eps", "rope_theta"]
-CONFIGS = st.fixed_dictionaries({"model_type": st.sampled_from(["codegen", "llama", "gpt2", None])},
-                                optional={key: SCALARS | JSON for key in CODEGEN_KEYS})
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.sampled_from([0, 1, 2, 4, 64, 128, 2048, 50295, 51200]),
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+CODEGEN_KEYS = [
+    "architectures",
+    "n_embd",
+    "n_head",
+    "n_layer",
+    "vocab_size",
+    "rotary_dim",
+    "n_inner",
+    "n_positions",
+    "n_ctx",
+    "layer_norm_epsilon",
+    "head_dim",
+    "hidden_size",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "num_hidden_layers",
+    "intermediate_size",
+    "max_position_embeddings",
+    "rms_norm_eps",
+    "rope_theta",
+]
+CONFIGS = st.fixed_dictionaries(
+    {"model_type": st.sampled_from(["codegen", "llama", "gpt2", None])},
+    optional={key: SCALARS | JSON for key in CODEGEN_KEYS},
+)
 
 
 @given(config=CONFIGS)
@@ -52,9 +89,15 @@ def test_any_config_gives_a_bounded_spec_or_one_error(config, tmp_path):
 
 DTYPES = st.sampled_from(["F32", "F16", "BF16", "I64", "U8", "F64", "bogus", None, 3])
 ENTRIES = st.one_of(
-    st.fixed_dictionaries({"dtype": DTYPES, "shape": st.lists(st.integers(-2, 2**62), max_size=3) | JSON,
-                           "data_offsets": st.lists(st.integers(-64, 2**62), max_size=3) | JSON}),
-    JSON)
+    st.fixed_dictionaries(
+        {
+            "dtype": DTYPES,
+            "shape": st.lists(st.integers(-2, 2**62), max_size=3) | JSON,
+            "data_offsets": st.lists(st.integers(-64, 2**62), max_size=3) | JSON,
+        }
+    ),
+    JSON,
+)
 HEADERS = st.dictionaries(st.text(min_size=1, max_size=8), ENTRIES, max_size=4) | JSON
 
 
@@ -96,11 +139,17 @@ def test_any_tokenizer_files_give_a_vocabulary_or_one_error(vocab, added, decode
     assert len(built.tokens) == len(built.types) == 64
 
 
-TOKENIZER_JSON = st.fixed_dictionaries({}, optional={
-    "model": st.fixed_dictionaries({"type": st.sampled_from(["BPE", "WordPiece", None])},
-                                   optional={"vocab": TOKEN_IDS | JSON, "merges": st.lists(JSON | st.text(), max_size=3)}),
-    "added_tokens": st.lists(st.dictionaries(st.sampled_from(["content", "id", "special"]), SCALARS), max_size=3) | JSON,
-})
+TOKENIZER_JSON = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": st.fixed_dictionaries(
+            {"type": st.sampled_from(["BPE", "WordPiece", None])},
+            optional={"vocab": TOKEN_IDS | JSON, "merges": st.lists(JSON | st.text(), max_size=3)},
+        ),
+        "added_tokens": st.lists(st.dictionaries(st.sampled_from(["content", "id", "special"]), SCALARS), max_size=3)
+        | JSON,
+    },
+)
 
 
 @given(tokenizer=TOKENIZER_JSON)

@@ -18,9 +18,14 @@ def _convert_until_quantizing(checkpoint, dest) -> tuple[subprocess.Popen, psuti
     """`cga convert` in its own session (as a terminal would run it), stopped at once when its quantizer starts."""
     # A shell gives a foreground job the default Ctrl-C, whatever it was itself given (a test runner started in
     # the background ignores SIGINT, and a child would inherit that).
-    proc = subprocess.Popen([sys.executable, "-m", "cga.cli", "convert", str(checkpoint), "-o", str(dest),
-                             "-q", "q4_k_m"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cga.cli", "convert", str(checkpoint), "-o", str(dest), "-q", "q4_k_m"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     parent = psutil.Process(proc.pid)
     while proc.poll() is None:
         children = parent.children()
@@ -58,7 +63,10 @@ def test_temporaries_of_a_conversion_killed_outright_are_removed_by_the_next(tmp
     proc.wait()
     quantizer.wait(timeout=10)  # an orphaned quantizer stops by itself
     assert [n for n in _leftovers(out) if n.endswith(".tmp")], "SIGKILL should have left temporaries to sweep"
-    again = subprocess.run([sys.executable, "-m", "cga.cli", "convert", str(codegen1.path), "-o",
-                            str(out / "m.gguf"), "-q", "q8_0"], capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "cga.cli", "convert", str(codegen1.path), "-o", str(out / "m.gguf"), "-q", "q8_0"],
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0, again.stderr
     assert _leftovers(out) == ["m.gguf"]

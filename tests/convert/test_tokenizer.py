@@ -14,8 +14,18 @@ from cga.convert.vocab import byte_encoder
 from cga.core.native import load_model
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-FILES = ["textwrap.py", "difflib.py", "argparse.py", "json/encoder.py", "csv.py", "shlex.py",
-         "tokenize.py", "inspect.py", "string.py", "heapq.py"]
+FILES = [
+    "textwrap.py",
+    "difflib.py",
+    "argparse.py",
+    "json/encoder.py",
+    "csv.py",
+    "shlex.py",
+    "tokenize.py",
+    "inspect.py",
+    "string.py",
+    "heapq.py",
+]
 HARD_CASES = [
     " " * 40 + "x = 1\n",  # a run longer than the longest whitespace token (31)
     "def f():\n\treturn 1\n\t\t\t\tpass\n" + "\t" * 12 + "deep\n",

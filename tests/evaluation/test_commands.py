@@ -24,8 +24,26 @@ def quantizations(codegen1, tmp_path_factory):
 
 def test_humaneval_runs_a_model_and_writes_every_sample(quantizations, tmp_path):
     out = tmp_path / "he.json"
-    done = run_cga("eval", "humaneval", "--model", quantizations["q8_0"], "--limit", "2", "--samples", "2",
-                   "-k", "1", "-k", "2", "--max-tokens", "16", "--threads", "2", "--json", out)
+    done = run_cga(
+        "eval",
+        "humaneval",
+        "--model",
+        quantizations["q8_0"],
+        "--limit",
+        "2",
+        "--samples",
+        "2",
+        "-k",
+        "1",
+        "-k",
+        "2",
+        "--max-tokens",
+        "16",
+        "--threads",
+        "2",
+        "--json",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     assert "pass@1" in done.stdout and "pass@2" in done.stdout
     report = json.loads(out.read_text())
@@ -38,8 +56,20 @@ def test_humaneval_runs_a_model_and_writes_every_sample(quantizations, tmp_path)
 
 def test_mtpb_runs_both_modes(quantizations, tmp_path):
     out = tmp_path / "mtpb.json"
-    done = run_cga("eval", "mtpb", "--model", quantizations["q8_0"], "--limit", "1", "--max-tokens", "24",
-                   "--threads", "2", "--json", out)
+    done = run_cga(
+        "eval",
+        "mtpb",
+        "--model",
+        quantizations["q8_0"],
+        "--limit",
+        "1",
+        "--max-tokens",
+        "24",
+        "--threads",
+        "2",
+        "--json",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert set(report["pass_rate"]) == {"multi", "single"}
@@ -52,19 +82,45 @@ def test_mtpb_with_the_embedded_chat_model_runs_its_code_and_says_why_it_failed(
     """Issue 23, item 2: every program ended in a stray fence and prose (a syntax error); now only the code
     runs, and each result says why it failed."""
     out = tmp_path / "mtpb.json"
-    done = run_cga("eval", "mtpb", "--limit", "1", "--mode", "multi", "--max-tokens", "48", "--temperature", "0",
-                   "--threads", "2", "--json", out)
+    done = run_cga(
+        "eval",
+        "mtpb",
+        "--limit",
+        "1",
+        "--mode",
+        "multi",
+        "--max-tokens",
+        "48",
+        "--temperature",
+        "0",
+        "--threads",
+        "2",
+        "--json",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())["results"]
     assert len(results) == 5
-    kinds = {"passed", "syntax error", "raised", "wrong output", "did not start", "killed", "timeout",
-             "memory limit", "output limit", "process limit"}
+    kinds = {
+        "passed",
+        "syntax error",
+        "raised",
+        "wrong output",
+        "did not start",
+        "killed",
+        "timeout",
+        "memory limit",
+        "output limit",
+        "process limit",
+    }
     for r in results:
         assert "```" not in r["program"] and r["outcome"] in kinds, r
         assert r["passed"] == (r["outcome"] == "passed") and (r["detail"] or r["outcome"] in ("passed", "timeout"))
     failed = [r["outcome"] for r in results if not r["passed"]]
     if failed:
-        assert f"{failed.count(failed[0])} {failed[0]}" in done.stdout and "multi-turn programs that failed" in done.stdout
+        assert (
+            f"{failed.count(failed[0])} {failed[0]}" in done.stdout and "multi-turn programs that failed" in done.stdout
+        )
 
 
 def test_mtpb_refuses_a_malformed_data_file(tmp_path):
@@ -80,8 +136,22 @@ def test_perplexity_side_by_side(quantizations, tmp_path):
     for module in ("textwrap", "bisect"):
         shutil.copy(__import__(module).__file__, src)
     out = tmp_path / "ppl.json"
-    done = run_cga("eval", "perplexity", src, "-m", quantizations["f32"], "-m", quantizations["f16"],
-                   "-m", quantizations["q8_0"], "--window", "128", "--json", out, env={"CGA_PROGRESS_EVERY": "0"})
+    done = run_cga(
+        "eval",
+        "perplexity",
+        src,
+        "-m",
+        quantizations["f32"],
+        "-m",
+        quantizations["f16"],
+        "-m",
+        quantizations["q8_0"],
+        "--window",
+        "128",
+        "--json",
+        out,
+        env={"CGA_PROGRESS_EVERY": "0"},
+    )
     assert done.returncode == 0, done.stderr
     # Piped, progress comes as plain lines (here at every step): a count, a rate, and the time at the end.
     # The whole file name, counting the tokens scored (files differ a hundredfold: a count of files misleads).
@@ -90,8 +160,9 @@ def test_perplexity_side_by_side(quantizations, tmp_path):
     total = compact(rows[0]["tokens"])
     assert f"{name}: 0/{total} (0%)" in done.stderr.splitlines(), done.stderr
     steps = re.findall(rf"^{re.escape(name)}: .*$", done.stderr, re.M)
-    assert len(steps) > 4 and re.fullmatch(rf"{re.escape(name)}: {total}/{total} \(100%\), [\d.,k]+/s, \d+ s in all",
-                                            steps[-1]), steps
+    assert len(steps) > 4 and re.fullmatch(
+        rf"{re.escape(name)}: {total}/{total} \(100%\), [\d.,k]+/s, \d+ s in all", steps[-1]
+    ), steps
     assert [r["file_type"] for r in rows] == ["f32", "f16", "q8_0"]
     assert len({r["tokens"] for r in rows}) == 1 and rows[0]["tokens"] > 1000  # the same tokens for every file
     f32, f16, q8 = (r["perplexity"] for r in rows)
@@ -106,19 +177,38 @@ def test_bench_table_json_and_plot(quantizations, codegen1, tmp_path):
     out, plot = tmp_path / "bench.json", tmp_path / "bench.png"
     long_name = tmp_path / "codegen-350M-mono-fine-tuned-on-our-own-code.f16.gguf"  # cut runners at 80 columns once
     shutil.copy(quantizations["f16"], long_name)
-    done = run_cga("bench", long_name, quantizations["q8_0"], "--transformers", codegen1.path,
-                   "--prompt-tokens", "64", "--gen-tokens", "16", "--repeat", "1", "--threads", "2",
-                   "--json", out, "--plot", plot, env={"COLUMNS": "80"})
+    done = run_cga(
+        "bench",
+        long_name,
+        quantizations["q8_0"],
+        "--transformers",
+        codegen1.path,
+        "--prompt-tokens",
+        "64",
+        "--gen-tokens",
+        "16",
+        "--repeat",
+        "1",
+        "--threads",
+        "2",
+        "--json",
+        out,
+        "--plot",
+        plot,
+        env={"COLUMNS": "80"},
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())["results"]
     assert [(r["file_type"], r["runner"]) for r in results] == [
-        ("f16", "llama.cpp"), ("q8_0", "llama.cpp"), ("f32", "transformers")]
+        ("f16", "llama.cpp"),
+        ("q8_0", "llama.cpp"),
+        ("f32", "transformers"),
+    ]
     table = done.stdout.splitlines()
     assert max(len(line) for line in table) <= 80, done.stdout
     assert sum("llama.cpp" in line for line in table) == 2 and sum("transformers" in line for line in table) == 1
     assert "…" not in done.stdout  # nothing cut: each runner, type and figure whole
-    assert all(r["prefill_tps"] > 0 and r["decode_tps"] > 0 and r["ttft_s"] > 0 and r["peak_mib"] > 10
-               for r in results)
+    assert all(r["prefill_tps"] > 0 and r["decode_tps"] > 0 and r["ttft_s"] > 0 and r["peak_mib"] > 10 for r in results)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     missing = run_cga("bench", tmp_path / "nope.gguf")
     assert missing.returncode == 1 and "does not exist" in missing.stderr

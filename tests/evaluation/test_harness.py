@@ -46,10 +46,20 @@ def test_a_program_that_eats_memory_is_stopped():
 
 # Hand-written answers for the first MTPB problems, turn by turn, as a model should write them.
 SOLUTIONS = {
-    "1": ["my_string = \"{A}\"", "my_string = my_string.lower()", "chars = set(my_string)",
-          "chars = sorted(chars)", "print(chars)"],
-    "2": ["numbers = {numbers}", "total = sum(numbers)", "normalized = [x / total * 100 for x in numbers]",
-          "formatted = [f'{{x:.1f}}' for x in normalized]", "print(formatted)"],
+    "1": [
+        'my_string = "{A}"',
+        "my_string = my_string.lower()",
+        "chars = set(my_string)",
+        "chars = sorted(chars)",
+        "print(chars)",
+    ],
+    "2": [
+        "numbers = {numbers}",
+        "total = sum(numbers)",
+        "normalized = [x / total * 100 for x in numbers]",
+        "formatted = [f'{{x:.1f}}' for x in normalized]",
+        "print(formatted)",
+    ],
 }
 
 
@@ -86,8 +96,10 @@ def test_mtpb_truncation_and_output_matching_follow_the_paper():
 
 def test_a_malformed_benchmark_file_is_refused_with_its_line(tmp_path):
     bad = tmp_path / "mtpb.jsonl"
-    bad.write_text('{"id": "1", "name": "x", "prompts": ["a"], "inputs": [{}], "outputs": [1], "max_gen_length": 8}\n'
-                   '{"id": "2", "prompts": "oops"}\n')
+    bad.write_text(
+        '{"id": "1", "name": "x", "prompts": ["a"], "inputs": [{}], "outputs": [1], "max_gen_length": 8}\n'
+        '{"id": "2", "prompts": "oops"}\n'
+    )
     with pytest.raises(mtpb.BadData, match="line 2"):
         mtpb.load_problems(bad)
 
@@ -125,8 +137,9 @@ def test_each_failed_program_says_why():
         "timeout": "while True:\n    pass",
     }
     for kind, text in answers.items():
-        report = mtpb.evaluate([problem], lambda history, n, text=text: text, modes=("single",),
-                               limits=Limits(seconds=2))
+        report = mtpb.evaluate(
+            [problem], lambda history, n, text=text: text, modes=("single",), limits=Limits(seconds=2)
+        )
         outcomes = {(r.outcome, r.passed) for r in report.results}
         assert outcomes == {(kind, False)}, (kind, outcomes)
     detail = {r.detail for r in report.results}

@@ -52,8 +52,11 @@ def survivors(mark: str) -> list[psutil.Process]:
 
 def sleeper(mark: str, **popen) -> str:
     """Program text that starts a process sleeping a minute, findable by mark."""
-    return (f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)  # {mark}']"
-            + "".join(f", {k}={v}" for k, v in popen.items()) + ")")
+    return (
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)  # {mark}']"
+        + "".join(f", {k}={v}" for k, v in popen.items())
+        + ")"
+    )
 
 
 def test_programs_have_no_network_and_a_scratch_directory(kind):
@@ -65,11 +68,12 @@ def test_programs_have_no_network_and_a_scratch_directory(kind):
     port = server.getsockname()[1]
     outcome = run_program(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n", contain=kind)
     assert outcome.status == "failed" and not accepted
-    raw = run_program(f"import _socket\ns = _socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))\n", contain=kind)
+    raw = run_program(
+        f"import _socket\ns = _socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))\n", contain=kind
+    )
     assert raw.status == "failed" and not accepted  # the network namespace, below Python's socket module
     server.close()
-    where = run_program("import os\nprint(os.listdir('.'))\nprint(os.environ['HOME'] == os.getcwd())\n",
-                        contain=kind)
+    where = run_program("import os\nprint(os.listdir('.'))\nprint(os.environ['HOME'] == os.getcwd())\n", contain=kind)
     assert where.stdout == "['program.py']\nTrue\n"
 
 
@@ -83,8 +87,9 @@ def test_a_grandchild_that_left_the_session_is_killed(kind):
 def test_a_grandchild_holding_stdout_does_not_hold_the_evaluator(kind):
     mark = uuid.uuid4().hex
     started = time.monotonic()
-    outcome = run_program(f"import subprocess, sys\n{sleeper(mark)}\nwhile True:\n    pass\n",
-                          Limits(seconds=2), contain=kind)
+    outcome = run_program(
+        f"import subprocess, sys\n{sleeper(mark)}\nwhile True:\n    pass\n", Limits(seconds=2), contain=kind
+    )
     assert outcome.status == "timeout" and time.monotonic() - started < 5
     started = time.monotonic()
     quick = run_program(f"import subprocess, sys\n{sleeper(mark)}\nprint('done')\n", Limits(seconds=2), contain=kind)
@@ -94,8 +99,9 @@ def test_a_grandchild_holding_stdout_does_not_hold_the_evaluator(kind):
 
 def test_a_flood_of_output_stops_at_the_limit(kind):
     started = time.monotonic()
-    outcome = run_program("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
-                          Limits(seconds=10, output_kb=256), contain=kind)
+    outcome = run_program(
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", Limits(seconds=10, output_kb=256), contain=kind
+    )
     assert outcome.status == "output limit" and len(outcome.stdout) <= 256 * 1024
     assert time.monotonic() - started < 5
 
@@ -167,7 +173,7 @@ def test_programs_cannot_touch_the_users_files(bubblewrap, tmp_path):
     program = textwrap.dedent(f"""
         import os
         for attempt in (lambda: print(open({str(secret)!r}).read()),
-                        lambda: open({str(tmp_path / 'escaped')!r}, 'w').write('x'),
+                        lambda: open({str(tmp_path / "escaped")!r}, 'w').write('x'),
                         lambda: open(os.path.expanduser('~') + '/escaped', 'w').write('x'),
                         lambda: open('/usr/escaped', 'w').write('x'),
                         lambda: print(os.listdir({str(Path.home())!r}))):
@@ -202,17 +208,29 @@ def test_an_interpreter_under_tmp_runs_in_the_sandbox(bubblewrap):
     every program failed to start and pass@k read 0 %."""
     venv = Path(tempfile.mkdtemp(prefix="cga-venv-", dir="/tmp")) / "venv"
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                       check=True, timeout=120)
-        check = ("from evaluation.sandbox import containment, run_program\n"
-                 "outcome = run_program('import sys\\nprint(6 * 7, sys.prefix)')\n"
-                 "print(containment(), outcome.status, outcome.stdout.strip())\n")
-        done = subprocess.run([str(venv / "bin" / "python"), "-c", check], capture_output=True, text=True,
-                              timeout=120, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+            check=True,
+            timeout=120,
+        )
+        check = (
+            "from evaluation.sandbox import containment, run_program\n"
+            "outcome = run_program('import sys\\nprint(6 * 7, sys.prefix)')\n"
+            "print(containment(), outcome.status, outcome.stdout.strip())\n"
+        )
+        done = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", check],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.split() == ["bubblewrap", "passed", "42", str(venv)]
     finally:
         import shutil
+
         shutil.rmtree(venv.parent, ignore_errors=True)
 
 

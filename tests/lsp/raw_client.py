@@ -16,7 +16,7 @@ def read_message(stream) -> dict:
     ready, _, _ = select.select([stream], [], [], 120)
     assert ready, "the server did not answer within 120 s"
     length = 0
-    while (line := stream.readline().strip()):  # unbuffered, so select() sees every byte not yet read
+    while line := stream.readline().strip():  # unbuffered, so select() sees every byte not yet read
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":")[1])
     body = b""
@@ -31,8 +31,13 @@ class RawServer:
     """`cga lsp` as a subprocess spoken to in raw JSON-RPC frames."""
 
     def __init__(self, stderr=subprocess.DEVNULL) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "cga.cli", "lsp"], bufsize=0,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cga.cli", "lsp"],
+            bufsize=0,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
         self.responses: dict[object, list[dict]] = {}  # read while waiting for another (id null: parse errors)
         self.notifications: list[dict] = []  # from the server, in order (window/logMessage, cga/status, …)
 
@@ -62,8 +67,14 @@ class RawServer:
         return answer
 
     def initialize(self, options: dict, capabilities: dict | None = None) -> dict:
-        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                   "params": {"capabilities": capabilities or {}, "initializationOptions": options}})
+        self.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"capabilities": capabilities or {}, "initializationOptions": options},
+            }
+        )
         result = self.response(1)["result"]
         self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
         return result

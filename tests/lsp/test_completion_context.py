@@ -79,13 +79,16 @@ def test_a_cursor_on_a_huge_line_still_gets_its_line_start():
     assert window_starts(text, len(text)) == [10]
 
 
-@pytest.mark.parametrize("marked, answer, inserted", [
-    ("def add(a, b):\n    return a |", " + b", "+ b"),  # the token ` +` brings its own space
-    ("def add(a, b):\n    return a |", "  + b", "+ b"),
-    ("def add(a, b):\n    return a|", " + b", " + b"),  # no space typed: the token's is the only one
-    ("x = |", " 1", "1"),
-    ("x =\t|", " 1", "1"),
-])
+@pytest.mark.parametrize(
+    "marked, answer, inserted",
+    [
+        ("def add(a, b):\n    return a |", " + b", "+ b"),  # the token ` +` brings its own space
+        ("def add(a, b):\n    return a |", "  + b", "+ b"),
+        ("def add(a, b):\n    return a|", " + b", " + b"),  # no space typed: the token's is the only one
+        ("x = |", " 1", "1"),
+        ("x =\t|", " 1", "1"),
+    ],
+)
 def test_a_typed_space_is_not_doubled(marked, answer, inserted):
     ctx = at_cursor(marked)
     assert shape(answer, ctx) == inserted

@@ -20,31 +20,50 @@ from cga.assistant.model_choice import embedded_default
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).parent / "emacs" / "session.el"
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    shutil.which("emacs") is None or not glob.glob("/usr/share/emacs/site-lisp/elpa/eglot-*"),
-    reason="Emacs and eglot are not installed (.ci/run installs Debian's emacs-nox and elpa-eglot)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("emacs") is None or not glob.glob("/usr/share/emacs/site-lisp/elpa/eglot-*"),
+        reason="Emacs and eglot are not installed (.ci/run installs Debian's emacs-nox and elpa-eglot)",
+    ),
+]
 
 
 def emacs(path: Path, **variables: str) -> tuple[subprocess.CompletedProcess, list[str]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CGA_PYTHON": sys.executable, "CGA_FILE": str(path),
-           "CGA_MODEL": str(embedded_default()), **variables}
-    done = subprocess.run(["emacs", "-Q", "--batch", "-l", str(SCRIPT)], capture_output=True, text=True,
-                          env=env, timeout=400, cwd=path.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CGA_PYTHON": sys.executable,
+        "CGA_FILE": str(path),
+        "CGA_MODEL": str(embedded_default()),
+        **variables,
+    }
+    done = subprocess.run(
+        ["emacs", "-Q", "--batch", "-l", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=400,
+        cwd=path.parent,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return done, (done.stdout + done.stderr).splitlines()
 
 
-@pytest.mark.parametrize("typed", [
-    "def fibonacci(n):\n    ",  # a block opener in a new file: the block's first line
-    "def add(a, b):\n    return a ",  # after a typed space
-    "def add(a, b):\n    return",  # right after a word: the answer brings its own space
-    "import os\n\nfiles = os.",  # after a dot
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "def fibonacci(n):\n    ",  # a block opener in a new file: the block's first line
+        "def add(a, b):\n    return a ",  # after a typed space
+        "def add(a, b):\n    return",  # right after a word: the answer brings its own space
+        "import os\n\nfiles = os.",  # after a dot
+    ],
+)
 def test_eglot_completion_saves_exactly_the_first_line_of_the_servers_answer(typed, tmp_path):
     path = tmp_path / "example.py"
     path.write_text("")
     done, said = emacs(path, CGA_ACTION="complete", CGA_TYPED=typed)
-    answer = json.loads(next(line for line in said if line.startswith("ANSWER "))[len("ANSWER "):])
+    answer = json.loads(next(line for line in said if line.startswith("ANSWER "))[len("ANSWER ") :])
     assert answer.split("\n")[0].strip()
     assert path.read_text() == typed + answer.split("\n")[0] + "\n"
     assert "Traceback" not in done.stderr
@@ -58,7 +77,7 @@ def test_an_eglot_refine_answers_at_once_and_the_rewrite_follows(tmp_path):
     path = tmp_path / "example.py"
     path.write_text(source)
     done, said = emacs(path, CGA_ACTION="refine", CGA_CURSOR="x = math")
-    reply = json.loads(next(line for line in said if line.startswith("REPLY "))[len("REPLY "):])
+    reply = json.loads(next(line for line in said if line.startswith("REPLY "))[len("REPLY ") :])
     assert reply == {"started": True}
     assert float(next(line for line in said if line.startswith("ANSWERED ")).split()[1]) < 5
     refined = path.read_text()

@@ -51,11 +51,15 @@ class Neovim:
     def ghost(self) -> str | None:
         """The suggestion drawn at the cursor: its virtual text and virtual lines, as it would be inserted."""
         namespaces = self.nvim.api.get_namespaces()
-        marks = [mark for name in GHOST_NAMESPACES if (ns := namespaces.get(name)) is not None
-                 for mark in self.nvim.api.buf_get_extmarks(0, ns, 0, -1, {"details": True})]
+        marks = [
+            mark
+            for name in GHOST_NAMESPACES
+            if (ns := namespaces.get(name)) is not None
+            for mark in self.nvim.api.buf_get_extmarks(0, ns, 0, -1, {"details": True})
+        ]
         if not marks:
             return None
-        (_, _, _, details), = marks
+        ((_, _, _, details),) = marks
         first = details["virt_text"][0][0]
         rest = ["".join(chunk[0] for chunk in line) for line in details.get("virt_lines", [])]
         return "\n".join([first, *rest])
@@ -81,7 +85,8 @@ def neovim(tmp_path, monkeypatch, nvim_version):
         path.write_text(text)
         nvim = pynvim.attach("child", argv=[str(binary), "--embed", "--headless", "--clean", "-n"])
         started.append(nvim)
-        nvim.exec_lua("""
+        nvim.exec_lua(
+            """
             local plugin, cmd, settings = ...
             vim.opt.runtimepath:prepend(plugin)
             vim.cmd("filetype plugin indent on")
@@ -89,7 +94,11 @@ def neovim(tmp_path, monkeypatch, nvim_version):
             vim.notify = function(message) table.insert(_G.cga_test_notes, message) end
             print = function(...) table.insert(_G.cga_test_notes, table.concat({...}, " ")) end
             require("cga").setup({ cmd = cmd, settings = settings })
-        """, str(PLUGIN), cmd, settings or {"model": str(embedded_default()), "threads": 2, "maxTokens": 64})
+        """,
+            str(PLUGIN),
+            cmd,
+            settings or {"model": str(embedded_default()), "threads": 2, "maxTokens": 64},
+        )
         nvim.command(f"cd {tmp_path} | edit {path}")
         return Neovim(nvim, path)
 
@@ -103,8 +112,12 @@ def neovim(tmp_path, monkeypatch, nvim_version):
 
 
 def attached(editor: Neovim) -> None:
-    editor.wait("the cga client to attach", lambda: editor.nvim.exec_lua(
-        "local c = require('cga').client(0); return c ~= nil and c.server_capabilities ~= nil"))
+    editor.wait(
+        "the cga client to attach",
+        lambda: editor.nvim.exec_lua(
+            "local c = require('cga').client(0); return c ~= nil and c.server_capabilities ~= nil"
+        ),
+    )
 
 
 # A real (small) trained model: after this header it writes a whole function body.
@@ -201,10 +214,10 @@ def test_a_word_or_a_line_of_the_suggestion_and_dismiss(neovim):
     word = first_line.split()[0]
     editor.type("<C-Right>")
     editor.wait("a word to be accepted", lambda: editor.lines()[-1] == "    " + word)
-    assert editor.ghost() == suggestion[len(word):]  # the rest is still shown, after the new cursor
+    assert editor.ghost() == suggestion[len(word) :]  # the rest is still shown, after the new cursor
     editor.type("<C-Down>")
     editor.wait("the line to be accepted", lambda: editor.lines()[-1] == "    " + first_line)
-    assert editor.ghost() == suggestion[len(first_line):]
+    assert editor.ghost() == suggestion[len(first_line) :]
     editor.type("<C-]>")
     editor.wait("the ghost text to be dismissed", lambda: editor.ghost() is None)
     assert editor.lines()[-1] == "    " + first_line
@@ -220,7 +233,9 @@ def test_next_and_previous_show_the_servers_alternatives(neovim):
     for _ in range(5):
         editor.type("<M-]>")
         try:
-            other = editor.wait("another suggestion", lambda: editor.ghost() not in (None, first) and editor.ghost(), 30)
+            other = editor.wait(
+                "another suggestion", lambda: editor.ghost() not in (None, first) and editor.ghost(), 30
+            )
             break
         except AssertionError:
             continue
@@ -324,8 +339,12 @@ def test_ghost_text_is_styled_apart_from_typed_text_without_truecolor(neovim, nv
     editor.type("idef fibonacci(n):<CR>")
     editor.wait("ghost text", editor.ghost)
     namespaces = editor.nvim.api.get_namespaces()
-    (_, _, _, details), = [mark for name in GHOST_NAMESPACES if (ns := namespaces.get(name)) is not None
-                           for mark in editor.nvim.api.buf_get_extmarks(0, ns, 0, -1, {"details": True})]
+    ((_, _, _, details),) = [
+        mark
+        for name in GHOST_NAMESPACES
+        if (ns := namespaces.get(name)) is not None
+        for mark in editor.nvim.api.buf_get_extmarks(0, ns, 0, -1, {"details": True})
+    ]
     group = details["virt_text"][0][1]
     if nvim_version == "0.7":
         attributes = editor.nvim.api.get_hl_by_name(group, False)  # the terminal's attributes
@@ -365,9 +384,13 @@ def vanilla(tmp_path, monkeypatch, nvim_version):
         nvim.exec_lua("_G.cga_test_notes = {}")
         nvim.command(f"cd {tmp_path} | edit {path}")
         editor = Neovim(nvim, path)
-        editor.wait("the client to attach", lambda: nvim.exec_lua(
-            "local c = vim.lsp.get_clients({ bufnr = 0, name = 'cga' })[1]; "
-            "return c ~= nil and c.initialized == true"))
+        editor.wait(
+            "the client to attach",
+            lambda: nvim.exec_lua(
+                "local c = vim.lsp.get_clients({ bufnr = 0, name = 'cga' })[1]; "
+                "return c ~= nil and c.initialized == true"
+            ),
+        )
         return editor
 
     yield start
@@ -380,23 +403,29 @@ def vanilla(tmp_path, monkeypatch, nvim_version):
 
 def server_answer(editor: Neovim) -> str:
     """What the server suggests at the cursor (its ghost text), asked directly: what the popup must insert."""
-    return editor.wait("the server's answer", lambda: editor.nvim.exec_lua("""
+    return editor.wait(
+        "the server's answer",
+        lambda: editor.nvim.exec_lua("""
         local client = vim.lsp.get_clients({ bufnr = 0, name = 'cga' })[1]
         local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
         params.context = { triggerKind = 2 }
         local reply = client:request_sync("textDocument/inlineCompletion", params, 60000, 0)
         local items = reply and reply.result and (reply.result.items or reply.result) or {}
         return items[1] and items[1].insertText or false
-    """))
+    """),
+    )
 
 
 @pytest.mark.parametrize("nvim_version", ["0.11", "0.12"])
-@pytest.mark.parametrize("source, keys, line", [
-    ("", "idef fibonacci(n):<CR>", "    "),  # a block opener in a new file: a multi-line item
-    ("def add(a, b):\n    return a\n", "2GA ", "    return a "),  # after a typed space
-    ("def add(a, b):\n    retur\n", "2GAn", "    return"),  # right after a word: the answer brings its space
-    ("import os\n\nfiles = os\n", "3GA.", "files = os."),  # after a word and a dot
-])
+@pytest.mark.parametrize(
+    "source, keys, line",
+    [
+        ("", "idef fibonacci(n):<CR>", "    "),  # a block opener in a new file: a multi-line item
+        ("def add(a, b):\n    return a\n", "2GA ", "    return a "),  # after a typed space
+        ("def add(a, b):\n    retur\n", "2GAn", "    return"),  # right after a word: the answer brings its space
+        ("import os\n\nfiles = os\n", "3GA.", "files = os."),  # after a word and a dot
+    ],
+)
 def test_vanilla_neovim_completion_saves_exactly_the_servers_answer(vanilla, source, keys, line):
     """Issue 19: vim.lsp.completion inserted only the first word of a plain-text item (`if`), and nothing of one
     that began with a space; snippet items are expanded whole."""
@@ -411,5 +440,5 @@ def test_vanilla_neovim_completion_saves_exactly_the_servers_answer(vanilla, sou
     editor.type("<C-n><C-y>")  # select the item, then accept it (noselect: nothing is selected at first)
     editor.wait("the item to be inserted", lambda: editor.lines() != before)
     row = before.index(line)
-    lines = before[:row] + (line + answer).split("\n") + before[row + 1:]
+    lines = before[:row] + (line + answer).split("\n") + before[row + 1 :]
     assert saved(editor) == "\n".join(lines) + "\n"

@@ -35,7 +35,11 @@ def test_the_server_advertises_inline_and_popup_completion_and_its_commands(code
         assert capabilities["inlineCompletionProvider"] not in (False, None)
         assert capabilities["completionProvider"]["triggerCharacters"]
         assert set(capabilities["executeCommandProvider"]["commands"]) == {
-            "cga.refine", "cga.followUp", "cga.undo", "cga.reset"}
+            "cga.refine",
+            "cga.followUp",
+            "cga.undo",
+            "cga.reset",
+        }
         assert capabilities["textDocumentSync"]["change"] == 2  # incremental
         assert server.shut_down() == 0
 
@@ -46,12 +50,28 @@ def test_a_cancelled_request_is_answered_quietly(codegen2_gguf, tmp_path):
     with RawServer(stderr=stderr) as server:
         # The debounce holds the request in the server long enough for the cancel to land while it runs.
         server.initialize({"model": str(codegen2_gguf), "threads": 2, "debounceMs": 3000})
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": URI, "languageId": "python", "version": 1, "text": "def add(a, b):\n    "}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": "def add(a, b):\n    "}
+                },
+            }
+        )
         for request_id in (7, 8):
-            server.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/inlineCompletion", "params": {
-                "textDocument": {"uri": URI}, "position": {"line": 1, "character": 4},
-                "context": {"triggerKind": 2}}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "method": "textDocument/inlineCompletion",
+                    "params": {
+                        "textDocument": {"uri": URI},
+                        "position": {"line": 1, "character": 4},
+                        "context": {"triggerKind": 2},
+                    },
+                }
+            )
         server.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 8}})
         assert server.response(8)["error"]["code"] == -32800  # RequestCancelled
         # 8 asked for 7's very prompt, so it waited for 7's answer instead of stopping it (issue 19); its cancel
@@ -68,11 +88,22 @@ def test_answers_sent_while_the_model_loads_reach_the_editor():
     with RawServer() as server:
         server.initialize({"model": str(embedded_default())})
         # The open document makes the server load the model now; the commands are answered meanwhile.
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}},
+            }
+        )
         for request_id in range(10, 40):
-            server.send({"jsonrpc": "2.0", "id": request_id, "method": "workspace/executeCommand",
-                         "params": {"command": "cga.undo", "arguments": [URI]}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "method": "workspace/executeCommand",
+                    "params": {"command": "cga.undo", "arguments": [URI]},
+                }
+            )
             time.sleep(0.02)
         for request_id in range(10, 40):
             assert "refine a selection first" in server.response(request_id)["result"]["error"]
@@ -84,13 +115,30 @@ def test_a_cursor_with_nothing_before_it_gets_an_empty_answer_not_an_error():
         server.initialize({"model": str(embedded_default())})
         for n, (text, character) in enumerate([("", 0), ("x = 1\n", 0), ("   ", 3)]):
             uri = f"file:///project/empty{n}.py"
-            server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-                "uri": uri, "languageId": "python", "version": 1, "text": text}}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "textDocument/didOpen",
+                    "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
+                }
+            )
             position = {"line": 0, "character": character}
-            server.send({"jsonrpc": "2.0", "id": f"popup{n}", "method": "textDocument/completion",
-                         "params": {"textDocument": {"uri": uri}, "position": position}})
-            server.send({"jsonrpc": "2.0", "id": f"inline{n}", "method": "textDocument/inlineCompletion",
-                         "params": {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 1}}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": f"popup{n}",
+                    "method": "textDocument/completion",
+                    "params": {"textDocument": {"uri": uri}, "position": position},
+                }
+            )
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": f"inline{n}",
+                    "method": "textDocument/inlineCompletion",
+                    "params": {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 1}},
+                }
+            )
             assert server.response(f"popup{n}")["result"]["items"] == []
             assert server.response(f"inline{n}")["result"]["items"] == []
         assert server.shut_down() == 0
@@ -122,8 +170,14 @@ def test_a_framing_error_is_answered_and_the_stream_recovers(codegen2_gguf):
         server.send(b"{not json")
         assert server.response(None)["error"]["code"] == -32700
         assert server.response(None)["error"]["code"] == -32700
-        server.send({"jsonrpc": "2.0", "id": "after", "method": "textDocument/completion",
-                     "params": {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "after",
+                "method": "textDocument/completion",
+                "params": {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}},
+            }
+        )
         assert server.response("after")["result"]["items"] == []  # resynchronised: answered again
         assert server.shut_down() == 0
 
@@ -132,13 +186,29 @@ def test_a_5_mb_document_right_after_open_is_answered():
     """Once 4 runs in 5 never answered again: the model was loading (stdout silenced) as the answer went out."""
     with RawServer() as server:
         server.initialize({"model": str(embedded_default()), "threads": 2})
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}},
+            }
+        )
         big = "value = compute(1)\n" * (5 * 2**20 // 19)
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-            "textDocument": {"uri": URI, "version": 2}, "contentChanges": [{"text": big}]}})
-        server.send({"jsonrpc": "2.0", "id": "big", "method": "textDocument/completion",
-                     "params": {"textDocument": {"uri": URI}, "position": {"line": 1000, "character": 0}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didChange",
+                "params": {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [{"text": big}]},
+            }
+        )
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "big",
+                "method": "textDocument/completion",
+                "params": {"textDocument": {"uri": URI}, "position": {"line": 1000, "character": 0}},
+            }
+        )
         assert "items" in server.response("big")["result"]
         assert server.shut_down() == 0
 
@@ -146,8 +216,9 @@ def test_a_5_mb_document_right_after_open_is_answered():
 def test_positions_are_utf16_whatever_the_client_prefers(codegen2_gguf):
     """Neovim 0.10+ offers UTF-8 first; pygls would take it while our offsets count UTF-16."""
     with RawServer() as server:
-        result = server.initialize({"model": str(codegen2_gguf)},
-                                   {"general": {"positionEncodings": ["utf-8", "utf-32", "utf-16"]}})
+        result = server.initialize(
+            {"model": str(codegen2_gguf)}, {"general": {"positionEncodings": ["utf-8", "utf-32", "utf-16"]}}
+        )
         assert result["capabilities"]["positionEncoding"] == "utf-16"
         assert server.shut_down() == 0
 
@@ -160,10 +231,11 @@ TEXTS = st.lists(st.sampled_from(["a", "é", "😀", "\n", "\r\n", "\r", " ", "\
 def test_a_spliced_edit_leaves_the_text_pygls_would(text, insert, cuts):
     """splice_change against pygls's own line-by-line edit, for valid UTF-16 ranges in awkward text."""
     start, end = sorted(round(c * len(text)) for c in cuts)
-    assume(not any(0 < o < len(text) and text[o - 1:o + 1] == "\r\n" for o in (start, end)))
+    assume(not any(0 < o < len(text) and text[o - 1 : o + 1] == "\r\n" for o in (start, end)))
     change = types.TextDocumentContentChangePartial(
         range=types.Range(types.Position(*position_at(text, start)), types.Position(*position_at(text, end))),
-        text=insert)
+        text=insert,
+    )
     theirs = TextDocument("file:///t.py", text, position_codec=PositionCodec(types.PositionEncodingKind.Utf16))
     ours = TextDocument("file:///t.py", text, position_codec=PositionCodec(types.PositionEncodingKind.Utf16))
     theirs._apply_incremental_change(change)
@@ -177,11 +249,22 @@ def test_a_clients_mistakes_get_invalid_params_and_no_traceback_anywhere(tmp_pat
     stderr = (tmp_path / "stderr").open("w+b")
     with RawServer(stderr=stderr) as server:
         server.initialize({"model": str(embedded_default()), "threads": 2})
-        mistakes = [("cga.nope", []), ("cga.undo", [URI, 2, 3]), ("cga.undo", None), ("cga.followUp", [URI]),
-                    ("cga.refine", [URI])]
+        mistakes = [
+            ("cga.nope", []),
+            ("cga.undo", [URI, 2, 3]),
+            ("cga.undo", None),
+            ("cga.followUp", [URI]),
+            ("cga.refine", [URI]),
+        ]
         for request_id, (command, arguments) in enumerate(mistakes, start=10):
-            server.send({"jsonrpc": "2.0", "id": request_id, "method": "workspace/executeCommand",
-                         "params": {"command": command, "arguments": arguments}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "method": "workspace/executeCommand",
+                    "params": {"command": command, "arguments": arguments},
+                }
+            )
             error = server.response(request_id)["error"]
             assert error["code"] == -32602, (command, arguments, error)
             assert "data" not in error or "traceback" not in json.dumps(error["data"])
@@ -199,25 +282,56 @@ def test_typing_what_the_suggestion_says_is_answered_from_it_without_the_model(t
     with RawServer() as server:
         server.initialize({"model": str(embedded_default()), "threads": 2, "confidenceCut": 0})
         text = "def add(a, b):\n    return a"
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": text}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
+            }
+        )
 
         def ask(request_id: str, character: int) -> str:
-            server.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/inlineCompletion", "params": {
-                "textDocument": {"uri": uri}, "position": {"line": 1, "character": character},
-                "context": {"triggerKind": 2}}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "method": "textDocument/inlineCompletion",
+                    "params": {
+                        "textDocument": {"uri": uri},
+                        "position": {"line": 1, "character": character},
+                        "context": {"triggerKind": 2},
+                    },
+                }
+            )
             items = server.response(request_id)["result"]["items"]
             return items[0]["insertText"] if items else ""
 
         def type_at_end(version: int, typed: str, character: int) -> None:
-            server.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-                "textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": {
-                    "start": {"line": 1, "character": character}, "end": {"line": 1, "character": character}},
-                    "text": typed}]}})
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "textDocument/didChange",
+                    "params": {
+                        "textDocument": {"uri": uri, "version": version},
+                        "contentChanges": [
+                            {
+                                "range": {
+                                    "start": {"line": 1, "character": character},
+                                    "end": {"line": 1, "character": character},
+                                },
+                                "text": typed,
+                            }
+                        ],
+                    },
+                }
+            )
 
         def model_calls() -> int:
-            return sum("prompt " in n["params"]["message"] for n in server.notifications
-                       if n["method"] == "window/logMessage" and "cga: completion:" in n["params"]["message"])
+            return sum(
+                "prompt " in n["params"]["message"]
+                for n in server.notifications
+                if n["method"] == "window/logMessage" and "cga: completion:" in n["params"]["message"]
+            )
 
         first = ask("first", 12)
         assert len(first) > 2, first

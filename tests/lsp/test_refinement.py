@@ -32,26 +32,32 @@ class Editor:
             end = offset_at(self.text, edit.range.end.line, edit.range.end.character)
             self.text = self.text[:start] + edit.new_text + self.text[end:]
             self.version += 1
-            client.text_document_did_change(types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=self.version),
-                content_changes=[types.TextDocumentContentChangeWholeDocument(text=self.text)],
-            ))
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=self.version),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=self.text)],
+                )
+            )
             return types.ApplyWorkspaceEditResult(applied=True)
 
-        client.text_document_did_open(types.DidOpenTextDocumentParams(
-            types.TextDocumentItem(uri=URI, language_id="python", version=1, text=text)))
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=URI, language_id="python", version=1, text=text))
+        )
 
     async def run(self, command: str, *arguments) -> dict:
         return await self.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=command, arguments=list(arguments)))
+            types.ExecuteCommandParams(command=command, arguments=list(arguments))
+        )
 
 
 async def session() -> LanguageClient:
     client = await ClientServerConfig(server_command=[sys.executable, "-m", "cga.cli", "lsp"]).start()
-    await client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(),
-        initialization_options={"model": str(embedded_default()), "threads": 2, "maxTokens": 128},
-    ))
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            initialization_options={"model": str(embedded_default()), "threads": 2, "maxTokens": 128},
+        )
+    )
     return client
 
 
@@ -83,8 +89,7 @@ async def test_refine_follow_up_undo_restart_reset():
     client = await session()
     editor = Editor(client, SOURCE)
     cursor = types.Position(4, 8)  # inside area(): refine the enclosing function
-    first = await editor.run("cga.refine", URI, types.Range(cursor, cursor),
-                             "Rename the variable x to result.")
+    first = await editor.run("cga.refine", URI, types.Range(cursor, cursor), "Rename the variable x to result.")
     assert first["applied"] and first["turns"] == 1, first
     assert editor.text.startswith("import math\n\n\n") and editor.text.endswith("print(area(2))\n")
     assert first["text"] in editor.text
@@ -144,11 +149,15 @@ async def test_an_editor_that_answers_the_edit_with_null_gets_no_traceback_and_k
     def apply(params):
         return None
 
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        types.TextDocumentItem(uri=URI, language_id="python", version=1, text=SOURCE)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=URI, language_id="python", version=1, text=SOURCE))
+    )
     cursor = types.Position(4, 8)
-    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="cga.refine", arguments=[URI, types.Range(cursor, cursor), "Rename the variable x to result."]))
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="cga.refine", arguments=[URI, types.Range(cursor, cursor), "Rename the variable x to result."]
+        )
+    )
     assert result["applied"] is False and ("text" in result or "did not answer" in result["error"]), result
     with pytest.raises(RefineError):
         Refinement.load(URI)  # nothing kept for an edit that was not made

@@ -20,9 +20,7 @@ SOURCE = "import os\n\n\ndef list_files(path):\n    "
 async def client(lsp_client: LanguageClient, codegen2_gguf):
     await lsp_client.initialize_session(
         types.InitializeParams(
-            capabilities=types.ClientCapabilities(
-                window=types.WindowClientCapabilities(work_done_progress=True)
-            ),
+            capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)),
             initialization_options={"model": str(codegen2_gguf), "threads": 2, "maxTokens": 12, "bogus": 1},
         )
     )
@@ -46,7 +44,8 @@ async def test_inline_and_popup_completion(client: LanguageClient):
     open_document(client)
     inline = await client.text_document_inline_completion_async(
         types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(URI), position=end_of(SOURCE),
+            text_document=types.TextDocumentIdentifier(URI),
+            position=end_of(SOURCE),
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
         )
     )
@@ -64,8 +63,11 @@ async def test_inline_and_popup_completion(client: LanguageClient):
 
 
 def prompt_sizes(client: LanguageClient) -> list[int]:
-    return [int(m.group(1)) for m in (re.search(r"completion: prompt (\d+) tokens", x.message)
-                                      for x in client.log_messages) if m]
+    return [
+        int(m.group(1))
+        for m in (re.search(r"completion: prompt (\d+) tokens", x.message) for x in client.log_messages)
+        if m
+    ]
 
 
 @pytest.mark.asyncio
@@ -75,8 +77,11 @@ async def test_incremental_edits_are_tracked_with_utf16_positions(client: Langua
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=2),
-            content_changes=[types.TextDocumentContentChangePartial(
-                range=types.Range(types.Position(0, 5), types.Position(0, 7)), text=" + 1 + 2 + 3 + 4")],
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(0, 5), types.Position(0, 7)), text=" + 1 + 2 + 3 + 4"
+                )
+            ],
         )
     )
     result = await client.text_document_completion_async(
@@ -97,8 +102,9 @@ async def test_out_of_range_and_unknown_documents_still_get_answers(client: Lang
     )
     assert isinstance(far, types.CompletionList)
     unknown = await client.text_document_completion_async(
-        types.CompletionParams(text_document=types.TextDocumentIdentifier("file:///nope.py"),
-                               position=types.Position(0, 0))
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier("file:///nope.py"), position=types.Position(0, 0)
+        )
     )
     assert isinstance(unknown, types.CompletionList) and not unknown.items
 
@@ -170,7 +176,8 @@ async def test_debounce_lets_the_latest_keystroke_win(client: LanguageClient):
     first = client.text_document_completion_async(at_end())
     await asyncio.sleep(0.05)
     second = client.text_document_completion_async(
-        types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=types.Position(3, 10)))
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=types.Position(3, 10))
+    )
     superseded, latest = await asyncio.gather(first, second)
     assert not superseded.items
     assert isinstance(latest, types.CompletionList)
@@ -178,7 +185,9 @@ async def test_debounce_lets_the_latest_keystroke_win(client: LanguageClient):
 
 
 def reuse(client: LanguageClient) -> list[tuple[int, int]]:
-    return [(int(m.group(1)), int(m.group(2))) for m in log_lines(client, r"completion: prompt (\d+) tokens, (\d+) reused")]
+    return [
+        (int(m.group(1)), int(m.group(2))) for m in log_lines(client, r"completion: prompt (\d+) tokens, (\d+) reused")
+    ]
 
 
 @pytest.mark.asyncio
@@ -192,12 +201,19 @@ async def test_a_file_longer_than_the_window_keeps_the_cache_while_typing(client
     typed = ""
     for key in "resu":
         typed += key
-        client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=len(typed) + 1),
-            content_changes=[types.TextDocumentContentChangePartial(
-                range=types.Range(end_of(text + typed[:-1]), end_of(text + typed[:-1])), text=key)]))
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=len(typed) + 1),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(end_of(text + typed[:-1]), end_of(text + typed[:-1])), text=key
+                    )
+                ],
+            )
+        )
         result = await client.text_document_completion_async(
-            types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=end_of(text + typed)))
+            types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=end_of(text + typed))
+        )
         assert isinstance(result, types.CompletionList)
     sizes = reuse(client)
     assert len(sizes) == 4 and all(prompt <= 512 - 16 for prompt, _ in sizes)  # room for an answer

@@ -60,7 +60,7 @@ class RecordingEditor:
 
     def apply_edit(self, uri, start, end, text, label):
         old = self.documents[uri].text
-        self.type(uri, old[:offset_at(old, *start)] + text + old[offset_at(old, *end):])
+        self.type(uri, old[: offset_at(old, *start)] + text + old[offset_at(old, *end) :])
         self.edits.append((label, text))
         return True
 
@@ -128,8 +128,9 @@ def _in_flight_then(service, backend, second):
     """Start a completion at the end of SOURCE, hold it mid-answer, run second() beside it, then let it finish."""
     backend.gate = threading.Event()
     results = {}
-    first = threading.Thread(target=lambda: results.setdefault("first", service.complete_at(
-        URI, end_of(SOURCE), 1, "ghost")))
+    first = threading.Thread(
+        target=lambda: results.setdefault("first", service.complete_at(URI, end_of(SOURCE), 1, "ghost"))
+    )
     first.start()
     assert backend.streaming.wait(5)
     other = threading.Thread(target=lambda: results.setdefault("second", second()))
@@ -188,12 +189,15 @@ def test_the_same_text_at_a_newer_version_still_wins_over_the_request_in_flight(
     assert len(backend.prompts) == 2
 
 
-@pytest.mark.parametrize("uri, language, settings", [
-    ("file:///project/.env", "dotenv", {"disabledLanguages": ["dotenv"]}),
-    ("file:///project/.env", "sh", {}),  # looks like secrets, whatever its language
-    ("file:///home/me/.ssh/id_rsa", "", {}),
-    ("file:///project/certs/server.PEM", "", {}),
-])
+@pytest.mark.parametrize(
+    "uri, language, settings",
+    [
+        ("file:///project/.env", "dotenv", {"disabledLanguages": ["dotenv"]}),
+        ("file:///project/.env", "sh", {}),  # looks like secrets, whatever its language
+        ("file:///home/me/.ssh/id_rsa", "", {}),
+        ("file:///project/certs/server.PEM", "", {}),
+    ],
+)
 def test_a_disabled_or_secret_document_is_never_read(uri, language, settings):
     """Issue 20: the warm-up read a disabled `.env` (and sent it to the team's server)."""
     service, editor, backend, loader = make()
@@ -225,11 +229,14 @@ def test_an_answer_for_text_that_changed_meanwhile_is_dropped():
     assert service.complete_at(URI, end_of(SOURCE)) is None
 
 
-@pytest.mark.parametrize("uri, text, language", [
-    ("file:///never/opened.py", None, "python"),
-    (URI, SOURCE, "markdown"),  # switched off for the language
-    (URI, "\n\n   ", "python"),  # nothing before the cursor
-])
+@pytest.mark.parametrize(
+    "uri, text, language",
+    [
+        ("file:///never/opened.py", None, "python"),
+        (URI, SOURCE, "markdown"),  # switched off for the language
+        (URI, "\n\n   ", "python"),  # nothing before the cursor
+    ],
+)
 def test_no_prompt_where_there_is_nothing_to_complete(uri, text, language):
     service, editor, backend, _ = make()
     service.change_settings({"disabledLanguages": ["markdown"]})
@@ -285,7 +292,6 @@ def test_a_bad_setting_is_a_warning_and_an_unknown_model_an_error_status():
     assert editor.statuses[-1] == ("error", "No model named 'missing'; run cga models list.")
 
 
-
 def test_refine_follow_up_undo_and_reset_edit_the_document():
     service, editor, backend, _ = make()
     editor.open(URI, SOURCE)
@@ -301,7 +307,11 @@ def test_refine_follow_up_undo_and_reset_edit_the_document():
     service.reset_refinement(URI)
     assert editor.documents[URI].text == SOURCE
     assert [label.split(":")[0] for label, _ in editor.edits] == [
-        "Refine", "Refine", "Undo the last refinement", "Put the original code back"]
+        "Refine",
+        "Refine",
+        "Undo the last refinement",
+        "Put the original code back",
+    ]
 
 
 def test_a_refinement_is_cancelled_by_its_request_id_and_changes_nothing():
@@ -350,15 +360,17 @@ def test_a_refinement_with_an_insecure_pattern_is_applied_with_a_warning():
     assert service.refine(URI, ((4, 6), (4, 6)), "Use eval.")["applied"]
     assert [w for w in editor.warnings if "security" in w] == [
         "cga: security: line 2: Use of possibly insecure function - consider using safer ast.literal_eval. "
-        "(B307, medium severity)"]
+        "(B307, medium severity)"
+    ]
 
 
 def test_each_language_gets_its_model_and_switching_back_reuses_it():
     editor, python, javascript, go = RecordingEditor(), FakeBackend("x = 1\n"), FakeBackend("x = 1;\n"), FakeBackend("")
     loader = ScriptedLoader(python, javascript, go, FakeBackend(""))
     service = AssistantService(editor, Settings(max_tokens=32), loader=loader)
-    for n, (uri, language) in enumerate((("file:///a.py", "python"), ("file:///b.js", "javascript"),
-                                         ("file:///c.py", "python"))):
+    for n, (uri, language) in enumerate(
+        (("file:///a.py", "python"), ("file:///b.js", "javascript"), ("file:///c.py", "python"))
+    ):
         editor.open(uri, f"total_{n} = ", language)
         service.complete_at(uri, (0, 10))
     assert loader.languages == ["python", "javascript"]  # the second Python file reused the first model
@@ -419,8 +431,7 @@ def test_undo_after_a_follow_up_on_a_selection_without_a_line_break_goes_back_to
     assert editor.documents[URI].text == source
 
 
-def test_a_refinement_that_cannot_be_saved_changes_nothing_and_one_the_editor_refuses_keeps_the_undo(
-        isolated_home):
+def test_a_refinement_that_cannot_be_saved_changes_nothing_and_one_the_editor_refuses_keeps_the_undo(isolated_home):
     """Issue 20: the save came after the editor applied the edit, so a failed save lost undo and reset."""
     service, editor, backend, _ = make()
     editor.open(URI, SOURCE)

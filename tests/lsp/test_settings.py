@@ -12,10 +12,20 @@ pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pur
 def test_valid_settings_override_the_base_and_invalid_ones_keep_it():
     base = Settings(model="cli.gguf", threads=4)
     settings, problems = parse_settings(
-        {"maxTokens": 32, "threads": 0, "device": "tpu", "disabledLanguages": ["markdown"], "debounceMs": 150,
-         "command": ["cga", "lsp"], "colour": "red"}, base)
-    assert settings == Settings(model="cli.gguf", threads=4, max_tokens=32, disabled_languages=("markdown",),
-                                debounce_ms=150)
+        {
+            "maxTokens": 32,
+            "threads": 0,
+            "device": "tpu",
+            "disabledLanguages": ["markdown"],
+            "debounceMs": 150,
+            "command": ["cga", "lsp"],
+            "colour": "red",
+        },
+        base,
+    )
+    assert settings == Settings(
+        model="cli.gguf", threads=4, max_tokens=32, disabled_languages=("markdown",), debounce_ms=150
+    )
     assert len(problems) == 3
     assert any("'threads'" in p and "keeping 4" in p for p in problems)
     assert any("'device'" in p for p in problems) and any("Unknown setting 'colour'" in p for p in problems)
@@ -53,8 +63,15 @@ def test_a_max_tokens_that_leaves_no_room_for_a_prompt_is_cut_with_a_message():
     assert len(problems) == 1 and "maxTokens 300" in problems[0] and "using 128" in problems[0]
 
 
-@pytest.mark.parametrize("url", ["http://user:s3cret@[::1", "http://user:s3cret@host:abc", "ftp://user:s3cret@host",
-                                 "http://host/" + "a" * 10_000_000])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:s3cret@[::1",
+        "http://user:s3cret@host:abc",
+        "ftp://user:s3cret@host",
+        "http://host/" + "a" * 10_000_000,
+    ],
+)
 def test_a_bad_remote_url_is_refused_without_echoing_it_whole_or_its_password(url):
     settings, problems = parse_settings({"remoteUrl": url})
     assert settings.remote_url is None and len(problems) == 1

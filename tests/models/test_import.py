@@ -47,7 +47,8 @@ def test_import_a_checkpoint_folder_converts_it(isolated_home, codegen1):
     assert imported.returncode == 0, imported.stderr
     listed = json.loads(run_cga("models", "list", "--json").stdout)["installed"]
     assert [(m["name"], m["record"]["quant"], m["record"]["verified"]) for m in listed] == [
-        ("tiny.q8_0", "q8_0", "transformers")]
+        ("tiny.q8_0", "q8_0", "transformers")
+    ]
 
 
 def test_bad_imports_are_refused_cleanly(isolated_home, tmp_path):
@@ -75,7 +76,8 @@ def test_doctor_reports_the_machine_and_a_recommendation_by_measured_speed(isola
 
 
 def test_without_a_model_setting_python_gets_the_python_model_and_the_rest_the_multi_language_one(
-        isolated_home, codegen2_gguf):
+    isolated_home, codegen2_gguf
+):
     from cga.assistant.model_choice import choose_model
 
     for name in ("codegen-350M-mono.q8_0", "codegen-350M-multi.q8_0"):
@@ -110,8 +112,12 @@ def test_a_manifest_of_the_wrong_shape_is_one_sentence(isolated_home):
 
 def _parallel_cga(*commands: list) -> list[subprocess.CompletedProcess]:
     """Start every command at once (as a user with several terminals would) and wait for all."""
-    procs = [subprocess.Popen([sys.executable, "-m", "cga.cli", *map(str, c)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for c in commands]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cga.cli", *map(str, c)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for c in commands
+    ]
     return [subprocess.CompletedProcess(p.args, p.wait(timeout=600), *p.communicate()) for p in procs]
 
 
@@ -122,7 +128,8 @@ def test_parallel_imports_of_distinct_names_all_stay_recorded(isolated_home, cod
     records = json.loads((isolated_home / "models" / "manifest.json").read_text())["models"]
     assert sorted(records) == names
     assert sorted(p.name for p in (isolated_home / "models").iterdir()) == sorted(
-        [f"{n}.gguf" for n in names] + ["manifest.json", ".manifest.lock"])
+        [f"{n}.gguf" for n in names] + ["manifest.json", ".manifest.lock"]
+    )
 
 
 def test_parallel_imports_of_one_name_install_one_whole_file(isolated_home, codegen2_gguf):

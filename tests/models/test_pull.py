@@ -96,8 +96,11 @@ def test_an_interrupted_pull_registers_nothing_and_the_next_one_resumes(hub, iso
     before = len(hub.requests)
     resumed = run_cga("models", "pull", "codegen-350M-mono")
     assert resumed.returncode == 0, resumed.stderr
-    weights = [(path.rsplit("/", 1)[1], r) for method, path, r in hub.requests[before:]
-               if method == "GET" and path.endswith(".safetensors")]
+    weights = [
+        (path.rsplit("/", 1)[1], r)
+        for method, path, r in hub.requests[before:]
+        if method == "GET" and path.endswith(".safetensors")
+    ]
     assert weights == [(SHARDS[2], f"bytes={reached}-")]  # only the rest of the unfinished shard
     chosen = re.search(r"^Type (\w+): ", resumed.stderr, re.M)  # no :QUANT: chosen for this machine, and said
     assert chosen and f"codegen-350M-mono.{chosen.group(1)}.gguf" in models(isolated_home), resumed.stderr

@@ -115,6 +115,7 @@ def misbehaving_server() -> Iterator[MisbehavingServer]:
 
 # -- faults ---------------------------------------------------------------------------------------------------
 
+
 def answer_json(value: object) -> Fault:
     return lambda handler: handler.json(value)
 
