@@ -174,20 +174,7 @@ def test_chat_and_the_language_server_through_llama_server(llama_server, isolate
     uri = "file:///project/example.py"
     with RawServer() as lsp:
         lsp.initialize({"remoteUrl": llama_server, "maxTokens": 8})
-        lsp.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {
-                    "textDocument": {
-                        "uri": uri,
-                        "languageId": "python",
-                        "version": 1,
-                        "text": "def f(x):\n    \n    return y\n",
-                    }
-                },
-            }
-        )
+        lsp.open(uri, "def f(x):\n    \n    return y\n")
         lsp.send(
             {
                 "jsonrpc": "2.0",
@@ -257,20 +244,7 @@ def test_the_language_server_completes_through_the_server(server):
     uri = "file:///project/example.py"
     with RawServer() as lsp:
         lsp.initialize({"remoteUrl": server, "maxTokens": 24})
-        lsp.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {
-                    "textDocument": {
-                        "uri": uri,
-                        "languageId": "python",
-                        "version": 1,
-                        "text": "def fibonacci(n):\n    ",
-                    }
-                },
-            }
-        )
+        lsp.open(uri, "def fibonacci(n):\n    ")
         lsp.send(
             {
                 "jsonrpc": "2.0",

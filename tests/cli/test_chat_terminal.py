@@ -43,6 +43,13 @@ def chat(home, *args: str, columns: int = 100, editor: str = "false") -> pexpect
     return child
 
 
+def save_conversation(home, turns: list[dict]) -> None:
+    """A conversation as the chat keeps it on disk, for `--resume`."""
+    conversation = {"version": 1, "language": "python", "header": "", "meta": {}, "turns": turns}
+    (home / "conversations").mkdir(parents=True)
+    (home / "conversations" / "last.json").write_text(json.dumps(conversation))
+
+
 def until_prompt(child: pexpect.spawn, timeout: int = 120) -> str:
     """What the chat showed before its next prompt, without colours and cursor moves."""
     child.expect_exact(NEW_PROMPT, timeout=timeout)
@@ -103,12 +110,9 @@ def test_ctrl_d_leaves_the_shell_prompt_on_its_own_line(isolated_home, codegen2_
 
 def test_run_and_test_happen_in_the_sandbox(isolated_home, codegen2_gguf, tmp_path):
     outside = tmp_path / "written-by-the-program"
-    conversation = {
-        "version": 1,
-        "language": "python",
-        "header": "",
-        "meta": {},
-        "turns": [
+    save_conversation(
+        isolated_home,
+        [
             {"instruction": "Define f.", "code": "def f(x):\n    return x * 2"},
             {
                 "instruction": "Write a file, reach the network and print.",
@@ -118,9 +122,7 @@ def test_run_and_test_happen_in_the_sandbox(isolated_home, codegen2_gguf, tmp_pa
                 "print('ran', f(21))",
             },
         ],
-    }
-    (isolated_home / "conversations").mkdir(parents=True)
-    (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
+    )
     child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume")
     child.send("/run\r")
     shown = until_prompt(child)
@@ -204,15 +206,7 @@ def test_ctrl_c_during_an_answer_leaves_each_line_of_it_once(isolated_home):
 
 
 def test_edit_uses_the_users_editor_and_later_turns_see_the_edit(isolated_home, codegen2_gguf):
-    conversation = {
-        "version": 1,
-        "language": "python",
-        "header": "",
-        "meta": {},
-        "turns": [{"instruction": "Define f.", "code": "def f(x):\n    return x * 2"}],
-    }
-    (isolated_home / "conversations").mkdir(parents=True)
-    (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
+    save_conversation(isolated_home, [{"instruction": "Define f.", "code": "def f(x):\n    return x * 2"}])
     child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume", editor="sed -i s/2/3/")
     child.send("/edit\r")
     assert "Updated the last answer (2 lines)" in until_prompt(child)
@@ -228,20 +222,15 @@ def test_edit_uses_the_users_editor_and_later_turns_see_the_edit(isolated_home, 
 
 def test_run_output_cannot_act_on_the_terminal(isolated_home, codegen2_gguf):
     """Issue 20: a program printing OSC 52 wrote the user's clipboard, OSC 0 set the window title."""
-    conversation = {
-        "version": 1,
-        "language": "python",
-        "header": "",
-        "meta": {},
-        "turns": [
+    save_conversation(
+        isolated_home,
+        [
             {
                 "instruction": "Print escapes.",
                 "code": "print('a\\x1b]52;c;aGk=\\x07b\\x1b]0;pwned\\x07c\\x1b[31mred\\x1b[0m')",
             },
         ],
-    }
-    (isolated_home / "conversations").mkdir(parents=True)
-    (isolated_home / "conversations" / "last.json").write_text(json.dumps(conversation))
+    )
     child = chat(isolated_home, "--model", str(codegen2_gguf), "--resume")
     child.send("/run\r")
     child.expect_exact("Run: exit status 0")

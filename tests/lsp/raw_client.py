@@ -66,6 +66,11 @@ class RawServer:
             del self.responses[request_id]
         return answer
 
+    def open(self, uri: str, text: str, language: str = "python") -> None:
+        """didOpen of a document at version 1."""
+        document = {"uri": uri, "languageId": language, "version": 1, "text": text}
+        self.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": document}})
+
     def initialize(self, options: dict, capabilities: dict | None = None) -> dict:
         self.send(
             {

@@ -50,15 +50,7 @@ def test_a_cancelled_request_is_answered_quietly(codegen2_gguf, tmp_path):
     with RawServer(stderr=stderr) as server:
         # The debounce holds the request in the server long enough for the cancel to land while it runs.
         server.initialize({"model": str(codegen2_gguf), "threads": 2, "debounceMs": 3000})
-        server.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {
-                    "textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": "def add(a, b):\n    "}
-                },
-            }
-        )
+        server.open(URI, "def add(a, b):\n    ")
         for request_id in (7, 8):
             server.send(
                 {
@@ -88,13 +80,7 @@ def test_answers_sent_while_the_model_loads_reach_the_editor():
     with RawServer() as server:
         server.initialize({"model": str(embedded_default())})
         # The open document makes the server load the model now; the commands are answered meanwhile.
-        server.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {"textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}},
-            }
-        )
+        server.open(URI, "x = 1\n")
         for request_id in range(10, 40):
             server.send(
                 {
@@ -115,13 +101,7 @@ def test_a_cursor_with_nothing_before_it_gets_an_empty_answer_not_an_error():
         server.initialize({"model": str(embedded_default())})
         for n, (text, character) in enumerate([("", 0), ("x = 1\n", 0), ("   ", 3)]):
             uri = f"file:///project/empty{n}.py"
-            server.send(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "textDocument/didOpen",
-                    "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
-                }
-            )
+            server.open(uri, text)
             position = {"line": 0, "character": character}
             server.send(
                 {
@@ -186,13 +166,7 @@ def test_a_5_mb_document_right_after_open_is_answered():
     """Once 4 runs in 5 never answered again: the model was loading (stdout silenced) as the answer went out."""
     with RawServer() as server:
         server.initialize({"model": str(embedded_default()), "threads": 2})
-        server.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {"textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}},
-            }
-        )
+        server.open(URI, "x = 1\n")
         big = "value = compute(1)\n" * (5 * 2**20 // 19)
         server.send(
             {
@@ -282,13 +256,7 @@ def test_typing_what_the_suggestion_says_is_answered_from_it_without_the_model(t
     with RawServer() as server:
         server.initialize({"model": str(embedded_default()), "threads": 2, "confidenceCut": 0})
         text = "def add(a, b):\n    return a"
-        server.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
-            }
-        )
+        server.open(uri, text)
 
         def ask(request_id: str, character: int) -> str:
             server.send(

@@ -35,13 +35,7 @@ def server_answer(text: str) -> str:
     with RawServer() as server:
         server.initialize(SETTINGS)
         uri = "file:///answer/example.py"
-        server.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
-            }
-        )
+        server.open(uri, text)
         lines = text.split("\n")
         server.send(
             {
