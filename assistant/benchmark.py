@@ -44,7 +44,8 @@ def sample_prompt() -> str:
     return "\n".join(inspect.getsource(m) for m in (textwrap, json_module.decoder, json_module.encoder))
 
 
-def _peak_mib() -> float:
+def peak_mib() -> float:
+    """This process's peak resident memory so far, on every desktop (VmHWM is Linux's alone)."""
     try:
         import resource
     except ImportError:  # Windows: the peak working set
@@ -101,7 +102,7 @@ def measure_gguf(
         len(prompt) / ttft,
         statistics.median(r[1] for r in runs),
         ttft,
-        _peak_mib(),
+        peak_mib(),
     )
 
 
@@ -137,7 +138,7 @@ def measure_transformers(
         ids.shape[1] / ttft,
         statistics.median(r[1] for r in runs),
         ttft,
-        _peak_mib(),
+        peak_mib(),
     )
 
 

@@ -29,24 +29,30 @@ class ChatSession:
     dropped_turns: int = 0
 
     @property
+    def template(self) -> str | None:
+        """The template turns are rendered through, or None for a code model that continues its prompt."""
+        return self.engine.info.chat_template if self.engine.info.is_chat_model else None
+
+    @property
     def uses_chat_template(self) -> bool:
-        return self.engine.info.is_chat_model
+        return self.template is not None
 
     def check_template(self) -> None:
         """Render a short conversation once, so that a broken or hostile template is refused before the first turn."""
-        if self.uses_chat_template:
-            chat_template.render(self.engine.info.chat_template, prompts.chat_messages(SYSTEM, [("a", "b")], "c"))
+        if self.template is not None:
+            chat_template.render(self.template, prompts.chat_messages(SYSTEM, [("a", "b")], "c"))
 
     def prompt_tokens(self, instruction: str, cancel: threading.Event | None = None) -> list[int]:
         budget = self.engine.n_ctx - self.max_tokens
-        if self.uses_chat_template:
+        if self.template is not None:
+            template = self.template
             pairs = [(t.instruction, t.code) for t in self.conversation.turns]
             system = SYSTEM
             if self.conversation.header.strip():
                 system += f"\n\nThe code so far:\n```\n{self.conversation.header.strip()}\n```"
             while True:
                 messages = prompts.chat_messages(system, pairs, instruction)
-                text = chat_template.render(self.engine.info.chat_template, messages, cancel=cancel)
+                text = chat_template.render(template, messages, cancel=cancel)
                 tokens = self.engine.tokenize(text, special=True)
                 if len(tokens) <= budget or not pairs:
                     self.dropped_turns = len(self.conversation.turns) - len(pairs)

@@ -125,7 +125,7 @@ def recommend(machine: Machine, measured: Probe) -> list[Recommendation]:
     As you type: a warm single-line suggestion within EDITOR_WARM_S and a cold one within EDITOR_COLD_S; chat:
     at least CHAT_DECODE_TPS. When nothing meets a budget, the smallest model, saying so.
     """
-    from cga.models.catalog import lookup
+    from cga.models.catalog import known
 
     budget, where = memory_budget_gb(machine)
     picks = []
@@ -136,7 +136,7 @@ def recommend(machine: Machine, measured: Probe) -> list[Recommendation]:
             else f"{CHAT_DECODE_TPS:g} tokens/s"
         )
         for name in BEST_FIRST:
-            entry = lookup(name)
+            entry = known(name)
             found = best_type(entry, use, measured, budget)
             if found:
                 quant, guess = found
@@ -153,7 +153,7 @@ def recommend(machine: Machine, measured: Probe) -> list[Recommendation]:
                 )
                 break
         else:
-            entry = lookup(BEST_FIRST[-1])
+            entry = known(BEST_FIRST[-1])
             picks.append(
                 Recommendation(
                     use,

@@ -158,7 +158,8 @@ class RemoteBackend:
 
     def _prompt_text(self, tokens: list[int]) -> str:
         """Tokens as text the server reads back into the same ids: control tokens as their own text."""
-        parts, run = [], []
+        parts: list[str] = []
+        run: list[int] = []
         for token in tokens:
             if token in self.special_text:
                 parts += [self.text_of(run), self.special_text[token]]
@@ -175,7 +176,7 @@ class RemoteBackend:
 
     def _answer(self, prompt: list[int] | str, options: Generation, stats: Stats) -> Iterator[str]:
         stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else None
-        sampling = {
+        sampling: dict[str, object] = {
             "temperature": options.temperature,
             "top_p": options.top_p,
             "min_p": 0.0,
@@ -216,7 +217,7 @@ class RemoteBackend:
                 stats.generated += 1
                 yield content
             if event.get("stop"):
-                stats.stop = {"eos": "end", "word": "stop"}.get(event.get("stop_type"), "length")
+                stats.stop = {"eos": "end", "word": "stop"}.get(str(event.get("stop_type")), "length")
                 timings = event.get("timings")
                 cached = (timings if isinstance(timings, dict) else {}).get("cache_n", event.get("tokens_cached"))
                 stats.reused_tokens = cached if type(cached) is int else None
@@ -287,6 +288,7 @@ class RemoteBackend:
     def _call(self, method: str, path: str, body: dict | None = None, *, quiet: bool = False) -> dict:
         """One JSON request and its JSON object answer, read up to MAX_BODY_BYTES."""
         with self._exchange(method, path, body, None, quiet=quiet) as response:
+            assert response is not None  # only a cancel hangs up before the answer, and there is none here
             try:
                 raw = response.read(MAX_BODY_BYTES + 1)
             except (OSError, http.client.HTTPException) as exc:

@@ -145,7 +145,7 @@ class ProgramTruncator:
                 return self._stop()
         return line
 
-    def _stop(self) -> None:  # returns None so callers can `return self._stop()`
+    def _stop(self) -> str | None:  # nothing of the line is kept: callers `return self._stop()`
         self.stopped = True
         self.pending = ""
         return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ def child(path: str, ubatch: int, q8_keys: bool, mmap: bool, threads: int, repea
         memory=native.MemoryPlan(use_mmap=mmap, n_ubatch=ubatch, quantized_keys=q8_keys),
     )
     from bench.engine_bench import bare_run
+    from cga.assistant.benchmark import peak_mib
 
     source = (ROOT / "convert" / "writer.py").read_text() * 8
     prompt = llm.tokenize(source.encode(), add_bos=False)[:PROMPT]
@@ -51,7 +51,7 @@ def child(path: str, ubatch: int, q8_keys: bool, mmap: bool, threads: int, repea
     return {
         "prefill_tps": statistics.median(r[0] for r in runs),
         "decode_tps": statistics.median(r[1] for r in runs),
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mib": peak_mib(),
     }
 
 

@@ -2,7 +2,7 @@
 
 For each shape: build the checkpoint as the hub ships it (fp16 safetensors),
 convert to each type in a child process (wall time and that process's own peak
-RSS, VmHWM), then verify against transformers fp32.
+RSS), then verify against transformers fp32.
 
     python bench/convert_bench.py --shapes 350M 2B --quants f16 q4_k_m
 """
@@ -33,9 +33,8 @@ from cga.convert.pipeline import convert
 start = time.perf_counter()
 result = convert(sys.argv[1], sys.argv[2], sys.argv[3], threads=int(sys.argv[4]))
 wall = time.perf_counter() - start
-status = open("/proc/self/status").read()
-hwm = next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM"))
-print(json.dumps({"wall_s": wall, "peak_rss_mib": hwm / 1024, "size_mib": result.size / 2**20}))
+from cga.assistant.benchmark import peak_mib
+print(json.dumps({"wall_s": wall, "peak_rss_mib": peak_mib(), "size_mib": result.size / 2**20}))
 """
 
 VERIFY = """

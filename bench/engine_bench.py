@@ -64,7 +64,7 @@ def bare_run(llm, prompt: list[int]) -> tuple[float, float]:
 
 
 def lookup_speedup(engine: Engine, prompt: list[int], max_tokens: int, repeat: int) -> dict:
-    times = {False: [], True: []}
+    times: dict[bool, list[float]] = {False: [], True: []}
     stats = {}
     for _ in range(repeat):
         for lookup in (False, True):
@@ -82,9 +82,10 @@ def lookup_speedup(engine: Engine, prompt: list[int], max_tokens: int, repeat: i
 
 def refinement_prompt(engine: Engine, chat: bool) -> list[int]:
     code = "\n".join(f"def step_{i}(value):\n    total = value * {i}\n    return total + {i}\n" for i in range(10))
-    if chat:
+    template = engine.info.chat_template
+    if chat and template is not None:
         messages = [{"role": "user", "content": "Rename total to result and give the whole code back:\n\n" + code}]
-        text = chat_template.render(engine.info.chat_template, messages)
+        text = chat_template.render(template, messages)
         return engine.llm.tokenize(text.encode(), add_bos=False, special=True)
     return engine.tokenize(code + "\n# The same code with total renamed to result.\n")
 
@@ -104,7 +105,7 @@ def main() -> None:
             engine = Engine(path, threads=args.threads, n_ctx=2048)
             prompt = engine.tokenize(source)[:PREFILL]
             bare = native.load_model(path, n_ctx=2048, n_threads=args.threads)
-            results = {"engine": [], "bare": []}
+            results: dict[str, list[tuple[float, float]]] = {"engine": [], "bare": []}
             for _ in range(args.repeat):  # alternate, so drift hits both alike
                 results["engine"].append(engine_run(engine, prompt))
                 results["bare"].append(bare_run(bare, prompt))

@@ -105,7 +105,7 @@ def main() -> None:
     if on_gpu and not native.supports_gpu_offload():
         sys.exit("This llama-cpp-python has no GPU support; run bench/gpu_check.sh, which builds one.")
     size = args.size or ("2B" if on_gpu else "350M")
-    threads = args.threads or os.cpu_count()
+    threads = args.threads or os.cpu_count() or 1
     print(
         f"Device: {'GPU (' + ', '.join(native.system_info()) + ')' if on_gpu else 'CPU only (no GPU here)'}; "
         f"{threads} CPU threads"

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -145,11 +147,11 @@ async def measure(
                         last,
                     )
                 }
-                times["prompt tokens"] = int(re.search(r"prompt (\d+) tokens", last).group(1))
-                times["tokens"] = int(re.search(r"(\d+) generated", last).group(1))
+                times["prompt tokens"] = int(_field(r"prompt (\d+) tokens", last).group(1))
+                times["tokens"] = int(_field(r"(\d+) generated", last).group(1))
                 breakdown.setdefault(f"{kind} {phase}", []).append({**times, "client": results[f"{kind} {phase}"][-1]})
                 if phase == "warm":
-                    prompt, reused = map(int, re.search(r"prompt (\d+) tokens, (\d+) reused", last).groups())
+                    prompt, reused = map(int, _field(r"prompt (\d+) tokens, (\d+) reused", last).groups())
                     recomputed.append(prompt - reused)
     # Back to a file after another one: the server keeps the last documents' KV caches (assistant/engine.py).
     results["single-line back to a file"] = []
@@ -165,18 +167,26 @@ async def measure(
         text = type_at_end(client, uri, text, 2)
         results["single-line back to a file"].append(await ask_at_end(client, uri, text))
         await asyncio.sleep(0.2)
-    rss = (
-        next(
-            int(line.split()[1])
-            for line in Path(f"/proc/{client._server.pid}/status").read_text().splitlines()
-            if line.startswith("VmRSS")
-        )
-        / 1024
-    )
+    rss = psutil.Process(_server_pid(client)).memory_info().rss / 2**20
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
     return {"latency": results, "recomputed": recomputed, "rss_mib": rss, "breakdown": breakdown}
+
+
+def _field(pattern: str, line: str) -> re.Match[str]:
+    """A figure of the server's timing line: its format is ours, so a missing one is a bug to hear about."""
+    found = re.search(pattern, line)
+    if found is None:
+        raise ValueError(f"the server's timing line has no {pattern!r}: {line!r}")
+    return found
+
+
+def _server_pid(client: LanguageClient) -> int:
+    server = client._server
+    if server is None:
+        raise RuntimeError("the language server is not running")
+    return server.pid
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -108,16 +108,7 @@ def _edit_and_complete(
         column = len(SINGLE)
         for n in range(requests):
             where = {"line": line, "character": column}
-            server.send(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "textDocument/didChange",
-                    "params": {
-                        "textDocument": {"uri": uri, "version": n + 2},
-                        "contentChanges": [{"range": {"start": where, "end": where}, "text": ","}],
-                    },
-                }
-            )
+            server.insert(uri, n + 2, where, ",")
             column += 1
             began = time.perf_counter()
             server.send(

@@ -75,7 +75,9 @@ def main() -> None:
     chosen = random.Random(args.seed).sample(picks, min(args.lines, len(picks)))
     editor = CountingEditor()
     service = AssistantService(editor, Settings(model=str(model), threads=args.threads, max_tokens=64))
-    through, model_calls, keystrokes = [], [], 0
+    through: list[float] = []
+    model_calls: list[float] = []
+    keystrokes = 0
     print(
         f"{model.name}: {len(chosen)} lines of {', '.join(MODULES)} typed a character at a time; "
         f"{args.threads} threads\n",

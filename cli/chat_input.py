@@ -17,7 +17,7 @@ from typing import Protocol
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.enums import EditingMode
-from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 
 from cga.core.errors import UserDirError
@@ -48,11 +48,12 @@ class PipedLines:
 
 class TerminalLines:
     def __init__(self, saved_names: Callable[[], Iterable[str]], *, vi: bool = False) -> None:
+        history: History
         try:
             history = FileHistory(str(created(user_dir()) / "chat_history"))
         except UserDirError:
             history = InMemoryHistory()  # an unwritable home still gets history within the session
-        self.session = PromptSession(
+        self.session: PromptSession[str] = PromptSession(
             history=history,
             completer=_Completer(saved_names),
             complete_while_typing=False,

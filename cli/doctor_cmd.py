@@ -79,7 +79,7 @@ def doctor_command(
     for gpu in m.gpus:
         free = (
             f"{gpu.free_bytes / 2**30:.1f} GiB free of {gpu.total_bytes / 2**30:.1f}"
-            if gpu.free_bytes
+            if gpu.free_bytes and gpu.total_bytes
             else "free memory unknown"
         )
         console.print(f"GPU        {gpu.name}: {free}" + ("" if m.gpu_offload else " (unused by this build)"))

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import typer
 from rich.text import Text
@@ -54,7 +54,7 @@ def error(message: object) -> None:
     stderr.print(Text.assemble(("Error: ", "bold red"), str(message)))
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     error(message)
     sys.stderr.flush()
     raise typer.Exit(code)

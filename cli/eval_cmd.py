@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, replace
@@ -277,7 +278,7 @@ def perplexity_command(
                     files,
                     window=window,
                     threads=threads,
-                    progress=lambda done, total, p=path: progress(f"{p.name} tokens", done, total),
+                    progress=functools.partial(progress, f"{path.name} tokens"),
                 )
             )
     table = Table(title=f"Perplexity on {plural(len(files), 'file')} in {folder}", title_justify="left")

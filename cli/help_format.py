@@ -27,7 +27,7 @@ def apply() -> None:
             name = name if self.required else f"[{name}]"
             return name + ("..." if self.nargs != 1 else "")
 
-        core.TyperArgument._usage_display_name = _usage_display_name
+        core.TyperArgument._usage_display_name = _usage_display_name  # type: ignore[method-assign]
 
     parameter = getattr(core, "_TyperParameter", None)
     if parameter is not None and hasattr(parameter, "display_type"):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from .errors import stderr
@@ -83,8 +83,8 @@ def plain_line(phase: str, done: int, total: int, seconds: float) -> str:
 def phase_progress() -> Iterator[Callable[[str, int, int], None]]:
     """A report(phase, done, total) callable for the work inside the block."""
     if stderr.is_terminal:
-        with _bars() as report:
-            yield report
+        with _bars() as bars:
+            yield bars
         return
     phases: dict[str, _Phase] = {}
     every = plain_every()
@@ -112,7 +112,7 @@ def _bars() -> Iterator[Callable[[str, int, int], None]]:
         console=stderr,
         transient=True,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def report(phase: str, done: int, total: int) -> None:
         if phase not in tasks:

@@ -143,9 +143,10 @@ def _tensor_entry(file: Path, name: str, info: object, data_size: int) -> tuple[
 
     if not isinstance(info, dict):
         raise broken("no description")
-    dtype = _SAFETENSORS_DTYPES.get(info.get("dtype")) if isinstance(info.get("dtype"), str) else None
+    stored = info.get("dtype")
+    dtype = _SAFETENSORS_DTYPES.get(stored) if isinstance(stored, str) else None
     if dtype is None:
-        raise BrokenCheckpoint(f"{file}: tensor {name} has unsupported dtype {info.get('dtype')!r}.")
+        raise BrokenCheckpoint(f"{file}: tensor {name} has unsupported dtype {stored!r}.")
     shape, offsets = info.get("shape"), info.get("data_offsets")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise broken(f"an invalid shape {shape!r}")
@@ -161,7 +162,7 @@ def _tensor_entry(file: Path, name: str, info: object, data_size: int) -> tuple[
         raise BrokenCheckpoint(f"{file} is truncated: tensor {name} runs past the end of the file.")
     if math.prod(shape) * np.dtype(dtype).itemsize != end - begin:
         raise broken(f"{end - begin} bytes for shape {shape}")
-    return dtype, shape, begin, end
+    return np.dtype(dtype), shape, begin, end
 
 
 def _read_safetensors(file: Path) -> Iterator[tuple[str, np.ndarray]]:

@@ -87,6 +87,8 @@ def expected_tensors(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     """Every GGUF tensor the architecture needs from the checkpoint, with its shape."""
     e, ff, v = spec.n_embd, spec.n_ff, spec.n_vocab
     names: dict[str, tuple[int, ...]] = {}
+    top: dict[gguf.MODEL_TENSOR, list[tuple[str, tuple[int, ...]]]]
+    block: dict[gguf.MODEL_TENSOR, list[tuple[str, tuple[int, ...]]]]
     if spec.arch == "llama":
         kv = spec.n_head_kv * spec.head_dim
         top = {T.TOKEN_EMBD: [("weight", (v, e))], T.OUTPUT_NORM: [("weight", (e,))], T.OUTPUT: [("weight", (v, e))]}

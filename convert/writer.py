@@ -98,7 +98,9 @@ def write_gguf(
             if hf_name not in wanted:
                 continue
             _, shape = wanted[hf_name]
-            _, kind = map_name(spec, hf_name)
+            mapped = map_name(spec, hf_name)
+            assert mapped is not None  # wanted holds only names that map
+            kind = mapped[1]
             # Layout fixes only reorder rows, so they run in the source dtype;
             # one cast at the end keeps peak memory near one tensor's size.
             data = to_gguf_layout(spec, kind, array)

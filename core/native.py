@@ -12,7 +12,7 @@ import functools
 import os
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,10 +122,10 @@ def _gguf_api() -> ctypes.CDLL:
     for name, (argtypes, restype) in signatures.items():
         getattr(lib, name).argtypes = argtypes
         getattr(lib, name).restype = restype
-    for name, restype in _GGUF_GETTERS.values():
-        getter = getattr(lib, f"gguf_get_val_{name}")
+    for kind, value_type in _GGUF_GETTERS.values():
+        getter = getattr(lib, f"gguf_get_val_{kind}")
         getter.argtypes = [ctypes.c_void_p, ctypes.c_int64]
-        getter.restype = restype
+        getter.restype = value_type
     return lib
 
 
@@ -179,7 +179,8 @@ def read_metadata(path: Path) -> dict[str, object] | None:
 
 def read_file_type(path: Path) -> str:
     """The file type ("f16", "q4_k_m", …) recorded in a GGUF's metadata."""
-    value = int((read_metadata(path) or {}).get("general.file_type", -1))
+    stored = (read_metadata(path) or {}).get("general.file_type")
+    value = stored if isinstance(stored, int) else -1
     names = {v: k for k, v in FTYPES.items()}
     if value in names:
         return names[value]
@@ -233,11 +234,11 @@ def load_model(
     """A llama_cpp.Llama for a GGUF file; raises ValueError when llama.cpp cannot load it."""
     with _load_lock:
         formatter = llama_chat_format.Jinja2ChatFormatter
-        llama_chat_format.Jinja2ChatFormatter = _TemplateNotCompiled
+        llama_chat_format.Jinja2ChatFormatter = _TemplateNotCompiled  # type: ignore[misc,assignment]
         try:
             return _new_llama(path, n_ctx, logits_all, n_threads, n_gpu_layers, memory, verbose)
         finally:
-            llama_chat_format.Jinja2ChatFormatter = formatter
+            llama_chat_format.Jinja2ChatFormatter = formatter  # type: ignore[misc]
 
 
 def _new_llama(
@@ -342,7 +343,7 @@ def decode_for_next(llm: llama_cpp.Llama, tokens: list[int]) -> np.ndarray:
     return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).copy()
 
 
-def shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def shared_prefix(a: Iterable[int], b: Iterable[int]) -> int:
     """How many leading tokens two token sequences have in common."""
     n = 0
     for x, y in zip(a, b, strict=False):

@@ -180,6 +180,7 @@ def _python_dirs() -> list[str]:
 
 
 def _bubblewrap_args(program_fd: int) -> list[str]:
+    """Linux only, like bubblewrap itself."""
     # The empty folders first, the interpreter's after: bubblewrap mounts in order, so a Python installed under
     # /tmp or /work (`python -m venv /tmp/x`) stays visible instead of being hidden by the empty /tmp.
     args = [
@@ -269,12 +270,14 @@ def _supervise(
         pass_fds=pass_fds,
         preexec_fn=(lambda: _limit(limits, tasks, unshare_net)) if posix else None,
     )
+    assert proc.stdout is not None and proc.stderr is not None  # both are pipes: Popen's types allow None
+    pipes = {"stdout": proc.stdout, "stderr": proc.stderr}
     budget = limits.output_kb * 1024
     kept: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
     flooded, stop = threading.Event(), threading.Event()
     readers = [
         threading.Thread(target=_drain, args=(stream.fileno(), kept[name], kept, budget, flooded, stop), daemon=True)
-        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr))
+        for name, stream in pipes.items()
     ]
     for reader in readers:
         reader.start()
@@ -303,7 +306,7 @@ def _supervise(
     stop.set()
     for reader in readers:
         reader.join()
-    for stream in (proc.stdout, proc.stderr):
+    for stream in pipes.values():
         stream.close()
     returncode = proc.wait()
     if status is None:

@@ -40,7 +40,8 @@ LABEL_CHARS = 60
 
 def word_before(prefix: str) -> str:
     """The identifier characters just before the cursor (empty after a space or a bracket)."""
-    return _WORD.search(prefix[prefix.rfind("\n") + 1 :]).group(0)
+    found = _WORD.search(prefix[prefix.rfind("\n") + 1 :])
+    return found.group(0) if found else ""
 
 
 def snippet_text(text: str) -> str:

@@ -275,4 +275,4 @@ def splice_change(document: TextDocument, change: types.TextDocumentContentChang
 
 
 def use_splicing_documents() -> None:
-    TextDocument._apply_incremental_change = splice_change
+    TextDocument._apply_incremental_change = splice_change  # type: ignore[method-assign,assignment]

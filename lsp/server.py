@@ -54,6 +54,8 @@ def _version() -> str:
 class AssistantServer(LanguageServer):
     """pygls's server with the service and the editor side of lsp.service.Editor."""
 
+    protocol: Protocol  # pygls builds it from protocol_cls
+
     def __init__(self) -> None:
         super().__init__("cga-lsp", _version(), protocol_cls=Protocol)
         self.service = AssistantService(self, run=main_thread.call)
@@ -110,10 +112,10 @@ class AssistantServer(LanguageServer):
 
     def snippets(self) -> bool:
         """Whether the client expands snippet items (see lsp/completion_items.py for why that decides the shape)."""
-        try:
-            return bool(self.client_capabilities.text_document.completion.completion_item.snippet_support)
-        except AttributeError:  # a client that says nothing of completion items
-            return False
+        document = self.client_capabilities.text_document
+        completion = document.completion if document else None
+        item = completion.completion_item if completion else None
+        return bool(item and item.snippet_support)  # a client that says nothing of completion items: no
 
     def finish_request(self) -> None:
         """Forget the request this thread served; raise RequestCancelled if the client cancelled it."""

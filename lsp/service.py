@@ -242,21 +242,23 @@ class AssistantService:
         with self.state:
             previous = self.in_flight
             same = (
-                key is not None
+                previous
+                if key is not None
                 and previous is not None
                 and previous.key == key
                 and not previous.cancel.is_set()
                 and not previous.done.is_set()
+                else None
             )
-            if same and previous.count >= count:
-                turn, leads = previous, False
+            if same is not None and same.count >= count:
+                turn, leads = same, False
             else:
                 turn, leads = Turn(key, count), True
                 self.in_flight = turn
             if request_id is not None:
                 turn.waiters.add(request_id)
                 self.by_request[request_id] = turn
-        if leads and previous is not None and not same:
+        if leads and previous is not None and same is None:
             previous.cancel.set()
         return turn, leads
 
@@ -285,7 +287,7 @@ class AssistantService:
                 self.cancelled.add(request_id)
                 turn.waiters.discard(request_id)
             stop = turn is not None and not turn.waiters
-        if stop:
+        if turn is not None and stop:
             turn.cancel.set()
 
     def finish_request(self, request_id: object) -> bool:

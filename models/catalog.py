@@ -95,5 +95,13 @@ def lookup(name: str) -> CatalogEntry | None:
     return next((e for e in CATALOG if e.name.lower() == name.lower()), None)
 
 
+def known(name: str) -> CatalogEntry:
+    """An entry the code names itself (a ranking, a default): a missing one is our mistake, not the user's."""
+    entry = lookup(name)
+    if entry is None:
+        raise KeyError(f"{name} is not in the catalog")
+    return entry
+
+
 def closest(name: str) -> list[str]:
     return difflib.get_close_matches(name, [e.name for e in CATALOG], n=3, cutoff=0.6)

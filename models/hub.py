@@ -123,10 +123,10 @@ def plan(hub_id: str, revision: str | None, folder: Path) -> Plan:
         info = HfApi().model_info(hub_id, revision=revision, timeout=30)
         names = [s.rfilename for s in info.siblings or []]
         patterns = _patterns(names)
-        dry = snapshot_download(hub_id, revision=info.sha, local_dir=folder, allow_patterns=patterns, dry_run=True)
-        return Plan(
-            hub_id, info.sha, {d.filename: d.file_size for d in dry}, sum(d.file_size for d in dry if d.will_download)
-        )
+        commit = info.sha or revision or "main"  # the hub names the commit; a stand-in may not
+        dry = snapshot_download(hub_id, revision=commit, local_dir=folder, allow_patterns=patterns, dry_run=True)
+        sizes = {d.filename: d.file_size or 0 for d in dry}
+        return Plan(hub_id, commit, sizes, sum(sizes[d.filename] for d in dry if d.will_download))
 
     found = _call("looked up", hub_id, ask)
     if not any(name.endswith((".safetensors", ".bin")) for name in found.files):

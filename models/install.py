@@ -88,18 +88,19 @@ def pull(
 ) -> store.Installed:
     """choose_type picks the type of a catalog model named without one; without it, DEFAULT_QUANT."""
     wanted = parse_wanted(spec)
-    choosing = choose_type is not None and wanted.entry is not None and ":" not in spec
+    # The catalog entry whose type is ours to choose (None when the spec names one, or names a fine-tune).
+    choosing = wanted.entry if choose_type is not None and ":" not in spec else None
     # Without a type, any installed type of the model is the one asked for: nothing to fetch, no network needed.
-    existing = store.find(wanted.base if choosing else wanted.name)
+    existing = store.find(wanted.base if choosing is not None else wanted.name)
     if existing is not None and not force:
-        other = ", :QUANT pulls another type" if choosing else ""
+        other = ", :QUANT pulls another type" if choosing is not None else ""
         say(f"{existing.name} is already installed ({existing.path}); --force pulls it again{other}.")
         return store.checked(existing)
     created(store.models_dir())  # before a download that could not be installed
     folder = downloads_dir() / wanted.base
     found = hub.plan(wanted.hub_id, revision, folder)
-    if choosing:
-        quant, why = choose_type(wanted.entry)
+    if choose_type is not None and choosing is not None:
+        quant, why = choose_type(choosing)
         say(f"Type {quant}: {why}; {wanted.base}:q4_k_m or :q8_0 picks one.")
         wanted = Wanted(wanted.base, wanted.hub_id, quant, wanted.entry)
     hub.check_space(folder, found.to_download, f"Downloading {wanted.hub_id}")

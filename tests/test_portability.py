@@ -34,7 +34,7 @@ def sources() -> list[Path]:
 
 def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST], text: str) -> bool:
     """Inside an if (or a conditional expression) whose test checks the platform, or a try that expects the
-    name to be missing, or a function that says in its docstring that it runs on POSIX only."""
+    name to be missing, or a function that says in its docstring that it runs on POSIX (or Linux) only."""
     while node in parents:
         node = parents[node]
         if isinstance(node, (ast.If, ast.IfExp, ast.While)) and any(
@@ -49,8 +49,8 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST], text: str) -> bool:
             for h in node.handlers
         ):
             return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "POSIX only" in (
-            ast.get_docstring(node) or ""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+            only in (ast.get_docstring(node) or "") for only in ("POSIX only", "Linux only")
         ):
             return True
     return False
@@ -100,6 +100,37 @@ def test_the_scan_finds_what_it_looks_for(tmp_path):
         "    if hasattr(os, 'killpg'):\n        os.killpg(p, 9)\n"
     )
     assert unguarded(bad, tmp_path) == ["bad.py:2: resource", "bad.py:6: os.killpg"]
+
+
+def proc_paths(path: Path, root: Path = ROOT) -> list[str]:
+    """Where a path under /proc is named outside a Linux-only guard: macOS and Windows have no /proc."""
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    return [
+        f"{path.relative_to(root)}:{node.lineno}: {node.value}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and (node.value == "/proc" or node.value.startswith("/proc/"))
+        and not _guarded(node, parents, text)
+    ]
+
+
+def test_nothing_reads_proc_outside_linux_only_code():
+    scanned = sources() + sorted((ROOT / "bench").rglob("*.py"))
+    found = [line for path in scanned for line in proc_paths(path)]
+    assert found == [], "/proc outside Linux-only code (macOS and Windows have none):\n" + "\n".join(found)
+
+
+def test_the_proc_scan_finds_what_it_looks_for(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import sys\nfrom pathlib import Path\n\n\ndef rss(pid):\n    return Path(f'/proc/{pid}/status')\n\n\n"
+        "def mine():\n    return open('/proc/self/status')\n\n\ndef fine():\n"
+        "    if sys.platform == 'linux':\n        return open('/proc/self/status')\n"
+    )
+    assert sorted(proc_paths(bad, tmp_path)) == ["bad.py:10: /proc/self/status", "bad.py:6: /proc/"]
 
 
 # Our modules cannot import the POSIX-only ones (their import fails as on Windows); libraries keep theirs, since

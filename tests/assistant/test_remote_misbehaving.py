@@ -4,6 +4,7 @@ with bounded memory, and never prints a password. The server is a real HTTP serv
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -224,6 +225,7 @@ def test_eval_with_parallel_requests_stops_at_once_on_ctrl_c_and_sigterm(stand_i
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a hang below dumps every thread's stack on SIGABRT
     )
     deadline = time.monotonic() + 60
     while sum(path == "/completion" for path, _ in stand_in.seen) < 4 and time.monotonic() < deadline:
@@ -233,8 +235,9 @@ def test_eval_with_parallel_requests_stops_at_once_on_ctrl_c_and_sigterm(stand_i
     try:
         _, stderr = eval_run.communicate(timeout=20)
     except subprocess.TimeoutExpired:
-        eval_run.kill()
-        pytest.fail("cga eval --parallel did not stop within 20 s of the signal")
+        eval_run.send_signal(signal.SIGABRT)
+        _, stacks = eval_run.communicate()
+        pytest.fail(f"cga eval --parallel did not stop within 20 s of the signal; where it was:\n{stacks}")
     assert eval_run.returncode == 128 + signum or (signum == signal.SIGINT and eval_run.returncode == 130), stderr
     assert "Traceback" not in stderr
     assert time.monotonic() - sent < 10

@@ -50,8 +50,10 @@ class RawServer:
 
     def send(self, message: dict | bytes) -> None:
         body = message if isinstance(message, bytes) else json.dumps(message).encode()
-        self.process.stdin.write(frame(body))
-        self.process.stdin.flush()
+        stdin = self.process.stdin
+        assert stdin is not None  # opened as a pipe
+        stdin.write(frame(body))
+        stdin.flush()
 
     def response(self, request_id: object) -> dict:
         while request_id not in self.responses:
@@ -70,6 +72,12 @@ class RawServer:
         """didOpen of a document at version 1."""
         document = {"uri": uri, "languageId": language, "version": 1, "text": text}
         self.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": document}})
+
+    def insert(self, uri: str, version: int, where: dict, text: str) -> None:
+        """didChange: text typed at where ({"line": …, "character": …}), the document now at version."""
+        change = {"range": {"start": where, "end": where}, "text": text}
+        params = {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}
+        self.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": params})
 
     def initialize(self, options: dict, capabilities: dict | None = None) -> dict:
         self.send(

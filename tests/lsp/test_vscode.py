@@ -35,7 +35,7 @@ WORD_FILE = "def add(a, b):\n    retur"  # then "n": the cursor right after a wo
 
 @pytest.fixture(scope="session")
 def vsix(tmp_path_factory) -> Path:
-    """The extension as users install it: npm ci, type check, esbuild bundle, vsce package."""
+    """The extension as users install it: npm ci, type check, ESLint, esbuild bundle, vsce package."""
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
     build = tmp_path_factory.mktemp("vscode-extension")
@@ -209,3 +209,15 @@ def test_the_extension_packages_as_a_small_bundle(vsix):
     names = zipfile.ZipFile(vsix).namelist()
     assert "extension/out/extension.js" in names and "extension/LICENSE.txt" in names
     assert not any("node_modules" in name or name.endswith(".ts") for name in names)
+
+
+def test_the_extension_lint_fails_on_a_finding(vsix):
+    """The ESLint step that packaging runs is a gate: an unchecked `any` and a floating promise stop it."""
+    bad = vsix.parent / "src" / "bad.ts"
+    bad.write_text("export function f(x: any): void {\n  x.run();\n  Promise.resolve(1);\n}\n")
+    try:
+        done = subprocess.run(["npm", "run", "lint"], cwd=vsix.parent, capture_output=True, text=True, timeout=300)
+    finally:
+        bad.unlink()
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "no-unsafe-call" in done.stdout and "no-floating-promises" in done.stdout, done.stdout

@@ -183,11 +183,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   try {
     await client.start();
   } catch (error) {
-    lastStatus = { state: "error", model: null, message: `could not start the language server: ${error}` };
+    const reason = error instanceof Error ? error.message : String(error);
+    lastStatus = { state: "error", model: null, message: `could not start the language server: ${reason}` };
     showStatus();
     vscode.window.showErrorMessage(
       `CodeGen Assistant could not start "${config().get<string[]>("command")?.join(" ")}": ` +
-        `${error}. Install it with "pip install codegen-assistant" or set cga.command.`,
+        `${reason}. Install it with "pip install codegen-assistant" or set cga.command.`,
     );
   }
 }

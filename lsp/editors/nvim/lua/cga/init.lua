@@ -86,7 +86,8 @@ function M.attach(bufnr)
   end
   M.client_id = M.client_id or vim.lsp.start_client(config)
   if not M.client_id then
-    notify("could not start " .. table.concat(M.config.cmd, " ") .. "; is codegen-assistant installed?", vim.log.levels.ERROR)
+    local command = table.concat(M.config.cmd, " ")
+    notify("could not start " .. command .. "; is codegen-assistant installed?", vim.log.levels.ERROR)
     return nil
   end
   vim.lsp.buf_attach_client(bufnr, M.client_id)
@@ -126,7 +127,7 @@ end
 --- Refine lines line1..line2 (1-based; equal lines and no range mean the function at the cursor).
 function M.refine(instruction, line1, line2, bufnr, on_done)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
-  local range = nil
+  local range
   if line1 and line2 and line2 > line1 then
     local last = vim.api.nvim_buf_get_lines(bufnr, line2 - 1, line2, false)[1] or ""
     local client = M.client(bufnr)
@@ -202,15 +203,15 @@ function M.setup(opts)
       M.attach(event.buf)
     end,
   })
-  vim.api.nvim_create_user_command("CgaRefine", function(opts)
-    local instruction = ask(opts, "Refine by: ")
+  vim.api.nvim_create_user_command("CgaRefine", function(command)
+    local instruction = ask(command, "Refine by: ")
     if instruction then
       notify("refining…")
-      M.refine(instruction, opts.line1, opts.line2)
+      M.refine(instruction, command.line1, command.line2)
     end
   end, { nargs = "*", range = true, desc = "cga: refine the range (or the function at the cursor) by an instruction" })
-  vim.api.nvim_create_user_command("CgaFollowUp", function(opts)
-    local instruction = ask(opts, "Follow up: ")
+  vim.api.nvim_create_user_command("CgaFollowUp", function(command)
+    local instruction = ask(command, "Follow up: ")
     if instruction then
       notify("refining…")
       M.follow_up(instruction)
