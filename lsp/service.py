@@ -304,8 +304,11 @@ class AssistantService:
 
     # -- completion ------------------------------------------------------------------------------------------
 
-    def warm(self, uri: str) -> None:
-        """Prefill the KV cache for a document just opened, so its first completion is not a cold one.
+    def warm(self, uri: str, offset: int | None = None) -> None:
+        """Prefill the KV cache with the window of a cursor (the end of a document just opened, where no cursor
+        is known yet), so that the completions there are not cold ones. Once one window is read, the document
+        counts as read: a cursor elsewhere reads its own window whole, as the quality of what it is shown
+        depends on it (bench/race_bench.py: short windows while typing got no line right).
 
         Any completion request cancels this (latest wins) and keeps what was computed.
         """
@@ -319,7 +322,9 @@ class AssistantService:
             if cancel.is_set() or self.closed:
                 return
             backend = self.loaded(document.language)
-            tokens = self._prompt(backend, document.text, len(document.text), "")
+            text = document.text
+            at = len(text) if offset is None else min(offset, len(text))
+            tokens = self._prompt(backend, text, at, context_at(text, at).suffix)
             if tokens:
                 self.run(_complete_text, backend, tokens, Generation(max_tokens=1, cancel=cancel, cache_key=uri))
             if cancel.is_set():
@@ -329,9 +334,9 @@ class AssistantService:
         self.editor.log(f"cga: warmed the cache with {len(tokens)} tokens of {uri}")
         heap.tidy()
 
-    def _warm_quietly(self, uri: str) -> None:
+    def _warm_quietly(self, uri: str, offset: int) -> None:
         try:
-            self.warm(uri)
+            self.warm(uri, offset)
         except Exception as exc:
             self.editor.log(f"cga: reading {uri} failed: {exc!r}")
 
@@ -452,18 +457,22 @@ class AssistantService:
             f"first text {stats.first_text_seconds or 0:.3f} s, generated {stats.seconds or 0:.3f} s, "
             f"request {time.perf_counter() - arrived:.3f} s"
         )
-        if first:  # read the whole window behind this answer; the next request cancels that, as any other
-            threading.Thread(target=self._warm_quietly, args=(uri,), name="cga-widen", daemon=True).start()
-        if cancel.is_set():
-            return None
-        with self.state:
-            self.cache[prompt_key] = answers[:1] if answers and answers[0] is greedy else []
-            while len(self.cache) > CACHE_SIZE:
-                self.cache.popitem(last=False)
-        current = self.editor.document(uri)
-        if current is None or current.version != document.version:
-            return None  # the document changed while the model wrote: the answer is for text that is gone
-        return answers, ctx
+        try:
+            if cancel.is_set():
+                return None
+            with self.state:
+                self.cache[prompt_key] = answers[:1] if answers and answers[0] is greedy else []
+                while len(self.cache) > CACHE_SIZE:
+                    self.cache.popitem(last=False)
+            current = self.editor.document(uri)
+            if current is None or current.version != document.version:
+                return None  # the document changed while the model wrote: the answer is for text that is gone
+            return answers, ctx
+        finally:
+            # Read the whole window behind this answer (the next request cancels that, as any other), once the
+            # answer is settled: started before, it took the turn and cancelled the answer it was to follow.
+            if first:
+                threading.Thread(target=self._warm_quietly, args=(uri, offset), name="cga-widen", daemon=True).start()
 
     def _answers(
         self, backend: Backend, tokens: list[int], ctx: Context, count: int, cancel: threading.Event, cache_key: str

@@ -93,6 +93,10 @@ def end_of(text: str) -> tuple[int, int]:
     return len(lines) - 1, len(lines[-1])
 
 
+def position_of(text: str, offset: int) -> tuple[int, int]:
+    return end_of(text[:offset])
+
+
 def test_a_completion_is_the_first_line_and_a_repeat_comes_from_the_cache():
     service, editor, backend, _ = make()
     editor.open(URI, SOURCE)
@@ -269,6 +273,26 @@ def test_a_new_long_file_answers_from_a_short_window_first_and_then_reads_it_all
     assert len(first) <= 256 and text.endswith(first)  # quick: a few lines before the cursor
     assert len(whole) <= 2048 - 32 and text.endswith(whole) and whole.startswith("value_")
     assert second.startswith(whole)  # typing keeps the window's start, so the KV cache keeps its work
+
+
+def test_the_first_answer_in_a_new_file_is_kept_and_the_cursors_own_window_is_read_behind_it():
+    """The read behind a first-window answer once started before the answer was settled: it took the turn and
+    cancelled that answer, so the first suggestion in a long new file came back empty (bench/race_bench.py:
+    24 of 24). And it read the end of the file, not the window of the cursor the user is typing at."""
+    service, editor, backend, _ = make(n_ctx=2048)
+    lines = [f"value_{n} = {n}\n" for n in range(600)]  # 8,890 characters: the end and the middle differ
+    cursor = sum(map(len, lines[:300])) + len("total = ")
+    text = "".join(lines[:300]) + "total = " + "".join(lines[300:])
+    editor.open(URI, text)
+    answered = service.complete_at(URI, position_of(text, cursor))
+    assert answered is not None and answered[0] == ["return a + b"]
+    for _ in range(500):
+        if URI in service.read:
+            break
+        threading.Event().wait(0.01)
+    first, window = backend.prompts
+    assert len(first) <= 256 and text[:cursor].endswith(first)
+    assert len(window) > 1024 and text[:cursor].endswith(window)  # the cursor's window, not the file's end
 
 
 def test_new_settings_reload_the_model_and_drop_the_cache():
