@@ -79,7 +79,8 @@ class Generation:
     inside_block: bool = False
     prompt_lookup: bool = False  # greedy only: draft from the context (refinement turns)
     # Stop before the first token the model gives less than this probability (0: never), so a suggestion ends
-    # where the model stops being sure instead of running on into guesses. Local models only. It trims the end of
+    # where the model stops being sure instead of running on into guesses. Local models and llama-server (its
+    # n_probs); an OpenAI-style server ignores it. It trims the end of
     # an answer, never refuses one: it applies only once the answer holds its first line (sure_enough).
     min_probability: float = 0.0
     # Let the model choose again how the white space the prompt ends in splits into tokens (assistant/
@@ -101,6 +102,25 @@ class Generation:
 
     def filters(self) -> TextFilters:
         return TextFilters(self.stop, self.truncate_program, self.inside_block)
+
+
+class ConfidenceCut:
+    """Where an answer stops being sure (Generation.min_probability), one rule for every backend: before the
+    first token under the threshold, once the answer is sure_enough to be cut."""
+
+    def __init__(self, options: Generation, threshold: float) -> None:
+        self.options, self.threshold = options, threshold
+        self.written: str | None = "" if threshold > 0 else None  # the answer until the cut may apply
+
+    def unsure(self, probability: float) -> bool:
+        """Whether to stop before a token of this probability."""
+        return self.written is None and self.threshold > 0 and probability < self.threshold
+
+    def wrote(self, text: str) -> None:
+        if self.written is not None:
+            self.written += text
+            if self.options.sure_enough(self.written):
+                self.written = None
 
 
 def filter_stream(chunks: Iterator[str], options: Generation, stats: Stats) -> Iterator[str]:

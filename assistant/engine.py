@@ -28,7 +28,7 @@ from cga.core.paths import cache_dir, created
 from cga.core.wording import plural
 
 from . import heap
-from .backend import MIN_ANSWER_TOKENS, Answer, Generation, Stats, filter_stream
+from .backend import MIN_ANSWER_TOKENS, Answer, ConfidenceCut, Generation, Stats, filter_stream
 from .errors import ModelLoadError, PromptTooLong
 from .prompt_lookup import greedy_tokens
 from .token_healing import Healer, whitespace_tail
@@ -276,26 +276,21 @@ class Engine:
                 min_p=0.0,
                 repeat_penalty=1.0,
             )
-        written = "" if sure else None  # the answer until the cut may apply (see Generation.sure_enough)
+        cut = ConfidenceCut(options, sure)
         if beyond:
             text = decoder.decode(beyond)
-            if written is not None:
-                written += text
-                written = None if options.sure_enough(written) else written
+            cut.wrote(text)
             yield text
         for token in tokens:
             if native.is_end_of_generation(self.llm, token):
                 stats.stop = "end"
                 break
-            if sure and written is None and native.probability_of(self.llm, token) < sure:
+            if sure and cut.unsure(native.probability_of(self.llm, token)):
                 stats.stop = "unsure"
                 break
             stats.generated += 1
             text = decoder.decode(self.pieces[token])
-            if written is not None:
-                written += text
-                if options.sure_enough(written):
-                    written = None
+            cut.wrote(text)
             yield text
             if stats.generated >= max_tokens:
                 break

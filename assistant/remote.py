@@ -25,6 +25,7 @@ import base64
 import contextlib
 import http.client
 import json
+import math
 import socket
 import threading
 import time
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from cga.core.model_info import INFILL_IDS, ModelInfo
 
-from .backend import Answer, Generation, Stats, filter_stream
+from .backend import Answer, ConfidenceCut, Generation, Stats, filter_stream
 from .errors import EngineError
 from .server_url import parse_server_url, shown
 
@@ -187,6 +188,8 @@ class RemoteBackend:
             sampling["stop"] = list(options.stop)
         if self.kind == "llama-server":
             body = {"prompt": prompt, "n_predict": options.max_tokens, "stream": True, "cache_prompt": True, **sampling}
+            if options.min_probability > 0:
+                body["n_probs"] = 1  # each token's probability comes with it: the confidence cut, as locally
             chunks = self._native_chunks(body, options, stats)
         else:
             text = self._prompt_text(prompt) if isinstance(prompt, list) else prompt
@@ -209,12 +212,17 @@ class RemoteBackend:
             yield chunk
 
     def _native_chunks(self, body: dict, options: Generation, stats: Stats) -> Iterator[str]:
+        cut = ConfidenceCut(options, options.min_probability)
         for event in self._events("/completion", body, options):
             content = event.get("content")
             if not isinstance(content, str):
                 raise RemoteError(f"{self.describe()} sent a /completion event without text.")
+            if content and cut.unsure(_probability(event)):
+                stats.stop = "unsure"
+                return  # the connection closes: the server stops writing
             if content:
                 stats.generated += 1
+                cut.wrote(content)
                 yield content
             if event.get("stop"):
                 stats.stop = {"eos": "end", "word": "stop"}.get(str(event.get("stop_type")), "length")
@@ -369,6 +377,22 @@ class RemoteBackend:
         finally:
             finished.set()
             connection.close()
+
+
+def _probability(event: dict) -> float:
+    """The least probability of the tokens in a llama-server event (`n_probs`: `logprob`, or `prob` with
+    `post_sampling_probs`); 1 where the event says none, so that a server without them is never cut."""
+    found = event.get("completion_probabilities")
+    least = 1.0
+    for token in found if isinstance(found, list) else ():
+        if not isinstance(token, dict):
+            continue
+        logprob, prob = token.get("logprob"), token.get("prob")
+        if isinstance(logprob, (int, float)) and not isinstance(logprob, bool):
+            least = min(least, math.exp(min(logprob, 0.0)))
+        elif isinstance(prob, (int, float)) and not isinstance(prob, bool):
+            least = min(least, float(prob))
+    return least
 
 
 def _read_quietly(response: http.client.HTTPResponse, amount: int) -> str:

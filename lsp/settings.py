@@ -62,7 +62,7 @@ class Settings:
     # is the setting that sets the server's memory (and how long a cold file takes); capped at the model's own.
     context_tokens: int = setting("contextTokens", DEFAULT_CONTEXT_TOKENS, _count(256, 131072))
     # Stop a suggestion before the first token the model gives less than this probability (0: never); see
-    # bench/suggestion_bench.py for the measurement behind the default. Local models only.
+    # bench/suggestion_bench.py for the measurement behind the default. Local models and llama-server.
     confidence_cut: float = setting(
         "confidenceCut",
         DEFAULT_CONFIDENCE_CUT,

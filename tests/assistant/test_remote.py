@@ -119,6 +119,27 @@ def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2
     assert first.stats.prompt_tokens == len(tokens) and again.stats.reused_tokens >= len(tokens) - 1
 
 
+@pytest.mark.parametrize(
+    "prompt, cut", [("def fibonacci(n):\n    ", 0.5), ("class Stack:\n    def __init__(self):\n        ", 0.3)]
+)
+def test_the_confidence_cut_ends_a_llama_server_answer_where_it_ends_a_local_one(llama_server_binary, prompt, cut):
+    """n_probs brings each token's probability: the team server's suggestion is cut where the same model,
+    run here, cuts it (issue 22), and the connection closes there, so the server stops writing."""
+    from cga.assistant.engine import Engine
+
+    local = Engine(embedded_default(), threads=2, n_ctx=2048)
+    command = [llama_server_binary, "-m", str(embedded_default()), "-c", "2048", "-t", "2", "-np", "1"]
+    with running(command, "/health") as url:
+        remote = RemoteBackend(url)
+        uncut = remote.stream(prompt, Generation(max_tokens=48))
+        whole = uncut.text()
+        here = local.stream(prompt, Generation(max_tokens=48, min_probability=cut))
+        there = remote.stream(prompt, Generation(max_tokens=48, min_probability=cut))
+        assert there.text() == here.text() and there.stats.stop == here.stats.stop == "unsure"
+    local.close()
+    assert uncut.stats.stop == "length" and len(there.text()) < len(whole) and whole.startswith(there.text())
+
+
 def test_a_cancel_hangs_up_during_the_servers_prefill(llama_server_binary):
     """A keystroke cancels a remote completion without waiting for the server to read the whole prompt."""
     command = [

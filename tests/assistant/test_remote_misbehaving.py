@@ -242,3 +242,12 @@ def test_eval_with_parallel_requests_stops_at_once_on_ctrl_c_and_sigterm(stand_i
     assert "Traceback" not in stderr
     assert time.monotonic() - sent < 10
     assert sum(path == "/completion" for path, _ in stand_in.seen) == 4  # nothing new was started
+
+
+def test_token_probabilities_a_server_garbles_never_cut_or_break_an_answer():
+    from cga.assistant.remote import _probability
+
+    assert _probability({"completion_probabilities": [{"logprob": -2.0}]}) == pytest.approx(0.1353, abs=1e-3)
+    assert _probability({"completion_probabilities": [{"prob": 0.25}, {"logprob": 0.0}]}) == 0.25
+    for garbled in (None, "x", [None, 3], [{"logprob": "low"}, {"prob": True}], [{"logprob": 5.0}]):
+        assert _probability({"completion_probabilities": garbled}) == 1.0
