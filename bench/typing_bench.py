@@ -8,6 +8,13 @@ completion request at the cursor, as an editor sends them. Reported: requests
 answered by typing through the suggestion shown (no model call), and the
 latency p50/p95 of those and of the ones that asked the model.
 
+Then Tab and Enter on each of those lines: a suggestion asked for a few
+characters into the line, accepted --tab-pause seconds later (the time to read
+it), and Enter pressed, indented as an editor does (as deep as the line, one
+step deeper after a `:`): the time to the answer after Tab and to the next
+line's suggestion after Enter, with the next suggestion computed while one is
+shown (lsp/service.py prepare_next) and without it.
+
     python bench/typing_bench.py --threads 2 --lines 8
 """
 
@@ -68,6 +75,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=8, help="Lines typed (spread over the modules).")
     parser.add_argument("--model", type=Path, help="A GGUF to use (default: the embedded SmolLM2-135M).")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tab-pause", type=float, default=0.5, help="Seconds between a suggestion and its Tab.")
     args = parser.parse_args()
     model = args.model or embedded_default()
     sources = {name: inspect.getsource(importlib.import_module(name)) for name in MODULES}
@@ -102,6 +110,9 @@ def main() -> None:
             said = " ".join(editor.lines[logged:])
             (through if "typed through" in said else model_calls).append(seconds)
     service.close()
+    tabs = {
+        ahead: tab_and_enter(model, args.threads, sources, chosen, args.tab_pause, ahead) for ahead in (False, True)
+    }
     print("| keystrokes | answered without a model call | p50 / p95 of those | p50 / p95 asking the model |")
     print("|---|---|---|---|")
     print(
@@ -110,6 +121,54 @@ def main() -> None:
     )
     if model_calls:
         print(f"\nMean asking the model: {statistics.mean(model_calls) * 1000:.0f} ms")
+    print(f"\nTab {args.tab_pause:g} s after a suggestion is shown, then Enter ({len(chosen)} lines):\n")
+    print("| next suggestion computed ahead | after Tab p50 / p95 | next line after Enter p50 / p95 | from the cache |")
+    print("|---|---|---|---|")
+    for ahead, (after_tab, after_enter, cached) in tabs.items():
+        print(
+            f"| {'yes' if ahead else 'no'} | {p(after_tab, 0.5)} / {p(after_tab, 0.95)} | "
+            f"{p(after_enter, 0.5)} / {p(after_enter, 0.95)} | {cached}/{len(after_tab) + len(after_enter)} |"
+        )
+
+
+def tab_and_enter(
+    model: Path, threads: int, sources: dict[str, str], chosen: list[tuple[str, int]], pause: float, ahead: bool
+) -> tuple[list[float], list[float], int]:
+    """Seconds to the answer after accepting a suggestion and after the Enter that follows, and how many of
+    those requests the cache answered."""
+    editor = CountingEditor()
+    service = AssistantService(editor, Settings(model=str(model), threads=threads, max_tokens=64))
+    if not ahead:
+        service.prepare_next = lambda *args: None  # the service as it was
+    after_tab: list[float] = []
+    after_enter: list[float] = []
+    cached = 0
+    for n, (name, index) in enumerate(chosen):
+        lines = sources[name].splitlines(keepends=True)
+        line = lines[index].rstrip("\n")
+        indent = len(line) - len(line.lstrip())
+        before, after = "".join(lines[:index]), "\n" + "".join(lines[index + 1 :])
+        uri = f"file:///bench/tab-{ahead}-{name}-{n}.py"
+        service.read.add(uri)
+        typed = line[: indent + 3]
+        editor.documents[uri] = Document(before + typed + after, 1, "python")
+        shown = service.complete_at(uri, (index, len(typed)))
+        if not shown or not shown[0]:
+            continue
+        time.sleep(pause)  # the user reads the suggestion
+        typed += shown[0][0]
+        for version, step in ((2, "tab"), (3, "enter")):
+            if step == "enter":
+                deeper = "    " if typed.rstrip().endswith(":") else ""
+                typed += "\n" + line[:indent] + deeper
+            editor.documents[uri] = Document(before + typed + after, version, "python")
+            logged = len(editor.lines)
+            started = time.perf_counter()
+            service.complete_at(uri, (index + typed.count("\n"), len(typed.rsplit("\n", 1)[-1])))
+            (after_tab if step == "tab" else after_enter).append(time.perf_counter() - started)
+            cached += not any("completion: prompt" in said for said in editor.lines[logged:])  # no model call
+    service.close()
+    return after_tab, after_enter, cached
 
 
 if __name__ == "__main__":

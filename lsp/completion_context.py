@@ -34,7 +34,8 @@ class Context:
     typed_indent: str = ""
 
 
-def _indent(line: str) -> str:
+def indent_of(line: str) -> str:
+    """The spaces and tabs a line begins with."""
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
@@ -78,7 +79,9 @@ def context_at(text: str, offset: int) -> Context:
         opener = previous_lines[-1]
     uses_tabs = any(line.startswith("\t") for line in text[:INDENT_SAMPLE].splitlines())
     typed_indent = before if before and not before.strip() else ""
-    return Context(prefix, suffix, bool(opener) and not right.strip(), _indent(opener), right, uses_tabs, typed_indent)
+    return Context(
+        prefix, suffix, bool(opener) and not right.strip(), indent_of(opener), right, uses_tabs, typed_indent
+    )
 
 
 def shape(completion: str, ctx: Context) -> str:
@@ -98,7 +101,7 @@ def shape(completion: str, ctx: Context) -> str:
     kept: list[str] = []
     for i, line in enumerate(completion.split("\n")):
         # The block ends at the first non-blank line indented no deeper than its opener.
-        if i > 0 and line.strip() and len(_indent(line).expandtabs(4)) <= len(ctx.base_indent.expandtabs(4)):
+        if i > 0 and line.strip() and len(indent_of(line).expandtabs(4)) <= len(ctx.base_indent.expandtabs(4)):
             break
         kept.append(line)
     text = "\n".join(kept).rstrip()
@@ -108,7 +111,7 @@ def shape(completion: str, ctx: Context) -> str:
 
 
 def _spaces_to_tabs(line: str) -> str:
-    indent = _indent(line)
+    indent = indent_of(line)
     if "\t" in indent or not indent:
         return line
     return "\t" * (len(indent) // 4) + " " * (len(indent) % 4) + line[len(indent) :]

@@ -29,7 +29,7 @@ from cga.assistant.model_choice import choose_model
 from cga.assistant.opening import open_backend, remote_url
 from cga.assistant.server_url import redacted
 
-from .completion_context import Context, context_at, shape, window_starts
+from .completion_context import Context, context_at, indent_of, shape, window_starts
 from .positions import offset_at, position_at
 from .refinement import RefineError, Refinement, enclosing_function
 from .secret_files import looks_secret
@@ -58,8 +58,9 @@ Position = tuple[int, int]  # line, UTF-16 character (the editor's units)
 class Turn:
     """One piece of model work and the requests waiting for it (more than one when they ask the same)."""
 
-    def __init__(self, key: tuple | None, count: int) -> None:
+    def __init__(self, key: tuple | None, count: int, background: bool = False) -> None:
         self.key, self.count = key, count
+        self.background = background  # work no request waits for: it never stops one
         self.cancel = threading.Event()
         self.done = threading.Event()
         self.waiters: set[object] = set()  # request ids; $/cancelRequest stops the work when none is left
@@ -231,7 +232,9 @@ class AssistantService:
 
     # -- who runs: the latest request wins, and requests for the same prompt share one answer -----------------
 
-    def take_turn(self, request_id: object = None, key: tuple | None = None, count: int = 1) -> tuple[Turn, bool]:
+    def take_turn(
+        self, request_id: object = None, key: tuple | None = None, count: int = 1, background: bool = False
+    ) -> tuple[Turn, bool]:
         """The turn for new work, and whether it leads (generates) or joins a generation in flight.
 
         A newer cursor tells the completion in flight to stop (the latest request wins). A request for the very
@@ -241,6 +244,12 @@ class AssistantService:
         """
         with self.state:
             previous = self.in_flight
+            if background and previous is not None and not previous.background and not previous.done.is_set():
+                # Background work (reading a file, the next suggestion) started just after an answer must not
+                # stop a request that came meanwhile: it gives up instead (it took the turn and emptied answers).
+                gave_up = Turn(None, 1, background=True)
+                gave_up.cancel.set()
+                return gave_up, False
             same = (
                 previous
                 if key is not None
@@ -253,7 +262,7 @@ class AssistantService:
             if same is not None and same.count >= count:
                 turn, leads = same, False
             else:
-                turn, leads = Turn(key, count), True
+                turn, leads = Turn(key, count, background), True
                 self.in_flight = turn
             if request_id is not None:
                 turn.waiters.add(request_id)
@@ -317,7 +326,7 @@ class AssistantService:
             return
         if not self._may_read(uri, document):
             return
-        cancel = self.take_turn()[0].cancel
+        cancel = self.take_turn(background=True)[0].cancel
         with self.generation_lock:
             if cancel.is_set() or self.closed:
                 return
@@ -339,6 +348,11 @@ class AssistantService:
             self.warm(uri, offset)
         except Exception as exc:
             self.editor.log(f"cga: reading {uri} failed: {exc!r}")
+
+    def _widen(self, uri: str, offset: int, after: Turn) -> None:
+        """The whole window read once the request that answered from the first one is done (see take_turn)."""
+        after.done.wait()
+        self._warm_quietly(uri, offset)
 
     def forget(self, uri: str) -> None:
         """The editor closed a document: the next time it opens, it is a new file to the model."""
@@ -371,6 +385,7 @@ class AssistantService:
                 )
                 return [rest], ctx
             if cached is not None:
+                self._shown(uri, document, offset, cached)
                 return cached, ctx
         arrived = time.perf_counter()
         # Requests share work only for the same version of the document: an answer is dropped when its version is gone.
@@ -379,14 +394,70 @@ class AssistantService:
             turn.done.wait()
             return turn.result if turn.result is None else (turn.result[0][:count], turn.result[1])
         try:
-            turn.result = self._generate(uri, document, offset, ctx, count, turn.cancel, prompt_key, arrived)
+            turn.result = self._generate(uri, document, offset, ctx, count, turn, prompt_key, arrived)
         finally:
             turn.done.set()
         result = turn.result
-        if result is not None and count == 1 and result[0]:
-            with self.state:
-                self.shown[uri] = Shown(document.text[:offset], document.text[offset:], document.language, result[0][0])
+        if result is not None and count == 1:
+            self._shown(uri, document, offset, result[0])
         return result
+
+    def _shown(self, uri: str, document: Document, offset: int, answers: list[str]) -> None:
+        """A suggestion the editor shows: typing through it needs no model, and what comes after it is computed
+        before it is asked for."""
+        if not answers:
+            return
+        with self.state:
+            self.shown[uri] = Shown(document.text[:offset], document.text[offset:], document.language, answers[0])
+        threading.Thread(
+            target=self._next_quietly, args=(uri, document, offset, answers[0]), name="cga-next", daemon=True
+        ).start()
+
+    def _next_quietly(self, uri: str, document: Document, offset: int, answer: str) -> None:
+        try:
+            self.prepare_next(uri, document, offset, answer)
+        except Exception as exc:
+            self.editor.log(f"cga: the next suggestion in {uri} failed: {exc!r}")
+
+    def prepare_next(self, uri: str, document: Document, offset: int, answer: str) -> None:
+        """The suggestions that come after this one, computed as if it were accepted (llama.vim's speculative
+        FIM): at the end of the accepted text (the request an editor sends after Tab), then on the next line,
+        indented as the editor indents it (one step deeper after a block opener), so that Tab then Enter shows
+        the next line at once, from the cache. Any keystroke that asks the model stops this, and this never
+        stops a request."""
+        text = document.text[:offset] + answer + document.text[offset:]
+        at = offset + len(answer)
+        line = text[text.rfind("\n", 0, at) + 1 : at]
+        indent = indent_of(line)
+        if line.rstrip().endswith((":", "{")):
+            indent += "\t" if context_at(text, at).uses_tabs else "    "
+        entered = text[:at] + "\n" + indent + text[at:]
+        for candidate, where in ((text, at), (entered, at + 1 + len(indent))):
+            if not self._precompute(uri, document.language, candidate, where):
+                return
+
+    def _precompute(self, uri: str, language: str, text: str, offset: int) -> bool:
+        """The greedy suggestion at a cursor of a text the document may become, into the cache; False if a
+        request came first."""
+        ctx = context_at(text, offset)
+        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, language)
+        with self.state:
+            if not ctx.prefix.strip() or key in self.cache:
+                return True
+        turn = self.take_turn(background=True)[0]
+        with self.generation_lock:
+            if turn.cancel.is_set() or self.closed:
+                return False
+            backend = self.loaded(language)
+            tokens = self._prompt(backend, text, offset, ctx.suffix)
+            answers, _, greedy = self._answers(backend, tokens, ctx, 1, turn.cancel, uri)
+        if turn.cancel.is_set():
+            return False
+        with self.state:
+            self.cache[key] = answers[:1] if answers and answers[0] is greedy else []
+            while len(self.cache) > CACHE_SIZE:
+                self.cache.popitem(last=False)
+        return True
 
     def _typed_through(self, uri: str, document: Document, offset: int) -> str | None:
         """While what the user types since the last suggestion is its beginning, the rest of it, answered at
@@ -418,10 +489,11 @@ class AssistantService:
         offset: int,
         ctx: Context,
         count: int,
-        cancel: threading.Event,
+        turn: Turn,
         prompt_key: tuple,
         arrived: float,
     ) -> tuple[list[str], Context] | None:
+        cancel = turn.cancel
         settings = self.settings
         if settings.debounce_ms and cancel.wait(settings.debounce_ms / 1000):
             return None  # a newer keystroke came within the debounce time
@@ -472,7 +544,7 @@ class AssistantService:
             # Read the whole window behind this answer (the next request cancels that, as any other), once the
             # answer is settled: started before, it took the turn and cancelled the answer it was to follow.
             if first:
-                threading.Thread(target=self._warm_quietly, args=(uri, offset), name="cga-widen", daemon=True).start()
+                threading.Thread(target=self._widen, args=(uri, offset, turn), name="cga-widen", daemon=True).start()
 
     def _answers(
         self, backend: Backend, tokens: list[int], ctx: Context, count: int, cancel: threading.Event, cache_key: str

@@ -50,6 +50,9 @@ class FakeBackend:
         )
         self.prompts: list[str] = []  # every prompt streamed, as text (control tokens as their names)
         self.asked: list[Generation] = []  # and the options it came with
+        # Prompts of the suggestions the language server computes ahead, on its "cga-next" thread (lsp/service.py
+        # prepare_next): kept apart, so that a test of what a request asked for is not raced by them.
+        self.ahead: list[str] = []
         self.gate: threading.Event | None = None  # set: streaming waits here after the first character
         self.streaming = threading.Event()  # set once a stream has started
         self.closed = False
@@ -81,8 +84,11 @@ class FakeBackend:
         if self.closed:
             raise RuntimeError("used after close")  # llama.cpp would crash here
         text = self._prompt_text(prompt)
-        self.prompts.append(text)
-        self.asked.append(options)
+        if threading.current_thread().name == "cga-next":
+            self.ahead.append(text)
+        else:
+            self.prompts.append(text)
+            self.asked.append(options)
         stats.prompt_tokens = len(prompt) if isinstance(prompt, list) else len(text)
         stats.reused_tokens = 0
         yield from filter_stream(self._chunks(self.answer(text), options, stats), options, stats)

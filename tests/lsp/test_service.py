@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from cga.core.errors import CgaError
+from cga.lsp.completion_context import context_at
 from cga.lsp.positions import offset_at
 from cga.lsp.refinement import RefineError
 from cga.lsp.service import AssistantService, Document
@@ -478,3 +479,38 @@ def test_a_refinement_that_cannot_be_saved_changes_nothing_and_one_the_editor_re
     with pytest.raises(CgaError, match="Could not save"):
         service.refine(URI, ((4, 6), (4, 6)), "Return the area directly.")
     assert editor.documents[URI].text == SOURCE and editor.edits[-1][0] == "Undo the last refinement"
+
+
+def test_the_suggestion_after_the_one_shown_is_ready_when_it_is_accepted_and_enter_pressed():
+    """Tab then Enter: the request after accepting and the one on the next line are answered from what was
+    computed while the suggestion was shown (issue 22, item 3), with no model call of their own."""
+
+    def model(prompt: str) -> str:
+        return "\n" if prompt.endswith(":") else "return n * 2\n" if prompt.endswith("    ") else "(n):\n"
+
+    service, editor, backend, _ = make(model)
+    text = "import math\n\n\ndef double"
+    editor.open(URI, text)
+    assert service.complete_at(URI, end_of(text))[0] == ["(n):"]
+    for _ in range(500):  # computed behind the suggestion shown
+        if len(backend.ahead) == 2:
+            break
+        threading.Event().wait(0.01)
+    accepted = text + "(n):"
+    assert backend.ahead == [accepted, accepted + "\n    "]  # its end, then the next line, one step deeper
+    editor.type(URI, accepted)
+    assert service.complete_at(URI, end_of(accepted)) == ([], context_at(accepted, len(accepted)))
+    entered = accepted + "\n    "
+    editor.type(URI, entered)
+    assert service.complete_at(URI, end_of(entered))[0] == ["return n * 2"]
+    assert backend.prompts == [text]  # the requests after the first asked the model nothing
+
+
+def test_background_work_never_stops_a_request_in_flight():
+    """Reading a file or computing the next suggestion, started as a request arrives, gives up its turn."""
+    service, _, _, _ = make()
+    request = service.take_turn(key=("a request",))[0]
+    background = service.take_turn(background=True)[0]
+    assert background.cancel.is_set() and not request.cancel.is_set()
+    request.done.set()
+    assert not service.take_turn(background=True)[0].cancel.is_set()  # once it is answered, it runs
