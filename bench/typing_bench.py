@@ -62,6 +62,13 @@ def body_lines(text: str) -> list[int]:
     ]
 
 
+def taken_away(source: str, index: int) -> tuple[str, int, str, str]:
+    """A line of a file, its indentation's width, and the text before and after it (from its line break)."""
+    lines = source.splitlines(keepends=True)
+    line = lines[index].rstrip("\n")
+    return line, len(line) - len(line.lstrip()), "".join(lines[:index]), "\n" + "".join(lines[index + 1 :])
+
+
 def p(values: list[float], q: float) -> str:
     if not values:
         return "-"
@@ -92,10 +99,7 @@ def main() -> None:
         flush=True,
     )
     for n, (name, index) in enumerate(chosen):
-        lines = sources[name].splitlines(keepends=True)
-        line = lines[index].rstrip("\n")
-        indent = len(line) - len(line.lstrip())
-        before, after = "".join(lines[:index]), "\n" + "".join(lines[index + 1 :])
+        line, indent, before, after = taken_away(sources[name], index)
         uri = f"file:///bench/{name}-{n}.py"
         service.read.add(uri)
         typed = line[:indent]
@@ -139,15 +143,12 @@ def tab_and_enter(
     editor = CountingEditor()
     service = AssistantService(editor, Settings(model=str(model), threads=threads, max_tokens=64))
     if not ahead:
-        service.prepare_next = lambda *args: None  # the service as it was
+        service.prepare_next = lambda *args: None  # type: ignore[method-assign]  # the service as it was
     after_tab: list[float] = []
     after_enter: list[float] = []
     cached = 0
     for n, (name, index) in enumerate(chosen):
-        lines = sources[name].splitlines(keepends=True)
-        line = lines[index].rstrip("\n")
-        indent = len(line) - len(line.lstrip())
-        before, after = "".join(lines[:index]), "\n" + "".join(lines[index + 1 :])
+        line, indent, before, after = taken_away(sources[name], index)
         uri = f"file:///bench/tab-{ahead}-{name}-{n}.py"
         service.read.add(uri)
         typed = line[: indent + 3]

@@ -350,7 +350,9 @@ class AssistantService:
             self.editor.log(f"cga: reading {uri} failed: {exc!r}")
 
     def _widen(self, uri: str, offset: int, after: Turn) -> None:
-        """The whole window read once the request that answered from the first one is done (see take_turn)."""
+        """The whole window read once the request that answered from the first one is done: started before,
+        it took the turn and cancelled the answer it was to follow (see take_turn); the next request cancels
+        it, as any other."""
         after.done.wait()
         self._warm_quietly(uri, offset)
 
@@ -371,8 +373,7 @@ class AssistantService:
         ctx = context_at(document.text, offset)
         if not ctx.prefix.strip():
             return None  # nothing before the cursor to go on (the top of a file, an empty one)
-        # The exact prompt, not just its tail, and the language, which may choose another model.
-        prompt_key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, document.language)
+        prompt_key = _prompt_key(ctx, document.language)
         if count == 1:  # alternatives are sampled afresh each time they are asked for
             with self.state:
                 rest = self._typed_through(uri, document, offset)
@@ -440,7 +441,7 @@ class AssistantService:
         """The greedy suggestion at a cursor of a text the document may become, into the cache; False if a
         request came first."""
         ctx = context_at(text, offset)
-        key = (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, language)
+        key = _prompt_key(ctx, language)
         with self.state:
             if not ctx.prefix.strip() or key in self.cache:
                 return True
@@ -453,11 +454,15 @@ class AssistantService:
             answers, _, greedy = self._answers(backend, tokens, ctx, 1, turn.cancel, uri)
         if turn.cancel.is_set():
             return False
+        self._remember(key, answers, greedy)
+        return True
+
+    def _remember(self, key: tuple, answers: list[str], greedy: str) -> None:
+        """The greedy answer for a prompt (or none, when it was blank), for the next request with that prompt."""
         with self.state:
             self.cache[key] = answers[:1] if answers and answers[0] is greedy else []
             while len(self.cache) > CACHE_SIZE:
                 self.cache.popitem(last=False)
-        return True
 
     def _typed_through(self, uri: str, document: Document, offset: int) -> str | None:
         """While what the user types since the last suggestion is its beginning, the rest of it, answered at
@@ -529,22 +534,15 @@ class AssistantService:
             f"first text {stats.first_text_seconds or 0:.3f} s, generated {stats.seconds or 0:.3f} s, "
             f"request {time.perf_counter() - arrived:.3f} s"
         )
-        try:
-            if cancel.is_set():
-                return None
-            with self.state:
-                self.cache[prompt_key] = answers[:1] if answers and answers[0] is greedy else []
-                while len(self.cache) > CACHE_SIZE:
-                    self.cache.popitem(last=False)
-            current = self.editor.document(uri)
-            if current is None or current.version != document.version:
-                return None  # the document changed while the model wrote: the answer is for text that is gone
-            return answers, ctx
-        finally:
-            # Read the whole window behind this answer (the next request cancels that, as any other), once the
-            # answer is settled: started before, it took the turn and cancelled the answer it was to follow.
-            if first:
-                threading.Thread(target=self._widen, args=(uri, offset, turn), name="cga-widen", daemon=True).start()
+        if first:  # read the whole window behind this answer, once it is settled (see _widen)
+            threading.Thread(target=self._widen, args=(uri, offset, turn), name="cga-widen", daemon=True).start()
+        if cancel.is_set():
+            return None
+        self._remember(prompt_key, answers, greedy)
+        current = self.editor.document(uri)
+        if current is None or current.version != document.version:
+            return None  # the document changed while the model wrote: the answer is for text that is gone
+        return answers, ctx
 
     def _answers(
         self, backend: Backend, tokens: list[int], ctx: Context, count: int, cancel: threading.Event, cache_key: str
@@ -681,6 +679,11 @@ class AssistantService:
         else:
             refinement.conversation = kept
             refinement.save()
+
+
+def _prompt_key(ctx: Context, language: str) -> tuple:
+    """The exact prompt, not just its tail, and the language, which may choose another model."""
+    return (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, language)
 
 
 def _complete_text(backend: Backend, tokens: list[int], options: Generation) -> tuple[str, Stats]:
