@@ -167,6 +167,26 @@ def test_a_new_file_gets_a_suggestion_at_a_block_opener_and_tab_saves_exactly_it
 
 
 @pytest.mark.parametrize("nvim_version", BUILDS)
+def test_tab_enter_tab_saves_exactly_the_two_suggestions_shown(neovim):
+    """Issue 22: the suggestion after the one shown is computed before it is asked for; whatever it is, the
+    file holds exactly what the two ghost texts showed, where Neovim's own indentation put the second."""
+    editor = neovim("import os\n\n\ndef list_python_files(folder):\n    ")
+    attached(editor)
+    editor.type("GAfiles = ")
+    first = editor.wait("ghost text", editor.ghost)
+    before = editor.lines()
+    editor.type("<Tab>")
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() != before)
+    assert "\n".join(editor.lines()) == "\n".join(before) + first
+    editor.type("<CR>")
+    second = editor.wait("ghost text on the next line", editor.ghost)
+    before = editor.lines()
+    editor.type("<Tab>")
+    editor.wait("the next suggestion to be inserted", lambda: editor.lines() != before)
+    assert saved(editor) == "\n".join(before) + second + "\n"
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
 def test_a_multi_line_popup_with_the_default_completeopt_saves_what_ghost_text_showed(neovim):
     """Issue 19: with Neovim's default 'completeopt' (no menuone) a block went in line by line at later keys."""
     editor = neovim("")
