@@ -27,8 +27,9 @@ class Stats:
     prompt_tokens: int | None = None
     reused_tokens: int | None = None  # of the prompt, already in the cache (None: the server does not say)
     generated: int = 0
-    # "end" (the model ended), "stop" (a stop string), "truncated" (the program rule cut the rest), "length" (it
-    # reached max_tokens), "unsure" (a token under min_probability) or "cancelled"
+    # "end" (the model ended), "stop" (a stop string), "block" (a line indented less than min_indent), "truncated"
+    # (the program rule cut the rest), "length" (it reached max_tokens), "time" (time_limit_ms), "unsure" (a token
+    # under min_probability) or "cancelled"
     stop: str = "length"
     drafted: int = 0  # prompt lookup: tokens proposed from the context
     accepted: int = 0  # and accepted by the model
@@ -86,6 +87,13 @@ class Generation:
     # Let the model choose again how the white space the prompt ends in splits into tokens (assistant/
     # token_healing.py): for prompts that end where the user is typing. Local models only.
     heal_whitespace: bool = False
+    # End the answer before its first non-blank line indented by fewer characters than this (0: never): a block
+    # suggestion ends where its block does (llama-server's n_indent).
+    min_indent: int = 0
+    # Once the answer holds a line break, end it after this many milliseconds from its first text (0: never): a
+    # multi-line suggestion on a slow machine shows what it has instead of keeping the user waiting
+    # (llama-server's t_max_predict_ms, llama.vim's way).
+    time_limit_ms: int = 0
     # The document this prompt is for: the local engine keeps the KV cache of the last few documents, so going
     # back to a file does not read it all again. A server keeps its own cache.
     cache_key: str | None = None
@@ -101,7 +109,7 @@ class Generation:
         return "\n" in self.stop or "\n" in written[visible:]
 
     def filters(self) -> TextFilters:
-        return TextFilters(self.stop, self.truncate_program, self.inside_block)
+        return TextFilters(self.stop, self.truncate_program, self.inside_block, self.min_indent)
 
 
 class ConfidenceCut:
@@ -126,15 +134,22 @@ class ConfidenceCut:
 def filter_stream(chunks: Iterator[str], options: Generation, stats: Stats) -> Iterator[str]:
     """What the user sees of raw text chunks: stop strings, truncation and cancellation applied."""
     filters = options.filters()
+    started: float | None = None
+    new_line = False
     for chunk in chunks:
+        started = time.perf_counter() if started is None else started
         out = filters.feed(chunk)
         if out:
+            new_line = new_line or "\n" in out
             yield out
         if filters.stopped:
             stats.stop = filters.stop_reason
             return
         if options.cancel is not None and options.cancel.is_set():
             stats.stop = "cancelled"
+            break
+        if new_line and options.time_limit_ms and time.perf_counter() - started > options.time_limit_ms / 1000:
+            stats.stop = "time"
             break
     out = filters.feed("", final=True)
     if out:

@@ -190,6 +190,11 @@ class RemoteBackend:
             body = {"prompt": prompt, "n_predict": options.max_tokens, "stream": True, "cache_prompt": True, **sampling}
             if options.min_probability > 0:
                 body["n_probs"] = 1  # each token's probability comes with it: the confidence cut, as locally
+            # The server ends a block and a slow answer itself, by the same rules as filter_stream here.
+            if options.min_indent:
+                body["n_indent"] = options.min_indent
+            if options.time_limit_ms:
+                body["t_max_predict_ms"] = options.time_limit_ms
             chunks = self._native_chunks(body, options, stats)
         else:
             text = self._prompt_text(prompt) if isinstance(prompt, list) else prompt

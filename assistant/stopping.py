@@ -47,11 +47,67 @@ def _partial_suffix(text: str, stop: str) -> int:
     return 0
 
 
-class TextFilters:
-    """Stop strings, then (optionally) program truncation, as one pipeline."""
+class BlockEnd:
+    """Stops before the first non-blank line indented by fewer than min_indent characters (tabs count one, as
+    llama-server's n_indent counts them): a suggested block ends there, and the model need not write on."""
 
-    def __init__(self, stops: tuple[str, ...] = (), truncate_program: bool = False, inside_block: bool = False):
-        self.filters: list[StopScanner | ProgramTruncator] = [StopScanner(stops)]
+    def __init__(self, min_indent: int) -> None:
+        self.min_indent = min_indent
+        self.pending = ""
+        self.at_line_start = False  # the answer begins where the cursor is, mid-line
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        """What can be shown now: all but the white space at the start of a line whose indentation is not yet
+        known."""
+        if self.stopped:
+            return ""
+        self.pending += text
+        out: list[str] = []
+        while True:
+            if not self.at_line_start:
+                newline = self.pending.find("\n")
+                if newline < 0:
+                    out.append(self.pending)
+                    self.pending = ""
+                    break
+                out.append(self.pending[: newline + 1])
+                self.pending = self.pending[newline + 1 :]
+                self.at_line_start = True
+            rest = self.pending.lstrip(" \t")
+            if not rest:
+                break  # the indentation may go on
+            if rest[0] in "\r\n":  # a blank line ends nothing
+                newline = self.pending.find("\n")
+                if newline < 0:
+                    break
+                out.append(self.pending[: newline + 1])
+                self.pending = self.pending[newline + 1 :]
+                continue
+            if len(self.pending) - len(rest) < self.min_indent:
+                self.stopped, self.pending = True, ""
+                break
+            self.at_line_start = False
+        return "".join(out)
+
+    def flush(self) -> str:
+        out, self.pending = ("" if self.stopped else self.pending), ""
+        return out
+
+
+class TextFilters:
+    """Stop strings, then (optionally) the end of a block and program truncation, as one pipeline."""
+
+    def __init__(
+        self,
+        stops: tuple[str, ...] = (),
+        truncate_program: bool = False,
+        inside_block: bool = False,
+        min_indent: int = 0,
+    ):
+        self.filters: list[StopScanner | BlockEnd | ProgramTruncator] = [StopScanner(stops)]
+        if min_indent:
+            self.filters.append(BlockEnd(min_indent))
         if truncate_program:
             self.filters.append(ProgramTruncator(inside_block))
 
@@ -66,8 +122,9 @@ class TextFilters:
 
     @property
     def stop_reason(self) -> str:
-        """ "stop" (a stop string) or "truncated" (the program rule), once stopped."""
-        return "stop" if self.filters[0].stopped else "truncated"
+        """ "stop" (a stop string), "block" (the block ended) or "truncated" (the program rule), once stopped."""
+        stopped = next(f for f in self.filters if f.stopped)
+        return {StopScanner: "stop", BlockEnd: "block"}.get(type(stopped), "truncated")
 
 
 class ProgramTruncator:

@@ -140,6 +140,24 @@ def test_the_confidence_cut_ends_a_llama_server_answer_where_it_ends_a_local_one
     assert uncut.stats.stop == "length" and len(there.text()) < len(whole) and whole.startswith(there.text())
 
 
+def test_a_block_ends_on_llama_server_where_it_ends_locally(llama_server_binary):
+    """n_indent: the server stops at the first line out of the block, as the local filter does (issue 22)."""
+    from cga.assistant.engine import Engine
+
+    prompt, options = "def add(a, b):\n    ", {"max_tokens": 64, "min_indent": 1}
+    local = Engine(embedded_default(), threads=2, n_ctx=2048)
+    command = [llama_server_binary, "-m", str(embedded_default()), "-c", "2048", "-t", "2", "-np", "1"]
+    with running(command, "/health") as url:
+        remote = RemoteBackend(url)
+        whole = remote.stream(prompt, Generation(max_tokens=64)).text()
+        here = local.stream(prompt, Generation(**options))
+        there = remote.stream(prompt, Generation(**options))
+        text = here.text()
+        assert there.text() == text and there.stats.stop == here.stats.stop == "block"
+    local.close()
+    assert "\n" in text and whole.startswith(text) and whole[len(text) :].lstrip("\n")[:1] not in ("", " ", "\t")
+
+
 def test_a_cancel_hangs_up_during_the_servers_prefill(llama_server_binary):
     """A keystroke cancels a remote completion without waiting for the server to read the whole prompt."""
     command = [

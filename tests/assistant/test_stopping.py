@@ -135,3 +135,39 @@ def test_a_line_streams_before_it_ends():
     assert truncator.feed("    return a") == "    return a"  # an indented line is kept whatever follows
     assert truncator.feed(" + b") == " + b"
     assert truncator.feed("\npri") == "\n"  # may be the second top-level print: held back
+
+
+@pytest.mark.parametrize(
+    "chunks, min_indent, expected",
+    [
+        (["return a + b\n", "\n\ndef other():"], 1, "return a + b\n\n\n"),  # ends before the next top-level line
+        (["x = 1\n    y", " = 2\n  z = 3\n"], 4, "x = 1\n    y = 2\n"),  # two spaces: out of the block
+        (["first\n", "  ", "  ", "deep\n", "  out"], 4, "first\n    deep\n"),  # decided once the indent is known
+        (["a\n", "   \n", "\t\n", "    b\n"], 4, "a\n   \n\t\n    b\n"),  # blank lines end nothing
+        (["only one line"], 8, "only one line"),  # the cursor's own line is not judged
+        (["a\n", "    "], 4, "a\n    "),  # white space held back, released at the end
+    ],
+)
+def test_block_end_stops_before_the_first_line_indented_less(chunks, min_indent, expected):
+    from cga.assistant.stopping import BlockEnd
+
+    block = BlockEnd(min_indent)
+    assert run(block, chunks) == expected
+    assert block.stopped == (expected != "".join(chunks))
+
+
+def test_a_time_limit_ends_an_answer_once_it_holds_a_line_break():
+    import time
+
+    from cga.assistant.backend import Generation, Stats, filter_stream
+
+    def slow():
+        for chunk in ("one", " line", "\n", "two", " more", " words"):
+            yield chunk
+            time.sleep(0.06)
+
+    stats = Stats()
+    text = "".join(filter_stream(slow(), Generation(time_limit_ms=50), stats))
+    assert text == "one line\n" and stats.stop == "time"  # past the limit, but the first line is never cut short
+    stats = Stats()
+    assert "".join(filter_stream(slow(), Generation(), stats)) == "one line\ntwo more words"
