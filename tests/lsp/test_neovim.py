@@ -187,6 +187,28 @@ def test_tab_enter_tab_saves_exactly_the_two_suggestions_shown(neovim):
 
 
 @pytest.mark.parametrize("nvim_version", BUILDS)
+def test_typing_the_suggestions_beginning_keeps_showing_its_rest_and_tab_saves_it_whole(neovim, nvim_version):
+    """Issue 22, item 2: the characters typed are the suggestion's beginning, so its rest stays shown; the
+    plugin (before 0.12) redraws it in the keystroke's own autocommand, with no request, and Neovim 0.12's own
+    ghost text gets it from the server at once (the server types through too)."""
+    editor = neovim(TEXT)
+    attached(editor)
+    editor.type("GAdef fibonacci(n):<CR>")
+    suggestion = editor.wait("ghost text", editor.ghost)
+    first_line = suggestion.split("\n", 1)[0]
+    assert len(first_line) > 2, suggestion
+    editor.type(first_line[:2])
+    editor.wait("the typed characters", lambda: editor.lines()[-1] == "    " + first_line[:2])
+    if nvim_version != "0.12":
+        assert editor.ghost() == suggestion[2:]  # already redrawn: no wait for a server
+    editor.wait("the rest of the suggestion", lambda: editor.ghost() == suggestion[2:], 30)
+    before = editor.lines()
+    editor.type("<Tab>")
+    editor.wait("the rest to be inserted", lambda: editor.lines() != before)
+    assert saved(editor) == "\n".join(TYPED) + suggestion + "\n"
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
 def test_a_multi_line_popup_with_the_default_completeopt_saves_what_ghost_text_showed(neovim):
     """Issue 19: with Neovim's default 'completeopt' (no menuone) a block went in line by line at later keys."""
     editor = neovim("")

@@ -165,12 +165,34 @@ function M.release(bufnr)
   buf_state(bufnr).held = nil
 end
 
+--- The rest of the suggestion shown, when the characters typed since it was drawn are its beginning (on its
+--- first line): shown at once, with no request (the server would answer the same from it).
+local function typed_through(bufnr)
+  local s = buf_state(bufnr)
+  local row, col = cursor()
+  if not s.text or s.row ~= row or col <= s.col then
+    return nil
+  end
+  local typed = vim.api.nvim_get_current_line():sub(s.col + 1, col)
+  local first = s.text:match("^[^\n]*")
+  if #typed < #first and first:sub(1, #typed) == typed then
+    return s.text:sub(#typed + 1)
+  end
+  return nil
+end
+
 --- After a change in insert mode: hide what no longer fits and ask again after the debounce time.
 function M.on_change(bufnr, debounce_ms)
   local s = buf_state(bufnr)
   local row, col = cursor()
   if s.text and s.tick == vim.api.nvim_buf_get_changedtick(bufnr) and s.row == row and s.col == col then
     return -- our own insertion (a partly accepted suggestion): keep showing the rest
+  end
+  local rest = typed_through(bufnr)
+  if rest then
+    cancel_pending(s)
+    draw(bufnr, rest)
+    return
   end
   M.dismiss(bufnr)
   if not typing(bufnr) then
@@ -260,7 +282,7 @@ function M.enable(bufnr, config)
     callback = function()
       local s = buf_state(bufnr)
       local row, col = cursor()
-      if s.text and (s.row ~= row or s.col ~= col) then
+      if s.text and (s.row ~= row or s.col ~= col) and not typed_through(bufnr) then
         M.dismiss(bufnr)
       end
     end,

@@ -19,7 +19,7 @@ M.defaults = {
   -- Filetypes that start the server; the server itself also skips settings.disabledLanguages.
   filetypes = { "python", "c", "cpp", "go", "java", "javascript", "typescript", "rust", "lua", "sh", "ruby", "php" },
   -- Sent as initializationOptions: model, device, threads, contextTokens, maxTokens, debounceMs, disabledLanguages,
-  -- confidenceCut, completeSecretFiles, gpuLayers, refineInBackground, remoteUrl.
+  -- confidenceCut, completeSecretFiles, gpuLayers, projectContextTokens, refineInBackground, remoteUrl.
   settings = {},
   -- Ghost text while typing (Neovim's own on 0.12+, the plugin's before). false: popup only (<C-x><C-o>).
   ghost = {
@@ -45,6 +45,35 @@ end
 --- The cga client attached to bufnr, if any.
 M.client = lsp_client.get
 
+--- Accept Neovim 0.12's inline item at the cursor. Its own accept puts the item on the range it came with, even
+--- when the user has typed the item's beginning since (the answer to that keystroke still on its way): the typed
+--- characters ended up after it ("if" then Tab saved "if n == 0:if"). Only the rest goes in here.
+local function accept_item(item)
+  local text, range = item.insert_text, item.range
+  local row, col = unpack(vim.api.nvim_win_get_cursor(0))
+  row = row - 1
+  local line = vim.api.nvim_get_current_line()
+  local rest
+  if type(text) == "string" and range and range.start.row == row and range.end_.row == row
+      and range.start.col <= col then
+    local written = line:sub(range.start.col + 1, col) -- what the item replaces, and what was typed since
+    if text:sub(1, #written) == written and range.end_.col <= col then
+      rest = text:sub(#written + 1)
+    end
+  end
+  if rest == nil then
+    if type(text) == "string" and range then -- what Neovim itself does
+      vim.api.nvim_buf_set_text(0, range.start.row, range.start.col, range.end_.row, range.end_.col,
+        vim.split(text, "\n", { plain = true }))
+      return
+    end
+    return vim.api.nvim_paste(type(text) == "string" and text or text.value, false, 0)
+  end
+  local lines = vim.split(rest, "\n", { plain = true })
+  vim.api.nvim_buf_set_text(0, row, col, row, col, lines)
+  vim.api.nvim_win_set_cursor(0, { row + #lines, (#lines == 1 and col or 0) + #lines[#lines] })
+end
+
 local function enable_ghost_text(bufnr)
   if not M.config.ghost then
     return
@@ -54,7 +83,7 @@ local function enable_ghost_text(bufnr)
     local accept = M.config.ghost.keys.accept
     if accept then
       vim.keymap.set("i", accept, function()
-        if not vim.lsp.inline_completion.get() then
+        if not vim.lsp.inline_completion.get({ on_accept = accept_item }) then
           return accept
         end
       end, { buffer = bufnr, expr = true, replace_keycodes = true, desc = "cga: accept the inline suggestion" })
