@@ -169,7 +169,7 @@ def did_change_configuration(ls: AssistantServer, params: types.DidChangeConfigu
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: AssistantServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.thread_pool.submit(_quietly, ls, ls.service.warm, params.text_document.uri)
+    ls.thread_pool.submit(_quietly, ls, ls.service.opened, params.text_document.uri)
 
 
 def _quietly(ls: AssistantServer, action, *args) -> None:
@@ -191,7 +191,14 @@ def did_close(ls: AssistantServer, params: types.DidCloseTextDocumentParams) -> 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: AssistantServer, params: types.DidChangeTextDocumentParams) -> None:
-    ls.service.cancel_in_flight()  # what the model is writing is for text that just changed
+    last = params.content_changes[-1] if params.content_changes else None
+    line = last.range.start.line if isinstance(last, types.TextDocumentContentChangePartial) else 0
+    ls.service.edited(params.text_document.uri, line)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: AssistantServer, params: types.DidSaveTextDocumentParams) -> None:
+    ls.service.keep_chunk(params.text_document.uri)  # where the user worked joins the project context
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))

@@ -15,10 +15,11 @@ to read or swap a value, never while generating, and taken inside
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ from cga.assistant.server_url import redacted
 
 from .completion_context import Context, context_at, indent_of, shape, window_starts
 from .positions import offset_at, position_at
+from .project_context import Chunk, ProjectContext
 from .refinement import RefineError, Refinement, enclosing_function
 from .secret_files import looks_secret
 from .settings import Settings, parse_settings
@@ -43,6 +45,9 @@ MAX_LOADED = 2  # models kept loaded at once: a Python (mono) one and a multi-la
 # The first suggestion in a file the model has not read yet reads at most this much of it (a few tenths of a
 # second instead of seconds); the whole window is read behind it, and later suggestions use all of it.
 FIRST_WINDOW_TOKENS = 256
+# A block suggestion shows what it has this long after its first line break (llama.vim: 1 s); at 64 tokens it
+# is reached only where the model writes under about 30 tokens a second.
+BLOCK_TIME_LIMIT_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,8 @@ class AssistantService:
         self.shown: dict[str, Shown] = {}  # per document, the last suggestion answered: typing through it
         self.read: set[str] = set()  # documents whose whole window the model has read (warm from now on)
         self.closed = False  # close() was called: background work that comes after it does nothing
+        self.project = ProjectContext()  # what the model sees of the other files (its own locks)
+        self.last_uri: str | None = None  # the document the last completion was for
 
     # -- the model -----------------------------------------------------------------------------------------
 
@@ -271,6 +278,22 @@ class AssistantService:
             previous.cancel.set()
         return turn, leads
 
+    @contextlib.contextmanager
+    def _background(self) -> Iterator[Turn]:
+        """The turn for background work, once the background work before it is done (one read of a file does
+        not stop another, nor the next suggestion the read behind a first answer); any request stops it."""
+        while True:
+            with self.state:
+                previous = self.in_flight
+            if previous is None or not previous.background or previous.done.is_set():
+                break
+            previous.done.wait()
+        turn = self.take_turn(background=True)[0]
+        try:
+            yield turn
+        finally:
+            turn.done.set()
+
     def _register(self, request_id: object) -> threading.Event:
         """A cancel event that only $/cancelRequest sets (a refinement is not stale when the user types)."""
         turn = Turn(None, 1)
@@ -324,16 +347,17 @@ class AssistantService:
         document = self.editor.document(uri)
         if document is None:
             return
-        if not self._may_read(uri, document):
+        if not self._may_read(uri, document.language):
             return
-        cancel = self.take_turn(background=True)[0].cancel
-        with self.generation_lock:
+        with self._background() as turn, self.generation_lock:
+            cancel = turn.cancel
             if cancel.is_set() or self.closed:
                 return
             backend = self.loaded(document.language)
             text = document.text
             at = len(text) if offset is None else min(offset, len(text))
-            tokens = self._prompt(backend, text, at, context_at(text, at).suffix)
+            head = self._head(uri, document.language, text)
+            tokens = self._prompt(backend, text, at, context_at(text, at).suffix, head=head)
             if tokens:
                 self.run(_complete_text, backend, tokens, Generation(max_tokens=1, cancel=cancel, cache_key=uri))
             if cancel.is_set():
@@ -361,30 +385,64 @@ class AssistantService:
         with self.state:
             self.read.discard(uri)
             self.shown.pop(uri, None)
+        self.project.forget(uri)
+
+    def opened(self, uri: str) -> None:
+        """The editor opened a document: its top joins the project context; then its window is read."""
+        self.keep_chunk(uri, 0)
+        self.warm(uri)
+
+    def edited(self, uri: str, line: int) -> None:
+        """Where the user last changed a document (from didChange): the chunk kept of it when it is saved or
+        left is taken there."""
+        self.cancel_in_flight()  # what the model is writing is for text that just changed
+        self.project.note_edit(uri, line)
+
+    def keep_chunk(self, uri: str, line: int | None = None) -> None:
+        """A chunk of a document for the project context (saved, left for another: around its last edit)."""
+        document = self.editor.document(uri)
+        if document is not None and self._may_read(uri, document.language):
+            self.project.pick(uri, document.language, document.text, line)
+
+    def _head(self, uri: str, language: str, text: str) -> tuple[str, ...]:
+        """The project context for a document's prompt (see lsp/project_context.py), as pieces of text."""
+        if not self.settings.project_context_tokens:
+            return ()
+        return tuple(self.project.pieces(uri, language, text, self._may_show))
+
+    def _may_show(self, chunk: Chunk) -> bool:
+        return self._may_read(chunk.uri, chunk.language)
 
     def complete_at(
         self, uri: str, position: Position, count: int = 1, request_id: object = None
     ) -> tuple[list[str], Context] | None:
         """Up to count different answers at a cursor (the greedy one first), or None if the user moved on."""
         document = self.editor.document(uri)
-        if document is None or not self._may_read(uri, document):
+        if document is None or not self._may_read(uri, document.language):
             return None  # not opened by the client, or a document the user keeps from the model
+        with self.state:
+            left, self.last_uri = self.last_uri, uri
+        if left is not None and left != uri:
+            self.keep_chunk(left)  # the user moved to another file: where they worked in the last one is context
         offset = offset_at(document.text, *position)
         ctx = context_at(document.text, offset)
         if not ctx.prefix.strip():
             return None  # nothing before the cursor to go on (the top of a file, an empty one)
-        prompt_key = _prompt_key(ctx, document.language)
         if count == 1:  # alternatives are sampled afresh each time they are asked for
             with self.state:
                 rest = self._typed_through(uri, document, offset)
-                cached = self.cache.get(prompt_key)
-                if cached is not None:
-                    self.cache.move_to_end(prompt_key)
             if rest is not None:
                 self.editor.log(
                     f"cga: completion: typed through the suggestion shown, {len(rest)} characters left; no model call"
                 )
                 return [rest], ctx
+        head = self._head(uri, document.language, document.text)
+        prompt_key = _prompt_key(ctx, document.language, head)
+        if count == 1:
+            with self.state:
+                cached = self.cache.get(prompt_key)
+                if cached is not None:
+                    self.cache.move_to_end(prompt_key)
             if cached is not None:
                 self._shown(uri, document, offset, cached)
                 return cached, ctx
@@ -395,7 +453,7 @@ class AssistantService:
             turn.done.wait()
             return turn.result if turn.result is None else (turn.result[0][:count], turn.result[1])
         try:
-            turn.result = self._generate(uri, document, offset, ctx, count, turn, prompt_key, arrived)
+            turn.result = self._generate(uri, document, offset, ctx, head, count, turn, prompt_key, arrived)
         finally:
             turn.done.set()
         result = turn.result
@@ -441,19 +499,20 @@ class AssistantService:
         """The greedy suggestion at a cursor of a text the document may become, into the cache; False if a
         request came first."""
         ctx = context_at(text, offset)
-        key = _prompt_key(ctx, language)
+        head = self._head(uri, language, text)
+        key = _prompt_key(ctx, language, head)
         with self.state:
             if not ctx.prefix.strip() or key in self.cache:
                 return True
-        turn = self.take_turn(background=True)[0]
-        with self.generation_lock:
-            if turn.cancel.is_set() or self.closed:
+        with self._background() as turn:
+            with self.generation_lock:
+                if turn.cancel.is_set() or self.closed:
+                    return False
+                backend = self.loaded(language)
+                tokens = self._prompt(backend, text, offset, ctx.suffix, head=head)
+                answers, _, greedy = self._answers(backend, tokens, ctx, 1, turn.cancel, uri)
+            if turn.cancel.is_set():
                 return False
-            backend = self.loaded(language)
-            tokens = self._prompt(backend, text, offset, ctx.suffix)
-            answers, _, greedy = self._answers(backend, tokens, ctx, 1, turn.cancel, uri)
-        if turn.cancel.is_set():
-            return False
         self._remember(key, answers, greedy)
         return True
 
@@ -480,10 +539,10 @@ class AssistantService:
             return None
         return shown.answer[len(typed) :]
 
-    def _may_read(self, uri: str, document: Document) -> bool:
+    def _may_read(self, uri: str, language: str) -> bool:
         """Whether the model may see this document at all: not a disabled language, not a file of secrets."""
         settings = self.settings
-        if document.language in settings.disabled_languages:
+        if language in settings.disabled_languages:
             return False
         return settings.complete_secret_files or not looks_secret(uri)
 
@@ -493,6 +552,7 @@ class AssistantService:
         document: Document,
         offset: int,
         ctx: Context,
+        head: tuple[str, ...],
         count: int,
         turn: Turn,
         prompt_key: tuple,
@@ -507,7 +567,7 @@ class AssistantService:
                 return None
             backend = self.loaded(document.language)
             started = time.perf_counter()
-            tokens = self._prompt(backend, document.text, offset, ctx.suffix)
+            tokens = self._prompt(backend, document.text, offset, ctx.suffix, head=head)
             with self.state:
                 first = uri not in self.read and len(tokens) > FIRST_WINDOW_TOKENS
                 if uri not in self.read and not first:
@@ -532,7 +592,8 @@ class AssistantService:
             f"{stats.generated} generated, stopped by {stats.stop}, {len(answers)} answers; "
             f"waited {started - arrived:.3f} s, prompt built {prompted - started:.3f} s, "
             f"first text {stats.first_text_seconds or 0:.3f} s, generated {stats.seconds or 0:.3f} s, "
-            f"request {time.perf_counter() - arrived:.3f} s"
+            f"request {time.perf_counter() - arrived:.3f} s; project context: "
+            + (", ".join(piece.split("\n", 1)[0].split(" ", 1)[-1] for piece in head if not first) or "none")
         )
         if first:  # read the whole window behind this answer, once it is settled (see _widen)
             threading.Thread(target=self._widen, args=(uri, offset, turn), name="cga-widen", daemon=True).start()
@@ -559,6 +620,8 @@ class AssistantService:
                 cache_key=cache_key,
                 min_probability=0.0 if n else self.settings.confidence_cut,
                 heal_whitespace=True,
+                min_indent=len(ctx.base_indent) + 1 if ctx.multiline else 0,
+                time_limit_ms=BLOCK_TIME_LIMIT_MS if ctx.multiline else 0,
             )
             text, answer_stats = self.run(_complete_text, backend, tokens, options)
             answer = shape(text, ctx)
@@ -574,11 +637,23 @@ class AssistantService:
         """maxTokens, within half the loaded model's window (which the model's own context may have cut)."""
         return min(self.settings.max_tokens, backend.n_ctx // 2)
 
-    def _prompt(self, backend: Backend, text: str, offset: int, suffix: str, limit: int | None = None) -> list[int]:
-        """The prompt for a cursor: the longest window (see window_starts) that leaves room for the answer (and
-        is at most limit tokens)."""
+    def _prompt(
+        self,
+        backend: Backend,
+        text: str,
+        offset: int,
+        suffix: str,
+        limit: int | None = None,
+        head: tuple[str, ...] = (),
+    ) -> list[int]:
+        """The prompt for a cursor: the project context (head, at most projectContextTokens and half the room),
+        then the longest window (see window_starts) that leaves room for the answer; at most limit tokens, with
+        no project context then (the first window of a file is for a quick first answer)."""
         budget = backend.n_ctx - max(self.answer_tokens(backend), MIN_ANSWER_TOKENS)
         budget = min(budget, limit) if limit else budget
+        share = 0 if limit else min(self.settings.project_context_tokens, budget // 2)
+        ahead = self.project.tokens(head, share, backend.info.name, backend.tokenize) if head and share else []
+        budget -= len(ahead)
         for start in window_starts(text, offset):
             prefix = text[start:offset]
             if backend.info.can_infill and suffix.strip():
@@ -586,8 +661,8 @@ class AssistantService:
             else:
                 tokens = backend.tokenize(prefix)
             if len(tokens) <= budget:
-                return tokens
-        return tokens[-budget:]  # the cursor's line alone is longer than the window
+                return ahead + tokens
+        return ahead + tokens[-budget:]  # the cursor's line alone is longer than the window
 
     # -- refinement ------------------------------------------------------------------------------------------
 
@@ -681,9 +756,9 @@ class AssistantService:
             refinement.save()
 
 
-def _prompt_key(ctx: Context, language: str) -> tuple:
+def _prompt_key(ctx: Context, language: str, head: tuple[str, ...]) -> tuple:
     """The exact prompt, not just its tail, and the language, which may choose another model."""
-    return (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, language)
+    return (hash(ctx.prefix), hash(ctx.suffix), ctx.multiline, language, hash(head))
 
 
 def _complete_text(backend: Backend, tokens: list[int], options: Generation) -> tuple[str, Stats]:

@@ -311,3 +311,42 @@ def test_typing_what_the_suggestion_says_is_answered_from_it_without_the_model(t
         ask("again", 15)
         assert model_calls() == calls + 1
         assert server.shut_down() == 0
+
+
+def test_the_prompt_carries_the_imported_definitions_and_the_files_opened_or_saved(tmp_path):
+    """Issue 22, item 1, on the wire: real `cga lsp`, real files on disk, the embedded model. The server's own
+    log line names the files its prompt drew on; a secret file opened beside them never is one."""
+    package = tmp_path / "geometry"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "shapes.py").write_text('def area(width, height):\n    """The area of a rectangle."""\n')
+    notes, secret = package / "notes.py", package / ".env"
+    main = package / "main.py"
+    text = "from .shapes import area\n\n\ndef floor(w, h):\n    return "
+    with RawServer() as server:
+        answer = server.initialize({"model": str(embedded_default()), "threads": 2, "projectContextTokens": 384})
+        assert answer["capabilities"]["textDocumentSync"]["save"] not in (None, False)
+        server.open(notes.as_uri(), "NOTE_SIZE = 12\n")
+        server.open(secret.as_uri(), "API_KEY=hidden\n", "dotenv")
+        server.send(
+            {"jsonrpc": "2.0", "method": "textDocument/didSave", "params": {"textDocument": {"uri": secret.as_uri()}}}
+        )
+        server.open(main.as_uri(), text)
+        for request_id in ("first", "second"):  # the first reads a short window; the second the whole prompt
+            server.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "method": "textDocument/completion",
+                    "params": {"textDocument": {"uri": main.as_uri()}, "position": {"line": 4, "character": 11}},
+                }
+            )
+            assert "result" in server.response(request_id)
+        lines = [
+            n["params"]["message"]
+            for n in server.notifications
+            if n["method"] == "window/logMessage" and "project context:" in n["params"]["message"]
+        ]
+        assert server.shut_down() == 0
+    assert lines and lines[-1].endswith("project context: geometry/shapes.py, geometry/notes.py"), lines
+    assert not any(".env" in line for line in lines)
