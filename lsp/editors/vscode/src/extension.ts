@@ -29,6 +29,7 @@ const SERVER_SETTINGS = [
   "disabledLanguages",
   "completeSecretFiles",
   "confidenceCut",
+  "projectContextTokens",
   "refineInBackground",
   "remoteUrl",
 ] as const;
