@@ -24,7 +24,7 @@ from .python_definitions import Definition, DefinitionIndex
 RING_CHUNKS = 16
 CHUNK_LINES = 32  # llama.vim's 64 lines are over a third of CodeGen's window (bench/project_context_bench.py)
 SIMILAR = 0.9  # llama.vim's: a new chunk replaces the kept ones whose lines are this much the same
-TOKEN_CACHE = 256  # token counts of pieces, by text: a remote backend tokenizes over the network
+TOKEN_CACHE = 256  # the tokens of pieces, by text: a remote backend tokenizes over the network
 # The comment that names a piece's file, by the language of the file the prompt is for.
 LINE_COMMENTS = {
     "python": "#",
@@ -62,7 +62,7 @@ class ProjectContext:
         self.edited: dict[str, int] = {}  # per document, the line last changed: where a chunk of it is taken
         self.definitions = DefinitionIndex()
         self.snapshots: dict[str, tuple[list[Definition], list[Chunk]]] = {}  # per document: see pieces()
-        self.token_counts: OrderedDict[tuple[str, str], list[int]] = OrderedDict()
+        self.token_cache: OrderedDict[tuple[str, str], list[int]] = OrderedDict()
 
     def note_edit(self, uri: str, line: int) -> None:
         with self.lock:
@@ -91,7 +91,7 @@ class ProjectContext:
             self.snapshots.pop(uri, None)
 
     def pieces(self, uri: str, language: str, text: str, allowed: Callable[[Chunk], bool]) -> list[str]:
-        """What may go ahead of this document's prompt, most useful first: the definitions it uses, then chunks
+        """What may go ahead of this document's prompt, most useful first: the definitions it imports, then chunks
         of other files, newest first; each piece under a comment that names its file."""
         comment = LINE_COMMENTS.get(language, "//")
         path = _path(uri)
@@ -132,15 +132,15 @@ class ProjectContext:
     def _tokens(self, piece: str, model: str, tokenize: Callable[[str], list[int]]) -> list[int]:
         key = (model, piece)
         with self.lock:
-            known = self.token_counts.get(key)
+            known = self.token_cache.get(key)
             if known is not None:
-                self.token_counts.move_to_end(key)
+                self.token_cache.move_to_end(key)
                 return known
         tokens = tokenize(piece)
         with self.lock:
-            self.token_counts[key] = tokens
-            while len(self.token_counts) > TOKEN_CACHE:
-                self.token_counts.popitem(last=False)
+            self.token_cache[key] = tokens
+            while len(self.token_cache) > TOKEN_CACHE:
+                self.token_cache.popitem(last=False)
         return tokens
 
 
