@@ -3,6 +3,11 @@
 ALE advertises no snippet support, so it gets one line per popup item (lsp/completion_items.py); before, a
 multi-line item went in as one line with NUL bytes and the client's and server's documents drifted apart.
 The user's defaults: `:set omnifunc=ale#completion#OmniFunc`, Vim's own 'completeopt'.
+
+The test types once ALE has its server up and the file open, as a user who starts typing a moment after opening
+a file does. Before that, ALE (4.0) sends the file when the server's `initialize` answer comes, and if that is
+during CTRL-X CTRL-O's wait, Vim has taken the word being completed out of the buffer for the popup: the server
+gets the line without it and suggests for the wrong text (a clean-clone CI run caught it, under load).
 """
 
 from __future__ import annotations
@@ -64,6 +69,10 @@ let g:ale_linters = {{'python': ['cga']}}
 call ale#linter#Define('python', {{'name': 'cga', 'lsp': 'stdio', 'executable': '{sys.executable}',
 \\ 'command': '%e -m cga.cli lsp', 'project_root': '{folder}', 'initialization_options': {options}}})
 set omnifunc=ale#completion#OmniFunc
+function! CgaReady() abort
+  let l:ready = filter(values(ale#lsp#GetConnections()), 'v:val.initialized && !empty(v:val.open_documents)')
+  call writefile([len(l:ready)], '{folder}/ale-ready')
+endfunction
 """)
     return path
 
@@ -104,7 +113,12 @@ def test_ale_completion_saves_exactly_what_ale_takes_of_the_servers_first_line(t
         check=True,
     )
     try:
-        time.sleep(1)
+        ready = tmp_path / "ale-ready"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (ready.exists() and ready.read_text().strip() == "1"):
+            subprocess.run([*tmux, "send-keys", "-t", session, ":call CgaReady()", "Enter"], check=True)
+            time.sleep(0.3)
+        assert ready.read_text().strip() == "1", "ALE did not start the server and open the file within 120 s"
         subprocess.run([*tmux, "send-keys", "-t", session, "i"], check=True)
         for n, line in enumerate(typed.split("\n")):
             if n:  # Vim's Python indent puts the indentation in after Enter: type what comes after it
