@@ -69,6 +69,20 @@ def test_eglot_completion_saves_exactly_the_first_line_of_the_servers_answer(typ
     assert "Traceback" not in done.stderr
 
 
+def test_typing_through_the_suggestion_in_eglot_completes_its_rest_without_the_model(tmp_path):
+    """Issue 22: the user types the first characters of the suggestion shown and asks again; the server answers
+    from what it showed (no model call) and eglot's popup saves the rest of the same line, nothing doubled."""
+    typed = "def add(a, b):\n    return"
+    path = tmp_path / "example.py"
+    path.write_text("")
+    done, said = emacs(path, CGA_ACTION="complete", CGA_TYPED=typed, CGA_THROUGH="2")
+    answer = json.loads(next(line for line in said if line.startswith("ANSWER "))[len("ANSWER ") :])
+    first = answer.split("\n")[0]
+    assert len(first.strip()) > 2
+    assert path.read_text() == typed + first + "\n"
+    assert "TYPED-THROUGH" in said
+
+
 def test_an_eglot_refine_answers_at_once_and_the_rewrite_follows(tmp_path):
     """Issue 19: eglot waits for a command's answer with Emacs blocked, and gives up after 10 s, while the model
     writes for longer than that on a laptop's CPU. With refineInBackground (README, Emacs) the command answers at

@@ -1,5 +1,5 @@
 ;;; session.el --- Emacs + eglot as a user has them, in batch: open a file, then complete at point after
-;; typing (CGA_ACTION=complete) or refine the function at the cursor (refine), and save.
+;; typing (CGA_ACTION=complete, and CGA_THROUGH characters of the answer typed before the popup) or refine the function at the cursor (refine), and save.
 ;; Driven by tests/lsp/test_emacs.py through CGA_* variables; prints the server's own answer at the cursor
 ;; (ANSWER) so the test can tell what the saved file must hold, and how long the refine command took (ANSWERED).
 (add-to-list 'load-path (car (file-expand-wildcards "/usr/share/emacs/site-lisp/elpa/eglot-*")))
@@ -31,10 +31,18 @@
                                  :timeout 120))
          (items (plist-get reply :items))
          (answer (and (> (length items) 0) (plist-get (aref items 0) :insertText))))
-    (princ (format "ANSWER %s\n" (json-encode answer))))
+    (princ (format "ANSWER %s\n" (json-encode answer)))
+    ;; CGA_THROUGH characters of the answer typed, as a user typing on while it shows, before asking again
+    (let ((through (string-to-number (or (getenv "CGA_THROUGH") "0"))))
+      (when (> through 0)
+        (insert (substring answer 0 through))
+        (eglot--signal-textDocument/didChange))))
   (let ((before (buffer-string)))
     (completion-at-point)
-    (cga-wait "the completion" (lambda () (not (equal before (buffer-string)))) 60)))
+    (cga-wait "the completion" (lambda () (not (equal before (buffer-string)))) 60))
+  (when (with-current-buffer (jsonrpc-events-buffer (eglot-current-server))
+          (save-excursion (goto-char (point-min)) (search-forward "typed through the suggestion shown" nil t)))
+    (princ "TYPED-THROUGH\n")))
 
 (defun cga-refine ()
   ;; As a user would call it, with eglot's own timeout (jsonrpc-default-request-timeout, 10 s).
