@@ -46,10 +46,14 @@ class Placement:
     threads: int
     gpu_asked: bool = False  # layers were asked for the GPU explicitly (a number or "all")
 
+    @property
+    def all_on_gpu(self) -> bool:
+        return self.gpu_layers >= self.n_layers
+
     def describe(self) -> str:
         if self.gpu_layers == 0:
             return f"CPU, {plural(self.threads, 'thread')}" + (f"; {NO_GPU_BUILD}" if self.gpu_asked else "")
-        if self.gpu_layers >= self.n_layers:
+        if self.all_on_gpu:
             return f"all {self.n_layers} layers on the GPU"
         return (
             f"{self.gpu_layers} of {self.n_layers} layers on the GPU, the rest on {plural(self.threads, 'CPU thread')}"
@@ -136,6 +140,7 @@ class Engine:
         gpu_layers: str = "auto",
         n_ctx: int | None = None,
         keep_bytes: int = KEEP_CACHES_BYTES,
+        flash_attention: bool = False,
     ) -> None:
         if threads is not None and not 1 <= threads <= MAX_THREADS:
             raise ModelLoadError(
@@ -159,6 +164,7 @@ class Engine:
                 n_threads=threads,
                 n_gpu_layers=self.placement.gpu_layers,
                 memory=lean_memory(path, on_gpu=self.placement.gpu_layers > 0),
+                flash_attention=flash_attention,
             )
         except ValueError as exc:
             raise ModelLoadError(
@@ -175,6 +181,10 @@ class Engine:
 
     def describe(self) -> str:
         return self.placement.describe()
+
+    @property
+    def drafts_pay(self) -> bool:
+        return self.placement.all_on_gpu
 
     def _switch_to(self, key: str | None, prompt: list[int]) -> None:
         """Documents take turns in one KV cache: before another document's prompt, keep the one there and bring

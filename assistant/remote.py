@@ -51,6 +51,8 @@ class RemoteError(EngineError):
 
 
 class RemoteBackend:
+    drafts_pay = False  # drafting is the local engine's: a server decodes as it does
+
     def __init__(
         self, url: str, *, expected: str | None = None, context: int | None = None, timeout: float = 60.0
     ) -> None:

@@ -5,11 +5,17 @@ of the installed standard library), each refined by one instruction of
 INSTRUCTIONS in turn, as the language server's refine command asks it: a
 conversation whose header is the function, through the embedded SmolLM2
 (a trained chat model: its own chat template), greedy, up to --max-tokens.
-Each refinement is answered twice, plain and with prompt lookup, in the same
-engine; reported: tokens/s of each (median over refinements and in total),
-how many answers were identical, and how many drafted tokens were accepted.
+Each refinement is answered three times in the same engine, the prompt read
+first each time: plain, plain again, and with prompt lookup; reported:
+tokens/s of plain and lookup (median over refinements and in total), how many
+lookup answers equal the plain one, and how many plain answers equal the plain
+one before (llama.cpp's CPU attention computes a token in a batch slightly
+differently from the same token alone, so even plain greedy output depends on
+how the cache was filled; --flash-attention takes the attention whose batches
+compute what single tokens compute).
 
     python bench/prompt_lookup_bench.py --threads 2 --functions 30
+    python bench/prompt_lookup_bench.py --threads 2 --functions 30 --flash-attention
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ def functions(count: int) -> list[str]:
 def refine(engine: Engine, code: str, instruction: str, max_tokens: int, lookup: bool) -> tuple[str, float, int]:
     session = ChatSession(engine, Conversation(header=code + "\n\n"), max_tokens=max_tokens, prompt_lookup=lookup)
     prompt = session.prompt_tokens(instruction)
-    engine.stream(prompt[:-1], _one_token())  # the prompt read first: the decode speed is what is compared
+    engine.stream(prompt[:-1], _one_token()).text()  # the prompt read first: the decode speed is what is compared
     started = time.perf_counter()
     answer = session.respond(instruction)
     text = answer.text()
@@ -73,17 +79,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--functions", type=int, default=30)
     parser.add_argument("--max-tokens", type=int, default=384)
+    parser.add_argument("--flash-attention", action="store_true", help="llama.cpp's flash attention")
     args = parser.parse_args()
-    engine = Engine(embedded_default(), threads=args.threads, n_ctx=2048)
+    engine = Engine(embedded_default(), threads=args.threads, n_ctx=2048, flash_attention=args.flash_attention)
     rows = []
+    plain_again_same = 0
     for n, code in enumerate(functions(args.functions)):
         instruction = INSTRUCTIONS[n % len(INSTRUCTIONS)]
         plain = refine(engine, code, instruction, args.max_tokens, False)
+        again = refine(engine, code, instruction, args.max_tokens, False)
         drafted = refine(engine, code, instruction, args.max_tokens, True)
         rows.append((plain, drafted))
+        plain_again_same += again[0] == plain[0]
         print(
             f"{n + 1:2}. {plain[2]:3} tokens: plain {plain[2] / plain[1]:5.0f} tok/s, lookup "
-            f"{drafted[2] / drafted[1]:5.0f} tok/s, {'same' if plain[0] == drafted[0] else 'DIFFERENT'}",
+            f"{drafted[2] / drafted[1]:5.0f} tok/s, lookup {'same' if plain[0] == drafted[0] else 'DIFFERENT'}, "
+            f"plain again {'same' if plain[0] == again[0] else 'DIFFERENT'}",
             flush=True,
         )
     engine.close()
@@ -91,10 +102,12 @@ def main() -> None:
     total_plain = sum(p[2] for p, _ in rows) / sum(p[1] for p, _ in rows)
     total_lookup = sum(d[2] for _, d in rows) / sum(d[1] for _, d in rows)
     same = sum(p[0] == d[0] for p, d in rows)
+    attention = "flash attention" if args.flash_attention else "llama.cpp's default attention"
     print(
-        f"{len(rows)} refinements, {args.threads} threads: plain {total_plain:.0f} tok/s, prompt lookup "
+        f"{len(rows)} refinements, {args.threads} threads, {attention}: plain {total_plain:.0f} tok/s, prompt lookup "
         f"{total_lookup:.0f} tok/s in total ({total_lookup / total_plain:.2f}x; median per refinement "
-        f"{statistics.median(speedups):.2f}x); identical answers {same}/{len(rows)}"
+        f"{statistics.median(speedups):.2f}x); lookup answers equal to plain {same}/{len(rows)}, plain answers "
+        f"equal to plain before {plain_again_same}/{len(rows)}"
     )
 
 

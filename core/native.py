@@ -229,14 +229,21 @@ def load_model(
     n_threads: int | None = None,
     n_gpu_layers: int = 0,
     memory: MemoryPlan = MemoryPlan(),
+    flash_attention: bool = False,
     verbose: bool = False,
 ) -> llama_cpp.Llama:
-    """A llama_cpp.Llama for a GGUF file; raises ValueError when llama.cpp cannot load it."""
+    """A llama_cpp.Llama for a GGUF file; raises ValueError when llama.cpp cannot load it.
+
+    flash_attention: llama.cpp's CPU attention without it computes a token in a batch slightly differently
+    from the same token alone (logits up to 1.5 apart on SmolLM2), so greedy output depends on how the
+    prompt was read; with it, every batch computes what single tokens compute, at a cost on long contexts
+    (bench/prompt_lookup_bench.py).
+    """
     with _load_lock:
         formatter = llama_chat_format.Jinja2ChatFormatter
         llama_chat_format.Jinja2ChatFormatter = _TemplateNotCompiled  # type: ignore[misc,assignment]
         try:
-            return _new_llama(path, n_ctx, logits_all, n_threads, n_gpu_layers, memory, verbose)
+            return _new_llama(path, n_ctx, logits_all, n_threads, n_gpu_layers, memory, flash_attention, verbose)
         finally:
             llama_chat_format.Jinja2ChatFormatter = formatter  # type: ignore[misc]
 
@@ -248,6 +255,7 @@ def _new_llama(
     n_threads: int | None,
     n_gpu_layers: int,
     memory: MemoryPlan,
+    flash_attention: bool,
     verbose: bool,
 ) -> llama_cpp.Llama:
     return llama_cpp.Llama(
@@ -260,6 +268,7 @@ def _new_llama(
         n_batch=512,
         n_ubatch=memory.n_ubatch,
         type_k=llama_cpp.GGML_TYPE_Q8_0 if memory.quantized_keys else llama_cpp.GGML_TYPE_F16,
+        flash_attn=flash_attention,
         verbose=verbose,
     )
 

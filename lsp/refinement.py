@@ -103,7 +103,7 @@ class Refinement:
         return start, start + len(self.conversation.meta["current"])
 
     def ask(self, engine: Backend, instruction: str, max_tokens: int, cancel: threading.Event | None = None) -> str:
-        session = ChatSession(engine, self.conversation, max_tokens=max_tokens, prompt_lookup=engine.info.is_codegen)
+        session = ChatSession(engine, self.conversation, max_tokens=max_tokens, prompt_lookup=engine.drafts_pay)
         answer = "".join(session.respond(instruction, cancel))
         if cancel is not None and cancel.is_set():
             raise RefineError("The refinement was cancelled; the code is as it was.")

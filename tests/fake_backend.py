@@ -57,6 +57,8 @@ class FakeBackend:
         self.streaming = threading.Event()  # set once a stream has started
         self.closed = False
 
+    drafts_pay = False
+
     def describe(self) -> str:
         return "a script"
 

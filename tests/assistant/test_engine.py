@@ -14,7 +14,7 @@ import pytest
 
 from cga.assistant import prompts
 from cga.assistant.backend import Generation
-from cga.assistant.engine import Engine, resolve_gpu_layers
+from cga.assistant.engine import Engine, lean_memory, resolve_gpu_layers
 from cga.assistant.errors import ModelLoadError, PromptTooLong
 from cga.assistant.model_choice import embedded_default
 from tests.run_cli import run_cga
@@ -144,11 +144,14 @@ def test_the_probability_of_each_token_is_the_models_own(smollm):
         seen.append(native.probability_of(smollm.llm, token))
         if len(tokens) == 6:
             break
-    reference = native.load_model(embedded_default(), n_ctx=512, logits_all=True, n_threads=2)
-    logits = native.decode_with_logits(reference, prompt + tokens).astype(np.float64)
-    for n, (token, probability) in enumerate(zip(tokens, seen, strict=False)):
-        row = logits[len(prompt) - 1 + n]
-        assert probability == pytest.approx(np.exp(row[token] - row.max()) / np.exp(row - row.max()).sum(), abs=0.02)
+    # The same settings and the same batches as the engine's (llama.cpp's sums depend on both): the prompt in one
+    # piece, then each token alone.
+    reference = native.load_model(embedded_default(), n_ctx=512, n_threads=2, memory=lean_memory(embedded_default()))
+    rows = [native.decode_for_next(reference, prompt)]
+    rows += [native.decode_for_next(reference, [token]) for token in tokens[:-1]]
+    for token, probability, row in zip(tokens, seen, rows, strict=True):
+        row = row.astype(np.float64)
+        assert probability == pytest.approx(np.exp(row[token] - row.max()) / np.exp(row - row.max()).sum(), abs=1e-4)
 
 
 def test_a_confidence_cut_stops_before_the_first_unsure_token(smollm):
@@ -282,6 +285,12 @@ def test_where_it_runs_is_said_in_plain_words():
     assert Placement(0, 24, 1).describe() == "CPU, 1 thread"
     assert Placement(0, 24, 4).describe() == "CPU, 4 threads"
     assert Placement(10, 24, 1).describe() == "10 of 24 layers on the GPU, the rest on 1 CPU thread"
+    assert Placement(25, 24, 1).all_on_gpu and not Placement(10, 24, 1).all_on_gpu
+
+
+def test_prompt_lookup_is_taken_only_where_its_batches_are_cheap(smollm):
+    """On a CPU a draft's batch costs about a decode per token: refinements came out no faster."""
+    assert smollm.placement.gpu_layers == 0 and not smollm.drafts_pay
 
 
 def test_typed_white_space_is_chosen_again_by_the_model(smollm):
