@@ -72,7 +72,7 @@ class Answer:
 class Generation:
     """Options for one answer."""
 
-    max_tokens: int = 256
+    max_tokens: int = 256  # 0: read the prompt into the cache and write nothing (warming it for what comes)
     temperature: float = 0.0
     top_p: float = 0.95
     stop: tuple[str, ...] = ()

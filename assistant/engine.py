@@ -253,6 +253,11 @@ class Engine:
         if options.cancel is not None and not self._read(base, stats.reused_tokens, options.cancel):
             stats.stop = "cancelled"
             return
+        if options.max_tokens == 0:
+            if options.cancel is None:
+                self._read(base, stats.reused_tokens, threading.Event())
+            stats.stop = "length"
+            return
         chunks = self._text(prompt, options, stats, min(options.max_tokens, room), typed=typed)
         yield from filter_stream(chunks, options, stats)
 

@@ -202,7 +202,7 @@ class RemoteBackend:
             text = self._prompt_text(prompt) if isinstance(prompt, list) else prompt
             body = {
                 "prompt": text,
-                "max_tokens": options.max_tokens,
+                "max_tokens": max(options.max_tokens, 1),  # 0 is no limit to llama-cpp-python's server
                 "stream": True,
                 "model": self.model_id,
                 **sampling,

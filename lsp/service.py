@@ -359,7 +359,7 @@ class AssistantService:
             head = self._head(uri, document.language, text)
             tokens = self._prompt(backend, text, at, context_at(text, at).suffix, head=head)
             if tokens:
-                self.run(_complete_text, backend, tokens, Generation(max_tokens=1, cancel=cancel, cache_key=uri))
+                self.run(_complete_text, backend, tokens, Generation(max_tokens=0, cancel=cancel, cache_key=uri))
             if cancel.is_set():
                 return  # a request came: it reads what it needs, and this resumes after it
             with self.state:

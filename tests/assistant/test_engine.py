@@ -279,6 +279,19 @@ def test_a_cancel_stops_reading_a_long_prompt_and_keeps_what_was_read():
     assert 0 < again.stats.reused_tokens < len(prompt)  # the part read before the cancel was kept
 
 
+def test_no_tokens_to_write_reads_the_prompt_into_the_cache_and_writes_nothing(smollm):
+    """The language server warms a document with max_tokens 0 (llama-server's n_predict 0): the prompt is read,
+    no token is sampled, and the request that comes next reads only its last token."""
+    prompt = smollm.tokenize("".join(f"def step_{i}(value):\n    return value * {i}\n\n" for i in range(12)))
+    for cancel in (None, threading.Event()):
+        smollm.llm.reset()
+        warm = smollm.stream(prompt, Generation(max_tokens=0, cancel=cancel))
+        assert warm.text() == "" and warm.stats.generated == 0 and warm.stats.stop == "length"
+        assert smollm.llm.n_tokens == len(prompt) - 1
+    answer = smollm.stream(prompt, Generation(max_tokens=4))
+    assert answer.text() and answer.stats.reused_tokens == len(prompt) - 1
+
+
 def test_where_it_runs_is_said_in_plain_words():
     from cga.assistant.engine import Placement
 

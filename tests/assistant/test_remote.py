@@ -119,6 +119,17 @@ def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2
     assert first.stats.prompt_tokens == len(tokens) and again.stats.reused_tokens >= len(tokens) - 1
 
 
+def test_warming_a_llama_server_reads_the_prompt_and_writes_nothing(llama_server, codegen2):
+    """n_predict 0 (how llama.vim warms its ring of chunks): the server reads the prompt into its cache."""
+    backend = RemoteBackend(llama_server)
+    tokens = codegen2.tokenize("".join(f"def step_{i}(value):\n    return value * {i}\n\n" for i in range(12)))
+    warm = backend.stream(tokens, Generation(max_tokens=0))
+    assert warm.text() == "" and warm.stats.generated == 0
+    answer = backend.stream(tokens, Generation(max_tokens=4))
+    answer.text()
+    assert answer.stats.reused_tokens >= len(tokens) - 1
+
+
 @pytest.mark.parametrize(
     "prompt, cut", [("def fibonacci(n):\n    ", 0.5), ("class Stack:\n    def __init__(self):\n        ", 0.3)]
 )
@@ -240,6 +251,14 @@ def test_streams_a_completion_from_text_or_tokens(server):
     tokens = backend.tokenize("def add(a, b):\n")
     assert backend.text_of(tokens) == "def add(a, b):\n"
     assert "".join(backend.stream(tokens, Generation(max_tokens=8)))
+
+
+def test_no_tokens_to_write_is_not_a_limitless_answer_from_an_openai_style_server(server):
+    """llama-cpp-python's server takes max_tokens 0 for no limit: a warm-up must not start an answer to the end
+    of the context."""
+    backend = RemoteBackend(server)
+    answer = backend.stream("def add(a, b):\n", Generation(max_tokens=0))
+    assert answer.text() == "" and answer.stats.generated == 0 and answer.stats.stop == "length"
 
 
 def test_stop_strings_apply_to_remote_text(server):
