@@ -88,6 +88,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     after_space.write_text(SPACE_FILE)
     after_word = workspace / "word.py"
     after_word.write_text(WORD_FILE)
+    through = workspace / "through.py"
+    through.write_text(WORD_FILE)
     (data / "User" / "settings.json").write_text(
         json.dumps(
             {
@@ -160,6 +162,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
                 OUT=str(out),
                 SPACE_FILE=str(after_space),
                 WORD_FILE=str(after_word),
+                THROUGH_FILE=str(through),
                 CHROMIUM=shutil.which("chromium"),
                 NODE_PATH=str(rig / "driver" / "node_modules"),
             ),
@@ -190,6 +193,12 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
         assert not (typed.endswith(" ") and ghost.startswith(" ")), (case, ghost)
         assert seen["afterTab"] == typed + ghost, case
         assert seen["afterPopup"] == seen["afterTab"], (case, seen["popupLabels"])
+    # Typing the ghost text's first characters kept its rest on show (VS Code's own type-through, or the server
+    # answering from what it showed), and Tab saved the line as first shown, nothing doubled.
+    seen = report["through"]
+    assert seen["typed"].strip(), seen
+    assert seen["rest"] and seen["rest"][0] == seen["ghost"][0][len(seen["typed"]) :], seen
+    assert seen["afterTab"] == WORD_FILE + "n" + "\n".join(seen["ghost"]), seen
     # Refine rewrote the function through workspace/applyEdit, and one Ctrl+Z put it back.
     assert report["afterRefine"] != report["beforeRefine"] and report["afterRefine"].startswith("import os\n")
     assert report["afterUndo"] == report["beforeRefine"]

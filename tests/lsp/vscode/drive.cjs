@@ -4,14 +4,15 @@
 // (the pytest test asserts on it) and screenshots to $OUT/*.png.
 //
 // Environment: URL (code-server with the folder open), FILE (the Python file, on disk), SPACE_FILE
-// (a second one, ending in "return a") and WORD_FILE (a third, ending in "retur"), OUT (a folder), CHROMIUM (the browser binary). NODE_PATH must reach
+// (a second one, ending in "return a"), WORD_FILE (a third, ending in "retur") and THROUGH_FILE (a fourth, as
+// WORD_FILE), OUT (a folder), CHROMIUM (the browser binary). NODE_PATH must reach
 // puppeteer-core.
 
 const fs = require("fs");
 const path = require("path");
 const puppeteer = require("puppeteer-core");
 
-const { URL, FILE, SPACE_FILE, WORD_FILE, OUT, CHROMIUM } = process.env;
+const { URL, FILE, SPACE_FILE, WORD_FILE, THROUGH_FILE, OUT, CHROMIUM } = process.env;
 const report = { steps: [], statusTexts: [], notifications: [] };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let current = FILE; // the file on disk that the steps read
@@ -188,6 +189,26 @@ async function run(page) {
   report.space = await midLine(page, SPACE_FILE, " ");
   report.word = await midLine(page, WORD_FILE, "n");
   report.steps.push("mid-line");
+
+  // 6. Typing through the ghost text: its first characters typed (word characters only, which VS Code does not
+  // pair with a closing one), the rest keeps showing, and Tab saves the line whole.
+  await openFile(page, path.basename(THROUGH_FILE));
+  current = THROUGH_FILE;
+  await page.click(".monaco-editor .view-lines");
+  await chord(page, ["Control"], "End");
+  await page.keyboard.type("n");
+  await until("ghost text to type through", async () => (await ghostLines(page)).length > 0, 60000);
+  await sleep(500);
+  const through = { ghost: await ghostLines(page) };
+  through.typed = (through.ghost[0].match(/^ ?\w{0,2}/) || [""])[0];
+  await page.keyboard.type(through.typed, { delay: 120 });
+  await sleep(1000);
+  through.rest = await ghostLines(page);
+  await page.keyboard.press("Tab");
+  await saveChanged(page, "the ghost text typed through and accepted");
+  through.afterTab = read();
+  report.through = through;
+  report.steps.push("typed through");
 }
 
 /** Open file, type `key` at its end, accept the ghost text with Tab, take it back, accept the popup's item
