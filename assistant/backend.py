@@ -161,9 +161,11 @@ class Backend(Protocol):
 
     info: ModelInfo
     n_ctx: int  # tokens of prompt and answer together
-    # Prompt-lookup drafts are checked in batches cheap enough to pay: a model all on a GPU. On a CPU a batch
-    # costs about a decode per token and a refinement came out no faster (bench/prompt_lookup_bench.py).
-    drafts_pay: bool
+
+    @property
+    def drafts_pay(self) -> bool:
+        """Prompt-lookup drafts are checked in batches cheap enough to pay: a model all on a GPU. On a CPU a batch
+        costs about half a decode per token and refinements came out no faster (bench/prompt_lookup_bench.py)."""
 
     def describe(self) -> str:
         """Where it runs, for the user: "CPU, 4 threads", "the server at http://…"."""
