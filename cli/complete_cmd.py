@@ -129,13 +129,17 @@ def _last_window(prompt: str, backend: Backend, budget: int) -> str:
 
 def _write(answer: Answer, text_chunks: Iterable[str], max_tokens: int) -> None:
     """text_chunks: the answer's text as it joins the prompt (answer itself holds the stats)."""
-    wrote = shown = False  # anything; anything but white space
+    shown = False  # anything but white space: until then white space is held back, so an empty answer writes nothing
+    held = ""
     try:
         for text in text_chunks:
-            sys.stdout.write(text)
+            if not shown and not text.strip():
+                held += text
+                continue
+            sys.stdout.write(held + text)
             sys.stdout.flush()
-            wrote, shown = wrote or bool(text), shown or bool(text.strip())
-        if wrote:
+            held, shown = "", True
+        if shown:
             sys.stdout.write("\n")
             sys.stdout.flush()
     except KeyboardInterrupt:

@@ -104,6 +104,20 @@ def llama_server(llama_server_binary, codegen2_gguf):
         yield url
 
 
+def same_settings_as_the_engine(binary: str) -> list[str]:
+    """llama-server with the embedded model, computing as the local engine does on a CPU (engine.lean_memory: an
+    8-bit K cache, 128-token micro-batches, no flash attention): llama.cpp's sums depend on them, and a near tie
+    went the other way on a CPU without AVX-512 with the server's defaults."""
+    return [binary, "-m", str(embedded_default()), "-c", "2048", "-t", "2", "-np", "1"] + [
+        "-ctk",
+        "q8_0",
+        "-ub",
+        "128",
+        "-fa",
+        "off",
+    ]
+
+
 def test_llama_server_gets_token_ids_and_reuses_its_cache(llama_server, codegen2):
     backend = RemoteBackend(llama_server)
     assert backend.kind == "llama-server" and backend.n_ctx == 2048 and backend.info.can_infill
@@ -139,8 +153,7 @@ def test_the_confidence_cut_ends_a_llama_server_answer_where_it_ends_a_local_one
     from cga.assistant.engine import Engine
 
     local = Engine(embedded_default(), threads=2, n_ctx=2048)
-    command = [llama_server_binary, "-m", str(embedded_default()), "-c", "2048", "-t", "2", "-np", "1"]
-    with running(command, "/health") as url:
+    with running(same_settings_as_the_engine(llama_server_binary), "/health") as url:
         remote = RemoteBackend(url)
         uncut = remote.stream(prompt, Generation(max_tokens=48))
         whole = uncut.text()
@@ -157,8 +170,7 @@ def test_a_block_ends_on_llama_server_where_it_ends_locally(llama_server_binary)
 
     prompt, options = "def add(a, b):\n    ", {"max_tokens": 64, "min_indent": 1}
     local = Engine(embedded_default(), threads=2, n_ctx=2048)
-    command = [llama_server_binary, "-m", str(embedded_default()), "-c", "2048", "-t", "2", "-np", "1"]
-    with running(command, "/health") as url:
+    with running(same_settings_as_the_engine(llama_server_binary), "/health") as url:
         remote = RemoteBackend(url)
         whole = remote.stream(prompt, Generation(max_tokens=64)).text()
         here = local.stream(prompt, Generation(**options))

@@ -122,14 +122,16 @@ def test_a_user_directory_that_cannot_be_written_is_one_sentence(tmp_path, monke
 
 
 def test_an_insecure_answer_gets_a_warning_and_is_kept(isolated_home):
-    """SmolLM2, asked for shell=True, writes it: one warning line, and the turn is kept all the same."""
-    result = run_cga(
-        "chat",
-        "-n",
-        "120",
-        input="Write a Python function that runs a shell command given as a "
-        "string, using subprocess.run with shell=True.\n",
-    )
+    """An answer that calls a shell with shell=True: one warning line, and the turn is kept all the same. (The
+    answer comes from a scripted server: what the embedded model writes for it varies with the CPU's kernels.)"""
+    from tests.remote_server.misbehaving import misbehaving_server, stream_events
+
+    code = "import subprocess\nsubprocess.run(command, shell=True)\n"
+    with misbehaving_server() as server:
+        server.faults["/completion"] = stream_events(
+            [{"content": c, "stop": False} for c in code] + [{"content": "", "stop": True, "stop_type": "eos"}]
+        )
+        result = run_cga("chat", "--remote", server.url, "-n", "120", input="Run a shell command given as a string.\n")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Security:")]
     assert warnings == [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -19,14 +20,15 @@ def test_reads_standard_input_and_an_empty_answer_explains_itself():
     """SmolLM2 answers this with a column-0 comment, which the paper's rule cuts: the user is told so."""
     result = run_cga("complete", "--max-tokens", "8", input="import os\n\ndef list_files(path):\n")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == ""
-    assert result.stderr.splitlines()[-2:] == [
-        "1 token; cut where the next part of the program began.",
+    assert result.stdout == ""  # the blank line the model wrote before the comment is held back, not shown
+    ended, note = result.stderr.splitlines()[-2:]
+    assert re.fullmatch(r"[12] tokens?; cut where the next part of the program began\.", ended), ended  # per CPU
+    assert [note] == [
         "The model began a new step (a comment, a second function or print) without writing code for this one, "
         "and the program rule cut it; pass --no-truncate to see everything it wrote.",
     ]
     kept = run_cga("complete", "--max-tokens", "8", "--no-truncate", input="import os\n\ndef list_files(path):\n")
-    assert kept.stdout.startswith("# list_files(path)")
+    assert kept.stdout.lstrip("\n").startswith("# list_files(path)")
 
 
 def test_non_utf8_input_is_refused():
