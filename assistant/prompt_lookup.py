@@ -21,8 +21,8 @@ from .backend import Stats
 MAX_NGRAM = 3
 MIN_NGRAM = 2  # a single-token match drafts mostly junk, and a rejected draft costs a wider batch
 DRAFT_LENGTH = 6
-# On a CPU a batch costs almost a decode per token (SmolLM2, 2 threads: 1 token 14 ms, 2 19 ms, 7 49-61 ms,
-# 16 100 ms), so a draft must be mostly right to pay: its length follows how the last one did.
+# On a CPU each drafted token costs about half a decode, taken or not (SmolLM2, 2 threads: 1 token 14 ms, 2 19 ms,
+# 7 49-61 ms, 16 100 ms), so a draft must be mostly right to pay: its length follows how the last one did.
 MAX_DRAFT_LENGTH = 16
 
 

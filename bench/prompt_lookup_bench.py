@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cga.assistant.backend import Generation  # noqa: E402
 from cga.assistant.chat import ChatSession  # noqa: E402
 from cga.assistant.conversation import Conversation  # noqa: E402
 from cga.assistant.engine import Engine  # noqa: E402
@@ -61,17 +62,11 @@ def functions(count: int) -> list[str]:
 def refine(engine: Engine, code: str, instruction: str, max_tokens: int, lookup: bool) -> tuple[str, float, int]:
     session = ChatSession(engine, Conversation(header=code + "\n\n"), max_tokens=max_tokens, prompt_lookup=lookup)
     prompt = session.prompt_tokens(instruction)
-    engine.stream(prompt[:-1], _one_token()).text()  # the prompt read first: the decode speed is what is compared
+    engine.stream(prompt, Generation(max_tokens=0)).text()  # the prompt read first: the decode speed is compared
     started = time.perf_counter()
     answer = session.respond(instruction)
     text = answer.text()
     return text, time.perf_counter() - started, answer.stats.generated
-
-
-def _one_token():
-    from cga.assistant.backend import Generation
-
-    return Generation(max_tokens=1)
 
 
 def main() -> None:

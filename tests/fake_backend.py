@@ -25,6 +25,8 @@ INFILL_INFO = {
 
 
 class FakeBackend:
+    drafts_pay = False
+
     def __init__(
         self,
         answer: Callable[[str], str] | str = "",
@@ -56,8 +58,6 @@ class FakeBackend:
         self.gate: threading.Event | None = None  # set: streaming waits here after the first character
         self.streaming = threading.Event()  # set once a stream has started
         self.closed = False
-
-    drafts_pay = False
 
     def describe(self) -> str:
         return "a script"

@@ -23,10 +23,10 @@ def test_reads_standard_input_and_an_empty_answer_explains_itself():
     assert result.stdout == ""  # the blank line the model wrote before the comment is held back, not shown
     ended, note = result.stderr.splitlines()[-2:]
     assert re.fullmatch(r"[12] tokens?; cut where the next part of the program began\.", ended), ended  # per CPU
-    assert [note] == [
+    assert note == (
         "The model began a new step (a comment, a second function or print) without writing code for this one, "
-        "and the program rule cut it; pass --no-truncate to see everything it wrote.",
-    ]
+        "and the program rule cut it; pass --no-truncate to see everything it wrote."
+    )
     kept = run_cga("complete", "--max-tokens", "8", "--no-truncate", input="import os\n\ndef list_files(path):\n")
     assert kept.stdout.lstrip("\n").startswith("# list_files(path)")
 
