@@ -9,10 +9,6 @@ from typing import Annotated
 
 import typer
 
-# llama_cpp must be imported before numpy: on some CUDA builds the reverse
-# order makes every model load crash.
-import cga.core.native  # noqa: F401  (import order)
-
 from . import bench_cmd, chat_cmd, complete_cmd, convert_cmd, doctor_cmd, eval_cmd, help_format, lsp_cmd, models_cmd
 
 help_format.apply()
@@ -34,11 +30,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     show_version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    pass
+    # llama_cpp must be imported before numpy: on some CUDA builds the reverse order makes every model load
+    # crash. The command modules import numpy only when their command runs, so importing it here, before any
+    # command, keeps the order. `cga lsp` skips it: it replaces itself with the bare server at once, and an
+    # editor waits for that server to start (the server loads llama.cpp when it opens the model).
+    if ctx.invoked_subcommand != "lsp":
+        import cga.core.native  # noqa: F401
 
 
 convert_cmd.register(app)

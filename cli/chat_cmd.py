@@ -5,23 +5,22 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cga.assistant import conversation_store, security
-from cga.assistant.chat import ChatSession
-from cga.assistant.conversation import PYTHON_HEADER, Conversation
+from cga.assistant import conversation_store
 from cga.core.errors import CgaError
 from cga.core.wording import plural
 
-from .chat_commands import ChatState, restored, run_command
-from .chat_display import show_answer
 from .consoles import plain_console
 from .errors import error, fail, stderr, user_errors
 from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
 from .wording import cut_short_note, empty_answer_note
+
+if TYPE_CHECKING:
+    from .chat_commands import ChatState
 
 HELP = """Write a program turn by turn: each line you type is an instruction, the model answers with code.
 
@@ -68,6 +67,12 @@ def chat_command(
     threads: Threads = None,
     remote: RemoteUrl = None,
 ) -> None:
+    # Imported here, not above: `cga lsp` and `cga --help` do not pay for the chat's modules (the editor waits
+    # for the language server to start).
+    from cga.assistant.chat import ChatSession
+    from cga.assistant.conversation import PYTHON_HEADER, Conversation
+
+    from .chat_commands import ChatState, restored, run_command
     from .chat_input import TerminalLines, reader
 
     conversation_store.path_for(name)  # a name that cannot be saved is refused before the first answer
@@ -114,6 +119,9 @@ def chat_command(
 
 
 def _answer(state: ChatState, instruction: str, max_tokens: int) -> None:
+    from cga.assistant import security
+
+    from .chat_display import show_answer
     from .chat_input import keys_not_echoed
 
     session = state.session

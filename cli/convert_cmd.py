@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cga.convert.pipeline import convert
-from cga.convert.verify import VerifyReport, check, verify
 from cga.core.limits import QUANT_TYPES
 
 from .consoles import plain_console
 from .errors import fail, user_errors
 from .options import CheckpointDir, MpNum, Threads
 from .progress import phase_progress
+
+if TYPE_CHECKING:
+    from cga.convert.verify import VerifyReport
 
 console = plain_console(stderr=True, soft_wrap=True)
 
@@ -45,6 +46,8 @@ def convert_command(
     verify_after: Annotated[bool, typer.Option("--verify", help="Check the result against transformers.")] = False,
     threads: Threads = None,
 ) -> None:
+    from cga.convert.pipeline import convert  # numpy and gguf: not for every command (see app.py)
+
     with phase_progress() as report:
         result = convert(
             source,
@@ -99,6 +102,8 @@ def verify_command(
 
 
 def _verify_and_print(checkpoint: Path, gguf_file: Path, **kwargs) -> None:
+    from cga.convert.verify import check, verify
+
     if not Path(gguf_file).is_file():
         fail(f"{gguf_file} does not exist; convert the checkpoint first.")
     try:
