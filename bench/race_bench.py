@@ -8,7 +8,9 @@ file's next character and asking again. Greedy, single line, --threads
 threads, `confidenceCut 0`, `contextTokens 2048` on our side; the peer gets
 the text before the cursor as its prompt, as llama.vim's thinnest client does.
 The first request at a cursor is cold for both (ours after the file is read
-on opening, or with --right-away at once); the rest are "warm". Reported:
+on opening, or with --right-away at once; with --rest S, S seconds after
+the cursor came to rest there, as our editor plugins tell the server); the
+rest are "warm". Reported:
 warm p50 and p95 of each, how many suggestions were empty, how many were the
 rest of the line the file really holds, the characters right before the first
 wrong one (a mean), how many of ours equal the server's, and where our
@@ -107,7 +109,7 @@ def _position(text: str, offset: int) -> dict:
 
 
 def race_ours(
-    model: Path, threads: int, text: str, points: list[int], keys: int, pause: float, right_away: bool
+    model: Path, threads: int, text: str, points: list[int], keys: int, pause: float, right_away: bool, rest: float
 ) -> tuple[list[list[tuple[str, float]]], list[str]]:
     runs: list[list[tuple[str, float]]] = []
     options = {"model": str(model), "threads": threads, "confidenceCut": 0, "contextTokens": 2048}
@@ -123,6 +125,11 @@ def race_ours(
                     break
                 _drain(server)
                 time.sleep(0.05)
+            if rest:  # the cursor comes to rest there, as our editor plugins say, and the user looks a while
+                where = {"textDocument": {"uri": uri}, "position": _position(document, cursor)}
+                server.send({"jsonrpc": "2.0", "method": "cga/cursorRested", "params": where})
+                time.sleep(rest)
+                _drain(server)
             answers = []
             for k in range(keys + 1):
                 if k:
@@ -185,6 +192,12 @@ def main() -> None:
     parser.add_argument(
         "--right-away", action="store_true", help="type at once in a file just opened, before it is read"
     )
+    parser.add_argument(
+        "--rest",
+        type=float,
+        default=0.0,
+        help="seconds the cursor rests at its place (cga/cursorRested) before the first keystroke",
+    )
     parser.add_argument("--show", action="store_true", help="print each pair of suggestions")
     args = parser.parse_args()
     text = args.file.read_text(encoding="utf-8")
@@ -196,7 +209,7 @@ def main() -> None:
     finally:
         proc.kill()
         proc.wait()
-    ours, logs = race_ours(model, args.threads, text, points, args.keys, args.pause, args.right_away)
+    ours, logs = race_ours(model, args.threads, text, points, args.keys, args.pause, args.right_away, args.rest)
     pairs = [(o[0], p[0]) for ro, rp in zip(ours, peer, strict=True) for o, p in zip(ro[1:], rp[1:], strict=True)]
     # What the file really holds after each warm request's cursor: the rest of its line.
     truths = [text[c + k : text.find("\n", c + k)] for c in points for k in range(1, args.keys + 1)]
@@ -206,7 +219,7 @@ def main() -> None:
     ms = lambda xs, q: 1000 * (statistics.median(xs) if q == 50 else statistics.quantiles(xs, n=20)[18])  # noqa: E731
     print(
         f"{args.file.name}: {len(points)} cursors, {args.keys} keystrokes each {args.pause:g} s apart, "
-        f"{args.threads} threads"
+        f"{args.threads} threads" + (f", the cursor at rest {args.rest:g} s before the first" if args.rest else "")
     )
     print("| path | warm p50 | warm p95 | cold | empty | rest of line right | characters right |")
     print("|---|---|---|---|---|---|---|")

@@ -38,6 +38,8 @@ from .settings import Settings, section
 
 APPLY_EDIT_SECONDS = 60
 STATUS = "cga/status"  # notification: {state: loading|ready|generating|error, model, message}; see README
+# Notification from the editor: {textDocument: {uri}, position: {line, character}} where the cursor came to rest.
+CURSOR_RESTED = "cga/cursorRested"
 main_thread = MainThreadWorker()
 
 
@@ -199,6 +201,23 @@ def did_change(ls: AssistantServer, params: types.DidChangeTextDocumentParams) -
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 def did_save(ls: AssistantServer, params: types.DidSaveTextDocumentParams) -> None:
     ls.service.keep_chunk(params.text_document.uri)  # where the user worked joins the project context
+
+
+@server.feature(CURSOR_RESTED)
+def cursor_rested(ls: AssistantServer, params: Any) -> None:
+    # Custom params reach pygls as nested namedtuples; anything else is said once and ignored.
+    document, position = getattr(params, "textDocument", None), getattr(params, "position", None)
+    uri = getattr(document, "uri", None)
+    line, character = getattr(position, "line", None), getattr(position, "character", None)
+    if isinstance(uri, str) and type(line) is int and type(character) is int and line >= 0 and character >= 0:
+        ls.service.cursor_rested(uri, (line, character))
+        return
+    ls.window_log_message(
+        types.LogMessageParams(
+            types.MessageType.Warning,
+            f"cga: {CURSOR_RESTED} takes {{textDocument: {{uri}}, position: {{line, character}}}}; ignored",
+        )
+    )
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))

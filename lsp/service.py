@@ -63,9 +63,10 @@ Position = tuple[int, int]  # line, UTF-16 character (the editor's units)
 class Turn:
     """One piece of model work and the requests waiting for it (more than one when they ask the same)."""
 
-    def __init__(self, key: tuple | None, count: int, background: bool = False) -> None:
+    def __init__(self, key: tuple | None, count: int, background: bool = False, reading: bool = False) -> None:
         self.key, self.count = key, count
         self.background = background  # work no request waits for: it never stops one
+        self.reading = reading  # a read of a window (warm): a cursor come to rest elsewhere makes it stale
         self.cancel = threading.Event()
         self.done = threading.Event()
         self.waiters: set[object] = set()  # request ids; $/cancelRequest stops the work when none is left
@@ -158,6 +159,9 @@ class AssistantService:
         self.cache: OrderedDict[tuple, list[str]] = OrderedDict()  # the greedy answer (or none) per prompt
         self.shown: dict[str, Shown] = {}  # per document, the last suggestion answered: typing through it
         self.read: set[str] = set()  # documents whose whole window the model has read (warm from now on)
+        self.rests = 0  # cursor_rested calls so far: a read for an earlier resting place is stale
+        self.rested_at: tuple[str, Position] = ("", (0, 0))  # the latest place the cursor rested
+        self.resting = False  # a thread reads where the cursor rested (_read_where_rested)
         self.closed = False  # close() was called: background work that comes after it does nothing
         self.project = ProjectContext()  # what the model sees of the other files (its own locks)
         self.last_uri: str | None = None  # the document the last completion was for
@@ -240,7 +244,12 @@ class AssistantService:
     # -- who runs: the latest request wins, and requests for the same prompt share one answer -----------------
 
     def take_turn(
-        self, request_id: object = None, key: tuple | None = None, count: int = 1, background: bool = False
+        self,
+        request_id: object = None,
+        key: tuple | None = None,
+        count: int = 1,
+        background: bool = False,
+        reading: bool = False,
     ) -> tuple[Turn, bool]:
         """The turn for new work, and whether it leads (generates) or joins a generation in flight.
 
@@ -269,7 +278,7 @@ class AssistantService:
             if same is not None and same.count >= count:
                 turn, leads = same, False
             else:
-                turn, leads = Turn(key, count, background), True
+                turn, leads = Turn(key, count, background, reading), True
                 self.in_flight = turn
             if request_id is not None:
                 turn.waiters.add(request_id)
@@ -279,7 +288,7 @@ class AssistantService:
         return turn, leads
 
     @contextlib.contextmanager
-    def _background(self) -> Iterator[Turn]:
+    def _background(self, reading: bool = False) -> Iterator[Turn]:
         """The turn for background work, once the background work before it is done (one read of a file does
         not stop another, nor the next suggestion the read behind a first answer); any request stops it."""
         while True:
@@ -288,7 +297,7 @@ class AssistantService:
             if previous is None or not previous.background or previous.done.is_set():
                 break
             previous.done.wait()
-        turn = self.take_turn(background=True)[0]
+        turn = self.take_turn(background=True, reading=reading)[0]
         try:
             yield turn
         finally:
@@ -336,40 +345,83 @@ class AssistantService:
 
     # -- completion ------------------------------------------------------------------------------------------
 
-    def warm(self, uri: str, offset: int | None = None) -> None:
+    def warm(self, uri: str, offset: int | None = None, rest: int | None = None) -> None:
         """Prefill the KV cache with the window of a cursor (the end of a document just opened, where no cursor
         is known yet), so that the completions there are not cold ones. Once one window is read, the document
         counts as read: a cursor elsewhere reads its own window whole, as the quality of what it is shown
         depends on it (bench/race_bench.py: short windows while typing got no line right).
 
-        Any completion request cancels this (latest wins) and keeps what was computed.
+        Any completion request cancels this (latest wins) and keeps what was computed. rest: the read is for
+        where the cursor came to rest (cursor_rested), and is dropped once it rests elsewhere.
         """
         document = self.editor.document(uri)
         if document is None:
             return
         if not self._may_read(uri, document.language):
             return
-        with self._background() as turn, self.generation_lock:
+        with self._background(reading=True) as turn, self.generation_lock:
             cancel = turn.cancel
             if cancel.is_set() or self.closed:
                 return
+            if rest is not None:
+                with self.state:
+                    moved_on = rest != self.rests
+                if moved_on or self._version(uri) != document.version:
+                    return  # the cursor rested elsewhere since, or the user typed: a request reads what it needs
             backend = self.loaded(document.language)
             text = document.text
             at = len(text) if offset is None else min(offset, len(text))
             head = self._head(uri, document.language, text)
             tokens = self._prompt(backend, text, at, context_at(text, at).suffix, head=head)
+            if not tokens and rest is not None:
+                return  # nothing before the cursor: reading it is not reading the document
             if tokens:
                 self.run(_complete_text, backend, tokens, Generation(max_tokens=0, cancel=cancel, cache_key=uri))
             if cancel.is_set():
                 return  # a request came: it reads what it needs, and this resumes after it
             with self.state:
                 self.read.add(uri)
-        self.editor.log(f"cga: warmed the cache with {len(tokens)} tokens of {uri}")
+        where = " where the cursor rested" if rest is not None else ""
+        self.editor.log(f"cga: warmed the cache with {len(tokens)} tokens of {uri}{where}")
         heap.tidy()
 
-    def _warm_quietly(self, uri: str, offset: int) -> None:
+    def cursor_rested(self, uri: str, position: Position) -> None:
+        """The cursor came to rest somewhere (cga/cursorRested, which our editor plugins send a moment after it
+        stops): its window is read now, while the user reads the code there, so that the first suggestion
+        there is not a cold one (2,000 tokens take 10 s on two cores). A read for an earlier resting place, or
+        for the end of a file just opened, stops: only where the cursor is now counts. The next suggestion
+        computed ahead does not stop (after Tab the cursor rests where it is for).
+
+        Returns at once: one thread reads, always for the latest place, however often the cursor rests."""
+        with self.state:
+            self.rests += 1
+            self.rested_at = (uri, position)
+            stale, start = self.in_flight, not self.resting
+            self.resting = True
+        if stale is not None and stale.reading:
+            stale.cancel.set()
+        if start:
+            threading.Thread(target=self._read_where_rested, name="cga-rested", daemon=True).start()
+
+    def _read_where_rested(self) -> None:
+        while True:
+            with self.state:
+                rest, (uri, position) = self.rests, self.rested_at
+            document = self.editor.document(uri)
+            if document is not None:
+                self._warm_quietly(uri, offset_at(document.text, *position), rest)
+            with self.state:
+                if rest == self.rests:
+                    self.resting = False
+                    return
+
+    def _version(self, uri: str) -> int | None:
+        document = self.editor.document(uri)
+        return document.version if document is not None else None
+
+    def _warm_quietly(self, uri: str, offset: int, rest: int | None = None) -> None:
         try:
-            self.warm(uri, offset)
+            self.warm(uri, offset, rest)
         except Exception as exc:
             self.editor.log(f"cga: reading {uri} failed: {exc!r}")
 

@@ -9,6 +9,7 @@ the plugin's extmarks (the ghost text).
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import time
@@ -47,6 +48,11 @@ class Neovim:
 
     def notes(self) -> list[str]:
         return self.nvim.exec_lua("return _G.cga_test_notes")
+
+    def server_log(self, pattern: str) -> list[re.Match]:
+        """What the server wrote to the editor's log (window/logMessage), matched."""
+        messages = self.nvim.exec_lua("return _G.cga_test_logs")
+        return [m for m in (re.search(pattern, message) for message in messages) if m]
 
     def ghost(self) -> str | None:
         """The suggestion drawn at the cursor: its virtual text and virtual lines, as it would be inserted."""
@@ -93,6 +99,10 @@ def neovim(tmp_path, monkeypatch, nvim_version):
             _G.cga_test_notes = {}
             vim.notify = function(message) table.insert(_G.cga_test_notes, message) end
             print = function(...) table.insert(_G.cga_test_notes, table.concat({...}, " ")) end
+            _G.cga_test_logs = {}
+            vim.lsp.handlers["window/logMessage"] = function(_, result)
+              table.insert(_G.cga_test_logs, result.message)
+            end
             require("cga").setup({ cmd = cmd, settings = settings })
         """,
             str(PLUGIN),
@@ -139,6 +149,28 @@ def test_ghost_text_appears_while_typing_and_tab_inserts_exactly_it(neovim):
     assert not any("\x00" in line for line in editor.lines())
     editor.type("<Esc>")
     editor.wait("the ghost text to go", lambda: editor.ghost() is None)
+
+
+@pytest.mark.parametrize("nvim_version", ["0.7", "0.11"])
+def test_where_the_cursor_rests_is_read_before_the_user_types_there(neovim):
+    # The end of a file longer than the window is read on opening; the cursor then rests in the middle, and
+    # the plugin says so: that window is read, and the first keystroke there finds it in the cache.
+    text = "".join(f"def handler_{i}(request):\n    return request.send(timeout={i})\n\n" for i in range(120))
+    settings = {"model": str(embedded_default()), "threads": 2, "maxTokens": 16, "contextTokens": 512}
+    editor = neovim(text, settings=settings)
+    attached(editor)
+    editor.wait("the file to be read on opening", lambda: editor.server_log("warmed the cache"))
+    editor.type("181G")
+    rested = r"warmed the cache with (\d+) tokens .* where the cursor rested"
+    read = editor.wait("the window where the cursor rested to be read", lambda: editor.server_log(rested))
+    assert int(read[-1].group(1)) > 150
+    editor.type("ix")
+    (prompt, reused), *_ = editor.wait(
+        "a suggestion there",
+        lambda: [tuple(map(int, m.groups())) for m in editor.server_log(r"prompt (\d+) tokens, (\d+) reused")],
+    )
+    assert prompt > 150 and prompt - reused <= 8, (prompt, reused)
+    assert saved(editor) == text.replace("def handler_60(", "xdef handler_60(")
 
 
 def saved(editor: Neovim) -> str:

@@ -232,3 +232,50 @@ async def test_cga_lsp_becomes_the_bare_server(client: LanguageClient):
     assert b"from cga.lsp.__main__ import main" in open(f"/proc/{pid}/cmdline", "rb").read()
     loaded = open(f"/proc/{pid}/maps").read()
     assert "pydantic_core" not in loaded and "libllama" in loaded
+
+
+def rest_cursor(client: LanguageClient, uri: str, line: int, character: int = 0) -> None:
+    client.protocol.notify(
+        "cga/cursorRested", {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+    )
+
+
+async def rested_reads(client: LanguageClient, count: int) -> list[int]:
+    for _ in range(600):
+        reads = [int(m.group(1)) for m in log_lines(client, r"warmed the cache with (\d+) tokens .* cursor rested")]
+        if len(reads) >= count:
+            return reads
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the window where the cursor rested was never read: {client.log_messages[-5:]}")
+
+
+@pytest.mark.asyncio
+async def test_where_the_cursor_rests_is_read_before_the_user_types_there(client: LanguageClient):
+    # Opening reads the end of a file longer than the window; a cursor that then rests in its middle gets
+    # that window read, so the first request there finds it in the cache. Elsewhere, with no rest, it does not.
+    configure(client, contextTokens=512)
+    text = "".join(f"def handler_{i}(request):\n    return request.send(timeout={i})\n\n" for i in range(120))
+    open_document(client, text)
+    await warmed(client)
+    rest_cursor(client, URI, 180)
+    await rested_reads(client, 1)
+    for line in (180, 90):  # where the cursor rested; where it did not
+        result = await client.text_document_completion_async(
+            types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=types.Position(line, 0))
+        )
+        assert isinstance(result, types.CompletionList)
+    (rested_prompt, rested_reused), (cold_prompt, cold_reused) = reuse(client)[-2:]
+    assert rested_prompt > 300 and rested_prompt - rested_reused <= 8, reuse(client)
+    assert cold_prompt > 300 and cold_prompt - cold_reused > 200, reuse(client)
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_cursor_rest_is_said_once_and_ignored(client: LanguageClient):
+    open_document(client)
+    for params in (None, [1, 2], {"textDocument": {"uri": 3}}, {"textDocument": {"uri": URI}, "position": {}}):
+        client.protocol.notify("cga/cursorRested", params)
+    rest_cursor(client, "file:///never/opened.py", 4)
+    rest_cursor(client, URI, 999, 999)  # past the end: the end
+    await rested_reads(client, 1)
+    assert len(log_lines(client, "cga/cursorRested takes")) == 4
+    assert isinstance(await client.text_document_completion_async(at_end()), types.CompletionList)

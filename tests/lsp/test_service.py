@@ -514,3 +514,45 @@ def test_background_work_never_stops_a_request_in_flight():
     assert background.cancel.is_set() and not request.cancel.is_set()
     request.done.set()
     assert not service.take_turn(background=True)[0].cancel.is_set()  # once it is answered, it runs
+
+
+def _rested(service: AssistantService) -> None:
+    for _ in range(500):
+        with service.state:
+            if not service.resting:
+                return
+        threading.Event().wait(0.01)
+    raise AssertionError("the read where the cursor rested never ended")
+
+
+def test_only_the_latest_place_the_cursor_rested_at_is_read():
+    service, editor, backend, _ = make()
+    text = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(12))
+    editor.open(URI, text)
+    with service.generation_lock:  # the model is busy while the cursor rests at three places in turn
+        for line in (3, 20, 30):
+            service.cursor_rested(URI, (line, 0))
+    _rested(service)
+    assert backend.prompts == [text[: offset_at(text, 30, 0)]]
+    assert [log for log in editor.logs if "cursor rested" in log] == [
+        f"cga: warmed the cache with {offset_at(text, 30, 0)} tokens of {URI} where the cursor rested"
+    ]
+    editor.type(URI, text + "x")
+    with service.generation_lock:
+        service.cursor_rested(URI, (5, 0))
+        editor.type(URI, text + "xy")  # typed before the read began: the request that follows reads instead
+    _rested(service)
+    assert len(backend.prompts) == 1
+
+
+def test_a_cursor_at_rest_stops_a_read_elsewhere_but_not_the_next_suggestion():
+    service, editor, backend, _ = make()
+    editor.open(URI, SOURCE)
+    # The read of the end of a file just opened, then the next suggestion computed ahead.
+    for reading, stopped in ((True, True), (False, False)):
+        other = service.take_turn(background=True, reading=reading)[0]
+        service.cursor_rested(URI, (3, 0))
+        assert other.cancel.is_set() is stopped
+        other.done.set()
+        _rested(service)
+    assert backend.prompts == [SOURCE[: offset_at(SOURCE, 3, 0)]] * 2

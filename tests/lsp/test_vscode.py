@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +32,8 @@ DRIVER = ROOT / "tests" / "lsp" / "vscode" / "drive.cjs"
 TYPED = "import os\n\n\ndef fibonacci(n):\n    "  # the file's text when the ghost text appears
 SPACE_FILE = "def add(a, b):\n    return a"  # then a space is typed at its end
 WORD_FILE = "def add(a, b):\n    retur"  # then "n": the cursor right after a word
+# Longer than the model's 2,048-token window; the cursor rests on line 181 (`def handler_60`), then "x" is typed.
+REST_FILE = "".join(f"def handler_{i}(request):\n    return request.send(timeout={i})\n\n" for i in range(110))
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +93,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     after_word.write_text(WORD_FILE)
     through = workspace / "through.py"
     through.write_text(WORD_FILE)
+    rest = workspace / "rest.py"
+    rest.write_text(REST_FILE)
     (data / "User" / "settings.json").write_text(
         json.dumps(
             {
@@ -163,6 +168,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
                 SPACE_FILE=str(after_space),
                 WORD_FILE=str(after_word),
                 THROUGH_FILE=str(through),
+                REST_FILE=str(rest),
+                LOGS=str(data / "logs"),
                 CHROMIUM=shutil.which("chromium"),
                 NODE_PATH=str(rig / "driver" / "node_modules"),
             ),
@@ -199,6 +206,15 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     assert seen["typed"].strip(), seen
     assert seen["rest"] and seen["rest"][0] == seen["ghost"][0][len(seen["typed"]) :], seen
     assert seen["afterTab"] == WORD_FILE + "n" + "\n".join(seen["ghost"]), seen
+    # Where the cursor came to rest in a long file was read before the user typed there: the request for the
+    # typed character found all but a few of its tokens in the cache.
+    assert report["rest"]["afterType"] == REST_FILE.replace("def handler_60(", "xdef handler_60(")
+    log = output_channel(data)
+    read = re.findall(r"warmed the cache with (\d+) tokens of \S*rest\.py where the cursor rested", log)
+    assert read and int(read[-1]) > 1000, read
+    after = log[log.rindex("rest.py where the cursor rested") :]
+    prompt, reused = map(int, re.search(r"completion: prompt (\d+) tokens, (\d+) reused", after).groups())
+    assert prompt > 1000 and prompt - reused <= 8, (prompt, reused)
     # Refine rewrote the function through workspace/applyEdit, and one Ctrl+Z put it back.
     assert report["afterRefine"] != report["beforeRefine"] and report["afterRefine"].startswith("import os\n")
     assert report["afterUndo"] == report["beforeRefine"]

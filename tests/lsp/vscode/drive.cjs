@@ -5,18 +5,24 @@
 //
 // Environment: URL (code-server with the folder open), FILE (the Python file, on disk), SPACE_FILE
 // (a second one, ending in "return a"), WORD_FILE (a third, ending in "retur") and THROUGH_FILE (a fourth, as
-// WORD_FILE), OUT (a folder), CHROMIUM (the browser binary). NODE_PATH must reach
-// puppeteer-core.
+// WORD_FILE), REST_FILE (a file longer than the model's window), LOGS (code-server's log folder), OUT (a
+// folder), CHROMIUM (the browser binary). NODE_PATH must reach puppeteer-core.
 
 const fs = require("fs");
 const path = require("path");
 const puppeteer = require("puppeteer-core");
 
-const { URL, FILE, SPACE_FILE, WORD_FILE, THROUGH_FILE, OUT, CHROMIUM } = process.env;
+const { URL, FILE, SPACE_FILE, WORD_FILE, THROUGH_FILE, REST_FILE, LOGS, OUT, CHROMIUM } = process.env;
 const report = { steps: [], statusTexts: [], notifications: [] };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let current = FILE; // the file on disk that the steps read
 const read = () => fs.readFileSync(current, "utf8");
+
+/** What the extension's output channel holds so far: the server's log messages among them. */
+function serverLog() {
+  const files = fs.readdirSync(LOGS, { recursive: true }).filter((name) => name.includes("CodeGen Assistant"));
+  return files.map((name) => fs.readFileSync(path.join(LOGS, name), "utf8")).join("\n");
+}
 
 async function chord(page, modifiers, key) {
   for (const m of modifiers) await page.keyboard.down(m);
@@ -209,6 +215,24 @@ async function run(page) {
   through.afterTab = read();
   report.through = through;
   report.steps.push("typed through");
+
+  // 7. The cursor comes to rest in the middle of a long file (Ctrl+Home, then the arrows), and the user types
+  // there once the server says it read the code before it.
+  await openFile(page, path.basename(REST_FILE));
+  current = REST_FILE;
+  await page.click(".monaco-editor .view-lines");
+  await chord(page, ["Control"], "Home");
+  for (let i = 0; i < 180; i++) await page.keyboard.press("ArrowDown");
+  await until("the window where the cursor rested to be read", async () =>
+    serverLog().includes(`${path.basename(REST_FILE)} where the cursor rested`), 180000);
+  const asked = (serverLog().match(/cga: completion:/g) || []).length;
+  await page.keyboard.type("x");
+  await until("a suggestion where the cursor rested", async () =>
+    (serverLog().match(/cga: completion:/g) || []).length > asked, 60000);
+  await page.keyboard.press("Escape");
+  await saveChanged(page, "the typed character on disk");
+  report.rest = { afterType: read() };
+  report.steps.push("rested");
 }
 
 /** Open file, type `key` at its end, accept the ghost text with Tab, take it back, accept the popup's item

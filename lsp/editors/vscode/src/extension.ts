@@ -6,7 +6,9 @@
 // it its settings (and only its own), shows the model's state in the status
 // bar (a click turns completions off and on), and turns the refinement
 // commands into editor commands with an input box for the instruction. The
-// server answers those with workspace/applyEdit, which Ctrl+Z undoes.
+// server answers those with workspace/applyEdit, which Ctrl+Z undoes. Where the
+// cursor comes to rest is sent to the server (cga/cursorRested), which reads the
+// code before it while the user looks at it.
 
 import * as vscode from "vscode";
 import {
@@ -39,6 +41,9 @@ interface Status {
   model: string | null;
   message: string;
 }
+
+/** How long the cursor stays put before the server is told where it rests. */
+const REST_MS = 300;
 
 let client: LanguageClient | undefined;
 let statusItem: vscode.StatusBarItem;
@@ -101,6 +106,36 @@ interface CommandResult {
   error?: string;
 }
 
+/** Tells the server where the cursor came to rest (moved by a click, the arrows or a jump, not by typing:
+ * the requests that typing makes read their own window), so that the first suggestion there is not a cold one:
+ * on two CPU cores a 2,000-token window takes 10 s to read. */
+function cursorRests(): vscode.Disposable {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const versions = new Map<string, number>(); // each document's version at its last selection change
+  const listener = vscode.window.onDidChangeTextEditorSelection((event) => {
+    const document = event.textEditor.document;
+    const uri = document.uri.toString();
+    const typed = versions.has(uri) && versions.get(uri) !== document.version; // an edit moved the cursor
+    versions.set(uri, document.version);
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const selection = event.selections[0];
+    if (typed || !selection?.isEmpty || !enabled() || !["file", "untitled"].includes(document.uri.scheme)) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!client?.isRunning() || document.version !== versions.get(uri)) return;
+      void client.sendNotification("cga/cursorRested", {
+        textDocument: { uri },
+        position: client.code2ProtocolConverter.asPosition(selection.active),
+      });
+    }, REST_MS);
+  });
+  return new vscode.Disposable(() => {
+    if (timer) clearTimeout(timer);
+    listener.dispose();
+  });
+}
+
 async function runServerCommand(name: string, args: unknown[]): Promise<void> {
   if (!client) {
     vscode.window.showErrorMessage("CodeGen Assistant: the language server is not running.");
@@ -142,6 +177,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   context.subscriptions.push(
     statusItem,
+    cursorRests(),
     vscode.commands.registerCommand("codegenAssistant.refine", async () => {
       const editor = activeDocument();
       const instruction = editor && (await askInstruction("Refine the selection (or the function at the cursor) by…"));

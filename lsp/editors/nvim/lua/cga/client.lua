@@ -30,6 +30,13 @@ function M.request(client, method, params, handler, bufnr)
   return ok and id or nil
 end
 
+function M.notify(client, method, params)
+  if method_calls then
+    return client:notify(method, params)
+  end
+  return client.notify(method, params)
+end
+
 function M.cancel(client, id)
   if method_calls then
     client:cancel_request(id)

@@ -6,6 +6,7 @@
 -- the plugin's (lua/cga/ghost.lua) before. Tab accepts, <C-Right> a word,
 -- <C-Down> a line, <M-]>/<M-[> show other suggestions, <C-]> dismisses.
 -- The popup on <C-x><C-o> (lua/cga/popup.lua), multi-line answers included.
+-- Where the cursor rests in normal mode is read ahead (lua/cga/cursor.lua).
 -- Refinement commands: :CgaRefine {instruction} (on a range, or the function
 -- at the cursor), :CgaFollowUp {instruction}, :CgaUndo, :CgaReset. The server
 -- answers them with workspace/applyEdit, which Neovim applies (so `u` undoes).
@@ -108,6 +109,7 @@ function M.attach(bufnr)
     settings = { cga = M.config.settings },
     on_attach = function(_, attached)
       enable_ghost_text(attached)
+      require("cga.cursor").enable(attached)
     end,
   }
   if vim.lsp.start then -- 0.8+: reuses a running client with the same name and root
