@@ -392,7 +392,11 @@ class AssistantService:
         for the end of a file just opened, stops: only where the cursor is now counts. The next suggestion
         computed ahead does not stop (after Tab the cursor rests where it is for).
 
-        Returns at once: one thread reads, always for the latest place, however often the cursor rests."""
+        Returns at once: one thread reads, always for the latest place, however often the cursor rests. The very
+        top of a file has nothing to read (an editor's cursor starts there): it stops nothing."""
+        document = self.editor.document(uri)
+        if document is None or offset_at(document.text, *position) == 0:
+            return
         with self.state:
             self.rests += 1
             self.rested_at = (uri, position)

@@ -551,6 +551,8 @@ def test_a_cursor_at_rest_stops_a_read_elsewhere_but_not_the_next_suggestion():
     # The read of the end of a file just opened, then the next suggestion computed ahead.
     for reading, stopped in ((True, True), (False, False)):
         other = service.take_turn(background=True, reading=reading)[0]
+        service.cursor_rested(URI, (0, 0))  # where an editor's cursor starts: nothing before it to read
+        assert not other.cancel.is_set()
         service.cursor_rested(URI, (3, 0))
         assert other.cancel.is_set() is stopped
         other.done.set()
