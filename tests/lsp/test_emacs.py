@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,21 @@ def test_typing_through_the_suggestion_in_eglot_completes_its_rest_without_the_m
     assert len(first.strip()) > 2
     assert path.read_text() == typed + first + "\n"
     assert "TYPED-THROUGH" in said
+
+
+def test_with_cga_rest_mode_where_point_rests_is_read_before_the_user_types_there(tmp_path):
+    """lsp/editors/emacs/cga.el: point moved into the middle of a file longer than the window and left there;
+    the server reads that window, and the request after "x" is typed there finds it in the cache."""
+    text = "".join(f"def handler_{i}(request):\n    return request.send(timeout={i})\n\n" for i in range(110))
+    path = tmp_path / "example.py"
+    path.write_text(text)
+    done, said = emacs(path, CGA_ACTION="rest", CGA_LINE="180", CGA_EMACS_PLUGIN=str(ROOT / "lsp/editors/emacs"))
+    rested = next(line for line in said if line.startswith("RESTED "))
+    assert int(re.search(r"with (\d+) tokens", rested).group(1)) > 1000, rested
+    asked = next(line for line in said if line.startswith("ASKED "))
+    prompt, reused = map(int, re.search(r"prompt (\d+) tokens, (\d+) reused", asked).groups())
+    assert prompt > 1000 and prompt - reused <= 8, asked
+    assert path.read_text() == text.replace("def handler_60(", "xdef handler_60(")
 
 
 def test_an_eglot_refine_answers_at_once_and_the_rewrite_follows(tmp_path):

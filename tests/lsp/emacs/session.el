@@ -1,5 +1,6 @@
 ;;; session.el --- Emacs + eglot as a user has them, in batch: open a file, then complete at point after
-;; typing (CGA_ACTION=complete, and CGA_THROUGH characters of the answer typed before the popup) or refine the function at the cursor (refine), and save.
+;; typing (CGA_ACTION=complete, and CGA_THROUGH characters of the answer typed before the popup), refine the function at the cursor (refine),
+;; or move point to line CGA_LINE with lsp/editors/emacs/cga.el's `cga-rest-mode' on and type "x" there (rest), and save.
 ;; Driven by tests/lsp/test_emacs.py through CGA_* variables; prints the server's own answer at the cursor
 ;; (ANSWER) so the test can tell what the saved file must hold, and how long the refine command took (ANSWERED).
 (add-to-list 'load-path (car (file-expand-wildcards "/usr/share/emacs/site-lisp/elpa/eglot-*")))
@@ -61,7 +62,36 @@
     (princ (format "ANSWERED %.3f\n" (- (float-time) started)))
     (cga-wait "the refinement" (lambda () (not (equal before (buffer-string)))) 240)))
 
-(if (equal (getenv "CGA_ACTION") "refine") (cga-refine) (cga-complete))
+(defun cga-logged (pattern &optional after)
+  "The first match of PATTERN in what the server sent eglot (its log among it), after AFTER if given."
+  (with-current-buffer (jsonrpc-events-buffer (eglot-current-server))
+    (save-excursion
+      (goto-char (point-min))
+      (when (or (null after) (search-forward after nil t))
+        (and (re-search-forward pattern nil t) (match-string 0))))))
+
+(defun cga-rest ()
+  (add-to-list 'load-path (getenv "CGA_EMACS_PLUGIN"))
+  (require 'cga)
+  (cga-rest-mode 1)
+  (unless (timerp cga--rest-timer) (error "cga-rest-mode set no idle timer"))
+  (cga-wait "the file read on opening" (lambda () (cga-logged "warmed the cache")) 240)
+  (goto-char (point-min))
+  (forward-line (string-to-number (getenv "CGA_LINE")))
+  ;; What the idle timer runs once point has stayed put after a motion (batch Emacs runs no idle timers).
+  (let ((last-command 'next-line)) (cga--rested))
+  (cga-wait "the read where the cursor rested" (lambda () (cga-logged "where the cursor rested")) 240)
+  (princ (format "RESTED %s\n" (cga-logged "warmed the cache with [0-9]+ tokens of [^ ]+ where the cursor rested")))
+  (insert "x")
+  (eglot--signal-textDocument/didChange)
+  (jsonrpc-request (eglot-current-server) :textDocument/inlineCompletion
+                   (append (eglot--TextDocumentPositionParams) '(:context (:triggerKind 2))) :timeout 120)
+  (princ (format "ASKED %s\n" (cga-logged "prompt [0-9]+ tokens, [0-9]+ reused" "where the cursor rested"))))
+
+(pcase (getenv "CGA_ACTION")
+  ("refine" (cga-refine))
+  ("rest" (cga-rest))
+  (_ (cga-complete)))
 (save-buffer)
 (princ "SAVED\n")
 (kill-emacs 0)
