@@ -160,7 +160,7 @@ class AssistantService:
         self.shown: dict[str, Shown] = {}  # per document, the last suggestion answered: typing through it
         self.read: set[str] = set()  # documents whose whole window the model has read (warm from now on)
         self.rests = 0  # cursor_rested calls so far: a read for an earlier resting place is stale
-        self.rested_at: tuple[str, Position] = ("", (0, 0))  # the latest place the cursor rested
+        self.rested_at: tuple[str, int, int | None] = ("", 0, None)  # the latest: uri, offset, document version
         self.resting = False  # a thread reads where the cursor rested (_read_where_rested)
         self.closed = False  # close() was called: background work that comes after it does nothing
         self.project = ProjectContext()  # what the model sees of the other files (its own locks)
@@ -365,8 +365,9 @@ class AssistantService:
                 return
             if rest is not None:
                 with self.state:
-                    moved_on = rest != self.rests
-                if moved_on or self._version(uri) != document.version:
+                    rested_in = self.rested_at[2] if rest == self.rests else None
+                document = self.editor.document(uri)  # as it is now, after the wait for the turn
+                if rested_in is None or document is None or document.version != rested_in:
                     return  # the cursor rested elsewhere since, or the user typed: a request reads what it needs
             backend = self.loaded(document.language)
             text = document.text
@@ -395,11 +396,14 @@ class AssistantService:
         Returns at once: one thread reads, always for the latest place, however often the cursor rests. The very
         top of a file has nothing to read (an editor's cursor starts there): it stops nothing."""
         document = self.editor.document(uri)
-        if document is None or offset_at(document.text, *position) == 0:
+        if document is None:
+            return
+        offset = offset_at(document.text, *position)
+        if offset == 0:
             return
         with self.state:
             self.rests += 1
-            self.rested_at = (uri, position)
+            self.rested_at = (uri, offset, document.version)
             stale, start = self.in_flight, not self.resting
             self.resting = True
         if stale is not None and stale.reading:
@@ -410,18 +414,12 @@ class AssistantService:
     def _read_where_rested(self) -> None:
         while True:
             with self.state:
-                rest, (uri, position) = self.rests, self.rested_at
-            document = self.editor.document(uri)
-            if document is not None:
-                self._warm_quietly(uri, offset_at(document.text, *position), rest)
+                rest, (uri, offset, _) = self.rests, self.rested_at
+            self._warm_quietly(uri, offset, rest)
             with self.state:
                 if rest == self.rests:
                     self.resting = False
                     return
-
-    def _version(self, uri: str) -> int | None:
-        document = self.editor.document(uri)
-        return document.version if document is not None else None
 
     def _warm_quietly(self, uri: str, offset: int, rest: int | None = None) -> None:
         try:

@@ -22,6 +22,14 @@
                (list :model (getenv "CGA_MODEL") :threads 2 :maxTokens 64 :refineInBackground t))
          "python"))
 (cga-wait "eglot" (lambda () (eglot-current-server)))
+(defun cga-logged (pattern &optional after)
+  "The first match of PATTERN in what the server sent eglot (its log among it), after AFTER if given."
+  (with-current-buffer (jsonrpc-events-buffer (eglot-current-server))
+    (save-excursion
+      (goto-char (point-min))
+      (when (or (null after) (search-forward after nil t))
+        (and (re-search-forward pattern nil t) (match-string 0))))))
+
 (defun cga-complete ()
   (goto-char (point-max))
   (insert (getenv "CGA_TYPED"))
@@ -41,8 +49,7 @@
   (let ((before (buffer-string)))
     (completion-at-point)
     (cga-wait "the completion" (lambda () (not (equal before (buffer-string)))) 60))
-  (when (with-current-buffer (jsonrpc-events-buffer (eglot-current-server))
-          (save-excursion (goto-char (point-min)) (search-forward "typed through the suggestion shown" nil t)))
+  (when (cga-logged "typed through the suggestion shown")
     (princ "TYPED-THROUGH\n")))
 
 (defun cga-refine ()
@@ -61,14 +68,6 @@
                                                                  "Add a docstring.")))))
     (princ (format "ANSWERED %.3f\n" (- (float-time) started)))
     (cga-wait "the refinement" (lambda () (not (equal before (buffer-string)))) 240)))
-
-(defun cga-logged (pattern &optional after)
-  "The first match of PATTERN in what the server sent eglot (its log among it), after AFTER if given."
-  (with-current-buffer (jsonrpc-events-buffer (eglot-current-server))
-    (save-excursion
-      (goto-char (point-min))
-      (when (or (null after) (search-forward after nil t))
-        (and (re-search-forward pattern nil t) (match-string 0))))))
 
 (defun cga-rest ()
   (add-to-list 'load-path (getenv "CGA_EMACS_PLUGIN"))

@@ -130,9 +130,11 @@ function cursorRests(): vscode.Disposable {
       });
     }, REST_MS);
   });
+  const closed = vscode.workspace.onDidCloseTextDocument((document) => versions.delete(document.uri.toString()));
   return new vscode.Disposable(() => {
     if (timer) clearTimeout(timer);
     listener.dispose();
+    closed.dispose();
   });
 }
 
