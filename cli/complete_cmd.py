@@ -66,6 +66,10 @@ def complete_command(
         except UnicodeDecodeError as exc:
             fail(f"Standard input is not UTF-8 text (bad byte at offset {exc.start}); convert it first.")
     prompt = prompt.replace("\\n", "\n") if "\n" not in prompt and "\\n" in prompt else prompt
+    # Windows line breaks (a file piped in as it is): the model, the program rule and the block check all read
+    # \n ones, and a \r\n prompt got other code, with \r\n copied into it. The answer comes with \n, which
+    # standard output on Windows writes as \r\n.
+    prompt, suffix = prompt.replace("\r\n", "\n"), suffix.replace("\r\n", "\n") if suffix is not None else None
     for what, text in (("The code to complete", prompt), ("--suffix", suffix or "")):
         try:
             text.encode("utf-8")

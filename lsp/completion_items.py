@@ -22,7 +22,12 @@ gets one line, the block's first one, and no item where that line is empty
 Either way the item's `textEdit` replaces the word being typed with that word
 plus the answer, and `filterText` starts with the word, so clients that filter
 by the word before the cursor keep it: `1, i)` after `print(len(l` does not
-start with `l`, but `l1, i)` does.
+start with `l`, but `l1, i)` does. Where a client without snippets may take
+the word to be another one (see popup_items) it gets an item for each.
+
+Line breaks are \\n: the server reads every document that way (positions.with_newlines)
+and Neovim's `vim.snippet` and 0.12's inline completion split the text at \\n
+alone, while VS Code turns an inserted \\n into the document's own line break.
 """
 
 from __future__ import annotations
@@ -34,13 +39,15 @@ from lsprotocol import types
 from .positions import utf16_units
 
 _WORD = re.compile(r"\w*$")
+_ASCII_WORD = re.compile(r"[A-Za-z$_][A-Za-z$_0-9]*$")
 _SNIPPET_SPECIAL = re.compile(r"([\\$}])")
 LABEL_CHARS = 60
 
 
-def word_before(prefix: str) -> str:
-    """The identifier characters just before the cursor (empty after a space or a bracket)."""
-    found = _WORD.search(prefix[prefix.rfind("\n") + 1 :])
+def word_before(prefix: str, *, ascii_only: bool = False) -> str:
+    """The identifier characters just before the cursor (empty after a space or a bracket); ascii_only: the
+    word as ALE finds it (ASCII letters, digits, `_` and `$`, never a digit first)."""
+    found = (_ASCII_WORD if ascii_only else _WORD).search(prefix[prefix.rfind("\n") + 1 :])
     return found.group(0) if found else ""
 
 
@@ -57,24 +64,39 @@ def _relative_to(text: str, indent: str) -> str:
     )
 
 
-def popup_item(
+def popup_items(
     answer: str, prefix: str, position: types.Position, *, snippets: bool = True
-) -> types.CompletionItem | None:
-    """The popup item for an answer at a cursor: a snippet, or a single line where the client has no snippets
-    (None if that line would be empty)."""
-    word = word_before(prefix)
+) -> list[types.CompletionItem]:
+    """The popup's items for an answer at a cursor: one snippet, or a single line where the client has no
+    snippets (none if that line would be empty).
+
+    A client without snippets may also ignore the item's range and replace its own idea of the word (ALE, the
+    one seen: only ASCII letters, `_` and `$`, and never a digit first): where that word differs from ours
+    (after `range(1`, after `naïve_`) it gets a second item, first, that replaces just that word. Each client
+    keeps the item that starts with its word: ALE's after `naïve_` is `ve_user)`, Neovim 0.7's `naïve_user)`;
+    after `range(1` ALE's word is empty, so it keeps both and inserts the first, `, 10)`, not `1, 10)`."""
     if not snippets:
         answer = answer.split("\n", 1)[0].rstrip("\r")
         if not answer.strip():
-            return None
+            return []
+    words = [word_before(prefix)]
+    if not snippets:
+        words.insert(0, word_before(prefix, ascii_only=True))
+    return [_popup_item(word, answer, prefix, position, snippets, words[-1]) for word in dict.fromkeys(words)]
+
+
+def _popup_item(
+    word: str, answer: str, prefix: str, position: types.Position, snippets: bool, shown_word: str
+) -> types.CompletionItem:
     text = word + answer
     start = types.Position(position.line, position.character - utf16_units(word))
-    first_line = text.strip().split("\n", 1)[0]
+    shown = shown_word + answer  # every item looks the same (Emacs then has one candidate, not two)
+    first_line = shown.strip().split("\n", 1)[0]
     lines = text.count("\n") + 1
     line = prefix[prefix.rfind("\n") + 1 :]
     indent = line[: len(line) - len(line.lstrip(" \t"))]
     return types.CompletionItem(
-        label=first_line[:LABEL_CHARS] or text[:LABEL_CHARS],
+        label=first_line[:LABEL_CHARS] or shown[:LABEL_CHARS],
         kind=types.CompletionItemKind.Text,
         detail="cga" + (f" ({lines} lines)" if lines > 1 else ""),
         documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{text}\n```") if lines > 1 else None,

@@ -46,6 +46,16 @@ def _line_end(text: str, start: int) -> int:
     return found.start() if found else len(text)
 
 
+def with_newlines(text: str) -> str:
+    """The text with each of LSP's three line breaks as \\n. A position in it is the same position in the
+    original (LSP counts \\r\\n as one break), so the server reads documents this way: the model sees the
+    line breaks it learnt from (after a \\r\\n prompt SmolLM2 wrote other code, indented a body by three
+    spaces, and ended each line of Neovim's ghost text with a \\r), and what it writes breaks lines at \\n."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def utf16_units(s: str) -> int:
     return len(s) + sum(1 for ch in s if ord(ch) > 0xFFFF)
 

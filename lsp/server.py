@@ -23,8 +23,9 @@ from pygls.lsp.server import LanguageServer
 from cga.assistant import heap
 from cga.core.errors import CgaError
 
-from .completion_items import inline_items, popup_item
+from .completion_items import inline_items, popup_items
 from .main_thread import MainThreadWorker
+from .positions import with_newlines
 from .protocol import (
     Protocol,
     current_request_id,
@@ -61,14 +62,27 @@ class AssistantServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("cga-lsp", _version(), protocol_cls=Protocol)
         self.service = AssistantService(self, run=main_thread.call)
+        # The last text read of each document with \r line breaks, as (pygls's source, with_newlines of it): a
+        # request reads the document several times, and each conversion of a 20 MB file takes 70 ms. A new
+        # source (every change makes one) is a new object, so the check is `is`; one assignment, no lock.
+        self._with_newlines: dict[str, tuple[str, str]] = {}
 
     # lsp.service.Editor
 
     def document(self, uri: str) -> Document | None:
         document = self.workspace.text_documents.get(uri)
         if document is None:
+            self._with_newlines.pop(uri, None)
             return None
-        return Document(document.source, document.version, document.language_id or "")
+        source = document.source
+        kept = self._with_newlines.get(uri)
+        if kept is not None and kept[0] is source:
+            text = kept[1]
+        else:
+            text = with_newlines(source)
+            if text is not source:
+                self._with_newlines[uri] = (source, text)
+        return Document(text, document.version, document.language_id or "")
 
     def status(self, state: str, model: str | None, message: str = "") -> None:
         self.protocol.notify(STATUS, {"state": state, "model": model, "message": message})
@@ -188,6 +202,7 @@ def _quietly(ls: AssistantServer, action, *args) -> None:
 def did_close(ls: AssistantServer, params: types.DidCloseTextDocumentParams) -> None:
     # pygls has dropped the text; give its memory back (a 20 MB file otherwise kept ~50 MB resident).
     ls.service.forget(params.text_document.uri)
+    ls.document(params.text_document.uri)  # gone: drops the text kept of it
     ls.thread_pool.submit(_quietly, ls, heap.tidy)
 
 
@@ -227,8 +242,8 @@ def completion(ls: AssistantServer, params: types.CompletionParams) -> types.Com
     if not result:
         return types.CompletionList(is_incomplete=True, items=[])
     answers, ctx = result
-    item = popup_item(answers[0], ctx.prefix, params.position, snippets=ls.snippets()) if answers else None
-    return types.CompletionList(is_incomplete=True, items=[item] if item else [])
+    items = popup_items(answers[0], ctx.prefix, params.position, snippets=ls.snippets()) if answers else []
+    return types.CompletionList(is_incomplete=True, items=items)
 
 
 # The options object matters: without one, pygls advertises no inlineCompletionProvider and VS Code never asks.

@@ -31,6 +31,16 @@ def test_reads_standard_input_and_an_empty_answer_explains_itself():
     assert kept.stdout.lstrip("\n").startswith("# list_files(path)")
 
 
+def test_a_file_with_windows_line_breaks_gets_the_answer_the_same_file_with_newlines_gets():
+    source = 'import os\n\n\ndef list_files(path):\n    """Return the names of the files in path."""\n'
+    command = [sys.executable, "-m", "cga.cli", "complete", "--max-tokens", "16", "--no-truncate"]
+    answers = [  # bytes: text mode would turn a \r\n in the answer into \n
+        subprocess.run(command, input=text.encode(), capture_output=True, timeout=600).stdout
+        for text in (source, source.replace("\n", "\r\n"))
+    ]
+    assert answers[0].strip() and answers[1] == answers[0] and b"\r" not in answers[1]
+
+
 def test_non_utf8_input_is_refused():
     result = subprocess.run(
         [sys.executable, "-m", "cga.cli", "complete"], input=b"x = '\xff\xfe'\n", capture_output=True

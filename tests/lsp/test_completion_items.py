@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from cga.lsp.completion_items import inline_items, popup_item, word_before
+from cga.lsp.completion_items import inline_items, popup_items, word_before
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pur
 def test_the_popup_item_replaces_the_word_being_typed_so_word_filters_keep_it():
     # Neovim's omnifunc and VS Code filter items by the word before the cursor: `1, i)` after
     # `print(len(l` would be dropped, `l1, i)` replacing `l` is kept and inserts the same text.
-    item = popup_item("1, i)", "x = 1\nprint(len(l", types.Position(1, 11))
+    (item,) = popup_items("1, i)", "x = 1\nprint(len(l", types.Position(1, 11))
     assert item.text_edit.new_text == "l1, i)$0" and item.filter_text == "l1, i)"
     assert item.text_edit.range == types.Range(types.Position(1, 10), types.Position(1, 11))
     assert item.label == "l1, i)"
@@ -22,7 +22,7 @@ def test_the_popup_item_replaces_the_word_being_typed_so_word_filters_keep_it():
 def test_a_multi_line_popup_item_is_a_snippet_indented_from_the_cursors_line():
     """VS Code and Neovim's vim.snippet add the cursor line's indentation to the lines after the first."""
     answer = "if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)  # ${x}"
-    item = popup_item(answer, "def fib(n):\n    ", types.Position(1, 4))
+    (item,) = popup_items(answer, "def fib(n):\n    ", types.Position(1, 4))
     assert item.insert_text_format == types.InsertTextFormat.Snippet
     assert item.insert_text_mode == types.InsertTextMode.AdjustIndentation
     assert item.text_edit.new_text == "if n < 2:\n    return n\nreturn fib(n - 1) + fib(n - 2)  # \\${x\\}$0"
@@ -31,16 +31,36 @@ def test_a_multi_line_popup_item_is_a_snippet_indented_from_the_cursors_line():
 
 def test_a_client_without_snippets_gets_one_line_or_nothing():
     """Vim's popup puts a line break in as a NUL byte (ALE, Neovim 0.7's omnifunc): the block is ghost text's."""
-    item = popup_item("if n < 2:\n        return n", "def fib(n):\n    ", types.Position(1, 4), snippets=False)
+    (item,) = popup_items("if n < 2:\n        return n", "def fib(n):\n    ", types.Position(1, 4), snippets=False)
     assert item.text_edit.new_text == item.label == "if n < 2:"
     assert item.insert_text_format == types.InsertTextFormat.PlainText
-    assert popup_item("\n    return 1", "def f():", types.Position(0, 8), snippets=False) is None
+    assert popup_items("\n    return 1", "def f():", types.Position(0, 8), snippets=False) == []
 
 
 def test_word_positions_count_utf16_units():
     # 😀 is not a word character, so the word is "ab"; before it, é is one UTF-16 unit and 😀 two.
-    item = popup_item("x", "é😀ab", types.Position(0, 5))
+    (item,) = popup_items("x", "é😀ab", types.Position(0, 5))
     assert word_before("é😀ab") == "ab" and item.text_edit.range.start.character == 3
+
+
+@pytest.mark.parametrize(
+    "prefix, ascii_word, word",
+    [("for i in range(1", "", "1"), ('print("é", naïve_', "ve_", "naïve_"), ("x = $el2", "$el2", "el2")],
+)
+def test_a_client_without_snippets_also_gets_the_item_for_an_ascii_only_word(prefix, ascii_word, word):
+    """ALE takes the word it replaces from its own ASCII-only pattern, Neovim 0.7 from 'iskeyword': each keeps
+    the item that starts with its word, and ALE (which keeps every item after an empty word) the first. Emacs
+    matches the labels, the same in both: one candidate, whose edit either item makes."""
+    at = types.Position(0, len(prefix))
+    first, second = popup_items(", 10)", prefix, at, snippets=False)
+    assert first.text_edit.new_text == ascii_word + ", 10)" and second.text_edit.new_text == word + ", 10)"
+    for item, replaced in ((first, ascii_word), (second, word)):
+        assert item.text_edit.range.start == types.Position(0, len(prefix) - len(replaced))
+    assert word_before(prefix, ascii_only=True) == ascii_word and word_before(prefix) == word
+    assert first.label == second.label == word + ", 10)"  # one candidate to Emacs, which matches labels
+    (snippet,) = popup_items(", 10)", prefix, at)  # a client with snippets applies the item's range
+    assert snippet.text_edit.new_text == word + ", 10)$0"
+    assert len(popup_items(", 10)", "return total", types.Position(0, 12), snippets=False)) == 1
 
 
 def test_inline_items_go_in_at_the_cursor():

@@ -58,6 +58,8 @@ def emacs(path: Path, **variables: str) -> tuple[subprocess.CompletedProcess, li
         "def add(a, b):\n    return a ",  # after a typed space
         "def add(a, b):\n    return",  # right after a word: the answer brings its own space
         "import os\n\nfiles = os.",  # after a dot
+        "for i in range(1",  # after a digit (the server's second item, for ALE, must not get in the way)
+        'def greet(naïve_user):\n    print("é", naïve_',  # after `ï`, and again
     ],
 )
 def test_eglot_completion_saves_exactly_the_first_line_of_the_servers_answer(typed, tmp_path):

@@ -9,6 +9,7 @@ the plugin's extmarks (the ghost text).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import sys
@@ -258,6 +259,35 @@ def test_a_multi_line_popup_with_the_default_completeopt_saves_what_ghost_text_s
     assert default_completeopt(editor) == user_completeopt  # the user's value is back
 
 
+@pytest.mark.parametrize(
+    "nvim_version, accept",
+    [(build, "<Tab>") for build in BUILDS] + [(build, "<C-]><C-x><C-o>") for build in ("0.11", "0.12")],
+)
+def test_a_crlf_file_gets_the_lf_files_suggestion_and_keeps_its_line_endings(neovim, accept):
+    """A file with Windows line breaks (Neovim reads it as 'fileformat' dos and sends its text with \\r\\n):
+    the suggestion is the one the same file with \\n gets, and what lands in it, through ghost text or the
+    popup's snippet, ends each line with \\r\\n alone, as the rest of the file does."""
+    editor = neovim(TEXT)
+    attached(editor)
+    editor.type("GAdef fibonacci(n):<CR>")
+    with_newlines = editor.wait("ghost text", editor.ghost)
+    with contextlib.suppress(EOFError):  # Neovim quits before it answers
+        editor.nvim.command("qa!")
+    editor = neovim(TEXT.replace("\n", "\r\n"))
+    attached(editor)
+    assert editor.nvim.eval("&fileformat") == "dos"
+    editor.type("GAdef fibonacci(n):<CR>")
+    suggestion = editor.wait("ghost text", editor.ghost)
+    assert suggestion == with_newlines
+    editor.type(accept)
+    if accept != "<Tab>":
+        editor.wait("the popup", lambda: editor.nvim.funcs.pumvisible())
+        editor.type("<C-y>")
+    editor.wait("the suggestion to be inserted", lambda: len(editor.lines()) > len(TYPED))
+    assert not any("\r" in line for line in editor.lines())
+    assert saved(editor) == ("\n".join(TYPED) + suggestion + "\n").replace("\n", "\r\n")
+
+
 @pytest.mark.parametrize("nvim_version", BUILDS)
 def test_after_a_typed_space_neither_ghost_text_nor_the_popup_doubles_it(neovim):
     """Issue 19: at `    return a ` the token ` +` brought a second space: Tab gave `return a  + b`."""
@@ -276,6 +306,29 @@ def test_after_a_typed_space_neither_ghost_text_nor_the_popup_doubles_it(neovim)
     editor.wait("the popup", lambda: editor.nvim.funcs.pumvisible())
     editor.type("<C-y>")
     editor.wait("the popup item to be inserted", lambda: editor.lines()[1] != "    return a ")
+    assert saved(editor).split("\n")[1] == ghost_line
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
+def test_after_non_ascii_text_ghost_text_and_the_popup_land_after_the_cursor(neovim):
+    """Neovim counts columns in bytes, LSP in UTF-16 units: `é` is two bytes and one unit, `😀` four and two.
+    The suggestion after a word with such characters, on a line with more of them, goes in at the cursor,
+    and the popup's item replaces just the word it completes."""
+    source = 'def greet(naïve_user):\n    print("héllo 😀", naïve_\n'
+    editor = neovim(source)
+    attached(editor)
+    editor.type("2GAu")
+    suggestion = editor.wait("ghost text", editor.ghost)
+    typed = '    print("héllo 😀", naïve_u'
+    editor.type("<Tab>")
+    editor.wait("the suggestion to be inserted", lambda: editor.lines()[1] != typed)
+    ghost_line = saved(editor).split("\n")[1]
+    assert ghost_line == typed + suggestion
+    editor.nvim.command("normal! u")
+    editor.type("2GAu<C-x><C-o>")
+    editor.wait("the popup", lambda: editor.nvim.funcs.pumvisible())
+    editor.type("<C-y>")
+    editor.wait("the popup item to be inserted", lambda: editor.lines()[1] != typed)
     assert saved(editor).split("\n")[1] == ghost_line
 
 
@@ -380,9 +433,10 @@ def test_the_popup_before_the_server_is_up_says_so_instead_of_E764(neovim):
     assert editor.nvim.vvars["errmsg"] == ""
 
 
-def test_refine_applies_a_labelled_edit_and_u_undoes_it(neovim):
+@pytest.mark.parametrize("line_break", ["\n", "\r\n"])
+def test_refine_applies_a_labelled_edit_and_u_undoes_it(neovim, line_break):
     source = "import math\n\n\ndef area(r):\n    x = math.pi * r * r\n    return x\n\n\nprint(area(2))\n"
-    editor = neovim(source)
+    editor = neovim(source.replace("\n", line_break))
     attached(editor)
     original = editor.lines()
     editor.nvim.api.win_set_cursor(0, [5, 4])  # inside area()
@@ -390,6 +444,7 @@ def test_refine_applies_a_labelled_edit_and_u_undoes_it(neovim):
     refined = editor.wait("the refinement", lambda: editor.lines() != original and editor.lines())
     assert refined[:3] == original[:3] and refined[-3:] == original[-3:]  # only the function changed
     assert any("Refine: Add a docstring." in note for note in editor.notes())  # the edit's label, for people
+    assert saved(editor) == "".join(line + line_break for line in refined)  # a CRLF file keeps its line breaks
     editor.nvim.command("normal! u")
     assert editor.lines() == original
 
@@ -440,6 +495,22 @@ vim.api.nvim_create_autocmd("FileType", { pattern = "python", callback = functio
 end })
 """
 
+# Debian's Neovim 0.7 with no plugin, as its `:h lsp` sets a server up: a client attached to each Python buffer and
+# its omnifunc. It has no snippets, so the server sends it one line per item, as to ALE.
+VANILLA_07 = """
+local cmd, settings = ...
+vim.api.nvim_create_autocmd("FileType", { pattern = "python", callback = function(event)
+  local id = vim.lsp.start_client({ name = "cga", cmd = cmd, root_dir = vim.fn.getcwd(), init_options = settings })
+  vim.lsp.buf_attach_client(event.buf, id)
+  vim.bo[event.buf].omnifunc = "v:lua.vim.lsp.omnifunc"
+end })
+"""
+CGA_CLIENT = """
+local client
+if vim.lsp.get_clients then client = vim.lsp.get_clients({ bufnr = 0, name = 'cga' })[1]
+else _, client = next(vim.lsp.buf_get_clients(0)) end
+"""
+
 
 @pytest.fixture
 def vanilla(tmp_path, monkeypatch, nvim_version):
@@ -454,16 +525,14 @@ def vanilla(tmp_path, monkeypatch, nvim_version):
         path.write_text(text)
         nvim = pynvim.attach("child", argv=[str(binary), "--embed", "--headless", "--clean", "-n"])
         started.append(nvim)
-        nvim.exec_lua(VANILLA, SERVER, {"model": str(embedded_default()), "threads": 2, "maxTokens": 64})
+        setup = VANILLA_07 if nvim_version == "0.7" else VANILLA
+        nvim.exec_lua(setup, SERVER, {"model": str(embedded_default()), "threads": 2, "maxTokens": 64})
         nvim.exec_lua("_G.cga_test_notes = {}")
         nvim.command(f"cd {tmp_path} | edit {path}")
         editor = Neovim(nvim, path)
         editor.wait(
             "the client to attach",
-            lambda: nvim.exec_lua(
-                "local c = vim.lsp.get_clients({ bufnr = 0, name = 'cga' })[1]; "
-                "return c ~= nil and c.initialized == true"
-            ),
+            lambda: nvim.exec_lua(CGA_CLIENT + "return client ~= nil and client.initialized == true"),
         )
         return editor
 
@@ -479,14 +548,18 @@ def server_answer(editor: Neovim) -> str:
     """What the server suggests at the cursor (its ghost text), asked directly: what the popup must insert."""
     return editor.wait(
         "the server's answer",
-        lambda: editor.nvim.exec_lua("""
-        local client = vim.lsp.get_clients({ bufnr = 0, name = 'cga' })[1]
+        lambda: editor.nvim.exec_lua(
+            CGA_CLIENT
+            + """
         local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
         params.context = { triggerKind = 2 }
-        local reply = client:request_sync("textDocument/inlineCompletion", params, 60000, 0)
+        local method = "textDocument/inlineCompletion"
+        local reply = vim.fn.has("nvim-0.11") == 1 and client:request_sync(method, params, 60000, 0)
+          or client.request_sync(method, params, 60000, 0)
         local items = reply and reply.result and (reply.result.items or reply.result) or {}
         return items[1] and items[1].insertText or false
-    """),
+    """
+        ),
     )
 
 
@@ -516,3 +589,26 @@ def test_vanilla_neovim_completion_saves_exactly_the_servers_answer(vanilla, sou
     row = before.index(line)
     lines = before[:row] + (line + answer).split("\n") + before[row + 1 :]
     assert saved(editor) == "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("nvim_version", ["0.7"])
+@pytest.mark.parametrize(
+    "source, keys, line",
+    [
+        ("def add(a, b):\n    retur\n", "2GAn", "    return"),  # right after a word
+        ("for i in range(\n", "1GA1", "for i in range(1"),  # after a digit: ALE's item for it is not this one
+        ('def greet(naïve_user):\n    print("é", naïve\n', "2GA_", '    print("é", naïve_'),  # and after `ï`
+    ],
+)
+def test_vanilla_neovim_07_omnifunc_saves_the_first_line_of_the_servers_answer(vanilla, source, keys, line):
+    """Neovim 0.7's own omnifunc, Vim's default 'completeopt': the one item it keeps goes in at once."""
+    editor = vanilla(source)
+    editor.type(keys)
+    editor.wait("the typing", lambda: line in editor.lines())
+    answer = server_answer(editor).split("\n", 1)[0]
+    assert answer.strip()
+    before = editor.lines()
+    editor.type("<C-x><C-o>")
+    editor.wait("the item to be inserted", lambda: editor.lines() != before)
+    row = before.index(line)
+    assert saved(editor) == "\n".join(before[:row] + [line + answer] + before[row + 1 :]) + "\n"

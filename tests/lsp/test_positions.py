@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from cga.lsp.positions import offset_at, position_at
+from cga.lsp.positions import offset_at, position_at, with_newlines
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
@@ -37,3 +39,13 @@ def test_offset_at(text, position, offset):
 )
 def test_position_at(text, offset, position):
     assert position_at(text, offset) == position
+
+
+@pytest.mark.parametrize("text", ["a\r\nb\r\n\r\nc😀d\r\n", "a\rb\r\rc", "mixed\r\nline\nbreaks\r\rend", "no breaks"])
+def test_a_text_with_newlines_has_every_position_the_original_has(text):
+    """What the server reads: each line break one \\n, every (line, character) naming the same character."""
+    plain = with_newlines(text)
+    assert plain.split("\n") == re.split(r"\r\n|\r|\n", text)
+    for line in range(6):
+        for character in range(6):
+            assert plain[: offset_at(plain, line, character)] == with_newlines(text[: offset_at(text, line, character)])

@@ -84,6 +84,8 @@ endfunction
         "def add(a, b):\n    return a ",  # after a typed space
         "import os\n\nfiles = os.",  # after a dot
         "def add(a, b):\n    return",  # right after a word
+        'def greet(naïve_user):\n    print("héllo", naïve_',  # after letters of two bytes and one UTF-16 unit
+        "for i in range(1",  # after a digit, which ALE's completion does not count as part of a word
     ],
 )
 def test_ale_completion_saves_exactly_what_ale_takes_of_the_servers_first_line(typed, tmp_path):

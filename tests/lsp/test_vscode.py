@@ -32,6 +32,7 @@ DRIVER = ROOT / "tests" / "lsp" / "vscode" / "drive.cjs"
 TYPED = "import os\n\n\ndef fibonacci(n):\n    "  # the file's text when the ghost text appears
 SPACE_FILE = "def add(a, b):\n    return a"  # then a space is typed at its end
 WORD_FILE = "def add(a, b):\n    retur"  # then "n": the cursor right after a word
+CRLF_FILE = "import os\r\n\r\n\r\ndef fibonacci(n):"  # Windows line breaks; then Enter
 # Longer than the model's 2,048-token window; the cursor rests on line 181 (`def handler_60`), then "x" is typed.
 REST_FILE = "".join(f"def handler_{i}(request):\n    return request.send(timeout={i})\n\n" for i in range(110))
 
@@ -91,6 +92,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     after_space.write_text(SPACE_FILE)
     after_word = workspace / "word.py"
     after_word.write_text(WORD_FILE)
+    crlf = workspace / "crlf.py"
+    crlf.write_bytes(CRLF_FILE.encode())
     through = workspace / "through.py"
     through.write_text(WORD_FILE)
     rest = workspace / "rest.py"
@@ -167,6 +170,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
                 OUT=str(out),
                 SPACE_FILE=str(after_space),
                 WORD_FILE=str(after_word),
+                CRLF_FILE=str(crlf),
                 THROUGH_FILE=str(through),
                 REST_FILE=str(rest),
                 LOGS=str(data / "logs"),
@@ -200,6 +204,12 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
         assert not (typed.endswith(" ") and ghost.startswith(" ")), (case, ghost)
         assert seen["afterTab"] == typed + ghost, case
         assert seen["afterPopup"] == seen["afterTab"], (case, seen["popupLabels"])
+    # In a file with Windows line breaks, the block went in with them, line for line, by Tab and by the popup.
+    seen = report["crlf"]
+    ghost = "\n".join(seen["ghost"])
+    assert ghost.strip() and "\r" not in ghost, seen["ghost"]
+    assert seen["afterTab"] == CRLF_FILE + ("\n    " + ghost).replace("\n", "\r\n"), seen
+    assert seen["afterPopup"] == seen["afterTab"], seen["popupLabels"]
     # Typing the ghost text's first characters kept its rest on show (VS Code's own type-through, or the server
     # answering from what it showed), and Tab saved the line as first shown, nothing doubled.
     seen = report["through"]

@@ -12,7 +12,7 @@ const fs = require("fs");
 const path = require("path");
 const puppeteer = require("puppeteer-core");
 
-const { URL, FILE, SPACE_FILE, WORD_FILE, THROUGH_FILE, REST_FILE, LOGS, OUT, CHROMIUM } = process.env;
+const { URL, FILE, SPACE_FILE, WORD_FILE, CRLF_FILE, THROUGH_FILE, REST_FILE, LOGS, OUT, CHROMIUM } = process.env;
 const report = { steps: [], statusTexts: [], notifications: [] };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let current = FILE; // the file on disk that the steps read
@@ -194,6 +194,7 @@ async function run(page) {
   // 5. Mid-line, after a typed space and right after a word: ghost text and the popup's single-line item.
   report.space = await midLine(page, SPACE_FILE, " ");
   report.word = await midLine(page, WORD_FILE, "n");
+  report.crlf = await midLine(page, CRLF_FILE, "\n"); // Enter, in a file with Windows line breaks
   report.steps.push("mid-line");
 
   // 6. Typing through the ghost text: its first characters typed (word characters only, which VS Code does not
