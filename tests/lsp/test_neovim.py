@@ -200,6 +200,18 @@ def test_a_new_file_gets_a_suggestion_at_a_block_opener_and_tab_saves_exactly_it
 
 
 @pytest.mark.parametrize("nvim_version", BUILDS)
+def test_tab_with_no_suggestion_shown_indents_as_it_always_does(neovim):
+    """The plugin maps Tab; where nothing is shown (the top of an empty file, which the server never answers)
+    it is the user's Tab, in its place among the keys typed: Python's own settings put four spaces in, then
+    the x typed at once after it (the plugin's Tab used to go in behind the x: `x    `)."""
+    editor = neovim("")
+    attached(editor)
+    editor.type("i<Tab>x")
+    editor.wait("the typing", lambda: editor.lines()[0].endswith("x"))
+    assert saved(editor) == "    x\n"
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
 def test_tab_enter_tab_saves_exactly_the_two_suggestions_shown(neovim):
     """Issue 22: the suggestion after the one shown is computed before it is asked for; whatever it is, the
     file holds exactly what the two ghost texts showed, where Neovim's own indentation put the second."""

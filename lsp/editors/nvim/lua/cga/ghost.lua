@@ -262,8 +262,10 @@ function M.cycle(step, bufnr)
   M.request(bufnr, INVOKED, step > 0 and 2 or 0)
 end
 
+--- A mapped key's usual meaning, where it has nothing to do: put in front of the keys typed after it ("i"), not
+--- behind them, or Tab then x typed at once gave "x    ".
 local function feed(keys)
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "n", false)
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "ni", false)
 end
 
 --- Ghost text for bufnr: autocommands and insert-mode keys (each falls back to its usual meaning).
