@@ -33,6 +33,7 @@ TYPED = "import os\n\n\ndef fibonacci(n):\n    "  # the file's text when the gho
 SPACE_FILE = "def add(a, b):\n    return a"  # then a space is typed at its end
 WORD_FILE = "def add(a, b):\n    retur"  # then "n": the cursor right after a word
 CRLF_FILE = "import os\r\n\r\n\r\ndef fibonacci(n):"  # Windows line breaks; then Enter
+PAIR_FILE = "import os\n\nnames = os.listdir('.')\nprint(len"  # then "(", which VS Code closes with ")"
 # Longer than the model's 2,048-token window; the cursor rests on line 181 (`def handler_60`), then "x" is typed.
 REST_FILE = "".join(f"def handler_{i}(request):\n    return request.send(timeout={i})\n\n" for i in range(110))
 
@@ -94,6 +95,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     after_word.write_text(WORD_FILE)
     crlf = workspace / "crlf.py"
     crlf.write_bytes(CRLF_FILE.encode())
+    pair = workspace / "pair.py"
+    pair.write_text(PAIR_FILE)
     through = workspace / "through.py"
     through.write_text(WORD_FILE)
     rest = workspace / "rest.py"
@@ -171,6 +174,7 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
                 SPACE_FILE=str(after_space),
                 WORD_FILE=str(after_word),
                 CRLF_FILE=str(crlf),
+                PAIR_FILE=str(pair),
                 THROUGH_FILE=str(through),
                 REST_FILE=str(rest),
                 LOGS=str(data / "logs"),
@@ -209,6 +213,15 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     ghost = "\n".join(seen["ghost"])
     assert ghost.strip() and "\r" not in ghost, seen["ghost"]
     assert seen["afterTab"] == CRLF_FILE + ("\n    " + ghost).replace("\n", "\r\n"), seen
+    assert seen["afterPopup"] == seen["afterTab"], seen["popupLabels"]
+    # Before the `)` VS Code put in after a typed `(`: the suggestion goes in before it, and the line's
+    # brackets still pair up (the server leaves out a `)` the model wrote that is already there).
+    seen = report["pair"]
+    ghost = "\n".join(seen["ghost"])
+    assert ghost.strip() and "\n" not in ghost, seen["ghost"]
+    assert seen["afterTab"] == PAIR_FILE + "(" + ghost + ")", seen
+    last = seen["afterTab"].split("\n")[-1]
+    assert last.count("(") == last.count(")"), last
     assert seen["afterPopup"] == seen["afterTab"], seen["popupLabels"]
     # Typing the ghost text's first characters kept its rest on show (VS Code's own type-through, or the server
     # answering from what it showed), and Tab saved the line as first shown, nothing doubled.

@@ -12,7 +12,7 @@ const fs = require("fs");
 const path = require("path");
 const puppeteer = require("puppeteer-core");
 
-const { URL, FILE, SPACE_FILE, WORD_FILE, CRLF_FILE, THROUGH_FILE, REST_FILE, LOGS, OUT, CHROMIUM } = process.env;
+const { URL, FILE, SPACE_FILE, WORD_FILE, CRLF_FILE, PAIR_FILE, THROUGH_FILE, REST_FILE, LOGS, OUT, CHROMIUM } = process.env;
 const report = { steps: [], statusTexts: [], notifications: [] };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let current = FILE; // the file on disk that the steps read
@@ -195,6 +195,7 @@ async function run(page) {
   report.space = await midLine(page, SPACE_FILE, " ");
   report.word = await midLine(page, WORD_FILE, "n");
   report.crlf = await midLine(page, CRLF_FILE, "\n"); // Enter, in a file with Windows line breaks
+  report.pair = await midLine(page, PAIR_FILE, "("); // VS Code closes the bracket: the cursor is before `)`
   report.steps.push("mid-line");
 
   // 6. Typing through the ghost text: its first characters typed (word characters only, which VS Code does not
