@@ -1,23 +1,34 @@
 """Answers as the editor's completion items: popup items and inline (ghost-text) items.
 
 A popup item is inserted by the client, and clients differ in what they do
-with one (issue 19, each seen in the real client):
+with one (issue 19, each seen in the real client), so each gets one of three
+shapes (Insertion, chosen by insertion_for):
 
 - Vim's popup menu holds one line per item: a plain-text item with line breaks
   goes in as one line with NUL bytes for them (Vim + ALE, Neovim 0.7's
   omnifunc). Neovim 0.11's `vim.lsp.completion` inserts only the first word of
   a plain-text `textEdit`, and ALE only the text before the first `(`.
 - A snippet is expanded by the client after the item is chosen, line breaks
-  included: VS Code, Neovim 0.11+ (`vim.snippet`), our Neovim plugin, and Emacs
-  where yasnippet is loaded. Copilot's language server and Tabby's agent leave
-  blocks to ghost text for the same reason.
+  included: VS Code, Neovim 0.11+ (`vim.snippet`), our Neovim plugin. Copilot's
+  language server and Tabby's agent leave blocks to ghost text for the same
+  reason.
+- Emacs expands snippets with yasnippet, which is not LSP's snippet language:
+  it runs Emacs Lisp written between backquotes (eglot hands it the text as it
+  comes, so a suggested docstring with `x` in it ran `x` as code and saved
+  "Symbol's value as variable is void: x"), and by default it re-indents every
+  line by the major mode, which in Python cannot know where a block ends
+  (`return s` after a loop went into the loop). lsp-mode 8.0 escapes the
+  backquotes but indents the last line of a snippet at the end of a buffer
+  twice. Both insert a plain-text edit as it is, line breaks included.
 
 So a client that advertises `snippetSupport` gets each answer as a snippet
 (its text escaped, nothing to fill in) whose lines after the first are
 indented relative to the cursor's line (`insertTextMode` adjustIndentation:
-VS Code and `vim.snippet` both add that line's indentation); any other client
-gets one line, the block's first one, and no item where that line is empty
-(an answer that starts on the next line): ghost text shows the block.
+VS Code and `vim.snippet` both add that line's indentation); an Emacs client
+gets the whole answer as plain text with its own indentation (`insertTextMode`
+asIs); any other client gets one line, the block's first one, and no item
+where that line is empty (an answer that starts on the next line): ghost text
+shows the block.
 
 Either way the item's `textEdit` replaces the word being typed with that word
 plus the answer, and `filterText` starts with the word, so clients that filter
@@ -32,6 +43,7 @@ alone, while VS Code turns an inserted \\n into the document's own line break.
 
 from __future__ import annotations
 
+import enum
 import re
 
 from lsprotocol import types
@@ -42,6 +54,27 @@ _WORD = re.compile(r"\w*$")
 _ASCII_WORD = re.compile(r"[A-Za-z$_][A-Za-z$_0-9]*$")
 _SNIPPET_SPECIAL = re.compile(r"([\\$}])")
 LABEL_CHARS = 60
+# clientInfo.name of the Emacs clients: eglot (which sends it from 1.10 on) and lsp-mode.
+EMACS_CLIENTS = frozenset({"eglot", "emacs"})
+
+
+class Insertion(enum.Enum):
+    """How a client puts a popup item into the document, and so the shape it gets (see the module's docstring)."""
+
+    SNIPPET = "snippet"  # LSP snippets, lines after the first relative to the cursor's line
+    PLAIN_BLOCK = "plain block"  # the whole answer as plain text, inserted as it is
+    FIRST_LINE = "first line"  # one line per item: Vim's popup menu
+
+
+def insertion_for(client_name: str | None, snippet_support: bool) -> Insertion:
+    """The shape for a client, from its initialize request. A client that asks for snippets and does not say
+    its name is taken for eglot before 1.10 (the one seen): plain text as it is is what LSP means by an item
+    anyway, where a guess at someone's snippet language could run code."""
+    if client_name is not None and client_name.strip().lower() in EMACS_CLIENTS:
+        return Insertion.PLAIN_BLOCK
+    if snippet_support:
+        return Insertion.SNIPPET if client_name is not None else Insertion.PLAIN_BLOCK
+    return Insertion.FIRST_LINE
 
 
 def word_before(prefix: str, *, ascii_only: bool = False) -> str:
@@ -65,28 +98,29 @@ def _relative_to(text: str, indent: str) -> str:
 
 
 def popup_items(
-    answer: str, prefix: str, position: types.Position, *, snippets: bool = True
+    answer: str, prefix: str, position: types.Position, insertion: Insertion = Insertion.SNIPPET
 ) -> list[types.CompletionItem]:
-    """The popup's items for an answer at a cursor: one snippet, or a single line where the client has no
-    snippets (none if that line would be empty).
+    """The popup's items for an answer at a cursor, shaped for how the client inserts them: one snippet, the
+    whole answer as plain text, or a single line (none if that line would be empty).
 
     A client without snippets may also ignore the item's range and replace its own idea of the word (ALE, the
     one seen: only ASCII letters, `_` and `$`, and never a digit first): where that word differs from ours
     (after `range(1`, after `naïve_`) it gets a second item, first, that replaces just that word. Each client
     keeps the item that starts with its word: ALE's after `naïve_` is `ve_user)`, Neovim 0.7's `naïve_user)`;
     after `range(1` ALE's word is empty, so it keeps both and inserts the first, `, 10)`, not `1, 10)`."""
-    if not snippets:
+    first_line = insertion is Insertion.FIRST_LINE
+    if first_line:
         answer = answer.split("\n", 1)[0].rstrip("\r")
-        if not answer.strip():
-            return []
+    if not answer.strip():
+        return []
     words = [word_before(prefix)]
-    if not snippets:
+    if first_line:
         words.insert(0, word_before(prefix, ascii_only=True))
-    return [_popup_item(word, answer, prefix, position, snippets, words[-1]) for word in dict.fromkeys(words)]
+    return [_popup_item(word, answer, prefix, position, insertion, words[-1]) for word in dict.fromkeys(words)]
 
 
 def _popup_item(
-    word: str, answer: str, prefix: str, position: types.Position, snippets: bool, shown_word: str
+    word: str, answer: str, prefix: str, position: types.Position, insertion: Insertion, shown_word: str
 ) -> types.CompletionItem:
     text = word + answer
     start = types.Position(position.line, position.character - utf16_units(word))
@@ -95,6 +129,7 @@ def _popup_item(
     lines = text.count("\n") + 1
     line = prefix[prefix.rfind("\n") + 1 :]
     indent = line[: len(line) - len(line.lstrip(" \t"))]
+    snippet = insertion is Insertion.SNIPPET
     return types.CompletionItem(
         label=first_line[:LABEL_CHARS] or shown[:LABEL_CHARS],
         kind=types.CompletionItemKind.Text,
@@ -103,10 +138,10 @@ def _popup_item(
         filter_text=text,
         sort_text="0",
         text_edit=types.TextEdit(
-            types.Range(start, position), snippet_text(_relative_to(text, indent)) if snippets else text
+            types.Range(start, position), snippet_text(_relative_to(text, indent)) if snippet else text
         ),
-        insert_text_format=types.InsertTextFormat.Snippet if snippets else types.InsertTextFormat.PlainText,
-        insert_text_mode=types.InsertTextMode.AdjustIndentation if snippets else types.InsertTextMode.AsIs,
+        insert_text_format=types.InsertTextFormat.Snippet if snippet else types.InsertTextFormat.PlainText,
+        insert_text_mode=types.InsertTextMode.AdjustIndentation if snippet else types.InsertTextMode.AsIs,
     )
 
 

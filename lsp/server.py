@@ -23,7 +23,7 @@ from pygls.lsp.server import LanguageServer
 from cga.assistant import heap
 from cga.core.errors import CgaError
 
-from .completion_items import inline_items, popup_items
+from .completion_items import Insertion, inline_items, insertion_for, popup_items
 from .main_thread import MainThreadWorker
 from .positions import with_newlines
 from .protocol import (
@@ -66,6 +66,7 @@ class AssistantServer(LanguageServer):
         # request reads the document several times, and each conversion of a 20 MB file takes 70 ms. A new
         # source (every change makes one) is a new object, so the check is `is`; one assignment, no lock.
         self._with_newlines: dict[str, tuple[str, str]] = {}
+        self.client_name: str | None = None  # clientInfo.name from initialize, where the client gives one
 
     # lsp.service.Editor
 
@@ -126,12 +127,13 @@ class AssistantServer(LanguageServer):
             raise RefineError(f"The editor refused the edit ({exc}); the refinement was not kept.") from None
         return bool(getattr(result, "applied", False))  # `null` is not a yes
 
-    def snippets(self) -> bool:
-        """Whether the client expands snippet items (see lsp/completion_items.py for why that decides the shape)."""
+    def insertion(self) -> Insertion:
+        """How the client inserts popup items (see lsp/completion_items.py for why that decides their shape)."""
         document = self.client_capabilities.text_document
         completion = document.completion if document else None
         item = completion.completion_item if completion else None
-        return bool(item and item.snippet_support)  # a client that says nothing of completion items: no
+        snippets = bool(item and item.snippet_support)  # a client that says nothing of completion items: no
+        return insertion_for(self.client_name, snippets)
 
     def finish_request(self) -> None:
         """Forget the request this thread served; raise RequestCancelled if the client cancelled it."""
@@ -165,6 +167,7 @@ def serve(settings: Settings, tcp: int | None = None) -> int:
 
 @server.feature(types.INITIALIZE)
 def initialize(ls: AssistantServer, params: types.InitializeParams) -> None:
+    ls.client_name = params.client_info.name if params.client_info else None
     ls.service.initialize(params.initialization_options)
 
 
@@ -242,7 +245,7 @@ def completion(ls: AssistantServer, params: types.CompletionParams) -> types.Com
     if not result:
         return types.CompletionList(is_incomplete=True, items=[])
     answers, ctx = result
-    items = popup_items(answers[0], ctx.prefix, params.position, snippets=ls.snippets()) if answers else []
+    items = popup_items(answers[0], ctx.prefix, params.position, ls.insertion()) if answers else []
     return types.CompletionList(is_incomplete=True, items=items)
 
 

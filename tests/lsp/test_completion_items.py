@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from cga.lsp.completion_items import inline_items, popup_items, word_before
+from cga.lsp.completion_items import Insertion, inline_items, insertion_for, popup_items, word_before
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
@@ -31,10 +31,42 @@ def test_a_multi_line_popup_item_is_a_snippet_indented_from_the_cursors_line():
 
 def test_a_client_without_snippets_gets_one_line_or_nothing():
     """Vim's popup puts a line break in as a NUL byte (ALE, Neovim 0.7's omnifunc): the block is ghost text's."""
-    (item,) = popup_items("if n < 2:\n        return n", "def fib(n):\n    ", types.Position(1, 4), snippets=False)
+    first_line = Insertion.FIRST_LINE
+    (item,) = popup_items("if n < 2:\n        return n", "def fib(n):\n    ", types.Position(1, 4), first_line)
     assert item.text_edit.new_text == item.label == "if n < 2:"
     assert item.insert_text_format == types.InsertTextFormat.PlainText
-    assert popup_items("\n    return 1", "def f():", types.Position(0, 8), snippets=False) == []
+    assert popup_items("\n    return 1", "def f():", types.Position(0, 8), first_line) == []
+
+
+def test_an_emacs_client_gets_the_whole_answer_as_plain_text_with_its_own_indentation():
+    """yasnippet would run the backquoted `x` as Emacs Lisp and re-indent the lines by python-mode; plain text
+    asIs goes in as it is, escapes and all."""
+    answer = '"""Use `x`, not ${x}."""\n    for v in x:\n        s += v\n    return s'
+    (item,) = popup_items(answer, "def f(x):\n    ", types.Position(1, 4), Insertion.PLAIN_BLOCK)
+    assert item.text_edit.new_text == answer
+    assert item.insert_text_format == types.InsertTextFormat.PlainText
+    assert item.insert_text_mode == types.InsertTextMode.AsIs
+    assert item.label == '"""Use `x`, not ${x}."""' and "4 lines" in item.detail
+    (after_word,) = popup_items("user)", "print(naïve_", types.Position(0, 12), Insertion.PLAIN_BLOCK)
+    assert after_word.text_edit.new_text == "naïve_user)"  # one item: Emacs applies the item's range
+
+
+@pytest.mark.parametrize(
+    "name, snippets, insertion",
+    [
+        ("Eglot", True, Insertion.PLAIN_BLOCK),  # eglot 1.10 and later, yasnippet installed
+        ("Eglot", False, Insertion.PLAIN_BLOCK),
+        ("emacs", True, Insertion.PLAIN_BLOCK),  # lsp-mode
+        (None, True, Insertion.PLAIN_BLOCK),  # eglot 1.9 with yasnippet on names itself nothing
+        (None, False, Insertion.FIRST_LINE),  # eglot 1.9 without yasnippet, Vim + ALE
+        ("Neovim", True, Insertion.SNIPPET),
+        ("Neovim", False, Insertion.FIRST_LINE),  # 0.7's omnifunc
+        ("Visual Studio Code", True, Insertion.SNIPPET),
+        ("code-server", True, Insertion.SNIPPET),
+    ],
+)
+def test_each_client_gets_the_shape_it_inserts_right(name, snippets, insertion):
+    assert insertion_for(name, snippets) is insertion
 
 
 def test_word_positions_count_utf16_units():
@@ -52,7 +84,7 @@ def test_a_client_without_snippets_also_gets_the_item_for_an_ascii_only_word(pre
     the item that starts with its word, and ALE (which keeps every item after an empty word) the first. Emacs
     matches the labels, the same in both: one candidate, whose edit either item makes."""
     at = types.Position(0, len(prefix))
-    first, second = popup_items(", 10)", prefix, at, snippets=False)
+    first, second = popup_items(", 10)", prefix, at, Insertion.FIRST_LINE)
     assert first.text_edit.new_text == ascii_word + ", 10)" and second.text_edit.new_text == word + ", 10)"
     for item, replaced in ((first, ascii_word), (second, word)):
         assert item.text_edit.range.start == types.Position(0, len(prefix) - len(replaced))
@@ -60,7 +92,7 @@ def test_a_client_without_snippets_also_gets_the_item_for_an_ascii_only_word(pre
     assert first.label == second.label == word + ", 10)"  # one candidate to Emacs, which matches labels
     (snippet,) = popup_items(", 10)", prefix, at)  # a client with snippets applies the item's range
     assert snippet.text_edit.new_text == word + ", 10)$0"
-    assert len(popup_items(", 10)", "return total", types.Position(0, 12), snippets=False)) == 1
+    assert len(popup_items(", 10)", "return total", types.Position(0, 12), Insertion.FIRST_LINE)) == 1
 
 
 def test_inline_items_go_in_at_the_cursor():

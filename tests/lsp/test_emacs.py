@@ -1,12 +1,15 @@
-"""Emacs 28 + eglot 1.9 (Debian's `emacs-nox elpa-eglot`) against `cga lsp`: what completion saves in the file.
+"""Emacs 28 with eglot 1.9 or lsp-mode 8.0 and company (Debian's `emacs-nox elpa-eglot elpa-lsp-mode elpa-company
+elpa-yasnippet`) against `cga lsp`: what completion saves in the file.
 
-Eglot without yasnippet advertises no snippet support, so it gets one line per popup item
-(lsp/completion_items.py); Emacs runs in batch (`emacs -Q --batch`), as a user's Emacs with no init file.
+Eglot without yasnippet advertises no snippet support, so it gets one line per popup item; with yasnippet, and
+lsp-mode always, the whole answer as plain text (lsp/completion_items.py: yasnippet is not LSP's snippet language).
+Emacs runs in batch (`emacs -Q --batch`), as a user's Emacs with no init file but for the client and yasnippet.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import os
 import re
@@ -21,13 +24,22 @@ from cga.assistant.model_choice import embedded_default
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).parent / "emacs" / "session.el"
+ELPA = "/usr/share/emacs/site-lisp/elpa"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        shutil.which("emacs") is None or not glob.glob("/usr/share/emacs/site-lisp/elpa/eglot-*"),
-        reason="Emacs and eglot are not installed (.ci/run installs Debian's emacs-nox and elpa-eglot)",
+        shutil.which("emacs") is None
+        or not all(glob.glob(f"{ELPA}/{package}-*") for package in ("eglot", "lsp-mode", "company", "yasnippet")),
+        reason="Emacs, eglot, lsp-mode, company or yasnippet is not installed (.ci/run installs Debian's emacs-nox, "
+        "elpa-eglot, elpa-lsp-mode, elpa-company and elpa-yasnippet)",
     ),
 ]
+# How Emacs users complete: eglot as it comes, eglot where yasnippet is on, lsp-mode with company and yasnippet.
+SETUPS = {
+    "eglot": {},
+    "eglot+yasnippet": {"CGA_YASNIPPET": "1"},
+    "lsp-mode+company": {"CGA_CLIENT": "lsp-mode", "CGA_YASNIPPET": "1"},
+}
 
 
 def emacs(path: Path, **variables: str) -> tuple[subprocess.CompletedProcess, list[str]]:
@@ -51,10 +63,16 @@ def emacs(path: Path, **variables: str) -> tuple[subprocess.CompletedProcess, li
     return done, (done.stdout + done.stderr).splitlines()
 
 
+def answer_of(said: list[str]) -> str:
+    """The server's ghost text at the cursor, as the session printed it."""
+    return json.loads(next(line for line in said if line.startswith("ANSWER "))[len("ANSWER ") :])
+
+
+@pytest.mark.parametrize("setup", SETUPS)
 @pytest.mark.parametrize(
     "typed",
     [
-        "def fibonacci(n):\n    ",  # a block opener in a new file: the block's first line
+        "def fibonacci(n):\n    ",  # a block opener in a new file
         "def add(a, b):\n    return a ",  # after a typed space
         "def add(a, b):\n    return",  # right after a word: the answer brings its own space
         "import os\n\nfiles = os.",  # after a dot
@@ -62,14 +80,44 @@ def emacs(path: Path, **variables: str) -> tuple[subprocess.CompletedProcess, li
         'def greet(naïve_user):\n    print("é", naïve_',  # after `ï`, and again
     ],
 )
-def test_eglot_completion_saves_exactly_the_first_line_of_the_servers_answer(typed, tmp_path):
+def test_emacs_completion_saves_exactly_the_servers_answer(typed, setup, tmp_path):
+    """Eglot as it comes saves the answer's first line (it takes no snippets, and a plain-text line break would be
+    a Vim popup's NUL elsewhere); with yasnippet, and in lsp-mode, the whole answer."""
     path = tmp_path / "example.py"
     path.write_text("")
-    done, said = emacs(path, CGA_ACTION="complete", CGA_TYPED=typed)
-    answer = json.loads(next(line for line in said if line.startswith("ANSWER "))[len("ANSWER ") :])
+    done, said = emacs(path, CGA_ACTION="complete", CGA_TYPED=typed, **SETUPS[setup])
+    answer = answer_of(said)
     assert answer.split("\n")[0].strip()
-    assert path.read_text() == typed + answer.split("\n")[0] + "\n"
+    saved = answer.split("\n")[0] if setup == "eglot" else answer
+    assert path.read_text() == typed + saved + "\n"
     assert "Traceback" not in done.stderr
+
+
+# A file whose pattern the embedded model copies: a block that leaves a loop for a line that is no `return`, and a
+# docstring with Markdown's backquotes.
+LOOP = "def total_a(xs):\n    s = 0\n    for x in xs:\n        s += x\n    print(s)\n    return s\n\n\ndef total_b(xs):\n    "
+BACKQUOTES = 'def double(x):\n    """Return `x` doubled, as `x * 2`."""\n    return x * 2\n\n\ndef triple(x):\n    '
+
+
+@pytest.mark.parametrize("setup", ["eglot+yasnippet", "lsp-mode+company"])
+@pytest.mark.parametrize("typed", [LOOP, BACKQUOTES], ids=["dedent-after-a-loop", "backquotes"])
+def test_a_block_from_the_popup_keeps_its_indentation_and_its_backquotes(typed, setup, tmp_path):
+    """yasnippet re-indents a snippet's lines by python-mode, which put `return s` inside the loop it follows, and
+    runs what stands between backquotes as Emacs Lisp: eglot's saved docstring read "Return Symbol's value as
+    variable is void: x tripled". lsp-mode 8.0 indented a snippet's last line twice at the end of a buffer. Both
+    now get plain text, which they insert as it is."""
+    path = tmp_path / "example.py"
+    path.write_text("")
+    done, said = emacs(path, CGA_ACTION="complete", CGA_TYPED=typed, **SETUPS[setup])
+    answer = answer_of(said)
+    lines = answer.split("\n")
+    if typed == LOOP:  # the model copied the pattern: a line less indented than the one before it
+        assert len(lines) >= 3 and any(
+            len(b) - len(b.lstrip()) < len(a) - len(a.lstrip()) for a, b in itertools.pairwise(lines)
+        )
+    else:
+        assert answer.count("`") >= 2
+    assert path.read_text() == typed + answer + "\n"
 
 
 def test_typing_through_the_suggestion_in_eglot_completes_its_rest_without_the_model(tmp_path):
@@ -79,7 +127,7 @@ def test_typing_through_the_suggestion_in_eglot_completes_its_rest_without_the_m
     path = tmp_path / "example.py"
     path.write_text("")
     done, said = emacs(path, CGA_ACTION="complete", CGA_TYPED=typed, CGA_THROUGH="2")
-    answer = json.loads(next(line for line in said if line.startswith("ANSWER "))[len("ANSWER ") :])
+    answer = answer_of(said)
     first = answer.split("\n")[0]
     assert len(first.strip()) > 2
     assert path.read_text() == typed + first + "\n"

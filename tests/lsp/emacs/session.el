@@ -1,27 +1,52 @@
-;;; session.el --- Emacs + eglot as a user has them, in batch: open a file, then complete at point after
-;; typing (CGA_ACTION=complete, and CGA_THROUGH characters of the answer typed before the popup), refine the function at the cursor (refine),
-;; or move point to line CGA_LINE with lsp/editors/emacs/cga.el's `cga-rest-mode' on and type "x" there (rest), and save.
-;; Driven by tests/lsp/test_emacs.py through CGA_* variables; prints the server's own answer at the cursor
-;; (ANSWER) so the test can tell what the saved file must hold, and how long the refine command took (ANSWERED).
-(add-to-list 'load-path (car (file-expand-wildcards "/usr/share/emacs/site-lisp/elpa/eglot-*")))
-(require 'eglot)
+;;; session.el --- Emacs + eglot (or lsp-mode with company) as a user has them, in batch: open a file, then
+;; complete at point after typing (CGA_ACTION=complete, and CGA_THROUGH characters of the answer typed before the
+;; popup), refine the function at the cursor (refine), or move point to line CGA_LINE with
+;; lsp/editors/emacs/cga.el's `cga-rest-mode' on and type "x" there (rest), and save.
+;; Driven by tests/lsp/test_emacs.py through CGA_* variables: CGA_CLIENT lsp-mode instead of eglot, CGA_YASNIPPET
+;; for yasnippet on (as most Emacs setups have it); prints the server's own answer at the cursor (ANSWER) so the
+;; test can tell what the saved file must hold, and how long the refine command took (ANSWERED).
+(require 'package)
+;; Debian's elpa-* packages, as its site-start activates them for a user (emacs -Q skips that).
+(setq package-directory-list '("/usr/share/emacs/site-lisp/elpa"))
+;; yasnippet as it comes: the yasnippet-snippets collection (a separate package) sets python-mode's
+;; `yas-indent-line' to `fixed', where yasnippet's own default, `auto', re-indents every line by the mode.
+(setq package-load-list '((yasnippet-snippets nil) all))
+(package-initialize)
+(defvar cga-lsp-mode (equal (getenv "CGA_CLIENT") "lsp-mode"))
+(require (if cga-lsp-mode 'lsp-mode 'eglot))
 (require 'project)
+(when (getenv "CGA_YASNIPPET")
+  (require 'yasnippet)
+  (yas-global-mode 1))
 (setq python-indent-guess-indent-offset nil)
 (defvar cga-python (getenv "CGA_PYTHON"))
 (defvar cga-file (getenv "CGA_FILE"))
+(defvar cga-command (list cga-python "-m" "cli" "lsp"))
+(defvar cga-options (list :model (getenv "CGA_MODEL") :threads 2 :maxTokens 64 :refineInBackground t))
 (defun cga-wait (what pred &optional seconds)
   (let ((deadline (+ (float-time) (or seconds 120))))
     (while (and (not (funcall pred)) (< (float-time) deadline))
       (accept-process-output nil 0.05))
     (unless (funcall pred) (error "timed out waiting for %s" what))))
+(when cga-lsp-mode
+  ;; As lsp-mode's manual registers a server; no other Python server, no questions about the project root.
+  (setq lsp-auto-guess-root t lsp-enable-file-watchers nil lsp-restart 'ignore
+        lsp-enable-suggest-server-download nil lsp-client-packages nil)
+  (lsp-register-client
+   (make-lsp-client :new-connection (lsp-stdio-connection cga-command)
+                    :major-modes '(python-mode) :add-on? t :server-id 'cga
+                    :initialization-options cga-options)))
 (find-file cga-file)
 (python-mode)
-(let ((project (cons 'transient (file-name-directory cga-file))))
-  (eglot '(python-mode) project 'eglot-lsp-server
-         (list cga-python "-m" "cli" "lsp" :initializationOptions
-               (list :model (getenv "CGA_MODEL") :threads 2 :maxTokens 64 :refineInBackground t))
-         "python"))
-(cga-wait "eglot" (lambda () (eglot-current-server)))
+(if cga-lsp-mode
+    (progn
+      (lsp)
+      (cga-wait "lsp-mode" (lambda () (and (lsp-workspaces)
+                                           (eq (lsp--workspace-status (car (lsp-workspaces))) 'initialized)))))
+  (let ((project (cons 'transient (file-name-directory cga-file))))
+    (eglot '(python-mode) project 'eglot-lsp-server (append cga-command (list :initializationOptions cga-options))
+           "python"))
+  (cga-wait "eglot" (lambda () (eglot-current-server))))
 (defun cga-logged (pattern &optional after)
   "The first match of PATTERN in what the server sent eglot (its log among it), after AFTER if given."
   (with-current-buffer (jsonrpc-events-buffer (eglot-current-server))
@@ -30,26 +55,47 @@
       (when (or (null after) (search-forward after nil t))
         (and (re-search-forward pattern nil t) (match-string 0))))))
 
+(defun cga-inline-answer ()
+  "The server's ghost text at point: what its popup item must insert."
+  (if cga-lsp-mode
+      (let* ((reply (lsp-request "textDocument/inlineCompletion"
+                                 (append (lsp--text-document-position-params) '(:context (:triggerKind 2)))))
+             (items (gethash "items" reply)))
+        (and (> (length items) 0) (gethash "insertText" (aref items 0))))
+    (let* ((reply (jsonrpc-request (eglot-current-server) :textDocument/inlineCompletion
+                                   (append (eglot--TextDocumentPositionParams) '(:context (:triggerKind 2)))
+                                   :timeout 120))
+           (items (plist-get reply :items)))
+      (and (> (length items) 0) (plist-get (aref items 0) :insertText)))))
+
+(defun cga-popup ()
+  "The popup as a user of each client has it: eglot's `completion-at-point', lsp-mode's company (its capf never
+calls a candidate exact, so without a front end the chosen item's edit is never made)."
+  (if cga-lsp-mode
+      (progn
+        (require 'company)
+        (company-mode 1)
+        (setq-local company-backends '(company-capf))
+        (company-manual-begin)
+        (cga-wait "company's candidates" (lambda () company-candidates) 60)
+        (company-complete-selection))
+    (completion-at-point)))
+
 (defun cga-complete ()
   (goto-char (point-max))
   (insert (getenv "CGA_TYPED"))
-  (eglot--signal-textDocument/didChange)
-  (let* ((server (eglot-current-server))
-         (reply (jsonrpc-request server :textDocument/inlineCompletion
-                                 (append (eglot--TextDocumentPositionParams) '(:context (:triggerKind 2)))
-                                 :timeout 120))
-         (items (plist-get reply :items))
-         (answer (and (> (length items) 0) (plist-get (aref items 0) :insertText))))
+  (unless cga-lsp-mode (eglot--signal-textDocument/didChange))
+  (let ((answer (cga-inline-answer)))
     (princ (format "ANSWER %s\n" (json-encode answer)))
     ;; CGA_THROUGH characters of the answer typed, as a user typing on while it shows, before asking again
     (let ((through (string-to-number (or (getenv "CGA_THROUGH") "0"))))
       (when (> through 0)
         (insert (substring answer 0 through))
-        (eglot--signal-textDocument/didChange))))
+        (unless cga-lsp-mode (eglot--signal-textDocument/didChange)))))
   (let ((before (buffer-string)))
-    (completion-at-point)
+    (cga-popup)
     (cga-wait "the completion" (lambda () (not (equal before (buffer-string)))) 60))
-  (when (cga-logged "typed through the suggestion shown")
+  (when (and (not cga-lsp-mode) (cga-logged "typed through the suggestion shown"))
     (princ "TYPED-THROUGH\n")))
 
 (defun cga-refine ()
