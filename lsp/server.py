@@ -39,6 +39,9 @@ from .settings import Settings, section
 
 APPLY_EDIT_SECONDS = 60
 STATUS = "cga/status"  # notification: {state: loading|ready|generating|error, model, message}; see README
+# The client capability (under `experimental`) that asks for STATUS: sent to a client that does not handle it, it
+# is a warning (lsp-mode shows "Unknown notification: cga/status" at every suggestion) or noise in a log.
+STATUS_CAPABILITY = "cgaStatus"
 # Notification from the editor: {textDocument: {uri}, position: {line, character}} where the cursor came to rest.
 CURSOR_RESTED = "cga/cursorRested"
 main_thread = MainThreadWorker()
@@ -67,6 +70,7 @@ class AssistantServer(LanguageServer):
         # source (every change makes one) is a new object, so the check is `is`; one assignment, no lock.
         self._with_newlines: dict[str, tuple[str, str]] = {}
         self.client_name: str | None = None  # clientInfo.name from initialize, where the client gives one
+        self.wants_status = False  # the client asked for STATUS (STATUS_CAPABILITY)
 
     # lsp.service.Editor
 
@@ -86,7 +90,8 @@ class AssistantServer(LanguageServer):
         return Document(text, document.version, document.language_id or "")
 
     def status(self, state: str, model: str | None, message: str = "") -> None:
-        self.protocol.notify(STATUS, {"state": state, "model": model, "message": message})
+        if self.wants_status:
+            self.protocol.notify(STATUS, {"state": state, "model": model, "message": message})
 
     def log(self, message: str, *, important: bool = False) -> None:
         level = types.MessageType.Info if important else types.MessageType.Log
@@ -168,6 +173,8 @@ def serve(settings: Settings, tcp: int | None = None) -> int:
 @server.feature(types.INITIALIZE)
 def initialize(ls: AssistantServer, params: types.InitializeParams) -> None:
     ls.client_name = params.client_info.name if params.client_info else None
+    experimental = params.capabilities.experimental
+    ls.wants_status = isinstance(experimental, dict) and experimental.get(STATUS_CAPABILITY) is True
     ls.service.initialize(params.initialization_options)
 
 

@@ -91,6 +91,7 @@ def test_emacs_completion_saves_exactly_the_servers_answer(typed, setup, tmp_pat
     saved = answer.split("\n")[0] if setup == "eglot" else answer
     assert path.read_text() == typed + saved + "\n"
     assert "Traceback" not in done.stderr
+    assert "Unknown notification" not in done.stdout + done.stderr  # lsp-mode's warning for cga/status, once
 
 
 # A file whose pattern the embedded model copies: a block that leaves a loop for a line that is no `return`, and a

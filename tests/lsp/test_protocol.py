@@ -96,6 +96,27 @@ def test_answers_sent_while_the_model_loads_reach_the_editor():
         assert server.shut_down() == 0
 
 
+def test_the_status_notification_goes_only_to_a_client_that_asks_for_it():
+    """cga/status feeds our VS Code extension's status-bar item; lsp-mode shows "Unknown notification: cga/status"
+    as a warning at every suggestion. So it goes only where capabilities.experimental.cgaStatus asks for it."""
+    states = {}
+    for asks in (False, True):
+        with RawServer() as server:
+            server.initialize(
+                {"model": str(embedded_default()), "threads": 2, "maxTokens": 8},
+                {"experimental": {"cgaStatus": True} if asks else {}},
+            )
+            server.open(URI, "def add(a, b):\n    return a")
+            position = {"line": 1, "character": 12}
+            params = {"textDocument": {"uri": URI}, "position": position, "context": {"triggerKind": 2}}
+            server.send({"jsonrpc": "2.0", "id": "ask", "method": "textDocument/inlineCompletion", "params": params})
+            assert server.response("ask")["result"]["items"]
+            assert server.shut_down() == 0
+            states[asks] = [n["params"]["state"] for n in server.notifications if n["method"] == "cga/status"]
+    assert states[False] == []
+    assert {"loading", "ready", "generating"} <= set(states[True])
+
+
 def test_a_cursor_with_nothing_before_it_gets_an_empty_answer_not_an_error():
     with RawServer() as server:
         server.initialize({"model": str(embedded_default())})

@@ -30,8 +30,10 @@
     (unless (funcall pred) (error "timed out waiting for %s" what))))
 (when cga-lsp-mode
   ;; As lsp-mode's manual registers a server; no other Python server, no questions about the project root.
+  ;; The session's own requests (the ghost text it compares with) wait as long as eglot's do here: the first loads
+  ;; the model, which on a busy machine takes more than lsp-mode's 10 s.
   (setq lsp-auto-guess-root t lsp-enable-file-watchers nil lsp-restart 'ignore
-        lsp-enable-suggest-server-download nil lsp-client-packages nil)
+        lsp-enable-suggest-server-download nil lsp-client-packages nil lsp-response-timeout 120)
   (lsp-register-client
    (make-lsp-client :new-connection (lsp-stdio-connection cga-command)
                     :major-modes '(python-mode) :add-on? t :server-id 'cga

@@ -12,11 +12,13 @@
 
 import * as vscode from "vscode";
 import {
+  ClientCapabilities,
   DidChangeConfigurationNotification,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
+  StaticFeature,
 } from "vscode-languageclient/node";
 
 // The settings the server reads (lsp/settings.py); the other cga.* settings are the client's own.
@@ -84,6 +86,21 @@ function showStatus(): void {
   statusItem.show();
 }
 
+/** Asks the server for cga/status (capabilities.experimental.cgaStatus), which it sends only to a client that
+ * asks: another client would warn of an unknown notification at every suggestion. */
+const statusFeature: StaticFeature = {
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    const experimental: object =
+      typeof capabilities.experimental === "object" && capabilities.experimental !== null
+        ? (capabilities.experimental as object)
+        : {};
+    capabilities.experimental = { ...experimental, cgaStatus: true };
+  },
+  initialize(): void {},
+  getState: () => ({ kind: "static" }),
+  clear(): void {},
+};
+
 function createClient(): LanguageClient {
   const [command, ...args] = config().get<string[]>("command", ["cga", "lsp"]);
   const serverOptions: ServerOptions = { command, args };
@@ -98,7 +115,9 @@ function createClient(): LanguageClient {
         enabled() ? next(document, position, context, token) : undefined,
     },
   };
-  return new LanguageClient("cga", "CodeGen Assistant", serverOptions, clientOptions);
+  const client = new LanguageClient("cga", "CodeGen Assistant", serverOptions, clientOptions);
+  client.registerFeature(statusFeature);
+  return client;
 }
 
 interface CommandResult {
