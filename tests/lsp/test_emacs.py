@@ -34,10 +34,12 @@ pytestmark = [
         "elpa-eglot, elpa-lsp-mode, elpa-company and elpa-yasnippet)",
     ),
 ]
-# How Emacs users complete: eglot as it comes, eglot where yasnippet is on, lsp-mode with company and yasnippet.
+# How Emacs users complete: eglot as it comes, eglot where yasnippet is on, eglot with company's popup and
+# yasnippet, lsp-mode with company and yasnippet.
 SETUPS = {
     "eglot": {},
     "eglot+yasnippet": {"CGA_YASNIPPET": "1"},
+    "eglot+company": {"CGA_COMPANY": "1", "CGA_YASNIPPET": "1"},
     "lsp-mode+company": {"CGA_CLIENT": "lsp-mode", "CGA_YASNIPPET": "1"},
 }
 
@@ -100,7 +102,7 @@ LOOP = "def total_a(xs):\n    s = 0\n    for x in xs:\n        s += x\n    print
 BACKQUOTES = 'def double(x):\n    """Return `x` doubled, as `x * 2`."""\n    return x * 2\n\n\ndef triple(x):\n    '
 
 
-@pytest.mark.parametrize("setup", ["eglot+yasnippet", "lsp-mode+company"])
+@pytest.mark.parametrize("setup", ["eglot+yasnippet", "eglot+company", "lsp-mode+company"])
 @pytest.mark.parametrize("typed", [LOOP, BACKQUOTES], ids=["dedent-after-a-loop", "backquotes"])
 def test_a_block_from_the_popup_keeps_its_indentation_and_its_backquotes(typed, setup, tmp_path):
     """yasnippet re-indents a snippet's lines by python-mode, which put `return s` inside the loop it follows, and

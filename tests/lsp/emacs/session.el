@@ -3,8 +3,9 @@
 ;; popup), refine the function at the cursor (refine), or move point to line CGA_LINE with
 ;; lsp/editors/emacs/cga.el's `cga-rest-mode' on and type "x" there (rest), and save.
 ;; Driven by tests/lsp/test_emacs.py through CGA_* variables: CGA_CLIENT lsp-mode instead of eglot, CGA_YASNIPPET
-;; for yasnippet on (as most Emacs setups have it); prints the server's own answer at the cursor (ANSWER) so the
-;; test can tell what the saved file must hold, and how long the refine command took (ANSWERED).
+;; for yasnippet on (as most Emacs setups have it), CGA_COMPANY for company's popup under eglot. Prints the
+;; server's own answer at the cursor (ANSWER) so the test can tell what the saved file must hold, and how long
+;; the refine command took (ANSWERED).
 (require 'package)
 ;; Debian's elpa-* packages, as its site-start activates them for a user (emacs -Q skips that).
 (setq package-directory-list '("/usr/share/emacs/site-lisp/elpa"))
@@ -71,9 +72,10 @@
       (and (> (length items) 0) (plist-get (aref items 0) :insertText)))))
 
 (defun cga-popup ()
-  "The popup as a user of each client has it: eglot's `completion-at-point', lsp-mode's company (its capf never
-calls a candidate exact, so without a front end the chosen item's edit is never made)."
-  (if cga-lsp-mode
+  "The popup as a user of each client has it: company's (CGA_COMPANY) or eglot's `completion-at-point'; lsp-mode's
+always company (its capf never calls a candidate exact, so without a front end the chosen item's edit is never
+made)."
+  (if (or cga-lsp-mode (getenv "CGA_COMPANY"))
       (progn
         (require 'company)
         (company-mode 1)
