@@ -152,14 +152,15 @@ def test_with_cga_rest_mode_where_point_rests_is_read_before_the_user_types_ther
     assert path.read_text() == text.replace("def handler_60(", "xdef handler_60(")
 
 
-def test_an_eglot_refine_answers_at_once_and_the_rewrite_follows(tmp_path):
-    """Issue 19: eglot waits for a command's answer with Emacs blocked, and gives up after 10 s, while the model
-    writes for longer than that on a laptop's CPU. With refineInBackground (README, Emacs) the command answers at
-    once and the edit comes by workspace/applyEdit, which eglot applies."""
+@pytest.mark.parametrize("setup", ["eglot", "lsp-mode+company"])
+def test_a_refine_answers_at_once_and_the_rewrite_follows(setup, tmp_path):
+    """Issue 19: eglot waits for a command's answer with Emacs blocked, and gives up after 10 s (lsp-mode too),
+    while the model writes for longer than that on a laptop's CPU. With refineInBackground (README, Emacs) the
+    command answers at once and the edit comes by workspace/applyEdit, which the client applies."""
     source = "import math\n\n\ndef area(r):\n    x = math.pi * r * r\n    return x\n\n\nprint(area(2))\n"
     path = tmp_path / "example.py"
     path.write_text(source)
-    done, said = emacs(path, CGA_ACTION="refine", CGA_CURSOR="x = math")
+    done, said = emacs(path, CGA_ACTION="refine", CGA_CURSOR="x = math", **SETUPS[setup])
     reply = json.loads(next(line for line in said if line.startswith("REPLY "))[len("REPLY ") :])
     assert reply == {"started": True}
     assert float(next(line for line in said if line.startswith("ANSWERED ")).split()[1]) < 5

@@ -108,14 +108,16 @@ made)."
   (search-forward (getenv "CGA_CURSOR"))
   ;; eglot asks before it applies an edit the server sends ("Server wants to edit … Proceed?"): the user says y.
   (advice-add 'y-or-n-p :override (lambda (&rest _) (princ "CONFIRMED\n") t))
-  (let ((before (buffer-string))
-        (started (float-time))
-        (here (eglot--pos-to-lsp-position)))
+  (let* ((before (buffer-string))
+         (started (float-time))
+         (here (if cga-lsp-mode (lsp--cur-position) (eglot--pos-to-lsp-position)))
+         (arguments (vector (if cga-lsp-mode (lsp--buffer-uri) (eglot--path-to-uri cga-file))
+                            (list :start here :end here)
+                            "Add a docstring.")))
     (princ (format "REPLY %s\n" (json-encode
-                                  (eglot-execute-command (eglot-current-server) "cga.refine"
-                                                         (vector (eglot--path-to-uri cga-file)
-                                                                 (list :start here :end here)
-                                                                 "Add a docstring.")))))
+                                  (if cga-lsp-mode
+                                      (lsp-send-execute-command "cga.refine" arguments)
+                                    (eglot-execute-command (eglot-current-server) "cga.refine" arguments)))))
     (princ (format "ANSWERED %.3f\n" (- (float-time) started)))
     (cga-wait "the refinement" (lambda () (not (equal before (buffer-string)))) 240)))
 
