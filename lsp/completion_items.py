@@ -53,6 +53,7 @@ from .positions import utf16_units
 _WORD = re.compile(r"\w*$")
 _ASCII_WORD = re.compile(r"[A-Za-z$_][A-Za-z$_0-9]*$")
 _SNIPPET_SPECIAL = re.compile(r"([\\$}])")
+_BACKTICKS = re.compile(r"`+")
 LABEL_CHARS = 60
 # clientInfo.name of the Emacs clients: eglot (which sends it from 1.10 on) and lsp-mode.
 EMACS_CLIENTS = frozenset({"eglot", "emacs"})
@@ -82,6 +83,13 @@ def word_before(prefix: str, *, ascii_only: bool = False) -> str:
     word as ALE finds it (ASCII letters, digits, `_` and `$`, never a digit first)."""
     found = (_ASCII_WORD if ascii_only else _WORD).search(prefix[prefix.rfind("\n") + 1 :])
     return found.group(0) if found else ""
+
+
+def code_block(text: str) -> str:
+    """Text as a Markdown code block that nothing in it can close: a suggestion with ``` in it (a docstring's
+    example) had the rest rendered as Markdown: links, headings, images that point anywhere."""
+    fence = "`" * max(3, max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 def snippet_text(text: str) -> str:
@@ -134,7 +142,7 @@ def _popup_item(
         label=first_line[:LABEL_CHARS] or shown[:LABEL_CHARS],
         kind=types.CompletionItemKind.Text,
         detail="cga" + (f" ({lines} lines)" if lines > 1 else ""),
-        documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{text}\n```") if lines > 1 else None,
+        documentation=types.MarkupContent(types.MarkupKind.Markdown, code_block(text)) if lines > 1 else None,
         filter_text=text,
         sort_text="0",
         text_edit=types.TextEdit(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from lsprotocol import types
+from markdown_it import MarkdownIt
 
-from cga.lsp.completion_items import Insertion, inline_items, insertion_for, popup_items, word_before
+from cga.lsp.completion_items import Insertion, code_block, inline_items, insertion_for, popup_items, word_before
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
@@ -99,3 +100,15 @@ def test_inline_items_go_in_at_the_cursor():
     at = types.Position(3, 4)
     items = inline_items(["a", "b"], at).items
     assert [i.insert_text for i in items] == ["a", "b"] and all(i.range == types.Range(at, at) for i in items)
+
+
+def test_a_multi_line_items_documentation_shows_the_suggestion_as_code_whatever_it_holds():
+    """A suggestion with ``` in it closed the code block, and the rest was Markdown to the editor: an image there was
+    rendered as one (CommonMark, as markdown-it reads it). The fence is now longer than any run in the text."""
+    answer = 'USAGE = """\n```\n![x](https://example.com/x.png)\n````\n"""'
+    (item,) = popup_items(answer, "", types.Position(0, 0))
+    assert item.documentation.value == code_block(answer)
+    html = MarkdownIt("commonmark").render(item.documentation.value)
+    assert "<img" not in html and html.count("<pre>") == 1
+    assert "<img" in MarkdownIt("commonmark").render(f"```\n{answer}\n```")  # what the old fence let through
+    assert code_block("x\ny") == "```\nx\ny\n```"
