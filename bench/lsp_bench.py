@@ -96,10 +96,6 @@ async def measure(
     def on_log(params: types.LogMessageParams) -> None:
         logs.append(params.message)
 
-    @client.feature("cga/status")
-    def on_status(params) -> None:  # the status-bar notification: read, or pygls logs every one as unknown
-        pass
-
     # The server's stderr goes to a file: pygls' client pipes it and never reads it.
     await client.start_io("sh", "-c", f"exec '{sys.executable}' -m cga.cli lsp 2>>'{stderr_log}'")
     await client.initialize_async(
