@@ -55,7 +55,7 @@ _ASCII_WORD = re.compile(r"[A-Za-z$_][A-Za-z$_0-9]*$")
 _SNIPPET_SPECIAL = re.compile(r"([\\$}])")
 _BACKTICKS = re.compile(r"`+")
 LABEL_CHARS = 60
-# clientInfo.name of the Emacs clients: eglot (which sends it from 1.10 on) and lsp-mode.
+# clientInfo.name of the Emacs clients: eglot (which sends it from 1.15 on, Emacs 30) and lsp-mode.
 EMACS_CLIENTS = frozenset({"eglot", "emacs"})
 
 
@@ -69,8 +69,8 @@ class Insertion(enum.Enum):
 
 def insertion_for(client_name: str | None, snippet_support: bool) -> Insertion:
     """The shape for a client, from its initialize request. A client that asks for snippets and does not say
-    its name is taken for eglot before 1.10 (the one seen): plain text as it is is what LSP means by an item
-    anyway, where a guess at someone's snippet language could run code."""
+    its name is taken for eglot before 1.15 (Emacs 28 and 29; the one seen): plain text as it is is what LSP
+    means by an item anyway, where a guess at someone's snippet language could run code."""
     if client_name is not None and client_name.strip().lower() in EMACS_CLIENTS:
         return Insertion.PLAIN_BLOCK
     if snippet_support:

@@ -55,10 +55,10 @@ def test_an_emacs_client_gets_the_whole_answer_as_plain_text_with_its_own_indent
 @pytest.mark.parametrize(
     "name, snippets, insertion",
     [
-        ("Eglot", True, Insertion.PLAIN_BLOCK),  # eglot 1.10 and later, yasnippet installed
+        ("Eglot", True, Insertion.PLAIN_BLOCK),  # eglot 1.15 and later (Emacs 30), yasnippet installed
         ("Eglot", False, Insertion.PLAIN_BLOCK),
         ("emacs", True, Insertion.PLAIN_BLOCK),  # lsp-mode
-        (None, True, Insertion.PLAIN_BLOCK),  # eglot 1.9 with yasnippet on names itself nothing
+        (None, True, Insertion.PLAIN_BLOCK),  # eglot before 1.15 (Emacs 28, 29) with yasnippet on names itself nothing
         (None, False, Insertion.FIRST_LINE),  # eglot 1.9 without yasnippet, Vim + ALE
         ("Neovim", True, Insertion.SNIPPET),
         ("Neovim", False, Insertion.FIRST_LINE),  # 0.7's omnifunc
