@@ -67,15 +67,31 @@ class Insertion(enum.Enum):
     FIRST_LINE = "first line"  # one line per item: Vim's popup menu
 
 
-def insertion_for(client_name: str | None, snippet_support: bool) -> Insertion:
-    """The shape for a client, from its initialize request. A client that asks for snippets and does not say
-    its name is taken for eglot before 1.15 (Emacs 28 and 29; the one seen): plain text as it is is what LSP
-    means by an item anyway, where a guess at someone's snippet language could run code."""
+def insertion_for(client_name: str | None, capabilities: types.ClientCapabilities) -> Insertion:
+    """The shape for a client, from its initialize request. Eglot before 1.15 (Emacs 28 and 29) says no name;
+    it is known by its completion capabilities, and a client that asks for snippets and says no name is taken
+    for it too: plain text as it is is what LSP means by an item anyway, where a guess at someone's snippet
+    language could run code."""
+    document = capabilities.text_document
+    completion = document.completion if document else None
+    item = completion.completion_item if completion else None
+    snippets = bool(item and item.snippet_support)  # a client that says nothing of completion items: no
     if client_name is not None and client_name.strip().lower() in EMACS_CLIENTS:
         return Insertion.PLAIN_BLOCK
-    if snippet_support:
-        return Insertion.SNIPPET if client_name is not None else Insertion.PLAIN_BLOCK
-    return Insertion.FIRST_LINE
+    if client_name is None and (snippets or _nameless_eglot(capabilities, item)):
+        return Insertion.PLAIN_BLOCK
+    return Insertion.SNIPPET if snippets else Insertion.FIRST_LINE
+
+
+def _nameless_eglot(capabilities: types.ClientCapabilities, item: types.ClientCompletionItemOptions | None) -> bool:
+    """Eglot 1.9 to 1.14's own marks: completion item tags but no documentation formats, and an empty
+    `experimental`. Vim's clients (ALE, YouCompleteMe's ycmd) name documentation formats."""
+    return (
+        item is not None
+        and item.tag_support is not None
+        and item.documentation_format is None
+        and capabilities.experimental == {}
+    )
 
 
 def word_before(prefix: str, *, ascii_only: bool = False) -> str:

@@ -134,11 +134,7 @@ class AssistantServer(LanguageServer):
 
     def insertion(self) -> Insertion:
         """How the client inserts popup items (see lsp/completion_items.py for why that decides their shape)."""
-        document = self.client_capabilities.text_document
-        completion = document.completion if document else None
-        item = completion.completion_item if completion else None
-        snippets = bool(item and item.snippet_support)  # a client that says nothing of completion items: no
-        return insertion_for(self.client_name, snippets)
+        return insertion_for(self.client_name, self.client_capabilities)
 
     def finish_request(self) -> None:
         """Forget the request this thread served; raise RequestCancelled if the client cancelled it."""

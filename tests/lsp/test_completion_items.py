@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from lsprotocol import types
+from lsprotocol.converters import get_converter
 from markdown_it import MarkdownIt
 
 from cga.lsp.completion_items import Insertion, code_block, inline_items, insertion_for, popup_items, word_before
 
+converter = get_converter()
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
 
@@ -52,22 +54,49 @@ def test_an_emacs_client_gets_the_whole_answer_as_plain_text_with_its_own_indent
     assert after_word.text_edit.new_text == "naïve_user)"  # one item: Emacs applies the item's range
 
 
+def capabilities(completion_item: dict | None, experimental: dict | None = None) -> types.ClientCapabilities:
+    """A client's capabilities as it sends them, read the way the server reads them."""
+    raw: dict = {"textDocument": {"completion": {"completionItem": completion_item}}} if completion_item else {}
+    if experimental is not None:
+        raw["experimental"] = experimental
+    return converter.structure(raw, types.ClientCapabilities)
+
+
+# completionItem as each client sends it (eglot's from its initialize request, ALE's from its source)
+EGLOT_1_9 = {"snippetSupport": False, "deprecatedSupport": True, "tagSupport": {"valueSet": [1]}}
+EGLOT_1_12 = {**EGLOT_1_9, "resolveSupport": {"properties": ["documentation", "details", "additionalTextEdits"]}}
+ALE = {
+    "snippetSupport": False,
+    "commitCharactersSupport": False,
+    "documentationFormat": ["plaintext"],
+    "deprecatedSupport": False,
+    "preselectSupport": False,
+}
+YCMD = {"documentationFormat": ["plaintext", "markdown"]}
+NEOVIM = {"snippetSupport": True, "documentationFormat": ["markdown", "plaintext"], "tagSupport": {"valueSet": [1]}}
+
+
 @pytest.mark.parametrize(
-    "name, snippets, insertion",
+    "name, item, experimental, insertion",
     [
-        ("Eglot", True, Insertion.PLAIN_BLOCK),  # eglot 1.15 and later (Emacs 30), yasnippet installed
-        ("Eglot", False, Insertion.PLAIN_BLOCK),
-        ("emacs", True, Insertion.PLAIN_BLOCK),  # lsp-mode
-        (None, True, Insertion.PLAIN_BLOCK),  # eglot before 1.15 (Emacs 28, 29) with yasnippet on names itself nothing
-        (None, False, Insertion.FIRST_LINE),  # eglot 1.9 without yasnippet, Vim + ALE
-        ("Neovim", True, Insertion.SNIPPET),
-        ("Neovim", False, Insertion.FIRST_LINE),  # 0.7's omnifunc
-        ("Visual Studio Code", True, Insertion.SNIPPET),
-        ("code-server", True, Insertion.SNIPPET),
+        ("Eglot", {**EGLOT_1_12, "snippetSupport": True}, {}, Insertion.PLAIN_BLOCK),  # 1.15+ (Emacs 30), yasnippet
+        ("Eglot", EGLOT_1_12, {}, Insertion.PLAIN_BLOCK),
+        ("emacs", {**NEOVIM, "insertTextModeSupport": {"valueSet": [1, 2]}}, None, Insertion.PLAIN_BLOCK),  # lsp-mode
+        (None, EGLOT_1_9, {}, Insertion.PLAIN_BLOCK),  # Emacs 28's eglot names itself nothing
+        (None, {**EGLOT_1_9, "snippetSupport": True}, {}, Insertion.PLAIN_BLOCK),  # the same, yasnippet on
+        (None, EGLOT_1_12, {}, Insertion.PLAIN_BLOCK),  # Emacs 29's
+        (None, ALE, None, Insertion.FIRST_LINE),
+        (None, YCMD, None, Insertion.FIRST_LINE),  # Vim + YouCompleteMe
+        (None, EGLOT_1_9, None, Insertion.FIRST_LINE),  # eglot's items but not its empty `experimental`
+        (None, None, None, Insertion.FIRST_LINE),  # a client that says nothing
+        ("Neovim", NEOVIM, None, Insertion.SNIPPET),
+        ("Neovim", {**NEOVIM, "snippetSupport": False}, None, Insertion.FIRST_LINE),  # 0.7's omnifunc
+        ("Visual Studio Code", NEOVIM, None, Insertion.SNIPPET),
+        ("code-server", NEOVIM, None, Insertion.SNIPPET),
     ],
 )
-def test_each_client_gets_the_shape_it_inserts_right(name, snippets, insertion):
-    assert insertion_for(name, snippets) is insertion
+def test_each_client_gets_the_shape_it_inserts_right(name, item, experimental, insertion):
+    assert insertion_for(name, capabilities(item, experimental)) is insertion
 
 
 def test_word_positions_count_utf16_units():
