@@ -69,8 +69,10 @@ class AssistantServer(LanguageServer):
         # request reads the document several times, and each conversion of a 20 MB file takes 70 ms. A new
         # source (every change makes one) is a new object, so the check is `is`; one assignment, no lock.
         self._with_newlines: dict[str, tuple[str, str]] = {}
-        self.client_name: str | None = None  # clientInfo.name from initialize, where the client gives one
-        self.wants_status = False  # the client asked for STATUS (STATUS_CAPABILITY)
+        # How the client inserts popup items (see lsp/completion_items.py for why that decides their shape), and
+        # whether it asked for STATUS (STATUS_CAPABILITY): both from initialize, once.
+        self.insertion = Insertion.FIRST_LINE
+        self.wants_status = False
 
     # lsp.service.Editor
 
@@ -132,10 +134,6 @@ class AssistantServer(LanguageServer):
             raise RefineError(f"The editor refused the edit ({exc}); the refinement was not kept.") from None
         return bool(getattr(result, "applied", False))  # `null` is not a yes
 
-    def insertion(self) -> Insertion:
-        """How the client inserts popup items (see lsp/completion_items.py for why that decides their shape)."""
-        return insertion_for(self.client_name, self.client_capabilities)
-
     def finish_request(self) -> None:
         """Forget the request this thread served; raise RequestCancelled if the client cancelled it."""
         request_id = current_request_id()
@@ -168,7 +166,7 @@ def serve(settings: Settings, tcp: int | None = None) -> int:
 
 @server.feature(types.INITIALIZE)
 def initialize(ls: AssistantServer, params: types.InitializeParams) -> None:
-    ls.client_name = params.client_info.name if params.client_info else None
+    ls.insertion = insertion_for(params.client_info.name if params.client_info else None, params.capabilities)
     experimental = params.capabilities.experimental
     ls.wants_status = isinstance(experimental, dict) and experimental.get(STATUS_CAPABILITY) is True
     ls.service.initialize(params.initialization_options)
@@ -248,7 +246,7 @@ def completion(ls: AssistantServer, params: types.CompletionParams) -> types.Com
     if not result:
         return types.CompletionList(is_incomplete=True, items=[])
     answers, ctx = result
-    items = popup_items(answers[0], ctx.prefix, params.position, ls.insertion()) if answers else []
+    items = popup_items(answers[0], ctx.prefix, params.position, ls.insertion) if answers else []
     return types.CompletionList(is_incomplete=True, items=items)
 
 

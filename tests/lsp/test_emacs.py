@@ -92,7 +92,7 @@ def test_emacs_completion_saves_exactly_the_servers_answer(typed, setup, tmp_pat
     assert answer.split("\n")[0].strip()
     assert path.read_text() == typed + answer + "\n"
     assert "Traceback" not in done.stderr
-    assert "Unknown notification" not in done.stdout + done.stderr  # lsp-mode's warning for cga/status, once
+    assert "Unknown notification" not in done.stdout + done.stderr  # lsp-mode's warning at each cga/status
 
 
 # A file whose pattern the embedded model copies: a block that leaves a loop for a line that is no `return`, and a
