@@ -7,6 +7,7 @@ bubblewrap alone; README.md says what each one does.
 
 from __future__ import annotations
 
+import site
 import socket
 import subprocess
 import sys
@@ -208,11 +209,14 @@ def test_an_interpreter_under_tmp_runs_in_the_sandbox(bubblewrap):
     every program failed to start and pass@k read 0 %."""
     venv = Path(tempfile.mkdtemp(prefix="cga-venv-", dir="/tmp")) / "venv"
     try:
-        subprocess.run(
-            [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-            check=True,
-            timeout=120,
-        )
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+        # The packages of the interpreter running the tests (psutil, which the sandbox needs), whether it is the
+        # system's or itself a virtualenv: `--system-site-packages` would reach only the base interpreter's
+        # (issue 42: the README's test command failed in every virtualenv).
+        (site_packages,) = venv.glob("lib/python*/site-packages")
+        # addsitedir, not a bare path: the folders' own .pth files (an editable install's finder) count too.
+        added = "".join(f"import site; site.addsitedir({folder!r})\n" for folder in site.getsitepackages())
+        (site_packages / "tests-parent.pth").write_text(added)
         check = (
             "from evaluation.sandbox import containment, run_program\n"
             "outcome = run_program('import sys\\nprint(6 * 7, sys.prefix)')\n"
