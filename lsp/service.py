@@ -29,6 +29,7 @@ from cga.assistant.conversation import Conversation
 from cga.assistant.model_choice import choose_model
 from cga.assistant.opening import open_backend, remote_url
 from cga.assistant.server_url import redacted
+from cga.assistant.whole_code import CUT_SHORT, whole_code
 
 from .completion_context import Context, context_at, indent_of, shape, window_starts
 from .positions import offset_at, position_at
@@ -45,9 +46,6 @@ MAX_LOADED = 2  # models kept loaded at once: a Python (mono) one and a multi-la
 # The first suggestion in a file the model has not read yet reads at most this much of it (a few tenths of a
 # second instead of seconds); the whole window is read behind it, and later suggestions use all of it.
 FIRST_WINDOW_TOKENS = 256
-# A block suggestion shows what it has this long after its first line break (llama.vim: 1 s); at 64 tokens it
-# is reached only where the model writes under about 30 tokens a second.
-BLOCK_TIME_LIMIT_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -564,7 +562,7 @@ class AssistantService:
                     return False
                 backend = self.loaded(language)
                 tokens = self._prompt(backend, text, offset, ctx.suffix, head=head)
-                answers, _, greedy = self._answers(backend, tokens, ctx, 1, turn.cancel, uri)
+                answers, _, greedy = self._answers(backend, tokens, ctx, language, 1, turn.cancel, uri)
             if turn.cancel.is_set():
                 return False
         self._remember(key, answers, greedy)
@@ -634,7 +632,7 @@ class AssistantService:
                 # The first window is kept apart from the whole one, so that reading the whole window (behind
                 # this answer, between keystrokes) resumes where it stopped instead of starting over.
                 answers, stats, greedy = self._answers(
-                    backend, tokens, ctx, count, cancel, f"{uri}#first-window" if first else uri
+                    backend, tokens, ctx, document.language, count, cancel, f"{uri}#first-window" if first else uri
                 )
             finally:
                 self.editor.status("ready", self._model_name())
@@ -660,9 +658,17 @@ class AssistantService:
         return answers, ctx
 
     def _answers(
-        self, backend: Backend, tokens: list[int], ctx: Context, count: int, cancel: threading.Event, cache_key: str
+        self,
+        backend: Backend,
+        tokens: list[int],
+        ctx: Context,
+        language: str,
+        count: int,
+        cancel: threading.Event,
+        cache_key: str,
     ) -> tuple[list[str], Stats, str]:
-        """The greedy answer (and its stats), then samples, shaped for the editor; blank and repeated ones left out."""
+        """The greedy answer (and its stats), then samples, shaped for the editor and ended on whole code; blank
+        and repeated ones left out."""
         answers: list[str] = []
         limit = self.answer_tokens(backend) if ctx.multiline else min(self.answer_tokens(backend), SINGLE_LINE_TOKENS)
         for n in range(count):
@@ -675,9 +681,11 @@ class AssistantService:
                 min_probability=0.0 if n else self.settings.confidence_cut,
                 heal_whitespace=True,
                 min_indent=len(ctx.base_indent) + 1 if ctx.multiline else 0,
-                time_limit_ms=BLOCK_TIME_LIMIT_MS if ctx.multiline else 0,
+                time_limit_ms=self.settings.block_time_limit_ms if ctx.multiline else 0,
             )
             text, answer_stats = self.run(_complete_text, backend, tokens, options)
+            if answer_stats.stop in CUT_SHORT:
+                text = whole_code(text, ctx.prefix, language, ctx.right_of_cursor)
             answer = shape(text, ctx)
             if n == 0:
                 stats, greedy = answer_stats, answer

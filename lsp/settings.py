@@ -24,6 +24,7 @@ DEFAULT_CONFIDENCE_CUT = 0.2
 # embedded SmolLM2) found no gain: exact lines 6/32 without, 6/32 with 128 tokens of imported definitions, 4-5/32
 # with 384 or with chunks of files; a model trained on repository context may use it.
 DEFAULT_PROJECT_CONTEXT_TOKENS = 0
+DEFAULT_BLOCK_TIME_LIMIT_MS = 2000
 
 
 def _count(low: int, high: int) -> Callable[[Any], bool]:
@@ -72,6 +73,10 @@ class Settings:
         DEFAULT_CONFIDENCE_CUT,
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
     )
+    # A block suggestion shows what it has this long after its first line break, ending on its last whole line
+    # (llama.vim: 1 s); 0 waits for the block's end or maxTokens. At 64 tokens it is reached only where the model
+    # writes under about 30 tokens a second.
+    block_time_limit_ms: int = setting("blockTimeLimitMs", DEFAULT_BLOCK_TIME_LIMIT_MS, _count(0, 60000))
     # At most this many tokens of the prompt go to the rest of the project (lsp/project_context.py): the
     # definitions the file imports and chunks of files opened, edited or saved lately; 0 shows the model only
     # the file at the cursor.

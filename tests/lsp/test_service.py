@@ -558,3 +558,33 @@ def test_a_cursor_at_rest_stops_a_read_elsewhere_but_not_the_next_suggestion():
         other.done.set()
         _rested(service)
     assert backend.prompts == [SOURCE[: offset_at(SOURCE, 3, 0)]] * 2
+
+
+@pytest.mark.parametrize(
+    "text, answer, max_tokens, expected",
+    [
+        # A line cut by max_tokens mid-expression keeps what parses, not `return a *`.
+        ("def add(a, b):\n    ", "return a * b + 1\n", 10, ["return a"]),
+        # A block cut in its second line keeps its whole lines, not half of the next.
+        ("def add(a, b):\n", "    c = a + b\n    return c * (a + b)\n", 28, ["    c = a + b"]),
+    ],
+)
+def test_a_suggestion_cut_short_ends_on_whole_code(text, answer, max_tokens, expected):
+    """Issue 42, item 3: under load the time limit or the confidence cut ended ghost text at `return n *`."""
+    editor, backend = RecordingEditor(), FakeBackend(answer)
+    service = AssistantService(
+        editor, Settings(max_tokens=10 if "+ 1" in answer else 28), loader=ScriptedLoader(backend)
+    )
+    editor.open(URI, text)
+    answers, _ = service.complete_at(URI, end_of(text))
+    assert answers == expected
+
+
+def test_the_block_time_limit_is_a_setting_and_0_waits_for_the_block():
+    service, editor, backend, _ = make()
+    editor.open(URI, "def add(a, b):\n")
+    service.complete_at(URI, end_of("def add(a, b):\n"))
+    service.change_settings({"blockTimeLimitMs": 0})
+    editor.type(URI, "def sub(a, b):\n")
+    service.complete_at(URI, end_of("def sub(a, b):\n"))
+    assert [options.time_limit_ms for options in backend.asked] == [2000, 0]

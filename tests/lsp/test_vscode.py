@@ -111,6 +111,8 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
                 "cga.debounceMs": 150,
                 # Whole suggestions, however unsure: the typing below must find requests still writing to cancel.
                 "cga.confidenceCut": 0,
+                # No time limit: suggestions compared across requests must not depend on how busy the machine is.
+                "cga.blockTimeLimitMs": 0,
                 "cga.trace.server": "messages",  # VS Code's standard setting, which the server once called unknown
                 "workbench.startupEditor": "none",
                 "workbench.secondarySideBar.defaultVisibility": "hidden",

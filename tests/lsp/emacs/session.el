@@ -23,7 +23,9 @@
 (defvar cga-python (getenv "CGA_PYTHON"))
 (defvar cga-file (getenv "CGA_FILE"))
 (defvar cga-command (list cga-python "-m" "cli" "lsp"))
-(defvar cga-options (list :model (getenv "CGA_MODEL") :threads 2 :maxTokens 64 :refineInBackground t))
+;; No block time limit: suggestions compared across requests must not depend on how busy the machine is.
+(defvar cga-options
+  (list :model (getenv "CGA_MODEL") :threads 2 :maxTokens 64 :refineInBackground t :blockTimeLimitMs 0))
 (defun cga-wait (what pred &optional seconds)
   (let ((deadline (+ (float-time) (or seconds 120))))
     (while (and (not (funcall pred)) (< (float-time) deadline))

@@ -33,6 +33,7 @@ const SERVER_SETTINGS = [
   "disabledLanguages",
   "completeSecretFiles",
   "confidenceCut",
+  "blockTimeLimitMs",
   "projectContextTokens",
   "refineInBackground",
   "remoteUrl",

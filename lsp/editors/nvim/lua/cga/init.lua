@@ -20,7 +20,8 @@ M.defaults = {
   -- Filetypes that start the server; the server itself also skips settings.disabledLanguages.
   filetypes = { "python", "c", "cpp", "go", "java", "javascript", "typescript", "rust", "lua", "sh", "ruby", "php" },
   -- Sent as initializationOptions: model, device, threads, contextTokens, maxTokens, debounceMs, disabledLanguages,
-  -- confidenceCut, completeSecretFiles, gpuLayers, projectContextTokens, refineInBackground, remoteUrl.
+  -- confidenceCut, blockTimeLimitMs, completeSecretFiles, gpuLayers, projectContextTokens, refineInBackground,
+  -- remoteUrl.
   settings = {},
   -- Ghost text while typing (Neovim's own on 0.12+, the plugin's before). false: popup only (<C-x><C-o>).
   ghost = {
