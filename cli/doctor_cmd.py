@@ -92,8 +92,14 @@ def doctor_command(
         measured = probe(threads, fresh=probe_again)
     console.print(
         f"Speed      {measured.prefill_tps:,.0f} tokens/s reading a prompt, {measured.decode_tps:,.0f} "
-        f"writing, with SmolLM2-135M ({measured.key}; cga doctor --probe measures again)"
+        f"writing, with SmolLM2-135M ({measured.key}; {measured.when()}; cga doctor --probe measures again)"
     )
+    if measured.under_load:
+        console.print(
+            "           other work kept the CPU busy, so these figures are low and were not kept; "
+            "run cga doctor again when the machine is quieter",
+            style="yellow",
+        )
     for pick in recommend(m, measured):
         have = any(i.base == pick.model for i in installed)
         guess = pick.estimate

@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -68,8 +70,13 @@ def test_doctor_reports_the_machine_and_a_recommendation_by_measured_speed(isola
     speed = re.search(r"Speed +([\d,]+) tokens/s reading a prompt, ([\d,]+) writing", doctor.stdout)
     assert speed and all(int(x.replace(",", "")) > 0 for x in speed.groups()), doctor.stdout
     assert doctor.stdout.count("estimated here: a suggestion") == 2
-    kept = json.loads((isolated_home / "speed_probe.json").read_text())
-    assert kept["prefill_tps"] > 0 and "2 threads" in kept["key"]  # measured once, kept for next time
+    assert re.search(r"measured \d{4}-\d\d-\d\d \d\d:\d\d, the CPU \d+ % busy with other work", doctor.stdout)
+    kept_file = isolated_home / "speed_probe.json"
+    if "were not kept" in doctor.stdout:  # this machine was busy: such figures are not kept (the next test)
+        assert not kept_file.exists()
+    else:
+        kept = json.loads(kept_file.read_text())
+        assert kept["prefill_tps"] > 0 and "2 threads" in kept["key"]  # measured once, kept for next time
     pin = re.search(r'"llama-cpp-python==([\d.]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
     if "GPU build  none" in doctor.stdout:  # the rebuild it suggests keeps the version this project needs
         assert f"--no-cache-dir llama-cpp-python=={pin}" in doctor.stdout, doctor.stdout
@@ -85,6 +92,35 @@ def test_without_a_model_setting_python_gets_the_python_model_and_the_rest_the_m
     assert choose_model(None, "python").path.name == "codegen-350M-mono.q8_0.gguf"
     assert choose_model(None, "javascript").path.name == "codegen-350M-multi.q8_0.gguf"
     assert "for python" in choose_model(None, "python").reason
+
+
+def test_a_speed_probe_taken_while_other_work_holds_every_core_is_said_and_not_kept(isolated_home):
+    """Issue 42, item 5: probed on a busy laptop, doctor kept 21 tokens/s (314 quiet) and reused it silently."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(2, os.cpu_count() or 2))]
+    try:
+        time.sleep(1)
+        doctor = run_cga("doctor", "--threads", "2")
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert doctor.returncode == 0, doctor.stderr
+    assert "other work kept the CPU busy, so these figures are low and were not kept" in doctor.stdout
+    assert not (isolated_home / "speed_probe.json").exists()
+
+
+def test_a_stale_or_old_format_speed_probe_is_taken_again(isolated_home):
+    from cga.assistant.speed_probe import MAX_AGE_DAYS, probe
+
+    first = probe(2)  # kept or not (a busy machine), it has the key this machine's probe is kept under
+    path = isolated_home / "speed_probe.json"
+    stale = {**asdict(first), "taken": time.time() - (MAX_AGE_DAYS + 1) * 86400, "decode_tps": 1.5}
+    path.write_text(json.dumps(stale))
+    again = probe(2)
+    assert again.decode_tps != 1.5 and again.taken > stale["taken"]
+    old_format = {key: value for key, value in stale.items() if key not in ("taken", "busy_percent")}
+    path.write_text(json.dumps(old_format))
+    assert probe(2).decode_tps != 1.5
 
 
 @pytest.mark.parametrize("name", ["/../../../../tmp/escaped", "sub/x", "..", ".hidden", "x" * 101, "a b"])
