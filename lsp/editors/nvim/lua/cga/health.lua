@@ -45,14 +45,25 @@ function M.check()
     end
   end
 
-  local client = cga.client(0)
-  if client then
-    ok("a cga client is attached to this buffer")
-  elseif vim.tbl_contains(cga.config.filetypes or {}, vim.bo.filetype) then
-    warn("no cga client is attached to this buffer yet", { "it starts with the first buffer of a listed filetype" })
-  else
-    info("this buffer's filetype (" .. (vim.bo.filetype ~= "" and vim.bo.filetype or "none")
-      .. ") is not in setup()'s filetypes")
+  -- :checkhealth opens its own buffer: the user's are the other loaded buffers that hold a file.
+  local files, listed = 0, cga.config.filetypes or {}
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    local name = vim.api.nvim_buf_get_name(buf)
+    if vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].buftype == "" and name ~= "" then
+      local shown_name = vim.fn.fnamemodify(name, ":~:.")
+      local filetype = vim.bo[buf].filetype
+      if cga.client(buf) then
+        files = files + 1
+        ok("a cga client is attached to " .. shown_name)
+      elseif vim.tbl_contains(listed, filetype) then
+        files = files + 1
+        warn("no cga client is attached to " .. shown_name,
+          { "it starts when a buffer of a listed filetype is opened; :LspInfo (or :checkhealth vim.lsp) says more" })
+      end
+    end
+  end
+  if files == 0 then
+    info("no open buffer has a filetype from setup()'s filetypes (" .. table.concat(listed, ", ") .. ")")
   end
 end
 
