@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import signal
 import threading
 from contextlib import contextmanager
@@ -20,13 +21,16 @@ from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, 
 from .wording import cut_short_note, empty_answer_note
 
 if TYPE_CHECKING:
+    from cga.assistant.conversation import Conversation
+
     from .chat_commands import ChatState
 
 HELP = """Write a program turn by turn: each line you type is an instruction, the model answers with code.
 
 CodeGen models get the CodeGen paper's multi-turn prompt: the program so far, then your instruction as a
-comment. A Python program starts from that paper's header (`# Import libraries.` and `import numpy as np`);
---no-header starts from nothing. Chat models (the embedded SmolLM2) get the turns as chat messages.
+comment, and a Python program starts from that paper's header (`# Import libraries.` and `import numpy as
+np`; --no-header starts from nothing). Chat models (the embedded SmolLM2) get the turns as chat messages and
+start from nothing (--header gives them the header too).
 
 At a terminal: Enter sends, Alt-Enter or Ctrl-J starts a new line, Up/Down walk the history (kept across
 sessions), Tab completes /commands and saved names, --vi for Vi keys. Ctrl-C stops an answer (or drops the
@@ -55,8 +59,13 @@ def chat_command(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the conversation saved under --name.")] = False,
     language: Annotated[str, typer.Option(help="Language of the program (sets the comment style).")] = "python",
     header: Annotated[
-        bool, typer.Option("--header/--no-header", help="Start a Python program from MTPB's header (imports numpy).")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--header/--no-header",
+            help="Start a Python program from MTPB's header (imports numpy). Default: for CodeGen-style models.",
+            show_default=False,
+        ),
+    ] = None,
     max_tokens: MaxTokens = 256,
     temperature: Temperature = 0.0,
     prompt_lookup: Annotated[
@@ -76,12 +85,14 @@ def chat_command(
     from .chat_input import TerminalLines, reader
 
     conversation_store.path_for(name)  # a name that cannot be saved is refused before the first answer
-    conversation = (
-        conversation_store.load(name)
-        if resume
-        else Conversation(language=language, header=PYTHON_HEADER if language == "python" and header else "")
-    )
+    kept = conversation_store.load(name) if resume else None
     backend = open_for_command(model, remote=remote, gpu_layers=gpu_layers, threads=threads)
+    # The paper's header is how a CodeGen model begins a program; a chat model took it as a request to import
+    # numpy, and every program it wrote began with that.
+    wants_header = header if header is not None else not backend.info.is_chat_model
+    conversation = kept or Conversation(
+        language=language, header=PYTHON_HEADER if language == "python" and wants_header else ""
+    )
     if max_tokens > backend.n_ctx // 2:
         fail(
             f"--max-tokens {max_tokens} leaves too little of this model's {backend.n_ctx}-token context for the "
@@ -151,6 +162,8 @@ def _answer(state: ChatState, instruction: str, max_tokens: int) -> None:
     session.accept(instruction, text)
     if note := cut_short_note(answer.stats, max_tokens=max_tokens):
         stderr.print(note, style="dim")
+    if problem := _not_python(session.conversation):
+        stderr.print(problem, style="yellow")
     if session.dropped_turns:
         stderr.print(f"({plural(session.dropped_turns, 'oldest turn')} left out to fit the context.)", style="dim")
     for finding in security.findings(session.conversation.turns[-1].code, session.conversation.language):
@@ -172,3 +185,18 @@ def _ctrl_c_sets(cancel: threading.Event):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _not_python(conversation: Conversation) -> str | None:
+    """A note when the program, with this answer, no longer parses as Python (None when it does, or is not
+    Python): shown without a word, such an answer failed only at /run."""
+    if conversation.language != "python":
+        return None
+    try:
+        ast.parse(conversation.program())
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        return f"This answer is not valid Python ({where}{exc.msg}); /edit fixes it, /undo drops it."
+    except (ValueError, RecursionError, MemoryError):
+        return "This answer could not be read as Python; /edit fixes it, /undo drops it."
+    return None

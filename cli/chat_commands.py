@@ -10,6 +10,7 @@ installed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -141,6 +142,7 @@ def _run(state: ChatState, check: str | None) -> None:
         stderr.print(f"/run and /test run Python programs; this conversation is in {conversation.language}.")
         return
     program = conversation.program()
+    shown_lines = len(program.splitlines())  # what /show numbers; the test's own line comes after them
     if check is not None:
         try:
             compile(check, "<test>", "eval")
@@ -161,7 +163,8 @@ def _run(state: ChatState, check: str | None) -> None:
         stderr.print(f"({plural(len(lines) - SHOWN_OUTPUT_LINES, 'earlier line')} not shown)", style="dim")
     if outcome.stderr.strip():
         stderr.print(
-            Text(printable("\n".join(program_frames(outcome.stderr).splitlines()[-12:]), colours=False)), style="red"
+            Text(printable("\n".join(program_frames(outcome.stderr, shown_lines).splitlines()[-12:]), colours=False)),
+            style="red",
         )
     verdict = {
         "passed": "passed" if check else "exit status 0",
@@ -175,17 +178,32 @@ def _run(state: ChatState, check: str | None) -> None:
     )
 
 
-def program_frames(traceback: str) -> str:
-    """A traceback without the sandbox's own frames (its launcher, runpy): only the program's lines remain."""
+def program_frames(traceback: str, shown_lines: int | None = None) -> str:
+    """A traceback without the sandbox's own frames (its launcher, runpy): only the program's lines remain,
+    named as the user knows them: the program's lines as /show numbers them, and the /test line, which follows
+    them in the file run, as the test (it said `line 22` of a 14-line program)."""
     kept, skipping = [], False
     for line in traceback.splitlines():
         if line.startswith("  File "):
             skipping = '"program.py"' not in line
+            line = _frame_named(line, shown_lines)
         elif not line.startswith("    "):
             skipping = False
         if not skipping:
             kept.append(line)
     return "\n".join(kept)
+
+
+_PROGRAM_LINE = re.compile(r'^  File "program\.py", line (\d+)')
+
+
+def _frame_named(line: str, shown_lines: int | None) -> str:
+    found = _PROGRAM_LINE.match(line)
+    if found is None or shown_lines is None:
+        return line
+    if int(found.group(1)) > shown_lines:
+        return _PROGRAM_LINE.sub('  File "/test"', line)
+    return _PROGRAM_LINE.sub(f'  File "the program", line {found.group(1)}', line)
 
 
 def editor_command() -> list[str] | None:

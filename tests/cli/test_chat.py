@@ -173,3 +173,17 @@ def test_a_new_chat_keeps_the_earlier_conversation_instead_of_overwriting_it(iso
     assert "# Define a function h." in again.stdout
     quiet = run_cga("chat", "--model", codegen2_gguf, "--max-tokens", "8", input="/show\n")  # nothing new said
     assert len(list((isolated_home / "conversations").glob("last-*.json"))) == 1 and "kept as" not in quiet.stderr
+
+
+def test_a_chat_model_starts_from_an_empty_program_and_a_codegen_model_from_the_papers_header(
+    isolated_home, codegen2_gguf
+):
+    """Issue 42, item 9: /show of a SmolLM2 program began with `# Import libraries.` and `import numpy as np`
+    that nobody asked for (the header, shown to a chat model, read as a request)."""
+    chat = run_cga("chat", "-n", "24", input="Write a function add(a, b) that returns a + b.\n/show\n")
+    assert chat.returncode == 0, chat.stderr
+    assert saved(isolated_home)["header"] == "" and "# Import libraries." not in chat.stdout
+    asked = run_cga("chat", "--header", "-n", "8", "--name", "asked", input="Define f.\n")
+    assert asked.returncode == 0 and saved(isolated_home, "asked")["header"].startswith("# Import libraries.")
+    codegen = run_cga("chat", "--model", codegen2_gguf, "-n", "8", "--name", "cg", input="Define f.\n")
+    assert codegen.returncode == 0 and saved(isolated_home, "cg")["header"].startswith("# Import libraries.")
