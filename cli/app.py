@@ -9,7 +9,18 @@ from typing import Annotated
 
 import typer
 
-from . import bench_cmd, chat_cmd, complete_cmd, convert_cmd, doctor_cmd, eval_cmd, help_format, lsp_cmd, models_cmd
+from . import (
+    bench_cmd,
+    chat_cmd,
+    complete_cmd,
+    convert_cmd,
+    doctor_cmd,
+    editor_cmd,
+    eval_cmd,
+    help_format,
+    lsp_cmd,
+    models_cmd,
+)
 
 help_format.apply()
 app = typer.Typer(
@@ -49,6 +60,7 @@ chat_cmd.register(app)
 lsp_cmd.register(app)
 models_cmd.register(app)
 doctor_cmd.register(app)
+editor_cmd.register(app)
 eval_cmd.register(app)
 bench_cmd.register(app)
 

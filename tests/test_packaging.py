@@ -41,6 +41,14 @@ def test_the_wheel_adds_one_top_level_import_name(tmp_path):
     assert tops == {"cga"}
     assert {f"cga/{folder}/__init__.py" for folder in FOLDERS} <= set(names)
     assert "cga/evaluation/data/mtpb.jsonl" in names  # the benchmark's data travels with its package
+    # The editor clients `cga editor` installs (issue 42, item 7), and not the plugin's lint setup.
+    assert {
+        "cga/lsp/editors/nvim/lua/cga/init.lua",
+        "cga/lsp/editors/nvim/doc/cga.txt",
+        "cga/lsp/editors/nvim/doc/tags",
+        "cga/lsp/editors/emacs/cga.el",
+    } <= set(names)
+    assert not any(name.endswith(".luacheckrc") or "node_modules" in name for name in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "cga = cga.cli.app:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
