@@ -14,6 +14,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -27,8 +29,6 @@ from .errors import user_errors
 
 console = plain_console(soft_wrap=True)
 EDITORS_DIR = Path(__file__).resolve().parent.parent / "lsp" / "editors"
-NEOVIM_FILES = ("lua", "doc")  # what of lsp/editors/nvim is the plugin (the rest is its lint setup)
-EMACS_FILES = ("cga.el",)
 ASK_TIMEOUT_S = 60  # an editor asked a question headless; a user config that waits for input must not hang us
 
 HELP = """Install an editor client for `cga lsp` where the editor finds it, and say what to add to its config.
@@ -76,28 +76,32 @@ def editor_command(
         Path | None, typer.Option(help="vscode: the extension file to install (default: the one shipped).")
     ] = None,
 ) -> None:
-    if editor is EditorName.neovim:
-        target = dest or neovim_plugin_dir()
-        if check:
-            report(check_neovim(target), "cga editor neovim")
-            return
-        replace_tree(EDITORS_DIR / "nvim", target, NEOVIM_FILES)
-        console.print(f"Installed the Neovim plugin in {target}.")
-        console.print(
-            'Add this line to your init.lua (`:help cga-setup` lists the options):\n\n  require("cga").setup()\n'
-        )
-        console.print("Then `cga editor neovim --check` says whether Neovim finds it all.")
-    elif editor is EditorName.emacs:
-        target = dest or emacs_lisp_dir()
-        if check:
-            report(check_emacs(target), "cga editor emacs")
-            return
-        replace_tree(EDITORS_DIR / "emacs", target, EMACS_FILES)
-        console.print(f"Installed cga.el in {target}.")
-        console.print("Add these lines to your Emacs init file:\n\n" + emacs_config(target) + "\n")
-        console.print("Then `cga editor emacs --check` says whether Emacs finds it all.")
-    else:
+    if editor is EditorName.vscode:
         install_vscode(vsix, check)
+        return
+    client = CLIENTS[editor]
+    target = dest or client.default_dir()
+    again = f"cga editor {editor.value}"
+    if check:
+        report(client.check(target), again)
+        return
+    replace_tree(EDITORS_DIR / client.folder, target, client.files)
+    console.print(f"Installed {client.what} in {target}.")
+    console.print(f"Add {client.where}:\n\n{client.config(target)}\n")
+    console.print(f"Then `{again} --check` says whether the editor finds it all.")
+
+
+@dataclass(frozen=True)
+class FileClient:
+    """An editor client that is a folder of files copied where the editor looks."""
+
+    what: str
+    folder: str  # in lsp/editors
+    files: tuple[str, ...]  # what of that folder is the client (the rest is its lint setup)
+    where: str  # what the user pastes the config lines into
+    default_dir: Callable[[], Path]
+    config: Callable[[Path], str]
+    check: Callable[[Path], list[str]]
 
 
 def report(problems: list[str], again: str) -> None:
@@ -198,7 +202,7 @@ def check_neovim(target: Path) -> list[str]:
     problems = []
     if loads != "true":
         problems.append(f"Neovim does not find the plugin; run `cga editor neovim` (it installs into {target}).")
-    elif stale := out_of_date(EDITORS_DIR / "nvim", Path(found).parent.parent.parent, NEOVIM_FILES):
+    elif stale := out_of_date(EDITORS_DIR / "nvim", Path(found).parent.parent.parent, CLIENTS[EditorName.neovim].files):
         problems.append(f"the plugin Neovim loads ({found}) is older than this cga ({stale}); run cga editor neovim.")
     if loads == "true" and set_up != "true":
         problems.append('your init.lua does not call require("cga").setup(); add that line.')
@@ -254,7 +258,7 @@ def check_emacs(target: Path) -> list[str]:
         problems.append("Emacs has no eglot; Emacs 29 ships it, or install it from GNU ELPA (M-x package-install).")
     if loads != "t":
         problems.append(f"Emacs does not find cga.el; add the load-path line for {target} to your init file.")
-    elif stale := out_of_date(EDITORS_DIR / "emacs", Path(found).parent, EMACS_FILES):
+    elif stale := out_of_date(EDITORS_DIR / "emacs", Path(found).parent, CLIENTS[EditorName.emacs].files):
         problems.append(f"the cga.el Emacs loads ({found}) is older than this cga ({stale}); run cga editor emacs.")
     return problems
 
@@ -270,6 +274,28 @@ def _emacs_init() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+CLIENTS = {
+    EditorName.neovim: FileClient(
+        "the Neovim plugin",
+        "nvim",
+        ("lua", "doc"),
+        "this line to your init.lua (`:help cga-setup` lists the options)",
+        neovim_plugin_dir,
+        lambda target: '  require("cga").setup()',
+        check_neovim,
+    ),
+    EditorName.emacs: FileClient(
+        "cga.el",
+        "emacs",
+        ("cga.el",),
+        "these lines to your Emacs init file",
+        emacs_lisp_dir,
+        emacs_config,
+        check_emacs,
+    ),
+}
 
 
 # -- VS Code ------------------------------------------------------------------------------------------------
