@@ -211,6 +211,20 @@ def test_a_new_file_gets_a_suggestion_at_a_block_opener_and_tab_saves_exactly_it
 
 
 @pytest.mark.parametrize("nvim_version", BUILDS)
+def test_keys_typed_as_soon_as_the_file_opens_get_their_suggestion(neovim):
+    """Issue 42, item 4: keys sent before the client attached got no ghost text until one more key was pressed
+    (the plugin listens for typing only once attached); the last keystroke's suggestion must appear."""
+    editor = neovim("")
+    editor.type("idef fibonacci(n):<CR>")  # at once: the server is still starting
+    editor.wait("the typing", lambda: editor.lines() == ["def fibonacci(n):", "    "])
+    suggestion = editor.wait("ghost text for what was typed before the client attached", editor.ghost)
+    assert suggestion.strip() and editor.lines() == ["def fibonacci(n):", "    "]
+    editor.type("<Tab>")
+    editor.wait("the suggestion to be inserted", lambda: len(editor.lines()) > 2 or editor.lines()[-1].strip())
+    assert saved(editor) == "def fibonacci(n):\n    " + suggestion + "\n"
+
+
+@pytest.mark.parametrize("nvim_version", BUILDS)
 def test_tab_with_no_suggestion_shown_indents_as_it_always_does(neovim):
     """The plugin maps Tab; where nothing is shown (the top of an empty file, which the server never answers)
     it is the user's Tab, in its place among the keys typed: Python's own settings put four spaces in, then

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ import pytest
 
 from cga.assistant.model_choice import embedded_default
 from tests.prepare import made
+from tests.run_cli import run_cga
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 
@@ -129,14 +131,17 @@ def test_ghost_text_popup_refine_and_status_in_real_vscode(tmp_path, rig, vsix):
     code_server = rig / "code-server" / "node_modules" / ".bin" / "code-server"
     env = dict(os.environ, PATH=f"{node}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(ROOT))
     dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
-    installed = subprocess.run(
-        [str(code_server), *dirs, "--install-extension", str(vsix)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # Installed as a user does (issue 42, item 7): `cga editor vscode`, through a `code` that is this code-server.
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "code").write_text("#!/bin/sh\nexec " + " ".join(map(shlex.quote, [str(code_server), *dirs])) + ' "$@"\n')
+    (shim / "code").chmod(0o755)
+    with_code = {**env, "PATH": f"{shim}{os.pathsep}{env['PATH']}"}
+    installed = run_cga("editor", "vscode", "--vsix", vsix, env=with_code)
     assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "Installed cga-vscode.vsix in VS Code" in installed.stdout
+    checked = run_cga("editor", "vscode", "--check", env=with_code)
+    assert checked.returncode == 0 and "The editor finds the client." in checked.stdout, checked.stdout
 
     port = free_port()
     server = subprocess.Popen(

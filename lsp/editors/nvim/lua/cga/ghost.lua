@@ -317,6 +317,11 @@ function M.enable(bufnr, config)
     M.dismiss(bufnr)
     return shown
   end, "dismiss the suggestion")
+  -- Keys typed while the server was starting had nobody listening for them: ask now for where they left the
+  -- cursor, or that suggestion would wait for one more key.
+  if vim.api.nvim_get_current_buf() == bufnr and typing(bufnr) then
+    M.on_change(bufnr, config.debounce_ms)
+  end
 end
 
 return M

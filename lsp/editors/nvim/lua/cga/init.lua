@@ -82,6 +82,13 @@ local function enable_ghost_text(bufnr)
   end
   if vim.lsp.inline_completion and vim.lsp.inline_completion.enable then
     vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+    -- Neovim asks when the cursor moves in insert mode; keys typed while the server was starting moved it
+    -- before anyone listened, so that suggestion would wait for one more key.
+    vim.schedule(function()
+      if vim.api.nvim_get_current_buf() == bufnr and vim.api.nvim_get_mode().mode == "i" then
+        vim.api.nvim_exec_autocmds("CursorMovedI", { buffer = bufnr, modeline = false })
+      end
+    end)
     local accept = M.config.ghost.keys.accept
     if accept then
       vim.keymap.set("i", accept, function()
