@@ -250,3 +250,25 @@ def test_a_file_opened_later_does_not_change_the_prompt_of_a_file_already_read(p
     service.read.add(main)
     service.complete_at(main, end_of(text + "y"))
     assert "LATE = 2" in backend.prompts[-1] and "EARLY = 1" in backend.prompts[-1]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "x = " + "1+" * 200_000 + "1\n",  # the parser's stack overflows (RecursionError or MemoryError)
+        "x = " + "-" * 100_000 + "1\n",
+        "x = " + "(" * 5_000 + ")" * 5_000 + "\n",  # too many nested parentheses
+        "x = [" + "[" * 3_000 + "]" * 3_001 + "\n",
+        "def f(:\n",  # not Python
+        "\udcff",  # not UTF-8 once written with surrogates
+    ],
+)
+def test_a_module_the_parser_cannot_take_never_breaks_a_completion_that_imports_it(project: Path, hostile: str):
+    """Issue 41, item 3: `x = 1+1+…+1` (400 KB) broke every completion in a file importing it (-32603)."""
+    (project / "geometry" / "deep.py").write_bytes(hostile.encode("utf-8", "surrogateescape"))
+    text = "from .deep import x\nfrom .shapes import area\n\ny = "
+    assert list(imported(project / "geometry" / "main.py", text)) == ["area"]
+    service, editor, backend, _ = make()
+    uri = (project / "geometry" / "main.py").as_uri()
+    complete_in(service, editor, uri, text)
+    assert backend.prompts and "def area(" in backend.prompts[-1]
