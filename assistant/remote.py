@@ -44,6 +44,9 @@ MAX_CONTEXT = 1 << 24  # tokens: more is not a context size any model has
 # A completion server's answers are small; these bound what a misbehaving one can make us hold.
 MAX_BODY_BYTES = 16 * 2**20
 MAX_LINE_BYTES = 4 * 2**20
+# Events a stream may send per token asked for, and beyond them: a server sends one a token and a last one, so
+# a stream of empty events (which carry no token and used to keep the answer waiting forever) ends here.
+EVENTS_PER_TOKEN, EVENT_SLACK = 4, 64
 
 
 class RemoteError(EngineError):
@@ -271,8 +274,10 @@ class RemoteBackend:
         """
         if options.cancel is not None and options.cancel.is_set():
             return
+        most = EVENTS_PER_TOKEN * max(options.max_tokens, 1) + EVENT_SLACK
+        events = 0
         with self._exchange("POST", path, body, options.cancel, stream=True) as response:
-            quiet_since = time.monotonic()
+            quiet_since = time.monotonic()  # the last event that brought text or the end: empty ones do not count
             while response is not None:
                 try:
                     raw = response.readline(MAX_LINE_BYTES + 1)
@@ -285,15 +290,23 @@ class RemoteBackend:
                 if len(raw) > MAX_LINE_BYTES:
                     raise RemoteError(f"{self.describe()} sent a line longer than {MAX_LINE_BYTES // 2**20} MiB.")
                 line = raw.decode("utf-8", errors="replace").strip()
-                if not line.startswith("data:"):
-                    if time.monotonic() - quiet_since > self.timeout:
-                        raise RemoteError(f"{self.describe()} sent no answer for {self.timeout:g} s.")
-                    continue
-                quiet_since = time.monotonic()
-                data = line[5:].strip()
+                data = line[5:].strip() if line.startswith("data:") else None
                 if data == "[DONE]":
                     return
-                yield self._json_object(data, f"an event {data[:80]!r}")
+                event = self._json_object(data, f"an event {data[:80]!r}") if data is not None else None
+                if event is not None and _advances(event):
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > self.timeout:
+                    raise RemoteError(f"{self.describe()} sent no answer for {self.timeout:g} s.")
+                if event is None:
+                    continue
+                events += 1
+                if events > most:
+                    raise RemoteError(
+                        f"{self.describe()} sent {events} events for an answer of at most {options.max_tokens} "
+                        "tokens without ending it."
+                    )
+                yield event
 
     def close(self) -> None:
         """Nothing is held between requests."""
@@ -435,3 +448,12 @@ def _check_expected(url: str, served: str, expected: str | None) -> None:
             f"The server at {url} runs {served}, not {expected}; point --remote at the server for "
             f"{expected}, or leave --model out to use whatever it runs."
         )
+
+
+def _advances(event: dict) -> bool:
+    """Whether a stream's event brings text or its end (llama-server's or an OpenAI server's shape)."""
+    if event.get("content") or event.get("stop"):
+        return True
+    choices = event.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    return isinstance(choice, dict) and bool(choice.get("text") or choice.get("finish_reason"))

@@ -20,6 +20,7 @@ from tests.remote_server.misbehaving import (
     answer_bytes,
     answer_json,
     cut_off_mid_answer,
+    empty_events,
     endless_line,
     endless_tokens,
     misbehaving_server,
@@ -73,6 +74,17 @@ def test_the_cli_keeps_max_tokens_against_such_a_server(stand_in):
     result = run_cga("complete", "def f", "--remote", stand_in.url, "--max-tokens", "16", timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ab" * 16
+
+
+def test_a_stream_of_empty_events_ends_in_one_sentence_however_fast_it_comes(stand_in):
+    """Issue 41, item 4: empty events reset the silence timer and counted as no token, so `cga complete` hung."""
+    stand_in.faults["/completion"] = empty_events(0.0)
+    result = run_cga("complete", "def f", "--remote", stand_in.url, "--max-tokens", "16", timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "events for an answer of at most 16 tokens without ending it" in result.stderr, result.stderr
+    stand_in.faults["/completion"] = empty_events(0.2)  # slow ones: the silence timer, which they no longer reset
+    with pytest.raises(RemoteError, match="sent no answer for 2 s"):
+        answer_of(RemoteBackend(stand_in.url, timeout=2), Generation(max_tokens=400))
 
 
 def test_a_huge_body_is_refused_without_holding_it(stand_in):

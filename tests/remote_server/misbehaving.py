@@ -183,3 +183,21 @@ def slow_tokens(handler: Handler) -> None:
             handler.chunk(b'data: {"content": " x", "stop": false}\n\n')
     except OSError:
         pass
+
+
+def empty_events(pause: float) -> Fault:
+    """A stream of events that carry no token, one every pause seconds, for up to 30 s."""
+
+    def fault(handler: Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline and not handler.server.stopping.wait(pause):
+                handler.chunk(b'data: {"content": "", "stop": false}\n\n')
+        except OSError:
+            pass  # the client hung up, as it should
+
+    return fault
