@@ -18,6 +18,7 @@ from cga.assistant.stopping import prompt_leaves_block_open
 from .errors import fail, stderr, user_errors
 from .loading import open_for_command
 from .options import GpuLayers, MaxTokens, ModelOption, RemoteUrl, Temperature, Threads
+from .terminal_text import printable
 from .wording import cut_short_note, empty_answer_note, how_it_ended
 
 MAX_INPUT_BYTES = 8 * 2**20
@@ -135,8 +136,13 @@ def _write(answer: Answer, text_chunks: Iterable[str], max_tokens: int) -> None:
     """text_chunks: the answer's text as it joins the prompt (answer itself holds the stats)."""
     shown = False  # anything but white space: until then white space is held back, so an empty answer writes nothing
     held = ""
+    # At a terminal, nothing the model or a server wrote may act on it (OSC 52 sets the clipboard, CSI 2J clears
+    # the screen); a pipe gets the bytes exactly. Each chunk is cleaned alone: a sequence split between two
+    # loses its ESC, so what is left of it is shown as text, never obeyed.
+    at_terminal = sys.stdout.isatty()
     try:
         for text in text_chunks:
+            text = printable(text, colours=False) if at_terminal else text
             if not shown and not text.strip():
                 held += text
                 continue

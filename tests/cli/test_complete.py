@@ -135,3 +135,36 @@ def test_a_huge_input_is_cut_to_the_window_that_fits_before_it_is_tokenized():
 def test_input_over_the_size_limit_is_refused_before_it_is_read():
     result = run_cga("complete", input="x" * (9 * 2**20))
     assert result.returncode == 1 and "more than 8 MiB" in result.stderr
+
+
+HOSTILE = "x = 1\x1b]52;c;aGk=\x07\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m\x9b2J\x1b"
+
+
+def test_escape_sequences_an_answer_carries_never_reach_a_terminal_but_a_pipe_gets_them_exact():
+    """Issue 41, item 11: OSC 52 (the clipboard), OSC 0 (the title), CSI 2J (clear screen) in a model's or a
+    server's answer reached the terminal; cga chat strips them, and now cga complete too, at a terminal."""
+    import pexpect
+
+    from tests.remote_server.misbehaving import misbehaving_server, stream_events
+
+    events = [{"content": c, "stop": False} for c in HOSTILE] + [{"content": "", "stop": True, "stop_type": "eos"}]
+    with misbehaving_server() as server:
+        server.faults["/completion"] = stream_events(events)
+        piped = run_cga("complete", "def f", "--remote", server.url, "-n", "64")
+        server.faults["/completion"] = stream_events(events)
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "cga.cli", "complete", "def f", "--remote", server.url, "-n", "64"],
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=60,
+            dimensions=(24, 100),
+        )
+        child.expect(pexpect.EOF)
+        child.close()
+    assert piped.returncode == 0 and HOSTILE in piped.stdout  # the bytes exactly, as the README promises
+    shown = child.before
+    assert child.exitstatus == 0, shown
+    assert "x = 1" in shown and "red" in shown
+    answer_line = next(line for line in shown.splitlines() if "x = 1" in line)
+    assert "\x1b" not in answer_line and "\x9b" not in answer_line and "\x07" not in answer_line, repr(answer_line)
