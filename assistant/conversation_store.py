@@ -63,7 +63,7 @@ def save(conversation: Conversation, name: str) -> Path:
         raise ConversationError(f"Could not save the conversation: {exc}") from exc
     data = json.dumps(conversation.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
     try:
-        write_atomically(dest, data)
+        write_atomically(dest, data, private=True)  # it holds the user's code
     except OSError as exc:
         raise ConversationError(
             f"Could not save the conversation to {dest} ({exc.strerror or exc}); the previous save is intact."

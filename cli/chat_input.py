@@ -20,6 +20,7 @@ from prompt_toolkit.enums import EditingMode
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 
+from cga.core.atomic_files import private_file
 from cga.core.errors import UserDirError
 from cga.core.paths import created, user_dir
 
@@ -50,7 +51,7 @@ class TerminalLines:
     def __init__(self, saved_names: Callable[[], Iterable[str]], *, vi: bool = False) -> None:
         history: History
         try:
-            history = FileHistory(str(created(user_dir()) / "chat_history"))
+            history = FileHistory(str(private_file(created(user_dir()) / "chat_history")))
         except UserDirError:
             history = InMemoryHistory()  # an unwritable home still gets history within the session
         self.session: PromptSession[str] = PromptSession(

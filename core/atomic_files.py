@@ -44,17 +44,40 @@ def temporary_beside(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-def publish(tmp: Path, dest: Path) -> None:
-    """Move a finished temporary file into place in one step."""
-    os.chmod(tmp, 0o644)
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back: Python has no getter before 3.14)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()  # at import, before any thread of ours runs: the umask is the process's, not a thread's
+PRIVATE = 0o600  # files that hold the user's code (conversations): the owner only, whatever the umask
+
+
+def publish(tmp: Path, dest: Path, *, private: bool = False) -> None:
+    """Move a finished temporary file into place in one step, with the mode a new file gets here (the umask
+    honoured: mkstemp's temporaries are 0600 whatever it says), or PRIVATE."""
+    os.chmod(tmp, PRIVATE if private else 0o666 & ~UMASK)
     os.replace(tmp, dest)
 
 
-def write_atomically(dest: Path, data: bytes) -> None:
+def private_file(path: Path) -> Path:
+    """path, made (empty) or kept readable and writable by the owner only: for a file others append to as they
+    please (the chat's history), which holds what the user typed."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, PRIVATE))
+        os.chmod(path, PRIVATE)
+    except OSError:
+        pass  # whoever opens it next says what is wrong
+    return path
+
+
+def write_atomically(dest: Path, data: bytes, *, private: bool = False) -> None:
     """dest holds data, or (on any failure, a crash or a full disk) exactly what it held before."""
     with temporary_beside(dest) as tmp:
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        publish(tmp, dest)
+        publish(tmp, dest, private=private)
