@@ -7,7 +7,6 @@ memory-mapped and handed out one by one, never gathered into a dict.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 import warnings
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from cga.core.json_text import parsed_json
 
 from .errors import BrokenCheckpoint, NotACheckpoint, UnsafeCheckpoint
 
@@ -50,8 +51,8 @@ class Checkpoint:
         if not file.is_file():
             return None
         try:
-            return json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return parsed_json(file.read_text(encoding="utf-8"))
+        except ValueError as exc:  # bad JSON, bad UTF-8, or nested too deeply
             raise BrokenCheckpoint(f"{file} is not valid JSON ({exc}).") from exc
 
     def tensors(self) -> Iterator[tuple[str, np.ndarray]]:
@@ -72,8 +73,8 @@ def open_checkpoint(path: Path) -> Checkpoint:
     if not config_file.is_file():
         raise NotACheckpoint(f"{path} has no config.json, so it is not a Hugging Face checkpoint.")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        config = parsed_json(config_file.read_text(encoding="utf-8"))
+    except ValueError as exc:
         raise BrokenCheckpoint(f"{config_file} is not valid JSON ({exc}).") from exc
     if not isinstance(config, dict):
         raise BrokenCheckpoint(f"{config_file} does not hold a JSON object.")
@@ -85,8 +86,8 @@ def _weight_files(path: Path) -> tuple[Path, ...]:
         index = path / index_name
         if index.is_file():
             try:
-                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                weight_map = parsed_json(index.read_text(encoding="utf-8"))["weight_map"]
+            except (ValueError, KeyError, TypeError) as exc:
                 raise BrokenCheckpoint(f"{index} is not a valid shard index ({exc}).") from exc
             if not isinstance(weight_map, dict) or not all(_plain_file_name(n) for n in weight_map.values()):
                 raise BrokenCheckpoint(
@@ -127,8 +128,8 @@ def _safetensors_header(file: Path) -> tuple[dict, int]:
         if length > size - 8:
             raise BrokenCheckpoint(f"{file} is truncated or not a safetensors file.")
         try:
-            header = json.loads(handle.read(length))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            header = parsed_json(handle.read(length))
+        except ValueError as exc:
             raise BrokenCheckpoint(f"{file} has a corrupt safetensors header.") from exc
     if not isinstance(header, dict):
         raise BrokenCheckpoint(f"{file} has a corrupt safetensors header (not a table of tensors).")

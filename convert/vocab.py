@@ -18,6 +18,7 @@ from pathlib import Path
 
 import gguf
 
+from cga.core.json_text import parsed_json
 from cga.core.limits import MAX_VOCAB
 
 from .checkpoint import Checkpoint
@@ -176,7 +177,7 @@ def _read_hf_tokenizer(checkpoint: Checkpoint) -> tuple[dict[str, int], list[str
     elif (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
         source = path / "vocab.json"
         try:
-            base = dict(json.loads((path / "vocab.json").read_text(encoding="utf-8")))
+            base = dict(parsed_json((path / "vocab.json").read_text(encoding="utf-8")))
             merges = [
                 line
                 for line in (path / "merges.txt").read_text(encoding="utf-8").splitlines()

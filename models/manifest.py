@@ -26,6 +26,7 @@ from filelock import FileLock, Timeout
 
 from cga.core.atomic_files import write_atomically
 from cga.core.errors import ModelLoadError
+from cga.core.json_text import parsed_json
 
 MANIFEST = "manifest.json"
 LOCK = ".manifest.lock"
@@ -66,7 +67,7 @@ def load(folder: Path) -> dict[str, Record]:
     if not path.exists():
         return {}
     try:
-        raw = json.loads(path.read_text())
+        raw = parsed_json(path.read_text(encoding="utf-8"))
         return {name: Record(**fields) for name, fields in raw["models"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelLoadError(

@@ -285,3 +285,34 @@ def test_verify_against_a_gguf_of_another_model_is_one_sentence(tmp_path, codege
 
     result = run_cga("verify", codegen1.path, embedded_default())
     assert_refused(result, "is not a conversion of", "30 layers")
+
+
+DEEP = "[" * 200_000 + "]" * 200_000  # deeper than Python's JSON parser goes
+
+
+@pytest.mark.parametrize(
+    "name", ["config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "vocab.json"]
+)
+def test_json_nested_too_deeply_is_one_sentence(tmp_path, codegen1, name):
+    """Issue 41, item 14: each of these gave a RecursionError's traceback."""
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    (src / name).write_text(DEEP)
+    refused = run_cga("convert", src, "-o", tmp_path / "m.gguf")
+    assert_refused(refused, "nested too deeply")
+    assert name in refused.stderr or "The tokenizer files in" in refused.stderr, refused.stderr  # vocab.json's set
+    assert list(tmp_path.glob("*.gguf")) == [] and list(tmp_path.glob(".*")) == []
+
+
+def test_a_safetensors_header_nested_too_deeply_is_one_sentence(tmp_path, codegen1):
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    header = DEEP.encode()
+    (src / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    assert_refused(run_cga("convert", src, "-o", tmp_path / "m.gguf"), "corrupt safetensors header")
+
+
+def test_a_store_manifest_nested_too_deeply_is_one_sentence(isolated_home):
+    models = isolated_home / "models"
+    models.mkdir(parents=True)
+    (models / "manifest.json").write_text(DEEP)
+    result = run_cga("models", "list")
+    assert_refused(result, "manifest.json is unreadable (nested too deeply)")
