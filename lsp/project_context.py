@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .python_definitions import Definition, DefinitionIndex
+from .secret_files import without_credentials
 
 RING_CHUNKS = 16
 CHUNK_LINES = 32  # llama.vim's 64 lines are over a third of CodeGen's window (bench/project_context_bench.py)
@@ -110,7 +111,7 @@ class ProjectContext:
             by_file.setdefault(definition.path, []).append(definition.source)
         pieces = [f"{comment} {_shown_path(file, path)}\n" + "\n\n".join(sources) for file, sources in by_file.items()]
         pieces += [f"{comment} {_shown_path(_path(chunk.uri), path)}\n{chunk.text}" for chunk in ring]
-        return [piece.rstrip("\n") + "\n\n" for piece in pieces]
+        return [without_credentials(piece).rstrip("\n") + "\n\n" for piece in pieces]
 
     def tokens(self, pieces: Iterable[str], budget: int, model: str, tokenize: Callable[[str], list[int]]) -> list[int]:
         """The pieces that fit the budget (one too long for what is left cut to its first lines), most useful

@@ -272,3 +272,33 @@ def test_a_module_the_parser_cannot_take_never_breaks_a_completion_that_imports_
     uri = (project / "geometry" / "main.py").as_uri()
     complete_in(service, editor, uri, text)
     assert backend.prompts and "def area(" in backend.prompts[-1]
+
+
+MARKERS = ("MARKER-ENV-7f3a", "sk-MARKERkey0123456789", "MARKERpass", "Zq8MARKERx7Wv6Ut5Sr4Qp3", "MARKERtok")
+
+
+def test_no_secret_reaches_the_prompt_through_a_link_or_an_assignment(project: Path):
+    """Issue 41, item 9: `settings_link.py -> .env` sent the .env line to the server (the rule read the link's
+    name), and `OPENAI_API_KEY = "sk-…"` in settings.py was copied into the prompt as it was."""
+    package = project / "geometry"
+    (project / ".env").write_text(f"TOKEN={MARKERS[0]}\n")
+    (package / "settings_link.py").symlink_to(project / ".env")
+    (package / "settings.py").write_text(
+        f'OPENAI_API_KEY = "{MARKERS[1]}"\n'
+        f'DATABASE = {{"host": "db", "password": "{MARKERS[2]}"}}\n'
+        f'SALT = "{MARKERS[3]}"\n'
+        "TIMEOUT = 30\n\n"
+        f'def connect(url, token="{MARKERS[4]}"):\n    """Open the database."""\n'
+    )
+    service, editor, backend, _ = make(n_ctx=2048)
+    link_uri = (package / "settings_link.py").as_uri()
+    editor.open(link_uri, (package / "settings_link.py").read_text())  # opened: a chunk of it, were it allowed
+    service.opened(link_uri)
+    text = "from .settings import OPENAI_API_KEY, DATABASE, SALT, TIMEOUT, connect\nfrom . import settings_link\n\nx = "
+    complete_in(service, editor, (package / "main.py").as_uri(), text)
+    prompt = backend.prompts[-1]
+    assert "TIMEOUT = 30" in prompt and "def connect(url, token=" in prompt  # the definitions came
+    assert "OPENAI_API_KEY = ..." in prompt
+    everything = "".join(backend.prompts + backend.ahead)
+    for marker in MARKERS:
+        assert marker not in everything, marker
