@@ -44,7 +44,12 @@ def lsp_command(
         ),
     ] = DEFAULT_CONTEXT_TOKENS,
     tcp: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Listen on this TCP port on 127.0.0.1 (for debugging).")
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Listen on this TCP port on 127.0.0.1 for one client (for debugging); its first line must be the token printed at start.",
+        ),
     ] = None,
     remote: RemoteUrl = None,
 ) -> None:

@@ -36,6 +36,7 @@ from .protocol import (
 from .refinement import RefineError
 from .service import ALTERNATIVES, AssistantService, Document, Position
 from .settings import Settings, section
+from .tcp_client import accept_one
 
 APPLY_EDIT_SECONDS = 60
 STATUS = "cga/status"  # notification: {state: loading|ready|generating|error, model, message}; see README
@@ -145,7 +146,8 @@ server = AssistantServer()
 
 
 def serve(settings: Settings, tcp: int | None = None) -> int:
-    """Speak LSP on stdio (or on 127.0.0.1:tcp) until the client leaves, then give the exit code LSP asks for.
+    """Speak LSP on stdio (or with one client on 127.0.0.1:tcp, lsp/tcp_client.py) until the client leaves, then
+    give the exit code LSP asks for.
 
     The model runs on this thread (see lsp/main_thread.py).
     """
@@ -153,11 +155,8 @@ def serve(settings: Settings, tcp: int | None = None) -> int:
     use_resynchronising_reader()
     use_splicing_documents()
     heap.keep_forever()
-    target = (
-        (lambda: server.start_tcp("127.0.0.1", tcp))
-        if tcp is not None
-        else (lambda: server.start_io(*protocol_stdio()))
-    )
+    streams = accept_one(tcp) if tcp is not None else protocol_stdio()
+    target = lambda: server.start_io(*streams)  # noqa: E731
     protocol = threading.Thread(target=target, name="lsp-protocol", daemon=True)
     protocol.start()
     main_thread.serve_while(protocol)
