@@ -10,8 +10,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
-import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -24,12 +22,12 @@ from cga.core import native
 from cga.core.errors import UserDirError
 from cga.core.limits import MAX_THREADS, default_threads
 from cga.core.model_info import ModelInfo, read_model_info
-from cga.core.paths import cache_dir, created
 from cga.core.wording import plural
 
-from . import heap
+from . import heap, kept_caches
 from .backend import MIN_ANSWER_TOKENS, Answer, ConfidenceCut, Generation, Stats, filter_stream
 from .errors import ModelLoadError, PromptTooLong
+from .kept_caches import KEEP_CACHES_BYTES
 from .prompt_lookup import greedy_tokens
 from .token_healing import Healer, whitespace_tail
 
@@ -113,22 +111,6 @@ def lean_memory(path: Path, *, on_gpu: bool = False) -> native.MemoryPlan:
 # keystroke waits at most behind reading a file (bench/lsp_bench.py's "waited"); 128 read 16 % faster but made
 # every keystroke wait twice as long.
 PREFILL_CHUNK = 64
-# Other documents' KV caches, kept in files (the page cache, not this process, holds them while there is room):
-# about 5 files of 1,500 tokens with codegen-350M.
-KEEP_CACHES_BYTES = 512 * 2**20
-KEPT_PREFIX = "kv-"
-
-
-def remove_orphaned_caches() -> None:
-    """The kept caches of engines whose process is gone (killed before close())."""
-    try:
-        folders = list(cache_dir().glob(f"{KEPT_PREFIX}*-*"))
-    except OSError:
-        return
-    for folder in folders:
-        pid = folder.name[len(KEPT_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 class Engine:
@@ -215,8 +197,7 @@ class Engine:
         """Write the cache there is now to a file of its own (see native.save_cache), within keep_bytes."""
         try:
             if self.kept_dir is None:
-                remove_orphaned_caches()
-                self.kept_dir = Path(tempfile.mkdtemp(prefix=f"{KEPT_PREFIX}{os.getpid()}-", dir=created(cache_dir())))
+                self.kept_dir = kept_caches.new_folder()
             path = self.kept_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.kv"
         except (OSError, UserDirError):
             return  # nowhere to keep it: going back to the document reads it again
@@ -318,5 +299,5 @@ class Engine:
         """Free the model and its context now rather than whenever the garbage collector runs."""
         self.llm.close()
         if self.kept_dir is not None:
-            shutil.rmtree(self.kept_dir, ignore_errors=True)
+            kept_caches.remove(self.kept_dir)
             self.kept.clear()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import inspect
+import os
+import signal
 import threading
 import uuid
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
 from cga.assistant import heap
+from cga.assistant.kept_caches import remove_own
 from cga.core.errors import CgaError
 
 from .completion_items import Insertion, inline_items, insertion_for, popup_items
@@ -152,6 +155,7 @@ def serve(settings: Settings, tcp: int | None = None) -> int:
     The model runs on this thread (see lsp/main_thread.py).
     """
     server.service.base_settings = server.service.settings = settings
+    _leave_nothing_on(("SIGTERM", "SIGHUP"))
     use_resynchronising_reader()
     use_splicing_documents()
     heap.keep_forever()
@@ -161,6 +165,19 @@ def serve(settings: Settings, tcp: int | None = None) -> int:
     protocol.start()
     main_thread.serve_while(protocol)
     return server.protocol.exit_code  # 1 unless the client asked for shutdown before it left
+
+
+def _leave_nothing_on(names: tuple[str, ...]) -> None:
+    """An editor that stops the server with a signal (SIGTERM; SIGHUP when its terminal closes) leaves no kept
+    KV cache on disk: each holds a document's token ids. A clean exit removes them at exit already."""
+
+    def stop(signum: int, _frame: object) -> None:
+        remove_own()
+        os._exit(128 + signum)
+
+    for name in names:
+        if hasattr(signal, name):  # Windows has no SIGHUP
+            signal.signal(getattr(signal, name), stop)
 
 
 @server.feature(types.INITIALIZE)
