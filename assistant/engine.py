@@ -113,6 +113,13 @@ def lean_memory(path: Path, *, on_gpu: bool = False) -> native.MemoryPlan:
 PREFILL_CHUNK = 64
 
 
+# The window of an engine whose caller names none (cga complete, chat, bench): llama.cpp allocates the KV cache
+# for all of it at load, so a file's own context length decided the memory (SmolLM2 rewritten to claim 2^18
+# tokens took 4.7 GB for a 4-token answer; 2^20 asked for 18.5 GB). Twice CodeGen's; a chat drops its oldest
+# turns to fit, as it does at any window.
+COMMAND_WINDOW = 4096
+
+
 class Engine:
     def __init__(
         self,
@@ -138,7 +145,7 @@ class Engine:
             threads,
             gpu_asked=str(gpu_layers).lower() not in ("auto", "none", "0"),
         )
-        self.n_ctx = min(n_ctx, self.info.context_length) if n_ctx else self.info.context_length
+        self.n_ctx = min(n_ctx or COMMAND_WINDOW, self.info.context_length)
         try:
             self.llm = native.load_model(
                 path,

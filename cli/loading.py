@@ -16,4 +16,10 @@ def open_for_command(
     with stderr.status(f"Connecting to {redacted(url)}…" if url else "Loading the model…"):
         backend, reason = open_backend(model, remote=url, threads=threads, gpu_layers=gpu_layers)
     stderr.print(f"Model: {backend.info.name} — {reason}. Running on {backend.describe()}.", style="dim")
+    if not url and backend.n_ctx < backend.info.context_length:
+        stderr.print(
+            f"The model's window is {backend.info.context_length:,} tokens; this command uses {backend.n_ctx:,}, "
+            "which keeps its memory in bounds.",
+            style="dim",
+        )
     return backend

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cga.core.limits import MAX_CONTEXT, MAX_EMBEDDING, MAX_LAYERS, MAX_VOCAB
+from cga.core.limits import MAX_EMBEDDING, MAX_LAYERS, MAX_VOCAB
 
 from .checkpoint import Checkpoint
 from .errors import BrokenCheckpoint, UnsupportedModel
 
 CONTEXT_LENGTH = 2048
+# CodeGen was trained on 2,048 positions; a fine-tune may stretch them, but a config that claims a million
+# (which llama.cpp then allocates a KV cache for) is not a CodeGen checkpoint.
+MAX_CODEGEN_CONTEXT = 16 * CONTEXT_LENGTH
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,8 @@ def _codegen_spec(config: dict, where: str, mp_num: int | None) -> ModelSpec:
             config,
             "n_positions",
             where,
-            MAX_CONTEXT,
-            default=_whole(config, "n_ctx", where, MAX_CONTEXT, default=CONTEXT_LENGTH),
+            MAX_CODEGEN_CONTEXT,
+            default=_whole(config, "n_ctx", where, MAX_CODEGEN_CONTEXT, default=CONTEXT_LENGTH),
         ),
         mp_num=mp_num,
     )
@@ -152,6 +155,6 @@ def _codegen25_spec(config: dict, where: str) -> ModelSpec:
         n_ff=_whole(config, "intermediate_size", where, 8 * MAX_EMBEDDING),
         rotary_dim=n_embd // n_head,
         norm_eps=_real(config, "rms_norm_eps", where, 1e-6, 0, 1),
-        context_length=_whole(config, "max_position_embeddings", where, MAX_CONTEXT, default=CONTEXT_LENGTH),
+        context_length=_whole(config, "max_position_embeddings", where, MAX_CODEGEN_CONTEXT, default=CONTEXT_LENGTH),
         rope_theta=_real(config, "rope_theta", where, 10000.0, 0, 1e12),
     )

@@ -168,3 +168,28 @@ def test_escape_sequences_an_answer_carries_never_reach_a_terminal_but_a_pipe_ge
     assert "x = 1" in shown and "red" in shown
     answer_line = next(line for line in shown.splitlines() if "x = 1" in line)
     assert "\x1b" not in answer_line and "\x9b" not in answer_line and "\x07" not in answer_line, repr(answer_line)
+
+
+def test_a_model_file_that_claims_a_huge_window_does_not_decide_the_memory(tmp_path):
+    """Issue 41, item 5: SmolLM2 rewritten to claim 2^20 tokens of context asked llama.cpp for 18.5 GB (and was
+    called corrupt); 2^18 took 4.7 GB for a 4-token answer. A command's window is what it needs, and it says so."""
+    import gguf
+
+    from cga.assistant.model_choice import embedded_default
+    from tests.gguf_edit import with_metadata
+
+    huge = with_metadata(
+        embedded_default(), tmp_path / "huge.gguf", {"llama.context_length": (gguf.GGUFValueType.UINT32, 1 << 20)}
+    )
+    probe = (
+        "import resource, subprocess, sys; "
+        "done = subprocess.run([sys.executable, '-m', 'cga.cli', 'complete', 'def add(a, b):', '--model', "
+        f"{str(huge)!r}, '-n', '4'], capture_output=True, text=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "sys.stderr.write(done.stderr); sys.exit(done.returncode)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "The model's window is 1,048,576 tokens; this command uses 4,096" in done.stderr
+    peak_kib = int(done.stdout.split()[-1])
+    assert peak_kib < 1_000_000, f"{peak_kib / 2**20:.1f} GiB at its peak"  # the embedded model needs ~300 MB

@@ -262,6 +262,10 @@ def test_a_hostile_tokenizer_is_one_sentence(tmp_path, codegen1, what):
 HOSTILE_CONFIGS = {
     "a fractional layer count": ({"n_layer": 4.5}, "'n_layer' 4.5"),
     "a context of 'lots'": ({"n_positions": "lots"}, "'n_positions' 'lots'"),
+    "a million positions": (
+        {"n_positions": 1 << 20},
+        "'n_positions' 1048576; it must be a whole number from 1 to 32,768",
+    ),
     "a negative rotary_dim": ({"rotary_dim": -16}, "'rotary_dim' -16"),
     "three billion tokens": ({"vocab_size": 3_000_000_000}, "'vocab_size' 3000000000"),
     "a billion layers": ({"n_layer": 10**9}, "'n_layer' 1000000000"),
