@@ -25,7 +25,8 @@ from .secret_files import without_credentials
 RING_CHUNKS = 16
 CHUNK_LINES = 32  # llama.vim's 64 lines are over a third of CodeGen's window (bench/project_context_bench.py)
 SIMILAR = 0.9  # llama.vim's: a new chunk replaces the kept ones whose lines are this much the same
-TOKEN_CACHE = 256  # the tokens of pieces, by text: a remote backend tokenizes over the network
+TOKEN_CACHE = 256
+MIN_PIECE_TOKENS = 8  # a piece's comment line and one line of it  # the tokens of pieces, by text: a remote backend tokenizes over the network
 # The comment that names a piece's file, by the language of the file the prompt is for.
 LINE_COMMENTS = {
     "python": "#",
@@ -120,14 +121,17 @@ class ProjectContext:
         kept: list[list[int]] = []
         left = budget
         for piece in pieces:
+            if left < MIN_PIECE_TOKENS:
+                break  # nothing more fits: the pieces after it are not tokenized at all
             tokens = self._tokens(piece, model, tokenize)
             lines = piece.rstrip("\n").split("\n")
             while len(tokens) > left and len(lines) > 2:  # its first lines, where what fits ends (a line each)
                 lines = lines[: max(2, min(len(lines) - 1, len(lines) * left // len(tokens)))]
                 tokens = self._tokens("\n".join(lines) + "\n\n", model, tokenize)
-            if len(tokens) <= left:
-                kept.append(tokens)
-                left -= len(tokens)
+            if len(tokens) > left:
+                break  # the most useful come first: what follows one that does not fit is not worth tokenizing
+            kept.append(tokens)
+            left -= len(tokens)
         return [token for tokens in reversed(kept) for token in tokens]
 
     def _tokens(self, piece: str, model: str, tokenize: Callable[[str], list[int]]) -> list[int]:

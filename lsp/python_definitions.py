@@ -26,6 +26,11 @@ MAX_DOC_LINES = 6  # of a docstring: its summary is what helps; the rest costs t
 MAX_MEMBERS = 16  # public method signatures and fields shown of a class
 MAX_SCAN_CHARS = 100_000  # of the importing file: where its imports are (a 20 MB document is not scanned whole)
 KEEP_SECONDS = 5.0
+# Definitions of one file's imports shown at most, and imported names looked at: a file importing 10,000 names
+# made the prompt's head 10,000 pieces, each tokenized again at every keystroke (40,016 calls to a team's server,
+# 12-20 s a completion). The first ones, in the order of the imports, are the ones kept.
+MAX_DEFINITIONS = 64
+MAX_NAMES = 512
 MAX_FOLLOW = 3  # re-exports followed (`from .decoder import JSONDecoder` in a package's __init__)
 # An import statement at the start of a line, parenthesised names included. Each part matches one way only (a
 # dot is the module's lead or its separator, never either; the module is never empty between two runs of
@@ -86,9 +91,13 @@ class DefinitionIndex:
         base, roots = path.parent, _roots(path)
         found: list[Definition] = []
         seen: set[tuple[Path, str]] = set()
+        names = 0
         for match in statements:
+            if len(found) >= MAX_DEFINITIONS or names >= MAX_NAMES:
+                break
             if match["plain"]:
-                for module, alias in _aliases(match["plain"]):
+                for module, alias in _aliases(match["plain"])[: MAX_NAMES - names]:
+                    names += 1
                     target = _module_file(module, 0, base, roots)
                     if target is not None:
                         for attr in uses.get(alias, ()):
@@ -96,8 +105,9 @@ class DefinitionIndex:
                 continue
             module = match["module"]
             level = len(module) - len(module.lstrip("."))
-            for name, alias in _aliases(match["names"].strip("()")):
-                if name == "*":
+            for name, alias in _aliases(match["names"].strip("()"))[: MAX_NAMES - names]:
+                names += 1
+                if name == "*" or len(found) >= MAX_DEFINITIONS:
                     continue
                 submodule = _module_file(f"{module.lstrip('.')}.{name}".lstrip("."), level, base, roots)
                 target = _module_file(module.lstrip("."), level, base, roots) if submodule is None else None
@@ -109,6 +119,8 @@ class DefinitionIndex:
         return found
 
     def _add(self, found: list[Definition], seen: set[tuple[Path, str]], path: Path, name: str) -> None:
+        if len(found) >= MAX_DEFINITIONS:
+            return
         for _ in range(MAX_FOLLOW + 1):
             if (path, name) in seen:
                 return

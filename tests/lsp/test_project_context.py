@@ -302,3 +302,34 @@ def test_no_secret_reaches_the_prompt_through_a_link_or_an_assignment(project: P
     everything = "".join(backend.prompts + backend.ahead)
     for marker in MARKERS:
         assert marker not in everything, marker
+
+
+@pytest.mark.parametrize("form", ["one_module", "many_modules"])
+def test_thousands_of_imports_are_read_and_tokenized_within_bounds(project: Path, form: str):
+    """Issue 41, item 6: every piece was tokenized again at every prompt, and beyond 256 pieces the token cache
+    thrashed (10,000 imports: 40,016 tokenizer calls, each an HTTP call to a team's server, 12-20 s a
+    completion). Only what fits the share is tokenized, once, and typing on tokenizes nothing of it again."""
+    package = project / "geometry"
+    if form == "one_module":
+        names = [f"f{i}" for i in range(10_000)]
+        (package / "big.py").write_text("".join(f"def {n}(x):\n    return x\n\n" for n in names))
+        text = "from .big import (" + ", ".join(names) + ")\n\ny = "
+    else:
+        for i in range(400):
+            (package / f"m{i}.py").write_text(f"def f{i}(x):\n    return x\n")
+        text = "".join(f"from .m{i} import f{i}\n" for i in range(400)) + "\ny = "
+    service, editor, backend, _ = make(n_ctx=2048)
+    pieces = []
+    tokenize = backend.tokenize
+    backend.tokenize = lambda text, **kw: (
+        (pieces.append(text) if text.startswith("# ") else None) or tokenize(text, **kw)
+    )
+    uri = (package / "main.py").as_uri()
+    complete_in(service, editor, uri, text)
+    first = len(pieces)
+    for typed in ("1", "2", "3"):  # typing on: the same head, its tokens kept
+        text += typed
+        editor.type(uri, text)
+        service.complete_at(uri, end_of(text))
+    assert "def f0(x):" in backend.prompts[-1] and "def f399(" not in backend.prompts[-1]
+    assert first <= 20 and len(pieces) == first, (first, len(pieces) - first)
