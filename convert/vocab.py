@@ -122,10 +122,35 @@ def build_vocab(checkpoint: Checkpoint, family: str, n_vocab: int) -> Vocab:
             f"config.json's vocab_size ({n_vocab}) is smaller than the tokenizer ({len(vocab.tokens)} tokens); "
             "the config does not belong to this tokenizer."
         )
+    taken = set(vocab.tokens)
     for i in range(len(vocab.tokens), n_vocab):
-        vocab.tokens.append(f"[PAD{i}]")
+        vocab.tokens.append(_filler(i, taken))
         vocab.types.append(TT.UNUSED)
+    _check_unique(vocab.tokens)
     return vocab
+
+
+def _filler(i: int, taken: set[str]) -> str:
+    """The text of an id the tokenizer leaves unused: `[PAD<id>]`, made unique where a real token has that text
+    (a vocabulary that names a token `[PAD50296]` gave a file with it twice, which llama.cpp aborts on)."""
+    text = f"[PAD{i}]"
+    while text in taken:
+        text += "_"
+    taken.add(text)
+    return text
+
+
+def _check_unique(tokens: list[str]) -> None:
+    """llama.cpp maps each token text to one id and aborts the whole process, with no word, at a text held
+    twice: such a vocabulary is refused here, before anything is written."""
+    first: dict[str, int] = {}
+    for i, text in enumerate(tokens):
+        if text in first:
+            raise BrokenCheckpoint(
+                f"The tokenizer gives the token {text[:40]!r} two ids ({first[text]} and {i}), which llama.cpp "
+                "cannot load; an added token repeats another's text: fix added_tokens.json or tokenizer.json."
+            )
+        first[text] = i
 
 
 def _is_whitespace_run(text: str) -> bool:
@@ -150,8 +175,9 @@ def _hf_bpe_vocab(checkpoint: Checkpoint) -> Vocab:
         types[base[ENDOFTEXT]] = TT.CONTROL
         special[ENDOFTEXT] = base[ENDOFTEXT]
     holes = [i for i, t in enumerate(tokens) if t is None]
+    taken = {t for t in tokens if t is not None}
     for i in holes:
-        tokens[i], types[i] = f"[PAD{i}]", TT.UNUSED
+        tokens[i], types[i] = _filler(i, taken), TT.UNUSED
     return Vocab([t for t in tokens if t is not None], [int(t) for t in types], merges, special)
 
 

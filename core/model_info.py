@@ -55,6 +55,11 @@ def read_model_info(path: Path) -> ModelInfo:
         raise ModelLoadError(
             f"{path} is cut off ({size:,} of {header.data_end:,} bytes); download or convert it again."
         )
+    if header.repeated_token is not None:
+        raise ModelLoadError(
+            f"{path} has a damaged vocabulary: the token {header.repeated_token[:40]!r} is in it twice, which "
+            "llama.cpp cannot load; download or convert it again."
+        )
     values = header.values
     arch = str(values.get("general.architecture", "unknown"))
 
@@ -75,6 +80,9 @@ def read_model_info(path: Path) -> ModelInfo:
     }
     if "eos" not in ids and "tokenizer.ggml.eos_token_id" in values:
         ids["eos"] = number("tokenizer.ggml.eos_token_id", 0, 0, vocab - 1)
+    for added in ("bos", "eos", "sep"):  # a token the tokenizer adds must exist, or llama.cpp aborts tokenizing
+        if values.get(f"tokenizer.ggml.add_{added}_token") is True and f"tokenizer.ggml.{added}_token_id" in values:
+            number(f"tokenizer.ggml.{added}_token_id", 0, 0, vocab - 1)
     block_count = (
         number(f"{arch}.block_count", 0, 1, min(MAX_LAYERS, header.tensor_count))
         if f"{arch}.block_count" in values

@@ -112,8 +112,11 @@ def _gguf_api() -> ctypes.CDLL:
         "gguf_free": ([ctypes.c_void_p], None),
         "gguf_get_n_kv": ([ctypes.c_void_p], ctypes.c_int64),
         "gguf_get_key": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_char_p),
+        "gguf_find_key": ([ctypes.c_void_p, ctypes.c_char_p], ctypes.c_int64),
         "gguf_get_kv_type": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_int),
         "gguf_get_arr_n": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_size_t),
+        "gguf_get_arr_type": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_int),
+        "gguf_get_arr_str": ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_size_t], ctypes.c_char_p),
         "gguf_get_n_tensors": ([ctypes.c_void_p], ctypes.c_int64),
         "gguf_get_data_offset": ([ctypes.c_void_p], ctypes.c_size_t),
         "gguf_get_tensor_offset": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_size_t),
@@ -130,6 +133,7 @@ def _gguf_api() -> ctypes.CDLL:
 
 
 _GGUF_ARRAY = 9
+_GGUF_STRING = 8
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,9 @@ class GgufHeader:
     array_lengths: dict[str, int]  # the arrays' keys and lengths (tokenizer.ggml.tokens: the vocabulary size)
     tensor_count: int
     data_end: int  # the byte where the last tensor's data ends: a file shorter than this was cut off
+    # A token text the vocabulary holds twice (as llama.cpp reads it: an empty one is "[EMPTY_<id>]"), or None:
+    # llama.cpp asserts on it and aborts the whole process, with no word, at load (GGML_ASSERT in llama-vocab).
+    repeated_token: str | None = None
 
 
 def read_header(path: Path) -> GgufHeader | None:
@@ -162,13 +169,27 @@ def read_header(path: Path) -> GgufHeader | None:
             elif kind in _GGUF_GETTERS:
                 value = getattr(lib, f"gguf_get_val_{_GGUF_GETTERS[kind][0]}")(ctx, i)
                 values[key] = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+        repeated = _repeated_token(lib, ctx)
         tensors = lib.gguf_get_n_tensors(ctx)
         data_end = lib.gguf_get_data_offset(ctx) + max(
             (lib.gguf_get_tensor_offset(ctx, i) + lib.gguf_get_tensor_size(ctx, i) for i in range(tensors)), default=0
         )
-        return GgufHeader(values, arrays, tensors, data_end)
+        return GgufHeader(values, arrays, tensors, data_end, repeated)
     finally:
         lib.gguf_free(ctx)
+
+
+def _repeated_token(lib: ctypes.CDLL, ctx: int) -> str | None:
+    key = lib.gguf_find_key(ctx, b"tokenizer.ggml.tokens")
+    if key < 0 or lib.gguf_get_kv_type(ctx, key) != _GGUF_ARRAY or lib.gguf_get_arr_type(ctx, key) != _GGUF_STRING:
+        return None
+    seen: set[bytes] = set()
+    for i in range(lib.gguf_get_arr_n(ctx, key)):
+        text = lib.gguf_get_arr_str(ctx, key, i) or f"[EMPTY_{i}]".encode()
+        if text in seen:
+            return text.decode("utf-8", errors="replace")
+        seen.add(text)
+    return None
 
 
 def read_metadata(path: Path) -> dict[str, object] | None:
@@ -219,6 +240,32 @@ class _TemplateNotCompiled:
 
 
 _load_lock = threading.Lock()
+
+
+_LOAD_CHECK = """
+import sys
+import llama_cpp
+llama_cpp.Llama(model_path=sys.argv[1], vocab_only=True, verbose=True)
+"""
+
+
+def load_failure(path: Path, timeout: float = 300) -> str | None:
+    """Why llama.cpp cannot load a GGUF (its vocabulary and header, in a child process: a file can make it abort
+    outright), or None when it can. For what is about to be installed: a file that never loads is not kept."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _LOAD_CHECK, str(path)], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return f"it did not load within {timeout:g} s"
+    if done.returncode == 0:
+        return None
+    said = [line.strip() for line in done.stderr.splitlines() if "error" in line.lower() or "failed" in line.lower()]
+    reason = said[0] if said else (done.stderr.strip().splitlines() or ["no reason given"])[-1]
+    return reason[:200] if done.returncode > 0 else f"llama.cpp aborted ({reason[:160]})"
 
 
 def load_model(

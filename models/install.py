@@ -267,7 +267,10 @@ def import_model(
     path = path.expanduser()
     if path.is_file():
         info = read_model_info(path)  # refuses what llama.cpp could not load
-        from cga.core.native import read_file_type
+        from cga.core.native import load_failure, read_file_type
+
+        if (why := load_failure(path)) is not None:
+            raise StoreError(f"llama.cpp cannot load {path}, so it was not installed: {why}.")
 
         name = name or path.stem
         _refuse_existing(name, force)

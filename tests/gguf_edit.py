@@ -21,7 +21,10 @@ def _string(text: str) -> bytes:
 
 
 def _kv(key: str, kind: gguf.GGUFValueType, value) -> bytes:
-    body = _string(value) if kind == T.STRING else struct.pack(_PACK[kind], value)
+    if kind == T.ARRAY:  # of strings: a vocabulary
+        body = struct.pack("<IQ", T.STRING, len(value)) + b"".join(_string(item) for item in value)
+    else:
+        body = _string(value) if kind == T.STRING else struct.pack(_PACK[kind], value)
     return _string(key) + struct.pack("<I", kind) + body
 
 

@@ -149,3 +149,41 @@ def test_any_damaged_gguf_gives_its_info_or_one_error(tmp_path, flips, cut):
     event("read")
     assert 1 <= info.context_length <= 1 << 20 and 0 <= info.block_count <= 1024
     assert all(0 <= i < 1 << 20 for i in info.special_ids.values())
+
+
+def _vocabulary(path) -> list[str]:
+    field = gguf.GGUFReader(path).fields["tokenizer.ggml.tokens"]
+    return [bytes(field.parts[i]).decode("utf-8") for i in field.data]
+
+
+@pytest.fixture(scope="module")
+def repeated_token_gguf(tmp_path_factory):
+    """The embedded model with one token's text given to the next id too: llama.cpp asserts and aborts on it."""
+    tokens = _vocabulary(embedded_default())
+    tokens[1001] = tokens[1000]
+    return with_metadata(
+        embedded_default(),
+        tmp_path_factory.mktemp("repeated") / "repeated.gguf",
+        {"tokenizer.ggml.tokens": (T.ARRAY, tokens)},
+    )
+
+
+def test_a_vocabulary_with_a_token_twice_is_one_sentence_not_an_abort(repeated_token_gguf, isolated_home):
+    """Issue 41, item 1: every command that loaded such a file exited 134 with no word, and cga lsp died at the
+    first completion."""
+    with pytest.raises(ModelLoadError, match="is in it twice, which llama.cpp cannot load"):
+        read_model_info(repeated_token_gguf)
+    done = run_cga("complete", "def f", "--model", repeated_token_gguf, "-n", "2")
+    assert done.returncode == 1 and "is in it twice" in done.stderr and "Traceback" not in done.stderr
+    imported = run_cga("models", "import", repeated_token_gguf)
+    assert imported.returncode == 1 and not list((isolated_home / "models").glob("*.gguf"))
+
+
+def test_import_test_loads_what_it_installs(tmp_path, isolated_home):
+    """A GGUF whose tokenizer model llama.cpp does not know (`zzzz`) was installed and then never loaded."""
+    unknown = with_metadata(embedded_default(), tmp_path / "zzzz.gguf", {"tokenizer.ggml.model": (T.STRING, "zzzz")})
+    imported = run_cga("models", "import", unknown)
+    assert imported.returncode == 1 and "Traceback" not in imported.stderr
+    assert "llama.cpp cannot load" in imported.stderr and "unknown tokenizer: 'zzzz'" in imported.stderr
+    assert not list((isolated_home / "models").glob("*.gguf")) and not list((isolated_home / "models").glob(".*"))
+    assert run_cga("models", "import", embedded_default(), "--name", "fine").returncode == 0

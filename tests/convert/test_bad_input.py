@@ -241,6 +241,8 @@ HOSTILE_TOKENIZERS = {
     "an added token that takes another's id": ("added_tokens.json", lambda t: {**t, "<evil>": 5}),
     "an id of three billion": ("added_tokens.json", lambda t: {**t, "<huge>": 3_000_000_000}),
     "a vocabulary that is a list": ("vocab.json", lambda v: list(v)),
+    # Issue 41, item 1: the file written held the text twice, and llama.cpp aborted on it at load.
+    "an added token that repeats a base token's text": ("added_tokens.json", lambda t: {**t, "hello": 50300}),
     "an added token without content": (
         "tokenizer_config.json",
         lambda c: {**c, "added_tokens_decoder": {"50300": {"special": True}}},
@@ -320,3 +322,17 @@ def test_a_store_manifest_nested_too_deeply_is_one_sentence(isolated_home):
     (models / "manifest.json").write_text(DEEP)
     result = run_cga("models", "list")
     assert_refused(result, "manifest.json is unreadable (nested too deeply)")
+
+
+def test_a_base_token_named_like_a_filler_still_gives_a_file_llama_cpp_loads(tmp_path, codegen1):
+    """Ids the tokenizer leaves unused are filled as `[PAD<id>]`: a vocabulary that already names a token so
+    gave a file with that text twice (issue 41, item 1). The filler steps aside instead."""
+    from cga.core.model_info import read_model_info
+    from cga.core.native import load_failure
+
+    src = copy_checkpoint(codegen1.path, tmp_path / "src")
+    n_vocab = json.loads((src / "config.json").read_text())["vocab_size"]
+    edit_json(src / "vocab.json", lambda v: {(f"[PAD{n_vocab - 1}]" if k == "hello" else k): i for k, i in v.items()})
+    done = run_cga("convert", src, "-o", tmp_path / "m.gguf", "--quant", "f32")
+    assert done.returncode == 0, done.stderr
+    assert read_model_info(tmp_path / "m.gguf").name and load_failure(tmp_path / "m.gguf") is None
