@@ -25,7 +25,7 @@ from rich.text import Text
 from cga.assistant import conversation_store
 from cga.assistant.chat import ChatSession
 from cga.core.wording import plural
-from cga.evaluation.sandbox import Limits, containment, run_program
+from cga.evaluation.sandbox import Limits, described, run_program
 
 from .chat_display import show_code
 from .errors import error, stderr
@@ -149,9 +149,10 @@ def _run(state: ChatState, check: str | None) -> None:
             program += f"\n\nprint(repr({check}))\n"
         except SyntaxError:
             program += f"\n\n{check}\n"
+    how, contained = described()
     stderr.print(
-        f"Running in the sandbox ({containment()}; {RUN_LIMITS.seconds:g} s, {RUN_LIMITS.memory_mb} MiB, no network)…",
-        style="dim",
+        f"Running in the sandbox ({how}; {RUN_LIMITS.seconds:g} s, {RUN_LIMITS.memory_mb} MiB)…",
+        style="dim" if contained else "yellow",
     )
     started = time.monotonic()
     outcome = run_program(program, RUN_LIMITS)

@@ -313,13 +313,14 @@ def _say_why_programs_failed(what: str, outcomes: list[str]) -> None:
 
 
 def _say_how_programs_run() -> None:
-    from cga.evaluation.sandbox import containment
+    from cga.evaluation.sandbox import described
 
-    if containment() == "bubblewrap":
-        stderr.print("Generated programs run in a bubblewrap sandbox: no network, none of your files.")
+    how, contained = described()
+    if contained:
+        stderr.print(f"Generated programs run contained ({how}).")
     else:
         stderr.print(
-            "Generated programs run with time, memory and process limits but as you: they can read and "
-            "write your files. On Linux, `apt install bubblewrap` contains them.",
+            f"Generated programs run with time, memory and process limits ({how}). On Linux, "
+            "`apt install bubblewrap` (with user namespaces allowed) contains them.",
             style="yellow",
         )

@@ -10,7 +10,12 @@ Never in the assistant's process. What contains a program depends on the machine
   user's files, home or network. It cannot signal the evaluator (it lives in
   another PID namespace), and when it ends, or the evaluator dies, every
   process it started dies with it.
-- **process limits** (anywhere else: macOS, Linux without bubblewrap): a
+- **landlock** (Linux without bubblewrap or user namespaces, on a kernel with
+  Landlock: evaluation/landlock.py): process limits, and the file system cut
+  to the system's libraries, the Python installation (read) and the scratch
+  folder (read and write); TCP and signals out too on newer kernels. The
+  network is cut only where a network namespace can be had (network_cut).
+- **process limits** (anywhere else: macOS, Linux without either): a
   scratch folder of its own, a minimal environment, the network namespace
   where the kernel allows it and a socket module that refuses to connect, and
   on Linux the evaluator adopts the program's orphans, so that processes which
@@ -45,6 +50,8 @@ from pathlib import Path
 import psutil
 
 from cga.core.errors import CgaError
+
+from . import landlock
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -98,19 +105,21 @@ class SandboxError(CgaError):
 
 @functools.cache
 def containment() -> str:
-    """ "bubblewrap" where it runs here, else "process limits" (see the module docstring).
+    """ "bubblewrap" where it runs here, else "landlock" where the kernel has it, else "process limits" (see the
+    module docstring).
 
     Bubblewrap that starts but cannot start this Python inside it (an interpreter it does not see) raises
     SandboxError: every program would fail and pass@k would read 0 % (issue 20, a venv under /tmp).
     """
     bwrap = shutil.which("bwrap")
+    fallback = "landlock" if landlock.abi() >= 1 else "process limits"
     if not (bwrap and sys.platform.startswith("linux")):
-        return "process limits"
+        return fallback
     probe = subprocess.run(
         [bwrap, "--unshare-all", "--die-with-parent", *_system_binds(), "true"], capture_output=True, timeout=30
     )
     if probe.returncode != 0:
-        return "process limits"
+        return fallback  # user namespaces refused (Ubuntu's restricted ones): Landlock needs none
     with tempfile.TemporaryFile() as program:
         program.write(b"import sys\nprint(sys.version_info[0])\n")
         program.flush()
@@ -130,8 +139,41 @@ def containment() -> str:
     return "bubblewrap"
 
 
+@functools.cache
+def network_cut() -> bool:
+    """Whether a program run without bubblewrap gets a network namespace of its own (none where the kernel
+    refuses user namespaces to an unprivileged user): only then is "no network" true of it. The socket
+    module's refusal in the launcher is not containment: `_socket`, UDP and a child Python get past it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    probe = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"print(int(libc.unshare({CLONE_NEWNET}) == 0 or libc.unshare({CLONE_NEWUSER | CLONE_NEWNET}) == 0))"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() == "1"
+
+
+def described(contain: str | None = None) -> tuple[str, bool]:
+    """What contains a program here, as the user reads it (the chat's /run banner, eval's line), and whether
+    that keeps the user's files and the network from it."""
+    kind = contain or containment()
+    if kind == "bubblewrap":
+        return "bubblewrap: no network, none of your files", True
+    if network_cut():
+        network = "no network"
+    elif kind == "landlock" and landlock.abi() >= 4:
+        network = "no TCP, but UDP is not cut (this kernel refuses network namespaces)"
+    else:
+        network = "the network is NOT cut (this kernel refuses network namespaces)"
+    if kind == "landlock":
+        return f"Landlock: none of your files, {network}", network == "no network"
+    return f"process limits only: it runs as you and can read and write your files; {network}", False
+
+
 def run_program(code: str, limits: Limits = Limits(), *, contain: str | None = None) -> Outcome:
-    """Run code as a program; contain picks "bubblewrap" or "process limits" (default: the best available)."""
+    """Run code as a program; contain picks "bubblewrap", "landlock" or "process limits" (default: the best
+    available)."""
     if (contain or containment()) == "bubblewrap":
         with tempfile.TemporaryFile() as program:  # unlinked at once: nothing is left if we are killed
             program.write(code.encode("utf-8"))
@@ -150,9 +192,15 @@ def run_program(code: str, limits: Limits = Limits(), *, contain: str | None = N
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
     try:
         (scratch / "program.py").write_text(code, encoding="utf-8")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch), **_QUIET_ENV}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(scratch),
+            "TMPDIR": str(scratch),
+            **_QUIET_ENV,
+        }
         _adopt_orphans()
-        return _supervise([sys.executable, "-I", "-c", BOOT], scratch, env, limits, unshare_net=True)
+        files = _landlock_paths(scratch) if (contain or containment()) == "landlock" else None
+        return _supervise([sys.executable, "-I", "-c", BOOT], scratch, env, limits, unshare_net=True, files=files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -164,6 +212,14 @@ _QUIET_ENV = {
     "MKL_NUM_THREADS": "1",
     "LANG": "C.UTF-8",
 }
+
+
+def _landlock_paths(scratch: Path) -> tuple[list[str], list[str]]:
+    """What a program under Landlock may read (the system's libraries, the Python installation) and read and
+    write (its scratch folder): the same as bubblewrap shows it, less /proc."""
+    system = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache", "/etc/localtime"]
+    devices = ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"]
+    return [*system, *devices, *_python_dirs()], [str(scratch), "/dev/null"]
 
 
 def _system_binds() -> list[str]:
@@ -226,7 +282,7 @@ def _bubblewrap_args(program_fd: int) -> list[str]:
     return args
 
 
-def _limit(limits: Limits, tasks: int, unshare_net: bool) -> None:
+def _limit(limits: Limits, tasks: int, unshare_net: bool, files: tuple[list[str], list[str]] | None = None) -> None:
     """In the child, before exec (POSIX only: Windows has no rlimits; there the supervisor's counts bound it)."""
     import resource
 
@@ -245,6 +301,8 @@ def _limit(limits: Limits, tasks: int, unshare_net: bool) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the evaluator killed outright takes the program along
         if unshare_net and libc.unshare(CLONE_NEWNET) != 0:  # root: a namespace with only a downed loopback
             libc.unshare(CLONE_NEWUSER | CLONE_NEWNET)  # unprivileged, where user namespaces are allowed
+        if files is not None and not landlock.restrict(*files):
+            os._exit(126)  # promised and not given: the program does not run at all
 
 
 def _supervise(
@@ -255,6 +313,7 @@ def _supervise(
     *,
     pass_fds: tuple[int, ...] = (),
     unshare_net: bool = False,
+    files: tuple[list[str], list[str]] | None = None,
 ) -> Outcome:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     tasks = _user_tasks() + limits.processes
@@ -268,7 +327,7 @@ def _supervise(
         stderr=subprocess.PIPE,
         start_new_session=posix,
         pass_fds=pass_fds,
-        preexec_fn=(lambda: _limit(limits, tasks, unshare_net)) if posix else None,
+        preexec_fn=(lambda: _limit(limits, tasks, unshare_net, files)) if posix else None,
     )
     assert proc.stdout is not None and proc.stderr is not None  # both are pipes: Popen's types allow None
     pipes = {"stdout": proc.stdout, "stderr": proc.stderr}

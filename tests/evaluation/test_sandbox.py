@@ -7,6 +7,7 @@ bubblewrap alone; README.md says what each one does.
 
 from __future__ import annotations
 
+import os
 import site
 import socket
 import subprocess
@@ -21,17 +22,20 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cga.evaluation.sandbox import SCRATCH_PREFIX, Limits, containment, run_program
+from cga.evaluation import landlock
+from cga.evaluation.sandbox import SCRATCH_PREFIX, Limits, containment, described, run_program
 
 pytestmark = pytest.mark.slow  # end to end: real servers, editors or processes (see pyproject.toml)
 
-KINDS = ["bubblewrap", "process limits"]
+KINDS = ["bubblewrap", "landlock", "process limits"]
 
 
 @pytest.fixture(params=KINDS)
 def kind(request) -> str:
     if request.param == "bubblewrap" and containment() != "bubblewrap":
         pytest.skip("bubblewrap is not installed or user namespaces are not allowed here (apt install bubblewrap)")
+    if request.param == "landlock" and landlock.abi() < 1:
+        pytest.skip("this kernel has no Landlock (Linux 5.13 or later with it enabled)")
     return request.param
 
 
@@ -250,3 +254,46 @@ def test_a_sandbox_that_cannot_start_python_is_an_error_not_a_score(bubblewrap, 
             containment()
     finally:
         sandbox.containment.cache_clear()
+
+
+@pytest.mark.parametrize("contain", ["bubblewrap", "landlock"])
+def test_a_contained_program_reads_none_of_the_users_files_nor_the_evaluators_environment(contain, tmp_path):
+    """Issue 41, item 13: where bubblewrap cannot run, a program read ~/.ssh/id_rsa and the chat's
+    /proc/<pid>/environ (HF_TOKEN). Landlock (no root needed) keeps it to the system, Python and its folder."""
+    if contain == "bubblewrap" and containment() != "bubblewrap":
+        pytest.skip("bubblewrap is not installed or user namespaces are not allowed here")
+    if contain == "landlock" and landlock.abi() < 1:
+        pytest.skip("this kernel has no Landlock")
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY")
+    program = (
+        "import os, numpy\n"
+        f"for path in ({str(secret)!r}, '/proc/{os.getpid()}/environ', {str(Path.home() / '.bashrc')!r}):\n"
+        "    try:\n        print('READ', path, open(path, 'rb').read(20))\n"
+        "    except OSError as exc:\n        print('refused', type(exc).__name__)\n"
+        "open('mine.txt', 'w').write('kept')\nprint(open('mine.txt').read(), numpy.add(2, 3))\n"
+    )
+    outcome = run_program(program, contain=contain)
+    assert outcome.status == "passed", outcome.stderr[-1000:]
+    assert "READ" not in outcome.stdout and outcome.stdout.count("refused") == 3, outcome.stdout
+    assert "kept 5" in outcome.stdout  # its own folder, the standard library and numpy still work
+
+
+def test_what_the_banner_says_of_the_network_is_what_a_program_finds(kind):
+    """Issue 41, item 12: "no network" was claimed where a UDP datagram and `_socket` reached 127.0.0.1.
+    Whatever this kernel allows, the words match what happens."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(3)
+        port = listener.getsockname()[1]
+        program = (
+            "import _socket\ns = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)\n"
+            f"s.sendto(b'escaped', ('127.0.0.1', {port}))\n"
+        )
+        run_program(program, contain=kind)
+        try:
+            escaped = listener.recv(100) == b"escaped"
+        except TimeoutError:
+            escaped = False
+    how, _ = described(kind)
+    assert escaped == ("NOT cut" in how or "UDP is not cut" in how), (how, escaped)
