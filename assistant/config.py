@@ -1,6 +1,7 @@
 """Settings from `config.toml` in the user directory (flags and environment win over it).
 
 remote_url = "http://build-box:8080"   # an OpenAI-compatible completions server
+api_key = "…"                           # its key (llama-server --api-key), sent as Bearer; CGA_API_KEY wins
 model = "/models/codegen-350M-mono.q4_k_m.gguf"
 """
 
@@ -24,6 +25,7 @@ from .server_url import BadServerUrl, parse_server_url
 class Config:
     remote_url: str | None = None
     model: str | None = None
+    api_key: str | None = None
 
 
 def load_config() -> Config:
@@ -36,10 +38,12 @@ def load_config() -> Config:
         raise EngineError(f"{path} is not valid TOML ({exc}); fix or delete it.") from None
     except OSError as exc:
         raise EngineError(f"{path} cannot be read ({exc.strerror or exc}); check its permissions.") from None
-    unknown = set(data) - {"remote_url", "model"}
+    unknown = set(data) - {"remote_url", "model", "api_key"}
     if unknown:
-        raise EngineError(f"{path} has unknown setting(s) {', '.join(sorted(unknown))}; known: remote_url, model.")
-    for key in ("remote_url", "model"):
+        raise EngineError(
+            f"{path} has unknown setting(s) {', '.join(sorted(unknown))}; known: remote_url, api_key, model."
+        )
+    for key in ("remote_url", "model", "api_key"):
         if key in data and not isinstance(data[key], str):
             raise EngineError(f"{path}: {key} must be a string.")
     if data.get("remote_url"):
@@ -47,4 +51,4 @@ def load_config() -> Config:
             parse_server_url(data["remote_url"])
         except BadServerUrl as exc:
             raise EngineError(f"{path}: remote_url: {exc}") from None
-    return Config(remote_url=data.get("remote_url"), model=data.get("model"))
+    return Config(remote_url=data.get("remote_url"), model=data.get("model"), api_key=data.get("api_key"))

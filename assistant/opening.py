@@ -22,6 +22,16 @@ def remote_url(flag: str | None) -> str | None:
     return flag or os.environ.get(REMOTE_ENV) or load_config().remote_url
 
 
+API_KEY_ENV = "CGA_API_KEY"
+
+
+def api_key() -> str | None:
+    """The team server's key: CGA_API_KEY, else api_key in config.toml (a key in the URL wins over both)."""
+    from .config import load_config
+
+    return os.environ.get(API_KEY_ENV) or load_config().api_key
+
+
 def open_backend(
     model: str | None = None,
     *,
@@ -40,7 +50,7 @@ def open_backend(
     if url:
         from .remote import RemoteBackend
 
-        backend = RemoteBackend(url, expected=model)
+        backend = RemoteBackend(url, expected=model, api_key=api_key())
         return backend, f"served by {backend.url}"
     from .engine import Engine
     from .model_choice import choose_model

@@ -21,7 +21,6 @@ Stop strings and program truncation apply here, as for the local engine.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.client
 import json
@@ -57,11 +56,18 @@ class RemoteBackend:
     drafts_pay = False  # drafting is the local engine's: a server decodes as it does
 
     def __init__(
-        self, url: str, *, expected: str | None = None, context: int | None = None, timeout: float = 60.0
+        self,
+        url: str,
+        *,
+        expected: str | None = None,
+        context: int | None = None,
+        timeout: float = 60.0,
+        api_key: str | None = None,
     ) -> None:
         self.address = parse_server_url(url)
         self.url = str(self.address)  # as shown in messages: never with the password
         self.timeout = timeout
+        self.api_key = api_key  # sent as Bearer where the URL carries no key of its own; never shown
         self.kind = ""  # not known until the server has answered what it is
         models = self._call("GET", "/v1/models").get("data")
         first = models[0] if isinstance(models, list) and models and isinstance(models[0], dict) else {}
@@ -357,9 +363,9 @@ class RemoteBackend:
         headers = {"Content-Type": "application/json"}
         if stream:
             headers["Accept"] = "text/event-stream"
-        if address.username is not None:
-            secret = f"{address.username}:{address.password or ''}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(secret).decode()
+        authorization = address.authorization(self.api_key)
+        if authorization:
+            headers["Authorization"] = authorization
         finished = threading.Event()
         try:
             try:

@@ -7,6 +7,7 @@ traceback from deep inside http.client.
 
 from __future__ import annotations
 
+import base64
 import urllib.parse
 from dataclasses import dataclass
 
@@ -41,16 +42,32 @@ class ServerUrl:
         return f"{self.scheme}://{self.netloc}{self.path}"
 
     def __str__(self) -> str:
-        """The address as it may be shown to the user: a password is never printed."""
-        user = f"{self.username}:***@" if self.password is not None else (f"{self.username}@" if self.username else "")
+        """The address as it may be shown to the user: a password, or a key given as the user name, never."""
+        if self.username and self.password is not None:
+            user = f"{self.username}:***@"
+        else:
+            user = "***@" if self.username or self.password is not None else ""
         return f"{self.scheme}://{user}{self.netloc}{self.path}"
+
+    def authorization(self, api_key: str | None = None) -> str | None:
+        """The Authorization header: a key as `Bearer` (what llama-server's --api-key and OpenAI-style servers
+        take) from `http://:KEY@host` or `http://KEY@host`, else from api_key (CGA_API_KEY, config.toml);
+        `user:password@` as Basic, for a proxy in front of a server."""
+        if self.username and self.password is not None:
+            secret = f"{self.username}:{self.password}".encode()
+            return "Basic " + base64.b64encode(secret).decode()
+        key = self.password or self.username or api_key
+        return f"Bearer {key}" if key else None
 
 
 def redacted(url: str) -> str:
-    """Any address as it may appear in a title or message: shortened, and without what could be a password."""
+    """Any address as it may appear in a title or message: shortened, and without what could be a password or
+    a key (the user name alone can be one)."""
     head, at, tail = url.partition("@")
-    if at and "://" in head and ":" in head.split("://", 1)[1]:
-        url = head.rsplit(":", 1)[0] + ":***@" + tail
+    if at and "://" in head and "/" not in head.split("://", 1)[1]:  # an @ in the user part, not in the path
+        scheme, user = head.split("://", 1)
+        name, colon, _ = user.partition(":")
+        url = f"{scheme}://{name + ':***' if colon and name else '***'}@{tail}"
     return brief(url)
 
 

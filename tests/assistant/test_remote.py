@@ -395,3 +395,33 @@ def test_eval_runs_on_a_remote_model_with_parallel_requests(server, tmp_path):
 def test_parallel_requests_need_a_server():
     refused = run_cga("eval", "humaneval", "--parallel", "4", "--limit", "1")
     assert refused.returncode == 1 and "--parallel needs --remote" in refused.stderr
+
+
+KEY = "team-k3y-0123456789"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(llama_server_binary, codegen2_gguf):
+    """llama-server started with --api-key, as a team runs it."""
+    with running(
+        [llama_server_binary, "-m", str(codegen2_gguf), "-c", "2048", "-t", "2", "-np", "1", "--api-key", KEY],
+        "/health",
+    ) as url:
+        yield url
+
+
+def test_a_server_with_an_api_key_is_used_with_the_key_from_each_place(keyed_server, isolated_home):
+    """Issue 41, item 15: a keyed llama-server answered 401 to every request (we sent only Basic)."""
+    assert RemoteBackend(keyed_server, api_key=KEY).stream([1, 2, 3], Generation(max_tokens=2)).text() is not None
+    with_key_in_url = keyed_server.replace("http://", f"http://:{KEY}@")
+    from_env = run_cga("complete", "def f", "--remote", keyed_server, "-n", "2", env={"CGA_API_KEY": KEY})
+    from_url = run_cga("complete", "def f", "--remote", with_key_in_url, "-n", "2")
+    (isolated_home / "config.toml").write_text(f'remote_url = "{keyed_server}"\napi_key = "{KEY}"\n')
+    from_config = run_cga("complete", "def f", "-n", "2")
+    for done in (from_env, from_url, from_config):
+        assert done.returncode == 0, done.stderr
+        assert KEY not in done.stderr + done.stdout
+    (isolated_home / "config.toml").unlink()
+    wrong = run_cga("complete", "def f", "--remote", keyed_server, "-n", "2", env={"CGA_API_KEY": "not-the-k3y"})
+    assert wrong.returncode == 1 and "401" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert "not-the-k3y" not in wrong.stderr

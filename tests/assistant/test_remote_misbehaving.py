@@ -263,3 +263,19 @@ def test_token_probabilities_a_server_garbles_never_cut_or_break_an_answer():
     assert _probability({"completion_probabilities": [{"prob": 0.25}, {"logprob": 0.0}]}) == 0.25
     for garbled in (None, "x", [None, 3], [{"logprob": "low"}, {"prob": True}], [{"logprob": 5.0}]):
         assert _probability({"completion_probabilities": garbled}) == 1.0
+
+
+@pytest.mark.parametrize(
+    "url, header, shown_as",
+    [
+        ("http://:k3y@host:8080", "Bearer k3y", "http://***@host:8080"),  # sent no header before; shown None:***
+        ("http://k3y@host:8080", "Bearer k3y", "http://***@host:8080"),  # the key as the user name, shown in clear
+        ("http://user:s3cret@host", "Basic dXNlcjpzM2NyZXQ=", "http://user:***@host"),  # a proxy's Basic
+        ("http://host", None, "http://host"),
+    ],
+)
+def test_a_key_in_the_url_goes_as_bearer_and_is_never_shown(url, header, shown_as):
+    """Issue 41, item 15: llama-server's --api-key takes Bearer (or X-Api-Key) and refuses Basic."""
+    address = parse_server_url(url)
+    assert address.authorization() == header and str(address) == shown_as and redacted(url) == shown_as
+    assert address.authorization("from-env") == (header or "Bearer from-env")  # CGA_API_KEY where the URL has none
