@@ -156,8 +156,9 @@ class DefinitionIndex:
             tree = ast.parse(source)
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError):
             # A project file, however hostile (`x = 1+1+…+1` overflows the parser's stack), is left out of the
-            # context; it never breaks a completion in a file that imports it.
-            return None
+            # context; it never breaks a completion in a file that imports it, and is not parsed again (a
+            # quarter of a second each time) until it changes.
+            return self._kept(path, _Module(stamp, {}, {}))
         lines = source.splitlines()
         excerpts: dict[str, str] = {}
         reexports: dict[str, tuple[str, str]] = {}
@@ -173,7 +174,9 @@ class DefinitionIndex:
                 source_module = "." * node.level + (node.module or "")
                 for alias in node.names:
                     reexports[alias.asname or alias.name] = (source_module, alias.name)
-        module = _Module(stamp, excerpts, reexports)
+        return self._kept(path, _Module(stamp, excerpts, reexports))
+
+    def _kept(self, path: Path, module: _Module) -> _Module:
         self.modules[path] = module
         while len(self.modules) > self.size:
             self.modules.pop(next(iter(self.modules)))

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.pure  # no llama.cpp, no torch: python -m pytest -m pure
 
@@ -78,3 +80,54 @@ def test_no_pattern_is_super_linear_on_long_runs(where, pattern):
                         f"{where} {pattern.pattern!r} on {lead!r} + {run!r} * n + {end!r}: "
                         f"{small:.3f} s at {SMALL}, {large:.3f} s at {LARGE}"
                     )
+
+
+FRAGMENTS = [
+    "from " + "." * 5_000,
+    "from " + " " * 5_000 + "import x",
+    "import " + "a." * 2_000,
+    "x = " + "1+" * 3_000 + "1",
+    "y = " + "(" * 3_000,
+    "a" * 20_000,
+    "é" * 3_000,
+    '"' * 3_000,
+    "\\" * 3_000,
+    "\t" * 3_000,
+    "\r\n" * 500,
+    "\x00\x1b]52;c;\x07",
+    "def f(x):\n    return x\n",
+    "from .mod import (" + ", ".join(f"n{i}" for i in range(500)) + ")",
+    "    ",
+]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6),
+    cursor=st.floats(0, 1),
+    language=st.sampled_from(["python", "javascript", ""]),
+)
+def test_any_hostile_document_is_answered_without_an_error(tmp_path, pieces, cursor, language):
+    """Issue 41: the server's text paths (imports, project context, windows, shaping, whole code) over documents
+    made of hostile fragments, at any cursor: an answer or none, never an exception."""
+    from cga.lsp.service import AssistantService
+    from cga.lsp.settings import Settings
+    from tests.lsp.test_service import FakeBackend, RecordingEditor, ScriptedLoader
+
+    (tmp_path / "mod.py").write_text(
+        "def n0(x):\n    return x\n\nx = " + "1+" * 200_000 + "1\n"
+    )  # the parser overflows
+    text = "\n".join(pieces)
+    lines = text.split("\n")
+    row = int(cursor * (len(lines) - 1))
+    position = (row, len(lines[row]))
+    editor = RecordingEditor()
+    answers = FakeBackend(lambda prompt: "return x *\n    if y:\n        z(", n_ctx=4096)
+    service = AssistantService(
+        editor, Settings(max_tokens=8, project_context_tokens=256), loader=ScriptedLoader(answers, answers)
+    )
+    uri = (tmp_path / "main.py").as_uri()
+    editor.open(uri, text, language)
+    service.opened(uri)
+    result = service.complete_at(uri, position)
+    assert result is None or all(isinstance(answer, str) for answer in result[0])
