@@ -87,7 +87,8 @@ def test_a_line_that_is_not_utf8_is_skipped_and_the_chat_goes_on(isolated_home):
 
 def test_a_max_tokens_the_context_cannot_hold_is_refused_up_front(isolated_home):
     result = run_cga("chat", "-n", "5000", input="Add two numbers.\n")
-    assert result.returncode == 1 and "use at most 4096" in result.stderr and "Traceback" not in result.stderr
+    # The command's window is 4,096 tokens (the embedded model's own is 8,192: issue 41, item 5), half for the answer.
+    assert result.returncode == 1 and "use at most 2048" in result.stderr and "Traceback" not in result.stderr
 
 
 LONG_NAMES = ["x" * 150, "名" * 60]  # the second is 60 characters but 180 bytes: too long for a file name with .json
