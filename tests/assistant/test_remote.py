@@ -206,10 +206,11 @@ def test_a_cancel_hangs_up_during_the_servers_prefill(llama_server_binary):
         whole = time.monotonic() - started  # the prefill of 3,000 tokens
         cancel = threading.Event()
         threading.Timer(whole / 10, cancel.set).start()
-        started = time.monotonic()
         answer = backend.stream(tokens[::-1], Generation(max_tokens=1, cancel=cancel))
         answer.text()  # another prompt: nothing of it is cached
-        assert time.monotonic() - started < whole / 2 and answer.stats.generated == 0
+        # The server writes its one token as soon as it has read the prompt: none came, so the stream was hung
+        # up during the prefill. (A comparison of times, whole / 2, failed on a machine busy with other work.)
+        assert answer.stats.generated == 0
 
 
 def test_a_chat_model_on_llama_server_is_prompted_with_its_own_chat_template(llama_server_binary, smollm):
