@@ -66,10 +66,7 @@ def whole_code(answer: str, before: str, language: str, after: str = "") -> str:
 
 def _statement_ends(text: str, start: int) -> list[int]:
     """Offsets in text, after start, where a logical line ends with its line break (the tokenizer's NEWLINE)."""
-    lines = text.splitlines(keepends=True)
-    line_offsets = [0]
-    for line in lines:
-        line_offsets.append(line_offsets[-1] + len(line))
+    line_offsets = _line_starts(text)
     ends: list[int] = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -106,9 +103,7 @@ def _token_ends(text: str, start: int) -> list[tuple[int, bool]]:
     """Where each code token after start ends (offsets in text, which is one line or a statement that begins
     one), and whether code may end there (see _last_ending); as far as the tokenizer gets in text cut
     mid-statement."""
-    line_offsets = [0]
-    for line in text.splitlines(keepends=True):
-        line_offsets.append(line_offsets[-1] + len(line))
+    line_offsets = _line_starts(text)
     ends: list[tuple[int, bool]] = []
     depth = 0  # brackets opened after start and not yet closed
     try:
@@ -127,6 +122,15 @@ def _token_ends(text: str, start: int) -> list[tuple[int, bool]]:
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass  # an unclosed bracket or string at the end: the tokens before it stand
     return ends
+
+
+def _line_starts(text: str) -> list[int]:
+    """Where each line begins, for turning the tokenizer's (row, column) into an offset: lines as the tokenizer
+    reads them (str.splitlines also breaks at \\f, \\x1c or U+2028, and the offsets would drift)."""
+    starts = [0]
+    for line in io.StringIO(text):
+        starts.append(starts[-1] + len(line))
+    return starts
 
 
 def _inside_open_code(text: str) -> bool:

@@ -79,6 +79,16 @@ class RawServer:
         params = {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}
         self.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": params})
 
+    def inline_completion(self, request_id: object, uri: str, line: int, character: int, trigger: int = 2) -> dict:
+        """textDocument/inlineCompletion at a position (trigger 1: invoked, 2: automatic), and its response."""
+        params = {
+            "textDocument": {"uri": uri},
+            "position": {"line": line, "character": character},
+            "context": {"triggerKind": trigger},
+        }
+        self.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/inlineCompletion", "params": params})
+        return self.response(request_id)
+
     def initialize(self, options: dict, capabilities: dict | None = None) -> dict:
         self.send(
             {

@@ -16,19 +16,7 @@ pytestmark = pytest.mark.slow  # a real server process and model
 
 def suggest(server: RawServer, request_id: int, uri: str, text: str) -> None:
     lines = text.split("\n")
-    server.send(
-        {
-            "jsonrpc": "2.0",
-            "id": request_id,
-            "method": "textDocument/inlineCompletion",
-            "params": {
-                "textDocument": {"uri": uri},
-                "position": {"line": len(lines) - 1, "character": len(lines[-1])},
-                "context": {"triggerKind": 1},
-            },
-        }
-    )
-    assert "result" in server.response(request_id)
+    assert "result" in server.inline_completion(request_id, uri, len(lines) - 1, len(lines[-1]), trigger=1)
 
 
 def two_documents_read(server: RawServer, tmp_path) -> None:

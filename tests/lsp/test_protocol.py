@@ -280,19 +280,7 @@ def test_typing_what_the_suggestion_says_is_answered_from_it_without_the_model(t
         server.open(uri, text)
 
         def ask(request_id: str, character: int) -> str:
-            server.send(
-                {
-                    "jsonrpc": "2.0",
-                    "id": request_id,
-                    "method": "textDocument/inlineCompletion",
-                    "params": {
-                        "textDocument": {"uri": uri},
-                        "position": {"line": 1, "character": character},
-                        "context": {"triggerKind": 2},
-                    },
-                }
-            )
-            items = server.response(request_id)["result"]["items"]
+            items = server.inline_completion(request_id, uri, 1, character)["result"]["items"]
             return items[0]["insertText"] if items else ""
 
         def type_at_end(version: int, typed: str, character: int) -> None:

@@ -138,14 +138,19 @@ def trickle_until_closed(handler: Handler) -> None:
 
 def endless_tokens(handler: Handler) -> None:
     """A server that ignores n_predict: tokens until the client hangs up."""
+    _events_for_30_s(handler, b'data: {"content": "ab", "stop": false}\n\n', 0.0)
+
+
+def _events_for_30_s(handler: Handler, event: bytes, pause: float) -> None:
+    """The same event again and again, pause seconds apart, until the client hangs up (or 30 s)."""
     handler.send_response(200)
     handler.send_header("Content-Type", "text/event-stream")
     handler.send_header("Transfer-Encoding", "chunked")
     handler.end_headers()
     deadline = time.monotonic() + 30
     try:
-        while time.monotonic() < deadline and not handler.server.stopping.is_set():
-            handler.chunk(b'data: {"content": "ab", "stop": false}\n\n')
+        while time.monotonic() < deadline and not handler.server.stopping.wait(pause):
+            handler.chunk(event)
     except OSError:
         pass  # the client hung up, as it should
 
@@ -187,17 +192,4 @@ def slow_tokens(handler: Handler) -> None:
 
 def empty_events(pause: float) -> Fault:
     """A stream of events that carry no token, one every pause seconds, for up to 30 s."""
-
-    def fault(handler: Handler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
-        deadline = time.monotonic() + 30
-        try:
-            while time.monotonic() < deadline and not handler.server.stopping.wait(pause):
-                handler.chunk(b'data: {"content": "", "stop": false}\n\n')
-        except OSError:
-            pass  # the client hung up, as it should
-
-    return fault
+    return lambda handler: _events_for_30_s(handler, b'data: {"content": "", "stop": false}\n\n', pause)
